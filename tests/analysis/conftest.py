@@ -1,0 +1,18 @@
+"""Shared fixtures for the analysis tests: the Vancouver data folder beside the repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+DATA_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "vancouver_vpd"
+
+
+@pytest.fixture(scope="session")
+def vancouver_files() -> list[Path]:
+    """The Vancouver police CSV files, or skip when the shared data folder is missing."""
+    files = sorted(DATA_DIR.glob("crimedata_csv_AllNeighbourhoods_*.csv.gz"))
+    if not files:
+        pytest.skip(f"Vancouver data not found at {DATA_DIR} (shared/data beside the repo)")
+    return files

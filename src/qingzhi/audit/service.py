@@ -1,0 +1,254 @@
+"""Appending to, reading and verifying the hash-chained audit trail.
+
+Each record's ``hash`` is ``sha256(prev_hash + canonical)`` where ``canonical`` is the record's
+fields (sequence number, time, actor, action, entity, unit, diff, request id) as compact JSON with
+sorted keys. The chain's head lives in one row that every append locks (``FOR UPDATE`` on
+PostgreSQL; SQLite writers already hold the database's write lock), so appends are serialised and
+written in the caller's transaction: the record commits or rolls back with the change it records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from qingzhi.audit.models import AuditHead, AuditRecord
+from qingzhi.auth.context import Actor
+from qingzhi.auth.scope import Scope
+from qingzhi.errors import NotFound
+from qingzhi.store.base import utcnow
+
+log = logging.getLogger(__name__)
+
+GENESIS_HASH = "0" * 64
+
+
+def canonical_json(value: Any) -> str:
+    """Compact JSON with sorted keys: the one serialisation that is hashed."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _timestamp(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def record_hash(
+    *,
+    prev_hash: str,
+    seq: int,
+    at: dt.datetime,
+    actor_id: int | None,
+    actor: str,
+    action: str,
+    entity_kind: str,
+    entity_id: str,
+    unit_id: int | None,
+    diff: str,
+    request_id: str | None,
+) -> str:
+    """The hash of one record given the previous record's hash."""
+    body = canonical_json(
+        {
+            "seq": seq,
+            "at": _timestamp(at),
+            "actor_id": actor_id,
+            "actor": actor,
+            "action": action,
+            "entity_kind": entity_kind,
+            "entity_id": entity_id,
+            "unit_id": unit_id,
+            "diff": diff,
+            "request_id": request_id,
+        }
+    )
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def diff_of(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
+    """The before/after of the fields that changed (all fields for a creation or deletion)."""
+    if before is None or after is None:
+        return {"before": before, "after": after}
+    keys = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    return {"before": {k: before.get(k) for k in keys}, "after": {k: after.get(k) for k in keys}}
+
+
+def record(
+    *,
+    session: Session,
+    actor: Actor,
+    action: str,
+    entity_kind: str,
+    entity_id: str | int,
+    unit_id: int | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    diff: dict[str, Any] | None = None,
+) -> AuditRecord:
+    """Append one record to the chain, in the caller's transaction."""
+    head = session.execute(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    ).scalar_one()
+    seq = head.seq + 1
+    at = utcnow()
+    diff_text = canonical_json(diff if diff is not None else diff_of(before, after))
+    fields: dict[str, Any] = {
+        "seq": seq,
+        "at": at,
+        "actor_id": actor.user_id,
+        "actor": actor.name,
+        "action": action,
+        "entity_kind": entity_kind,
+        "entity_id": str(entity_id),
+        "unit_id": unit_id,
+        "diff": diff_text,
+        "request_id": actor.request_id,
+    }
+    digest = record_hash(prev_hash=head.hash, **fields)
+    row = AuditRecord(prev_hash=head.hash, hash=digest, **fields)
+    session.add(row)
+    head.seq = seq
+    head.hash = digest
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """An audit record as the API shows it."""
+
+    seq: int
+    at: dt.datetime
+    actor: str
+    action: str
+    entity_kind: str
+    entity_id: str
+    unit_id: int | None
+    diff: dict[str, Any]
+    request_id: str | None
+    hash: str
+
+
+def _entry(row: AuditRecord) -> AuditEntry:
+    return AuditEntry(
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        entity_kind=row.entity_kind,
+        entity_id=row.entity_id,
+        unit_id=row.unit_id,
+        diff=json.loads(row.diff),
+        request_id=row.request_id,
+        hash=row.hash,
+    )
+
+
+def trail(
+    *, session: Session, scope: Scope, entity_kind: str, entity_id: str | int, limit: int = 500
+) -> list[AuditEntry]:
+    """The audit trail of one entity, oldest first; only records inside the caller's scope."""
+    query = (
+        select(AuditRecord)
+        .where(AuditRecord.entity_kind == entity_kind, AuditRecord.entity_id == str(entity_id))
+        .order_by(AuditRecord.seq)
+        .limit(limit)
+    )
+    if not scope.whole_bureau:
+        query = query.where(AuditRecord.unit_id.in_(scope.unit_ids))
+    rows = session.execute(query).scalars().all()
+    if not rows:
+        raise NotFound(details={"entity_kind": entity_kind, "entity_id": str(entity_id)})
+    return [_entry(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of recomputing the chain."""
+
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+
+def _iter_rows(session: Session, batch: int) -> Iterator[tuple[Any, ...]]:
+    cols = (
+        AuditRecord.seq,
+        AuditRecord.at,
+        AuditRecord.actor_id,
+        AuditRecord.actor,
+        AuditRecord.action,
+        AuditRecord.entity_kind,
+        AuditRecord.entity_id,
+        AuditRecord.unit_id,
+        AuditRecord.diff,
+        AuditRecord.request_id,
+        AuditRecord.prev_hash,
+        AuditRecord.hash,
+    )
+    last = 0
+    while True:
+        rows = session.execute(
+            select(*cols).where(AuditRecord.seq > last).order_by(AuditRecord.seq).limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from (tuple(r) for r in rows)
+        last = rows[-1][0]
+
+
+def verify(*, session: Session, batch: int = 20_000) -> VerifyResult:
+    """Recompute the whole chain; name the first record that was altered, removed or reordered."""
+    prev = GENESIS_HASH
+    expected_seq = 1
+    checked = 0
+    for (
+        seq,
+        at,
+        actor_id,
+        actor,
+        action,
+        kind,
+        eid,
+        unit_id,
+        diff,
+        req,
+        prev_hash,
+        digest,
+    ) in _iter_rows(session, batch):
+        if seq != expected_seq:
+            return VerifyResult(False, checked, seq, f"记录 {expected_seq} 缺失（下一条为 {seq}）")
+        if prev_hash != prev:
+            return VerifyResult(False, checked, seq, f"记录 {seq} 的前序哈希与链不符")
+        computed = record_hash(
+            prev_hash=prev,
+            seq=seq,
+            at=at,
+            actor_id=actor_id,
+            actor=actor,
+            action=action,
+            entity_kind=kind,
+            entity_id=eid,
+            unit_id=unit_id,
+            diff=diff,
+            request_id=req,
+        )
+        if computed != digest:
+            return VerifyResult(False, checked, seq, f"记录 {seq} 的内容与其哈希不符（被篡改）")
+        prev = digest
+        expected_seq += 1
+        checked += 1
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
+    if head.seq != checked or head.hash != prev:
+        return VerifyResult(
+            False, checked, checked + 1 if head.seq > checked else checked, "链尾记录缺失或链头不符"
+        )
+    return VerifyResult(True, checked)

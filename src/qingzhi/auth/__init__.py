@@ -1,0 +1,1 @@
+"""Accounts, roles and permissions, scopes, browser sessions and API tokens."""

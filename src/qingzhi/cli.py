@@ -1,0 +1,208 @@
+"""The ``qingzhi`` command line; thin: every command calls the same services as the HTTP API."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from qingzhi.audit import service as audit
+from qingzhi.auth import service as auth
+from qingzhi.auth.context import system_actor
+from qingzhi.config import get_settings
+from qingzhi.errors import QingzhiError
+from qingzhi.org import exchange
+from qingzhi.org import service as org
+from qingzhi.store.db import Database, migrate
+
+log = logging.getLogger(__name__)
+console = Console()
+err = Console(stderr=True)
+
+app = typer.Typer(help="qingzhi 情指：县级公安情报指挥平台", no_args_is_help=True)
+db_app = typer.Typer(help="数据库", no_args_is_help=True)
+user_app = typer.Typer(help="用户", no_args_is_help=True)
+token_app = typer.Typer(help="API 令牌", no_args_is_help=True)
+org_app = typer.Typer(help="组织机构", no_args_is_help=True)
+audit_app = typer.Typer(help="审计", no_args_is_help=True)
+demo_app = typer.Typer(help="演示数据（模拟）", no_args_is_help=True)
+for sub, name in (
+    (db_app, "db"),
+    (user_app, "user"),
+    (token_app, "token"),
+    (org_app, "org"),
+    (audit_app, "audit"),
+    (demo_app, "demo"),
+):
+    app.add_typer(sub, name=name)
+
+
+def _database() -> Database:
+    settings = get_settings()
+    return Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+
+
+def _fail(exc: QingzhiError) -> None:
+    err.print(f"[red]错误[/red]：{exc.message}")
+    if isinstance(exc.details, list):
+        for item in exc.details[:50]:
+            err.print(f"  - {item}")
+    raise typer.Exit(code=2)
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="详细日志")) -> None:
+    """qingzhi command line."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the database to the latest schema."""
+    url = get_settings().database_url
+    migrate(url, revision)
+    console.print(f"数据库已迁移到 {revision}：{url.split('@')[-1]}")
+
+
+@user_app.command("create")
+def user_create(
+    username: str = typer.Option(..., "--username"),
+    password: str = typer.Option(..., "--password"),
+    role: str = typer.Option(..., "--role"),
+    unit: str | None = typer.Option(None, "--unit", help="单位代码；不填为全局权限"),
+    officer: str | None = typer.Option(None, "--officer", help="关联民警警号"),
+) -> None:
+    """Create a user account."""
+    db = _database()
+    try:
+        with db.session(write=True) as session:
+            user = auth.create_user(
+                session=session,
+                actor=system_actor("cli"),
+                username=username,
+                password=password,
+                role=role,
+                unit_code=unit,
+                officer_number=officer,
+            )
+            console.print(f"已创建用户 {user.username}（{user.role.label}）")
+    except QingzhiError as exc:
+        _fail(exc)
+
+
+@token_app.command("create")
+def token_create(
+    username: str = typer.Option(..., "--username"),
+    name: str = typer.Option("", "--name", help="令牌用途说明"),
+) -> None:
+    """Issue an API token; the token is printed on the last line, once."""
+    db = _database()
+    try:
+        with db.session(write=True) as session:
+            token, row = auth.create_token(
+                session=session, actor=system_actor("cli"), username=username, name=name
+            )
+    except QingzhiError as exc:
+        _fail(exc)
+    console.print(f"已为 {username} 签发令牌 #{row.id}（仅显示一次，请妥善保存）：")
+    print(token)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int = typer.Argument(...)) -> None:
+    """Revoke an API token by its number."""
+    db = _database()
+    try:
+        with db.session(write=True) as session:
+            auth.revoke_token(session=session, actor=system_actor("cli"), token_id=token_id)
+    except QingzhiError as exc:
+        _fail(exc)
+    console.print(f"令牌 #{token_id} 已吊销")
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    workers: int = typer.Option(1, "--workers"),
+) -> None:
+    """Serve the web application."""
+    import uvicorn
+
+    console.print(f"情指平台已启动：http://{host}:{port}/")
+    uvicorn.run(
+        "qingzhi.web.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
+@org_app.command("import")
+def org_import(bundle: Path = typer.Argument(..., exists=True)) -> None:
+    """Import the organisation from a folder or zip (bureau.json, units/zones GeoJSON, CSV)."""
+    db = _database()
+    try:
+        files = exchange.read_bundle(bundle)
+        with db.session(write=True) as session:
+            report = exchange.import_bundle(session=session, actor=system_actor("cli"), files=files)
+    except QingzhiError as exc:
+        _fail(exc)
+    console.print(
+        f"导入完成：新增 {report.created}，更新 {report.updated}，未变 {report.unchanged}"
+    )
+
+
+@org_app.command("export")
+def org_export(target: Path = typer.Argument(..., help="目标文件夹，或以 .zip 结尾的文件")) -> None:
+    """Export the organisation (GeoJSON + CSV) to a folder or zip."""
+    db = _database()
+    with db.session() as session:
+        files = exchange.export_bundle(session=session, actor=system_actor("cli"))
+    exchange.write_bundle(files, target)
+    console.print(f"已导出到 {target}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit hash chain; exit 1 naming the first bad record."""
+    db = _database()
+    with db.session() as session:
+        result = audit.verify(session=session)
+    if result.ok:
+        console.print(f"审计链完整：共 {result.checked} 条记录")
+        return
+    err.print(
+        f"[red]审计链校验失败[/red]：第一条异常记录 seq={result.first_bad_seq}：{result.reason}"
+    )
+    sys.exit(1)
+
+
+@app.command("units")
+def units() -> None:
+    """List units with officers per 10,000 residents."""
+    db = _database()
+    with db.session() as session:
+        summary = org.summary(session=session, actor=system_actor("cli"))
+    table = Table("代码", "名称", "人口", "民警", "辅警", "万人比")
+    for u in summary.units:
+        table.add_row(
+            u.code,
+            u.name,
+            str(u.population or ""),
+            str(u.sworn),
+            str(u.auxiliary),
+            str(u.officers_per_10k or ""),
+        )
+    console.print(table)
+    b = summary.bureau
+    console.print(f"{b.name}：民警 {b.sworn}，辅警 {b.auxiliary}，警力万人比 {b.officers_per_10k}")

@@ -1,0 +1,45 @@
+"""Runtime settings: one pydantic-settings class read from QINGZHI_* environment variables."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+
+class Settings(BaseSettings):
+    """All of qingzhi's configuration; every field can be set as QINGZHI_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="QINGZHI_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///var/qingzhi.db"
+    secret_key: str = Field(
+        default="change-me-in-production-qingzhi-demo-secret",
+        description="Signs nothing secret by itself; used to derive CSRF tokens.",
+    )
+    timezone: str = "Asia/Shanghai"
+    session_cookie: str = "qingzhi_session"
+    csrf_cookie: str = "qingzhi_csrf"
+    session_hours: int = 12
+    cookie_secure: bool = False
+    # Login throttling: after `login_slow_after` consecutive failures each further attempt must
+    # wait 2^(n - slow_after) seconds (capped); after `login_lock_after` the account is locked.
+    login_slow_after: int = 3
+    login_lock_after: int = 10
+    login_lock_minutes: int = 15
+    login_max_delay_seconds: int = 60
+    sqlite_busy_timeout_ms: int = 30_000
+    projected_crs: str = "EPSG:32648"
+    tile_url: str | None = None
+    data_dir: Path = Path("var")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

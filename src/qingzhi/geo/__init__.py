@@ -1,0 +1,1 @@
+"""Geography: datums, projections, geometry parsing and region indexes."""

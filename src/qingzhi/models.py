@@ -1,0 +1,19 @@
+"""Imports every domain's ORM models so that ``Base.metadata`` is complete (for Alembic)."""
+
+from qingzhi.audit.models import AuditHead, AuditRecord
+from qingzhi.auth.models import ApiToken, User, WebSession
+from qingzhi.org.models import Bureau, Officer, Unit, Zone
+from qingzhi.store.base import Base
+
+__all__ = [
+    "ApiToken",
+    "AuditHead",
+    "AuditRecord",
+    "Base",
+    "Bureau",
+    "Officer",
+    "Unit",
+    "User",
+    "WebSession",
+    "Zone",
+]

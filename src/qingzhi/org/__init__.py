@@ -1,0 +1,1 @@
+"""The organisation: the bureau, its units (stations, central stations), zones and officers."""

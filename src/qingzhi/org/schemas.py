@@ -1,0 +1,137 @@
+"""Pydantic schemas of the organisation's API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qingzhi.org.enums import DutyStatus, OfficerKind, Team, UnitKind
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class UnitBase(_Strict):
+    name: str = Field(min_length=1, max_length=100)
+    kind: UnitKind
+    population: int | None = Field(default=None, ge=0, le=100_000_000)
+    jurisdiction: dict[str, Any] | None = None
+    traffic_integrated: bool = False
+    service_window: bool = True
+
+
+class UnitCreate(UnitBase):
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")
+
+
+class UnitUpdate(_Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    population: int | None = Field(default=None, ge=0, le=100_000_000)
+    jurisdiction: dict[str, Any] | None = None
+    traffic_integrated: bool | None = None
+    service_window: bool | None = None
+
+
+class BundleUpdate(_Strict):
+    members: list[str] = Field(description="codes of the 2–3 member stations; empty to unbundle")
+
+
+class UnitRead(BaseModel):
+    id: int
+    code: str
+    name: str
+    kind: UnitKind
+    kind_label: str
+    central_id: int | None
+    member_ids: list[int]
+    population: int | None
+    traffic_integrated: bool
+    service_window: bool
+    synthetic: bool
+    sworn: int
+    auxiliary: int
+    officers_per_10k: float | None
+
+
+class ZoneBase(_Strict):
+    name: str = Field(min_length=1, max_length=100)
+    population: int | None = Field(default=None, ge=0, le=100_000_000)
+    geometry: dict[str, Any] | None = None
+
+
+class ZoneCreate(ZoneBase):
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")
+    station: str = Field(description="code of the station the zone belongs to")
+
+
+class ZoneUpdate(_Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    population: int | None = Field(default=None, ge=0, le=100_000_000)
+    geometry: dict[str, Any] | None = None
+
+
+class ZoneRead(BaseModel):
+    id: int
+    code: str
+    name: str
+    station_id: int
+    population: int | None
+    synthetic: bool
+
+
+class OfficerCreate(_Strict):
+    police_number: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")
+    name: str = Field(min_length=1, max_length=50)
+    kind: OfficerKind
+    unit: str = Field(description="unit code")
+    team: Team | None = None
+    zone: str | None = Field(default=None, description="zone code")
+    duty_status: DutyStatus = DutyStatus.off_duty
+
+
+class OfficerUpdate(_Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=50)
+    unit: str | None = None
+    team: Team | None = None
+    zone: str | None = None
+    duty_status: DutyStatus | None = None
+    active: bool | None = None
+
+
+class OfficerRead(BaseModel):
+    id: int
+    police_number: str
+    name: str
+    kind: OfficerKind
+    unit_id: int
+    unit_name: str
+    team: Team | None
+    zone_id: int | None
+    duty_status: DutyStatus
+    active: bool
+    synthetic: bool
+
+
+class OfficerPage(BaseModel):
+    items: list[OfficerRead]
+    total: int
+    offset: int
+    limit: int
+
+
+class Staffing(BaseModel):
+    """Officers per 10,000 residents (警力万人比) for a unit or the bureau."""
+
+    code: str
+    name: str
+    population: int | None
+    sworn: int
+    auxiliary: int
+    officers_per_10k: float | None
+
+
+class OrgSummary(BaseModel):
+    bureau: Staffing
+    units: list[Staffing]

@@ -1,0 +1,1 @@
+"""The web layer: the FastAPI application, its dependencies, pages and static files."""

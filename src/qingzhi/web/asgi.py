@@ -1,0 +1,5 @@
+"""ASGI entry point for uvicorn: ``qingzhi.web.asgi:app``."""
+
+from qingzhi.web.app import create_app
+
+app = create_app()

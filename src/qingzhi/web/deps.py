@@ -1,0 +1,126 @@
+"""Request dependencies: the database, the signed-in actor (cookie or bearer token), CSRF."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from qingzhi.auth import service as auth
+from qingzhi.auth.context import Actor
+from qingzhi.auth.permissions import Perm
+from qingzhi.config import Settings
+from qingzhi.errors import CsrfFailed, Unauthenticated
+from qingzhi.store.db import Database
+
+log = logging.getLogger(__name__)
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+CSRF_HEADER = "X-CSRF-Token"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+
+
+def request_id_of(request: Request) -> str:
+    """The request's id: the client's X-Request-ID when well-formed, else a new one."""
+    rid = getattr(request.state, "request_id", None)
+    if rid:
+        return str(rid)
+    given = request.headers.get("X-Request-ID", "")
+    rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    request.state.request_id = rid
+    return rid
+
+
+def database(request: Request) -> Database:
+    """The process's database."""
+    db: Database = request.app.state.db
+    return db
+
+
+def settings_of(request: Request) -> Settings:
+    """The application's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@contextmanager
+def transaction(request: Request, *, write: bool) -> Iterator[Session]:
+    """One transaction for this request; it commits before the response is sent."""
+    with database(request).session(write=write) as session:
+        yield session
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in actor and how they signed in (cookie sessions carry a CSRF token)."""
+
+    actor: Actor
+    session_id: int | None
+    csrf_token: str | None
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("Origin") or request.headers.get("Referer")
+    if not origin or origin == "null":
+        return origin is None
+    host = request.headers.get("Host", "")
+    return urlsplit(origin).netloc == host
+
+
+async def principal(request: Request) -> Principal:
+    """Who is calling: a bearer token, or a browser session cookie (with CSRF checks)."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    settings = settings_of(request)
+    rid = request_id_of(request)
+    header = request.headers.get("Authorization", "")
+    with transaction(request, write=False) as session:
+        if header.lower().startswith("bearer "):
+            user = auth.resolve_token(session=session, token=header[7:].strip())
+            found = Principal(
+                auth.actor_for(session, user, request_id=rid, via="token"), None, None
+            )
+        else:
+            cookie = request.cookies.get(settings.session_cookie)
+            if not cookie:
+                raise Unauthenticated()
+            web = auth.resolve_session(session=session, token=cookie)
+            found = Principal(
+                auth.actor_for(session, web.user, request_id=rid, via="session"),
+                web.id,
+                web.csrf_token,
+            )
+    if found.csrf_token is not None and request.method not in SAFE_METHODS:
+        if not _same_origin(request):
+            raise CsrfFailed(details={"reason": "cross-site request"})
+        sent = request.headers.get(CSRF_HEADER)
+        if sent is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            form = await request.form()
+            value = form.get("csrf_token")
+            sent = value if isinstance(value, str) else None
+        if sent != found.csrf_token:
+            raise CsrfFailed(details={"reason": "missing or wrong CSRF token"})
+    request.state.principal = found
+    return found
+
+
+def require(perm: Perm) -> Callable[[Request], Awaitable[Actor]]:
+    """A dependency giving the actor, refusing callers whose role lacks ``perm``."""
+
+    async def dependency(request: Request) -> Actor:
+        actor = (await principal(request)).actor
+        actor.require(perm)
+        return actor
+
+    dependency.__name__ = f"require_{perm.name}"
+    return dependency

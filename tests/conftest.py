@@ -1,0 +1,118 @@
+"""Test fixtures: a migrated database per backend, a rolled-back transaction per test, the app.
+
+Every test that takes ``db`` runs on SQLite and, when QINGZHI_TEST_DATABASE_URL is set, on
+PostgreSQL too. The schema comes from the Alembic migrations.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.engine import make_url
+
+from qingzhi.config import Settings
+from qingzhi.store.db import Database, make_engine, migrate
+from qingzhi.web.app import create_app
+from tests.factories import Org, build_org
+
+PG_URL = os.environ.get("QINGZHI_TEST_DATABASE_URL")
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _backends() -> list[object]:
+    params: list[object] = ["sqlite"]
+    params.append(
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.skipif(
+                not PG_URL, reason="QINGZHI_TEST_DATABASE_URL is not set (PostgreSQL tests skip)"
+            ),
+        )
+    )
+    return params
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session", params=_backends())
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A migrated database engine for one backend (one schema per xdist worker on PostgreSQL)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        migrate(url)
+        eng = make_engine(url)
+    else:
+        assert PG_URL
+        schema = f"qingzhi_test_{_worker()}"
+        admin = make_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+        url_text = url.render_as_string(hide_password=False)
+        migrate(url_text)
+        eng = make_engine(url_text)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that is rolled back after the test."""
+    with engine.connect() as conn:
+        trans = conn.begin()
+        yield conn
+        trans.rollback()
+
+
+@pytest.fixture
+def db(connection: Connection) -> Database:
+    """The Database whose sessions are savepoints in the test's transaction."""
+    return Database.on_connection(connection)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """Settings for tests (fast throttling)."""
+    return Settings(database_url="sqlite://", login_slow_after=3, login_lock_after=6)
+
+
+@pytest.fixture
+def org(db: Database) -> Org:
+    """A small organisation with one user of every role."""
+    with db.session(write=True) as session:
+        return build_org(session)
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
+    """The web application on the test's transaction."""
+    return create_app(settings, db)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    """An HTTP client for the app (same-origin host)."""
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> Iterator[None]:
+    """Argon2id with low cost parameters, so that building users in every test stays fast."""
+    from argon2 import PasswordHasher
+
+    from qingzhi.auth import service
+
+    original = service._hasher
+    service._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    service._hasher = original

@@ -42,7 +42,9 @@ def _worker() -> str:
 
 
 @pytest.fixture(scope="session", params=_backends())
-def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
     """A migrated database engine for one backend (one schema per xdist worker on PostgreSQL)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"

@@ -1,4 +1,4 @@
-"""Factories: a small organisation (urban stations, a 2合1 central station, zones, officers, users)."""
+"""Factories: a small organisation (urban and rural stations, a 2合1 central station, users)."""
 
 from __future__ import annotations
 
@@ -50,8 +50,9 @@ def build_org(session: Session) -> Org:
     ]
     units: dict[str, Unit] = {}
     for code, name, kind, pop, geom in specs:
-        u = Unit(bureau_id=bureau.id, code=code, name=name, kind=kind, population=pop,
-                 jurisdiction=geom)
+        u = Unit(
+            bureau_id=bureau.id, code=code, name=name, kind=kind, population=pop, jurisdiction=geom
+        )
         session.add(u)
         units[code] = u
     session.flush()
@@ -64,14 +65,25 @@ def build_org(session: Session) -> Org:
     session.add_all(zones.values())
     session.flush()
     officers: dict[str, Officer] = {}
-    counts = {"A": (20, 10), "B": (15, 5), "R1": (4, 2), "R2": (3, 2), "C": (3, 1), "S": (5, 2), "CMD": (6, 0)}
+    counts = {
+        "A": (20, 10),
+        "B": (15, 5),
+        "R1": (4, 2),
+        "R2": (3, 2),
+        "C": (3, 1),
+        "S": (5, 2),
+        "CMD": (6, 0),
+    }
     for code, (sworn, aux) in counts.items():
         for i in range(sworn + aux):
-            kind = OfficerKind.sworn if i < sworn else OfficerKind.auxiliary
+            okind = OfficerKind.sworn if i < sworn else OfficerKind.auxiliary
             number = f"{code}{i:03d}"
             o = Officer(
-                police_number=number, name=f"{units[code].name[:2]}警员{i}", kind=kind,
-                unit_id=units[code].id, team=Team.case if i % 2 else Team.community,
+                police_number=number,
+                name=f"{units[code].name[:2]}警员{i}",
+                kind=okind,
+                unit_id=units[code].id,
+                team=Team.case if i % 2 else Team.community,
                 duty_status=DutyStatus.on_duty if i % 3 else DutyStatus.off_duty,
             )
             session.add(o)
@@ -91,7 +103,13 @@ def build_org(session: Session) -> Org:
         ("viewer", Role.viewer, None),
     ]
     for username, role, unit in users:
-        auth.create_user(session=session, actor=actor, username=username, password=PASSWORD,
-                         role=role, unit_code=unit)
+        auth.create_user(
+            session=session,
+            actor=actor,
+            username=username,
+            password=PASSWORD,
+            role=role,
+            unit_code=unit,
+        )
         org.users[username] = role
     return org

@@ -1,0 +1,67 @@
+"""Helpers shared by the foundation's tests: bearer tokens, cookie logins, row counts."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from qingzhi.audit.models import AuditHead, AuditRecord
+from qingzhi.auth import service as auth
+from qingzhi.auth.context import system_actor
+from qingzhi.org.models import Bureau, Officer, Unit, Zone
+from qingzhi.store.db import Database
+from tests.factories import PASSWORD
+
+COUNTED = (Bureau, Unit, Zone, Officer, AuditRecord)
+
+
+def bearer(db: Database, username: str, name: str = "test") -> dict[str, str]:
+    """Authorization headers with a fresh API token for ``username`` (issued by the system)."""
+    with db.session(write=True) as session:
+        token, _ = auth.create_token(
+            session=session, actor=system_actor("test"), username=username, name=name
+        )
+    return {"Authorization": f"Bearer {token}"}
+
+
+def cookie_login(client: TestClient, username: str, password: str = PASSWORD) -> str:
+    """Sign ``client`` in with a browser session; returns the CSRF token."""
+    r = client.post("/api/auth/login", json={"username": username, "password": password})
+    assert r.status_code == 200, r.text
+    csrf = r.json()["csrf_token"]
+    assert isinstance(csrf, str) and csrf
+    return csrf
+
+
+def counts(db: Database) -> dict[str, int]:
+    """Rows per table of the organisation and the audit trail, plus the chain head's seq."""
+    with db.session() as session:
+        out = {
+            m.__tablename__: session.execute(select(func.count()).select_from(m)).scalar_one()
+            for m in COUNTED
+        }
+        out["audit_head"] = session.execute(select(AuditHead.seq)).scalar_one()
+    return out
+
+
+def audit_count(db: Database) -> int:
+    """The number of audit records."""
+    with db.session() as session:
+        return session.execute(select(func.count()).select_from(AuditRecord)).scalar_one()
+
+
+def last_audit(db: Database) -> AuditRecord:
+    """The newest audit record."""
+    with db.session() as session:
+        return session.execute(
+            select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)
+        ).scalar_one()
+
+
+def unzip(data: bytes) -> dict[str, bytes]:
+    """The files of a zip archive."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}

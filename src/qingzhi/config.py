@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     login_max_delay_seconds: int = 60
     sqlite_busy_timeout_ms: int = 30_000
     projected_crs: str = "EPSG:32648"
+    # Repeat calls (重复报警): same caller within this window, or the same category within
+    # this distance and window, of an earlier valid incident.
+    repeat_caller_window_minutes: int = 24 * 60
+    repeat_window_minutes: int = 120
+    repeat_radius_m: float = 200.0
     tile_url: str | None = None
     data_dir: Path = Path("var")
 

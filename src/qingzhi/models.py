@@ -2,6 +2,7 @@
 
 from qingzhi.audit.models import AuditHead, AuditRecord
 from qingzhi.auth.models import ApiToken, User, WebSession
+from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
 from qingzhi.org.models import Bureau, Officer, Unit, Zone
 from qingzhi.store.base import Base
 
@@ -11,6 +12,9 @@ __all__ = [
     "AuditRecord",
     "Base",
     "Bureau",
+    "Incident",
+    "IncidentAssignment",
+    "IncidentEvent",
     "Officer",
     "Unit",
     "User",

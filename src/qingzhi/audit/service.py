@@ -13,11 +13,11 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from qingzhi.audit.models import AuditHead, AuditRecord
@@ -80,6 +80,53 @@ def diff_of(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict
     return {"before": {k: before.get(k) for k in keys}, "after": {k: after.get(k) for k in keys}}
 
 
+@dataclass(frozen=True)
+class Change:
+    """One change to record: what was done to which entity, and its before/after."""
+
+    action: str
+    entity_kind: str
+    entity_id: str | int
+    unit_id: int | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    diff: dict[str, Any] | None = None
+
+
+def record_many(*, session: Session, actor: Actor, changes: Sequence[Change]) -> int:
+    """Append records for many changes at once (one head lock, one bulk insert); the last seq."""
+    head = session.execute(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    ).scalar_one()
+    if not changes:
+        return head.seq
+    at = utcnow()
+    prev, seq = head.hash, head.seq
+    rows = []
+    for change in changes:
+        seq += 1
+        diff = change.diff if change.diff is not None else diff_of(change.before, change.after)
+        fields: dict[str, Any] = {
+            "seq": seq,
+            "at": at,
+            "actor_id": actor.user_id,
+            "actor": actor.name,
+            "action": change.action,
+            "entity_kind": change.entity_kind,
+            "entity_id": str(change.entity_id),
+            "unit_id": change.unit_id,
+            "diff": canonical_json(diff),
+            "request_id": actor.request_id,
+        }
+        digest = record_hash(prev_hash=prev, **fields)
+        rows.append({**fields, "prev_hash": prev, "hash": digest})
+        prev = digest
+    session.execute(insert(AuditRecord), rows)
+    head.seq, head.hash = seq, prev
+    session.flush()
+    return seq
+
+
 def record(
     *,
     session: Session,
@@ -91,33 +138,10 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     diff: dict[str, Any] | None = None,
-) -> AuditRecord:
-    """Append one record to the chain, in the caller's transaction."""
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    ).scalar_one()
-    seq = head.seq + 1
-    at = utcnow()
-    diff_text = canonical_json(diff if diff is not None else diff_of(before, after))
-    fields: dict[str, Any] = {
-        "seq": seq,
-        "at": at,
-        "actor_id": actor.user_id,
-        "actor": actor.name,
-        "action": action,
-        "entity_kind": entity_kind,
-        "entity_id": str(entity_id),
-        "unit_id": unit_id,
-        "diff": diff_text,
-        "request_id": actor.request_id,
-    }
-    digest = record_hash(prev_hash=head.hash, **fields)
-    row = AuditRecord(prev_hash=head.hash, hash=digest, **fields)
-    session.add(row)
-    head.seq = seq
-    head.hash = digest
-    session.flush()
-    return row
+) -> int:
+    """Append one record to the chain, in the caller's transaction; returns its seq."""
+    change = Change(action, entity_kind, entity_id, unit_id, before, after, diff)
+    return record_many(session=session, actor=actor, changes=[change])
 
 
 @dataclass(frozen=True)
@@ -151,22 +175,33 @@ def _entry(row: AuditRecord) -> AuditEntry:
     )
 
 
-def trail(
-    *, session: Session, scope: Scope, entity_kind: str, entity_id: str | int, limit: int = 500
+def trail_of(
+    *, session: Session, entity_kind: str, entity_id: str | int, limit: int = 500
 ) -> list[AuditEntry]:
-    """The audit trail of one entity, oldest first; only records inside the caller's scope."""
-    query = (
+    """Every audit record of one entity, oldest first (no scope check: callers check)."""
+    rows = session.execute(
         select(AuditRecord)
         .where(AuditRecord.entity_kind == entity_kind, AuditRecord.entity_id == str(entity_id))
         .order_by(AuditRecord.seq)
         .limit(limit)
-    )
-    if not scope.whole_bureau:
-        query = query.where(AuditRecord.unit_id.in_(scope.unit_ids))
-    rows = session.execute(query).scalars().all()
-    if not rows:
-        raise NotFound(details={"entity_kind": entity_kind, "entity_id": str(entity_id)})
+    ).scalars()
     return [_entry(r) for r in rows]
+
+
+def trail(
+    *, session: Session, scope: Scope, entity_kind: str, entity_id: str | int, limit: int = 500
+) -> list[AuditEntry]:
+    """The audit trail of one entity, oldest first; only records inside the caller's scope."""
+    entries = [
+        e
+        for e in trail_of(
+            session=session, entity_kind=entity_kind, entity_id=entity_id, limit=limit
+        )
+        if scope.contains(e.unit_id)
+    ]
+    if not entries:
+        raise NotFound(details={"entity_kind": entity_kind, "entity_id": str(entity_id)})
+    return entries
 
 
 @dataclass(frozen=True)

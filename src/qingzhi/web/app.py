@@ -18,6 +18,8 @@ from qingzhi.audit.views import router as audit_router
 from qingzhi.auth.views import router as auth_router
 from qingzhi.config import Settings, get_settings
 from qingzhi.errors import QingzhiError, Unauthenticated
+from qingzhi.incidents.ogc import router as ogc_router
+from qingzhi.incidents.views import router as incidents_router
 from qingzhi.org.views import router as org_router
 from qingzhi.store.db import Database
 from qingzhi.web import pages
@@ -34,6 +36,7 @@ CSP = (
 _HTTP_CODES = {
     404: ("not_found", "请求的地址不存在"),
     405: ("method_not_allowed", "不支持该请求方法"),
+    400: ("bad_request", "请求体无法解析（须为 UTF-8 编码的 JSON）"),
     413: ("too_large", "请求内容过大"),
 }
 
@@ -142,7 +145,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             status_code=500,
         )
 
-    for router in (auth_router, org_router, audit_router, pages.router):
+    for router in (auth_router, org_router, audit_router, incidents_router, ogc_router,
+                   pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -1,0 +1,91 @@
+"""ORM models of incidents: the incident, its lifecycle events and its officer assignments."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from qingzhi.incidents.enums import Category
+from qingzhi.incidents.lifecycle import Status
+from qingzhi.store.base import Base, UTCDateTime, utcnow
+
+
+def _enum(cls: type) -> Enum:
+    return Enum(cls, native_enum=False, length=32, validate_strings=True)
+
+
+class Incident(Base):
+    """A 110 call record (警情). Coordinates are stored in WGS-84."""
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        Index("ix_incident_unit_received", "unit_id", "received_at", "id"),
+        Index("ix_incident_received", "received_at", "id"),
+        Index("ix_incident_category_received", "category", "received_at"),
+        Index("ix_incident_status_received", "status", "received_at"),
+        Index("ix_incident_phone_received", "caller_phone", "received_at"),
+        Index("ix_incident_lat_lon", "lat", "lon"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(64), unique=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    category: Mapped[Category] = mapped_column(_enum(Category))
+    subtype: Mapped[str | None] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str] = mapped_column(String(500), default="")
+    caller_phone: Mapped[str | None] = mapped_column(String(32))
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    source_datum: Mapped[str | None] = mapped_column(String(8))
+    priority: Mapped[int] = mapped_column(Integer, default=3)
+    valid: Mapped[bool] = mapped_column(Boolean, default=True)
+    invalid_reason: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[Status] = mapped_column(_enum(Status), default=Status.received)
+    # The handling unit (a bundled member's incidents go to its central station) and the
+    # station whose jurisdiction holds the place.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id"), index=True)
+    routed_by: Mapped[str] = mapped_column(String(16))
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    review_reason: Mapped[str | None] = mapped_column(String(200))
+    repeat_of_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"), index=True)
+    repeat_count: Mapped[int] = mapped_column(Integer, default=0)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    arrived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    search_text: Mapped[str] = mapped_column(Text, default="")  # bigram tokens, see search.py
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class IncidentEvent(Base):
+    """One lifecycle step of an incident: who moved it from which status to which, when, why."""
+
+    __tablename__ = "incident_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    note: Mapped[str] = mapped_column(String(500), default="")
+
+
+class IncidentAssignment(Base):
+    """An officer sent to an incident."""
+
+    __tablename__ = "incident_assignment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officer.id"), index=True)
+    assigned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(64))

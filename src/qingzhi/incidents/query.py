@@ -1,0 +1,278 @@
+"""The one-click query (一键查询): filters, free text, space, keyset pages, facets and exports.
+
+Every query runs inside the caller's scope. Pages are keyset-paginated on (received_at, id), so
+page 1,000 costs what page 1 does. Free text uses the bigram index of ``search.py``: FTS5 on
+SQLite, a GIN ``tsvector`` index on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from shapely.geometry import Point
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Select, and_, func, literal_column, or_, select, text
+from sqlalchemy.orm import Session
+
+from qingzhi.auth.context import Actor
+from qingzhi.auth.permissions import Perm
+from qingzhi.errors import ValidationFailed
+from qingzhi.incidents import search
+from qingzhi.incidents.enums import Category
+from qingzhi.incidents.lifecycle import Status
+from qingzhi.incidents.models import Incident
+from qingzhi.incidents.schemas import IncidentPage
+from qingzhi.incidents.service import (
+    _unit_names,
+    haversine_m,
+    record_personal_read,
+    scope_filter,
+    to_read,
+)
+from qingzhi.org.models import Unit
+
+log = logging.getLogger(__name__)
+
+MAX_RADIUS_M = 100_000
+
+
+@dataclass
+class IncidentQuery:
+    """What the caller asks for."""
+
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    categories: list[Category] = field(default_factory=list)
+    subtypes: list[str] = field(default_factory=list)
+    statuses: list[Status] = field(default_factory=list)
+    unit_id: int | None = None
+    zone_id: int | None = None
+    valid: bool | None = None
+    q: str | None = None
+    near: tuple[float, float] | None = None
+    radius_m: float | None = None
+    polygon: BaseGeometry | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    repeat_only: bool = False
+    needs_review: bool | None = None
+    sort: str = "-received_at"
+
+
+SORTS = {"-received_at", "received_at"}
+
+
+def _encode_cursor(at: dt.datetime, iid: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([at.isoformat(), iid]).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
+    try:
+        at, iid = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return dt.datetime.fromisoformat(at), int(iid)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise ValidationFailed.field("cursor", "翻页游标无效") from None
+
+
+def filtered(session: Session, actor: Actor, query: IncidentQuery) -> Select[Any]:
+    """The incident query for these filters, inside the caller's scope."""
+    actor.require(Perm.incident_read)
+    if query.sort not in SORTS:
+        raise ValidationFailed.field("sort", f"可选：{', '.join(sorted(SORTS))}")
+    stmt = scope_filter(select(Incident), actor)
+    conds = []
+    if query.start:
+        conds.append(Incident.received_at >= query.start)
+    if query.end:
+        conds.append(Incident.received_at < query.end)
+    if query.categories:
+        conds.append(Incident.category.in_(query.categories))
+    if query.subtypes:
+        conds.append(Incident.subtype.in_(query.subtypes))
+    if query.statuses:
+        conds.append(Incident.status.in_(query.statuses))
+    if query.unit_id is not None:
+        members = select(Unit.id).where(Unit.central_id == query.unit_id)
+        conds.append(
+            or_(
+                Incident.unit_id == query.unit_id,
+                Incident.station_id == query.unit_id,
+                Incident.station_id.in_(members),
+            )
+        )
+    if query.zone_id is not None:
+        conds.append(Incident.zone_id == query.zone_id)
+    if query.valid is not None:
+        conds.append(Incident.valid.is_(query.valid))
+    if query.repeat_only:
+        conds.append(or_(Incident.repeat_of_id.is_not(None), Incident.repeat_count > 0))
+    if query.needs_review is not None:
+        conds.append(Incident.needs_review.is_(query.needs_review))
+    if query.bbox:
+        minx, miny, maxx, maxy = query.bbox
+        conds.append(Incident.lon.between(minx, maxx))
+        conds.append(Incident.lat.between(miny, maxy))
+    if query.near is not None:
+        lon, lat = query.near
+        radius = query.radius_m or 500.0
+        if not 0 < radius <= MAX_RADIUS_M:
+            raise ValidationFailed.field("radius", f"半径须在 0–{MAX_RADIUS_M} 米之间")
+        dlat = radius / 111_000
+        dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+        conds.append(Incident.lat.between(lat - dlat, lat + dlat))
+        conds.append(Incident.lon.between(lon - dlon, lon + dlon))
+    if query.polygon is not None:
+        minx, miny, maxx, maxy = query.polygon.bounds
+        conds.append(Incident.lon.between(minx, maxx))
+        conds.append(Incident.lat.between(miny, maxy))
+    if query.q:
+        conds.append(_text_condition(session, query.q))
+    if conds:
+        stmt = stmt.where(and_(*conds))
+    return stmt
+
+
+def _text_condition(session: Session, q: str) -> Any:
+    q = q.strip()
+    if not search.query_tokens(q):
+        raise ValidationFailed.field("q", "检索词无有效字符")
+    if search.needs_like(q):
+        like = f"%{q}%"
+        return or_(Incident.description.like(like), Incident.address.like(like))
+    if session.get_bind().dialect.name == "postgresql":
+        return literal_column("to_tsvector('simple', incident.search_text)").op("@@")(
+            func.to_tsquery("simple", search.tsquery_text(q))
+        )
+    return Incident.id.in_(
+        select(literal_column("rowid"))
+        .select_from(text("incident_fts"))
+        .where(text("incident_fts MATCH :fts").bindparams(fts=search.fts5_query(q)))
+    )
+
+
+def _exact_space(query: IncidentQuery, inc: Incident) -> bool:
+    """The exact spatial test after the index's bounding-box prefilter."""
+    if query.near is not None:
+        if inc.lon is None or inc.lat is None:
+            return False
+        lon, lat = query.near
+        if haversine_m(lon, lat, inc.lon, inc.lat) > (query.radius_m or 500.0):
+            return False
+    if query.polygon is not None:
+        if inc.lon is None or inc.lat is None:
+            return False
+        if not query.polygon.covers(Point(inc.lon, inc.lat)):
+            return False
+    return True
+
+
+def iterate(
+    session: Session, actor: Actor, query: IncidentQuery, *, batch: int = 2000
+) -> Iterator[Incident]:
+    """Every matching incident, in the query's order, fetched in keyset batches."""
+    cursor: str | None = None
+    while True:
+        rows, cursor = _page_rows(session, actor, query, cursor, batch)
+        yield from rows
+        if cursor is None:
+            return
+
+
+def _after(at: dt.datetime, iid: int, desc: bool) -> Any:
+    if desc:
+        return or_(Incident.received_at < at, and_(Incident.received_at == at, Incident.id < iid))
+    return or_(Incident.received_at > at, and_(Incident.received_at == at, Incident.id > iid))
+
+
+def _page_rows(
+    session: Session, actor: Actor, query: IncidentQuery, cursor: str | None, limit: int
+) -> tuple[list[Incident], str | None]:
+    """One page and the cursor of the next (None at the end)."""
+    base = filtered(session, actor, query)
+    desc = query.sort.startswith("-")
+    order = (
+        (Incident.received_at.desc(), Incident.id.desc())
+        if desc
+        else (Incident.received_at.asc(), Incident.id.asc())
+    )
+    spatial = query.near is not None or query.polygon is not None
+    after = _decode_cursor(cursor) if cursor else None
+    out: list[Incident] = []
+    # Spatial filters are exact only after the box prefilter: keep fetching until the page is full.
+    while True:
+        stmt = base if after is None else base.where(_after(*after, desc))
+        fetched = list(session.execute(stmt.order_by(*order).limit(limit + 1)).scalars())
+        more = len(fetched) > limit
+        window = fetched[:limit]
+        for pos, inc in enumerate(window):
+            after = (inc.received_at, inc.id)
+            if spatial and not _exact_space(query, inc):
+                continue
+            out.append(inc)
+            if len(out) == limit:
+                remaining = more or pos < len(window) - 1
+                return out, _encode_cursor(*after) if remaining else None
+        if not more:
+            return out, None
+
+
+def page(
+    *,
+    session: Session,
+    actor: Actor,
+    query: IncidentQuery,
+    cursor: str | None = None,
+    limit: int = 50,
+    facets: bool = False,
+    count: bool = False,
+    unmask: bool = False,
+) -> IncidentPage:
+    """One page of matching incidents, with optional total and facet counts."""
+    rows, next_cursor = _page_rows(session, actor, query, cursor, limit)
+    if unmask:
+        record_personal_read(
+            session=session, actor=actor, incident_ids=[r.id for r in rows], purpose="list"
+        )
+    names = _unit_names(session)
+    total = None
+    if count:
+        total = session.execute(
+            select(func.count()).select_from(filtered(session, actor, query).subquery())
+        ).scalar_one()
+    return IncidentPage(
+        items=[to_read(r, names, unmask=unmask) for r in rows],
+        next_cursor=next_cursor,
+        total=total,
+        facets=facet_counts(session=session, actor=actor, query=query) if facets else None,
+    )
+
+
+def facet_counts(
+    *, session: Session, actor: Actor, query: IncidentQuery
+) -> dict[str, dict[str, int]]:
+    """Counts by category, status, handling unit and validity for the same filters."""
+    sub = filtered(session, actor, query).subquery()
+    out: dict[str, dict[str, int]] = {}
+    names = _unit_names(session)
+    for name, col in (
+        ("category", sub.c.category),
+        ("status", sub.c.status),
+        ("unit", sub.c.unit_id),
+        ("valid", sub.c.valid),
+    ):
+        rows = session.execute(select(col, func.count()).group_by(col)).all()
+        bucket: dict[str, int] = {}
+        for key, n in rows:
+            if name == "unit":
+                label = names.get(key, "未分派") if key is not None else "未分派"
+            else:
+                label = str(key.value if hasattr(key, "value") else key).lower()
+            bucket[label] = bucket.get(label, 0) + n
+        out[name] = dict(sorted(bucket.items(), key=lambda kv: -kv[1]))
+    return out

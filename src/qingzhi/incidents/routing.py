@@ -1,0 +1,173 @@
+"""Routing an incident to its handling unit (交所合一: whatever road it is on).
+
+The station whose jurisdiction holds the point handles it; a bundled member's incidents go to its
+central station. A point outside every jurisdiction goes to the nearest station and is flagged
+for review. Without coordinates the address is matched against township, zone and station names;
+failing that the incident is queued for the command centre. Points are routed in bulk with an
+STRtree and vectorised point-in-polygon tests; the index is rebuilt when the organisation changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely.strtree import STRtree
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from qingzhi.geo.geometry import load_geometry
+from qingzhi.incidents.enums import RoutedBy
+from qingzhi.org.enums import UnitKind
+from qingzhi.org.models import Unit, Zone
+
+log = logging.getLogger(__name__)
+
+_SUFFIXES = ("中心派出所", "派出所", "街道", "镇", "乡", "片区", "社区")
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where an incident goes."""
+
+    unit_id: int | None
+    station_id: int | None
+    zone_id: int | None
+    routed_by: RoutedBy
+    needs_review: bool
+    review_reason: str | None = None
+
+
+def _aliases(name: str) -> list[str]:
+    names = {name}
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix) + 1:
+            names.add(name[: -len(suffix)])
+    return [n for n in names if len(n) >= 2]
+
+
+class RegionIndex:
+    """Station jurisdictions and zones of one organisation version, indexed for routing."""
+
+    def __init__(self, session: Session) -> None:
+        stations = [
+            u
+            for u in session.execute(select(Unit).order_by(Unit.id)).scalars()
+            if u.kind.is_station
+        ]
+        self.handler = {u.id: (u.central_id or u.id) for u in stations}
+        located = [(u.id, load_geometry(u.jurisdiction)) for u in stations if u.jurisdiction]
+        self.station_ids = np.array([sid for sid, _ in located], dtype=np.int64)
+        self.station_geoms = np.array([g for _, g in located], dtype=object)
+        for g in self.station_geoms:
+            shapely.prepare(g)
+        self.station_tree = STRtree(self.station_geoms) if located else None
+        zones = [
+            (z.id, z.station_id, load_geometry(z.geometry))
+            for z in session.execute(select(Zone).order_by(Zone.id)).scalars()
+            if z.geometry
+        ]
+        self.zone_ids = np.array([z[0] for z in zones], dtype=np.int64)
+        self.zone_station = np.array([z[1] for z in zones], dtype=np.int64)
+        self.zone_geoms = np.array([z[2] for z in zones], dtype=object)
+        self.zone_tree = STRtree(self.zone_geoms) if zones else None
+        command = session.execute(
+            select(Unit.id).where(Unit.kind == UnitKind.command_centre).order_by(Unit.id).limit(1)
+        ).scalar_one_or_none()
+        self.command_centre = command
+        alias: list[tuple[str, int, int | None]] = []
+        for u in stations:
+            alias.extend((a, u.id, None) for a in _aliases(u.name))
+        for zid, sid, _ in zones:
+            z = session.get(Zone, int(zid))
+            if z is not None:
+                alias.extend((a, sid, zid) for a in _aliases(z.name))
+        # Longest names first, so 桂阳一片区 wins over 桂阳.
+        self.aliases = sorted(alias, key=lambda a: -len(a[0]))
+
+    def route_points(self, lon: np.ndarray, lat: np.ndarray) -> list[Route]:
+        """Routes for many located points at once."""
+        n = len(lon)
+        station = np.full(n, -1, dtype=np.int64)
+        if self.station_tree is not None and n:
+            points = shapely.points(lon, lat)
+            pt_idx, geom_idx = self.station_tree.query(points, predicate="intersects")
+            # A point on a shared border belongs to the first (lowest id) station.
+            order = np.lexsort((geom_idx, pt_idx))
+            pt_idx, geom_idx = pt_idx[order], geom_idx[order]
+            first = np.unique(pt_idx, return_index=True)[1]
+            station[pt_idx[first]] = self.station_ids[geom_idx[first]]
+            outside = np.flatnonzero(station < 0)
+            if outside.size:
+                # Nearest in a locally isotropic frame (longitude scaled by cos latitude).
+                scale = math.cos(math.radians(float(np.nanmean(lat))))
+                scaled = shapely.transform(self.station_geoms, lambda c: c * np.array([scale, 1.0]))
+                tree = STRtree(scaled)
+                q = shapely.points(lon[outside] * scale, lat[outside])
+                near = tree.nearest(q)
+                station[outside] = self.station_ids[near]
+        else:
+            outside = np.arange(n)
+            points = shapely.points(lon, lat)
+        zone = np.full(n, -1, dtype=np.int64)
+        if self.zone_tree is not None and n:
+            zp, zg = self.zone_tree.query(points, predicate="intersects")
+            zone[zp] = self.zone_ids[zg]
+        flagged = set(outside.tolist())
+        routes = []
+        for i in range(n):
+            sid = int(station[i])
+            if sid < 0:
+                routes.append(self._queue("坐标不在任何辖区且无可用辖区"))
+                continue
+            zid = int(zone[i]) if zone[i] >= 0 else None
+            if i in flagged:
+                routes.append(
+                    Route(
+                        self.handler[sid],
+                        sid,
+                        None,
+                        RoutedBy.nearest,
+                        True,
+                        "坐标不在任何派出所辖区内，已派最近派出所，请核查",
+                    )
+                )
+            else:
+                routes.append(Route(self.handler[sid], sid, zid, RoutedBy.jurisdiction, False))
+        return routes
+
+    def route_address(self, address: str) -> Route:
+        """A route from the address text alone."""
+        for alias, sid, zid in self.aliases:
+            if alias in address:
+                return Route(self.handler[sid], sid, zid, RoutedBy.address, False)
+        return self._queue("无坐标且地址无法匹配辖区，待情指中心分派")
+
+    def _queue(self, reason: str) -> Route:
+        return Route(self.command_centre, None, None, RoutedBy.queue, True, reason)
+
+
+_cache: dict[str, tuple[tuple[object, ...], RegionIndex]] = {}
+_lock = threading.Lock()
+
+
+def region_index(session: Session) -> RegionIndex:
+    """The routing index for the organisation as it is now (rebuilt when units or zones change)."""
+    version = tuple(
+        session.execute(
+            select(func.count(Unit.id), func.max(Unit.updated_at), func.sum(Unit.central_id))
+        ).one()
+    ) + tuple(session.execute(select(func.count(Zone.id), func.max(Zone.updated_at))).one())
+    key = str(session.get_bind().engine.url)
+    with _lock:
+        cached = _cache.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+    index = RegionIndex(session)
+    with _lock:
+        _cache[key] = (version, index)
+    return index

@@ -1,0 +1,214 @@
+"""Pydantic schemas of the incidents API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from qingzhi.geo.datum import Datum
+from qingzhi.incidents.enums import SUBTYPES, Category, InvalidReason
+from qingzhi.incidents.lifecycle import Status
+
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+FUTURE_SLACK = dt.timedelta(minutes=5)
+MAX_DESCRIPTION = 4000
+
+
+def _check_time(value: dt.datetime | None, now: dt.datetime | None = None) -> dt.datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("时间须带时区（如 2026-11-01T10:00:00+08:00）")
+    if value < EARLIEST:
+        raise ValueError("时间早于 2000 年")
+    if value > (now or dt.datetime.now(dt.UTC)) + FUTURE_SLACK:
+        raise ValueError("时间晚于当前时间")
+    return value.astimezone(dt.UTC)
+
+
+class Location(BaseModel):
+    """A point with its declared datum."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lon: float = Field(ge=-180, le=180, description="longitude")
+    lat: float = Field(ge=-90, le=90, description="latitude")
+    datum: Datum = Datum.wgs84
+
+
+class IncidentCreate(BaseModel):
+    """A new 110 incident."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    source_id: str = Field(min_length=1, max_length=64, pattern=r"^[\w\-.:/]+$")
+    received_at: dt.datetime
+    category: Category
+    subtype: str | None = Field(default=None, max_length=32, validate_default=True)
+    description: str = Field(default="", max_length=MAX_DESCRIPTION)
+    address: str = Field(default="", max_length=500)
+    caller_phone: str | None = Field(default=None, max_length=20, pattern=r"^\+?[0-9 \-]{3,20}$")
+    location: Location | None = None
+    priority: int = Field(default=3, ge=1, le=4)
+    valid: bool = True
+    invalid_reason: InvalidReason | None = Field(default=None, validate_default=True)
+
+    @field_validator("received_at")
+    @classmethod
+    def _received(cls, value: dt.datetime) -> dt.datetime:
+        checked = _check_time(value)
+        assert checked is not None
+        return checked
+
+    @field_validator("description", "address")
+    @classmethod
+    def _no_controls(cls, value: str) -> str:
+        if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
+            raise ValueError("含有控制字符")
+        return value
+
+    @field_validator("subtype")
+    @classmethod
+    def _subtype(cls, value: str | None, info: ValidationInfo) -> str | None:
+        category = info.data.get("category")
+        if value and category is not None and value not in SUBTYPES[category]:
+            known = ", ".join(SUBTYPES[category])
+            raise ValueError(f"{value} 不是“{category.label}”类警情的子类（可选：{known}）")
+        return value or None
+
+    @field_validator("invalid_reason")
+    @classmethod
+    def _invalid_reason(
+        cls, value: InvalidReason | None, info: ValidationInfo
+    ) -> InvalidReason | None:
+        valid = info.data.get("valid", True)
+        if not valid and value is None:
+            raise ValueError("无效警情须说明原因")
+        if valid and value is not None:
+            raise ValueError("有效警情不应填写无效原因")
+        return value
+
+
+class IncidentImport(IncidentCreate):
+    """A historical incident from a CAD export or the demo: may carry its lifecycle times."""
+
+    dispatched_at: dt.datetime | None = None
+    arrived_at: dt.datetime | None = None
+    resolved_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+    cancelled: bool = False
+    synthetic: bool = False
+
+    @field_validator("dispatched_at", "arrived_at", "resolved_at", "closed_at")
+    @classmethod
+    def _times(cls, value: dt.datetime | None, info: ValidationInfo) -> dt.datetime | None:
+        value = _check_time(value)
+        if value is None:
+            return None
+        order = ("received_at", "dispatched_at", "arrived_at", "resolved_at", "closed_at")
+        for name in reversed(order[: order.index(str(info.field_name))]):
+            earlier = info.data.get(name)
+            if earlier is not None:
+                if value < earlier:
+                    raise ValueError(f"早于 {name}")
+                break
+        return value
+
+    @property
+    def final_status(self) -> Status:
+        """The status its lifecycle times imply."""
+        if self.cancelled:
+            return Status.cancelled
+        for name, status in (
+            ("closed_at", Status.closed),
+            ("resolved_at", Status.resolved),
+            ("arrived_at", Status.arrived),
+            ("dispatched_at", Status.dispatched),
+        ):
+            if getattr(self, name) is not None:
+                return status
+        return Status.received
+
+
+class IncidentRead(BaseModel):
+    """An incident as the API shows it (the caller's phone masked unless unmasked)."""
+
+    id: int
+    source_id: str
+    received_at: dt.datetime
+    category: Category
+    category_label: str
+    subtype: str | None
+    subtype_label: str
+    description: str
+    address: str
+    caller_phone: str | None
+    location: dict[str, float] | None
+    priority: int
+    valid: bool
+    invalid_reason: str | None
+    status: Status
+    status_label: str
+    unit_id: int | None
+    unit_name: str | None
+    station_id: int | None
+    zone_id: int | None
+    routed_by: str
+    needs_review: bool
+    review_reason: str | None
+    repeat_of_id: int | None
+    repeat_count: int
+    dispatched_at: dt.datetime | None
+    arrived_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    response_seconds: float | None
+    handling_seconds: float | None
+    synthetic: bool
+
+
+class IntakeResult(BaseModel):
+    """The answer to an intake: the incident and whether it already existed."""
+
+    created: bool
+    incident: IncidentRead
+
+
+class BulkIntake(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[dict[str, Any]] = Field(max_length=10_000)
+
+
+class BulkResult(BaseModel):
+    created: int
+    existing: int
+    errors: list[dict[str, Any]]
+    ids: list[int | None]
+
+
+class Transition(BaseModel):
+    """A lifecycle step requested by a user."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    to: Status
+    reason: str = Field(default="", max_length=500)
+    unit: str | None = Field(default=None, description="target unit code, for a transfer")
+    officer_ids: list[int] = Field(default_factory=list, max_length=20)
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentRead]
+    next_cursor: str | None
+    total: int | None
+    facets: dict[str, dict[str, int]] | None
+
+
+class TimelineEntry(BaseModel):
+    at: dt.datetime
+    kind: str
+    title: str
+    actor: str | None
+    detail: dict[str, Any]

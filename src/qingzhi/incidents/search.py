@@ -1,0 +1,64 @@
+"""Free-text search over Chinese text by overlapping character bigrams.
+
+Chinese has no spaces and the usual query is two characters long (盗窃, 纠纷), too short for
+trigram indexes. Each incident keeps ``search_text``: every run of CJK characters as overlapping
+bigrams, and other words lower-cased. SQLite indexes it with FTS5 and PostgreSQL with a GIN index
+on ``to_tsvector('simple', search_text)``; a query becomes a phrase of its own bigrams, so
+"入室盗窃" matches exactly that sequence. One-character queries fall back to LIKE.
+"""
+
+from __future__ import annotations
+
+import re
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(r"[0-9A-Za-z]+")
+_TOKEN_SPLIT = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[0-9A-Za-z]+)")
+
+
+def tokens(text: str) -> list[str]:
+    """Search tokens of ``text``: CJK bigrams (a lone character stays itself) and words."""
+    out: list[str] = []
+    for part in _TOKEN_SPLIT.findall(text or ""):
+        if _CJK.fullmatch(part):
+            if len(part) == 1:
+                out.append(part)
+            else:
+                out.extend(part[i : i + 2] for i in range(len(part) - 1))
+        else:
+            out.append(part.lower())
+    return out
+
+
+def search_text(*parts: str | None) -> str:
+    """The stored token text of an incident's description and address."""
+    return " ".join(t for p in parts if p for t in tokens(p))
+
+
+def query_tokens(query: str) -> list[list[str]]:
+    """A query as phrases (one per whitespace-separated term) of tokens; all must match."""
+    return [tokens(term) for term in query.split() if tokens(term)]
+
+
+def needs_like(query: str) -> bool:
+    """True when some term is a single CJK character (bigram indexes cannot find it)."""
+    return any(len(t) == 1 and _CJK.fullmatch(t) for term in query_tokens(query) for t in term)
+
+
+def fts5_query(query: str) -> str:
+    """An FTS5 MATCH expression: each term a quoted phrase of its tokens, ANDed."""
+    phrases = []
+    for term in query_tokens(query):
+        phrases.append('"' + " ".join(t.replace('"', "") for t in term) + '"')
+    return " AND ".join(phrases)
+
+
+def tsquery_text(query: str) -> str:
+    """A PostgreSQL to_tsquery('simple', …) expression: phrases with <-> joined by &."""
+    phrases = []
+    for term in query_tokens(query):
+        safe = [re.sub(r"[^\w]", "", t) for t in term]
+        safe = [t for t in safe if t]
+        if safe:
+            phrases.append("(" + " <-> ".join(safe) + ")")
+    return " & ".join(phrases)

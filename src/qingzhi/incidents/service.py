@@ -1,0 +1,717 @@
+"""Incident intake, reading, lifecycle transitions and the timeline.
+
+Every way in (the API, bulk intake, the CSV/Excel importer, the demo) goes through
+``intake_many``: idempotent on the source system's id, routed by jurisdiction, linked to earlier
+calls about the same matter, and audited in the same transaction. A batch is routed with one
+spatial query and written with bulk inserts, so the same code serves one call and a year of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, Unpack
+
+import numpy as np
+from sqlalchemy import Select, bindparam, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from qingzhi.audit import service as audit
+from qingzhi.auth.context import Actor
+from qingzhi.auth.permissions import Perm
+from qingzhi.config import Settings
+from qingzhi.errors import NotFound, PermissionDenied, ValidationFailed
+from qingzhi.geo.datum import convert
+from qingzhi.geo.geometry import load_geometry
+from qingzhi.incidents.enums import Category, subtype_label
+from qingzhi.incidents.lifecycle import Status, check_transition
+from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
+from qingzhi.incidents.routing import Route, region_index
+from qingzhi.incidents.schemas import (
+    IncidentCreate,
+    IncidentImport,
+    IncidentRead,
+    TimelineEntry,
+    Transition,
+)
+from qingzhi.incidents.search import search_text
+from qingzhi.org.models import Bureau, Officer, Unit
+from qingzhi.store.base import utcnow
+
+log = logging.getLogger(__name__)
+
+EARTH_RADIUS_M = 6_371_008.8
+_TABLE = Incident.__table__
+SWAP_MARGIN_DEG = 1.0
+_TIME_FIELDS = (
+    ("dispatched_at", Status.dispatched),
+    ("arrived_at", Status.arrived),
+    ("resolved_at", Status.resolved),
+    ("closed_at", Status.closed),
+)
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """A phone number with its middle digits hidden (138****5678)."""
+    if not phone:
+        return phone
+    digits = phone.replace(" ", "").replace("-", "")
+    if len(digits) <= 4:
+        return "*" * len(digits)
+    keep = 3 if len(digits) >= 7 else 1
+    return digits[:keep] + "*" * (len(digits) - keep - 4) + digits[-4:]
+
+
+def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Great-circle distance in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+SelectT = TypeVar("SelectT", bound="Select[Unpack[tuple[Any, ...]]]")
+
+
+def scope_filter(query: SelectT, actor: Actor) -> SelectT:
+    """Restrict an incident query to the caller's scope (handling unit or territorial station)."""
+    if actor.scope.whole_bureau:
+        return query
+    units = list(actor.scope.unit_ids)
+    return query.where(or_(Incident.unit_id.in_(units), Incident.station_id.in_(units)))
+
+
+def in_scope(actor: Actor, incident: Incident) -> bool:
+    """Whether the caller may see this incident."""
+    return actor.scope.contains(incident.unit_id) or actor.scope.contains(incident.station_id)
+
+
+# ---------------------------------------------------------------- intake
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """The outcome of one item of an intake batch."""
+
+    index: int
+    incident_id: int | None
+    created: bool
+    error: dict[str, Any] | None = None
+
+
+@dataclass
+class _New:
+    index: int
+    item: IncidentCreate
+    lon: float | None
+    lat: float | None
+    route: Route | None = None
+    repeat_of: int | None = None  # id in the database, or
+    repeat_of_new: int | None = None  # position in this batch's new items
+    repeat_count: int = 0
+
+
+def _bureau_bounds(session: Session) -> tuple[float, float, float, float] | None:
+    text = session.execute(select(Bureau.boundary).limit(1)).scalar_one_or_none()
+    geom = load_geometry(text)
+    if geom is None:
+        return None
+    minx, miny, maxx, maxy = geom.bounds
+    return float(minx), float(miny), float(maxx), float(maxy)
+
+
+def _near(bounds: tuple[float, float, float, float], lon: float, lat: float) -> bool:
+    minx, miny, maxx, maxy = bounds
+    m = SWAP_MARGIN_DEG
+    return minx - m <= lon <= maxx + m and miny - m <= lat <= maxy + m
+
+
+def _snapshot(inc: dict[str, Any]) -> dict[str, Any]:
+    """The audited fields of a new incident (the caller's phone masked: the audit is readable)."""
+    keys = (
+        "source_id",
+        "category",
+        "subtype",
+        "priority",
+        "valid",
+        "invalid_reason",
+        "status",
+        "unit_id",
+        "station_id",
+        "zone_id",
+        "routed_by",
+        "lon",
+        "lat",
+        "address",
+        "repeat_of_id",
+    )
+    out = {k: inc.get(k) for k in keys}
+    out["received_at"] = inc["received_at"].isoformat()
+    out["caller_phone"] = mask_phone(inc.get("caller_phone"))
+    return {k: (str(v) if isinstance(v, Category | Status) else v) for k, v in out.items()}
+
+
+def intake_many(
+    *,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    items: Sequence[IncidentCreate],
+    action: str = "incident.create",
+) -> list[ItemResult]:
+    """Take in a batch of incidents; existing source ids are returned, not duplicated."""
+    actor.require(Perm.incident_write)
+    results: dict[int, ItemResult] = {}
+    first_of: dict[str, int] = {}
+    for i, item in enumerate(items):
+        first_of.setdefault(item.source_id, i)
+    existing: dict[str, int] = {}
+    ids = list(first_of)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for sid, iid in session.execute(
+            select(Incident.source_id, Incident.id).where(Incident.source_id.in_(chunk))
+        ):
+            existing[sid] = iid
+
+    # Coordinates to WGS-84, grouped by datum; swapped coordinates caught near the county.
+    bounds = _bureau_bounds(session)
+    new: list[_New] = []
+    for i, item in enumerate(items):
+        if first_of[item.source_id] != i or item.source_id in existing:
+            continue
+        lon = lat = None
+        if item.location is not None:
+            x, y = convert(
+                [item.location.lon], [item.location.lat], source=item.location.datum, target="wgs84"
+            )
+            lon, lat = float(x[0]), float(y[0])
+            if bounds and not _near(bounds, lon, lat) and _near(bounds, lat, lon):
+                results[i] = ItemResult(
+                    i,
+                    None,
+                    False,
+                    {
+                        "field": "location",
+                        "message": "经纬度疑似颠倒（lon 应为经度，lat 应为纬度）",
+                    },
+                )
+                continue
+        new.append(_New(i, item, lon, lat))
+
+    # Routing: one spatial query for all located points.
+    index = region_index(session)
+    located = [n for n in new if n.lon is not None]
+    if located:
+        routes = index.route_points(
+            np.array([n.lon for n in located]), np.array([n.lat for n in located])
+        )
+        for n, r in zip(located, routes, strict=True):
+            n.route = r
+    for n in new:
+        if n.route is None:
+            n.route = index.route_address(n.item.address)
+
+    if new:
+        _link_repeats(session, settings, new)
+
+    # Bulk insert the new incidents.
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for n in new:
+        item, route = n.item, n.route
+        assert route is not None
+        imp = item if isinstance(item, IncidentImport) else None
+        rows.append(
+            {
+                "source_id": item.source_id,
+                "received_at": item.received_at,
+                "category": item.category,
+                "subtype": item.subtype,
+                "description": item.description,
+                "address": item.address,
+                "caller_phone": item.caller_phone,
+                "lon": n.lon,
+                "lat": n.lat,
+                "source_datum": str(item.location.datum) if item.location else None,
+                "priority": item.priority,
+                "valid": item.valid,
+                "invalid_reason": str(item.invalid_reason) if item.invalid_reason else None,
+                "status": imp.final_status if imp else Status.received,
+                "unit_id": route.unit_id,
+                "station_id": route.station_id,
+                "zone_id": route.zone_id,
+                "routed_by": str(route.routed_by),
+                "needs_review": route.needs_review,
+                "review_reason": route.review_reason,
+                "repeat_of_id": n.repeat_of,
+                "repeat_count": n.repeat_count,
+                "dispatched_at": imp.dispatched_at if imp else None,
+                "arrived_at": imp.arrived_at if imp else None,
+                "resolved_at": imp.resolved_at if imp else None,
+                "closed_at": imp.closed_at if imp else None,
+                "search_text": search_text(item.description, item.address),
+                "synthetic": imp.synthetic if imp else False,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    new_ids: list[int] = []
+    if rows:
+        inserted = session.execute(
+            insert(Incident).returning(Incident.id, sort_by_parameter_order=True), rows
+        )
+        new_ids = [r[0] for r in inserted]
+    # Repeats of incidents in this same batch point at ids only known now.
+    in_batch = [
+        (new_ids[k], new_ids[n.repeat_of_new])
+        for k, n in enumerate(new)
+        if n.repeat_of_new is not None
+    ]
+    if in_batch:
+        session.execute(
+            update(Incident)
+            .where(Incident.id == bindparam("_id"))
+            .values(repeat_of_id=bindparam("_rep")),
+            [{"_id": a, "_rep": b} for a, b in in_batch],
+        )
+        for pos, n in enumerate(new):
+            if n.repeat_of_new is not None:
+                rows[pos]["repeat_of_id"] = new_ids[n.repeat_of_new]
+    # Count repeats on primaries already in the database.
+    bumps: dict[int, int] = defaultdict(int)
+    for n in new:
+        if n.repeat_of is not None:
+            bumps[n.repeat_of] += 1
+    if bumps:
+        session.execute(
+            update(_TABLE)
+            .where(_TABLE.c.id == bindparam("_id"))
+            .values(repeat_count=_TABLE.c.repeat_count + bindparam("_rep")),
+            [{"_id": k, "_rep": v} for k, v in bumps.items()],
+        )
+        session.expire_all()
+
+    # Lifecycle events: received, then any historical steps an import carries.
+    events = []
+    for iid, n, row in zip(new_ids, new, rows, strict=True):
+        events.append(
+            {
+                "incident_id": iid,
+                "at": row["received_at"],
+                "from_status": None,
+                "to_status": "received",
+                "actor": actor.name,
+                "unit_id": row["unit_id"],
+                "note": "",
+            }
+        )
+        prev = Status.received
+        if isinstance(n.item, IncidentImport):
+            for name, status in _TIME_FIELDS:
+                at = getattr(n.item, name)
+                if at is not None:
+                    events.append(
+                        {
+                            "incident_id": iid,
+                            "at": at,
+                            "from_status": str(prev),
+                            "to_status": str(status),
+                            "actor": actor.name,
+                            "unit_id": row["unit_id"],
+                            "note": "导入",
+                        }
+                    )
+                    prev = status
+            if n.item.cancelled:
+                events.append(
+                    {
+                        "incident_id": iid,
+                        "at": row["received_at"],
+                        "from_status": str(prev),
+                        "to_status": "cancelled",
+                        "actor": actor.name,
+                        "unit_id": row["unit_id"],
+                        "note": "导入",
+                    }
+                )
+    if events:
+        session.execute(insert(IncidentEvent), events)
+    audit.record_many(
+        session=session,
+        actor=actor,
+        changes=[
+            audit.Change(action, "incident", iid, row["unit_id"], after=_snapshot(row))
+            for iid, row in zip(new_ids, rows, strict=True)
+        ],
+    )
+    for iid, n in zip(new_ids, new, strict=True):
+        results[n.index] = ItemResult(n.index, iid, True)
+    for i, item in enumerate(items):
+        if i in results:
+            continue
+        sid = item.source_id
+        if sid in existing:
+            results[i] = ItemResult(i, existing[sid], False)
+        else:
+            first = results[first_of[sid]]
+            results[i] = ItemResult(i, first.incident_id, False, first.error)
+    return [results[i] for i in range(len(items))]
+
+
+def _link_repeats(session: Session, settings: Settings, new: list[_New]) -> None:
+    """Link each new call to an earlier valid incident about the same matter (重复报警).
+
+    Same caller within ``repeat_caller_window_minutes``, or same category within
+    ``repeat_radius_m`` and ``repeat_window_minutes``. A repeat of a repeat links to the first.
+    """
+    caller_window = dt.timedelta(minutes=settings.repeat_caller_window_minutes)
+    place_window = dt.timedelta(minutes=settings.repeat_window_minutes)
+    radius = settings.repeat_radius_m
+    widest = max(caller_window, place_window)
+    times = [n.item.received_at for n in new]
+    lo, hi = min(times) - widest, max(times)
+
+    # Candidates: (time, key, phone, category, lon, lat); key = ("db", id) or ("new", position).
+    phones = {n.item.caller_phone for n in new if n.item.caller_phone}
+    cats = {n.item.category for n in new if n.lon is not None}
+    candidates: list[
+        tuple[dt.datetime, tuple[str, int], str | None, Category, float | None, float | None]
+    ] = []
+    if phones or cats:
+        conds: list[Any] = []
+        if phones:
+            conds.append(Incident.caller_phone.in_(list(phones)))
+        if cats:
+            lons = [n.lon for n in new if n.lon is not None]
+            lats = [n.lat for n in new if n.lat is not None]
+            pad = radius / 111_000 * 2
+            conds.append(
+                Incident.category.in_(list(cats))
+                & Incident.lat.between(min(lats) - pad, max(lats) + pad)
+                & Incident.lon.between(min(lons) - pad * 2, max(lons) + pad * 2)
+            )
+        query = select(
+            Incident.id,
+            Incident.repeat_of_id,
+            Incident.received_at,
+            Incident.caller_phone,
+            Incident.category,
+            Incident.lon,
+            Incident.lat,
+        ).where(Incident.valid.is_(True), Incident.received_at.between(lo, hi), or_(*conds))
+        primary_of: dict[tuple[str, int], tuple[str, int]] = {}
+        for iid, rep, at, phone, cat, lon, lat in session.execute(query):
+            key = ("db", iid)
+            primary_of[key] = ("db", rep) if rep else key
+            candidates.append((at, key, phone, cat, lon, lat))
+    else:
+        primary_of = {}
+    order = sorted(range(len(new)), key=lambda k: new[k].item.received_at)
+    candidates.sort(key=lambda c: c[0])
+    for k in order:
+        n = new[k]
+        t = n.item.received_at
+        match: tuple[str, int] | None = None
+        for at, key, phone, cat, lon, lat in reversed(candidates):
+            if at > t:
+                continue
+            age = t - at
+            if age > widest:
+                break
+            if n.item.caller_phone and phone == n.item.caller_phone and age <= caller_window:
+                match = key
+                break
+            if (
+                age <= place_window
+                and cat == n.item.category
+                and n.lon is not None
+                and lon is not None
+                and lat is not None
+                and n.lat is not None
+                and haversine_m(n.lon, n.lat, lon, lat) <= radius
+            ):
+                match = key
+                break
+        if match is not None:
+            primary = primary_of.get(match, match)
+            if primary[0] == "db":
+                n.repeat_of = primary[1]
+            else:
+                n.repeat_of_new = primary[1]
+                new[primary[1]].repeat_count += 1
+            primary_of[("new", k)] = primary
+        if n.item.valid:
+            candidates.append((t, ("new", k), n.item.caller_phone, n.item.category, n.lon, n.lat))
+            candidates.sort(key=lambda c: c[0])
+
+
+def intake(
+    *, session: Session, actor: Actor, settings: Settings, item: IncidentCreate
+) -> tuple[IncidentRead, bool]:
+    """Take in one incident; a repeat of its source id returns the existing record."""
+    result = intake_many(session=session, actor=actor, settings=settings, items=[item])[0]
+    if result.error is not None:
+        raise ValidationFailed.field(result.error["field"], result.error["message"])
+    assert result.incident_id is not None
+    return get(session=session, actor=actor, incident_id=result.incident_id), result.created
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _unit_names(session: Session) -> dict[int, str]:
+    return {uid: name for uid, name in session.execute(select(Unit.id, Unit.name))}
+
+
+def to_read(inc: Incident, unit_names: dict[int, str], *, unmask: bool = False) -> IncidentRead:
+    """The API view of an incident."""
+    response = handling = None
+    if inc.arrived_at is not None:
+        response = (inc.arrived_at - inc.received_at).total_seconds()
+        if inc.resolved_at is not None:
+            handling = (inc.resolved_at - inc.arrived_at).total_seconds()
+    return IncidentRead(
+        id=inc.id,
+        source_id=inc.source_id,
+        received_at=inc.received_at,
+        category=inc.category,
+        category_label=inc.category.label,
+        subtype=inc.subtype,
+        subtype_label=subtype_label(inc.category, inc.subtype),
+        description=inc.description,
+        address=inc.address,
+        caller_phone=inc.caller_phone if unmask else mask_phone(inc.caller_phone),
+        location=None if inc.lon is None or inc.lat is None else {"lon": inc.lon, "lat": inc.lat},
+        priority=inc.priority,
+        valid=inc.valid,
+        invalid_reason=inc.invalid_reason,
+        status=inc.status,
+        status_label=inc.status.label,
+        unit_id=inc.unit_id,
+        unit_name=unit_names.get(inc.unit_id) if inc.unit_id else None,
+        station_id=inc.station_id,
+        zone_id=inc.zone_id,
+        routed_by=inc.routed_by,
+        needs_review=inc.needs_review,
+        review_reason=inc.review_reason,
+        repeat_of_id=inc.repeat_of_id,
+        repeat_count=inc.repeat_count,
+        dispatched_at=inc.dispatched_at,
+        arrived_at=inc.arrived_at,
+        resolved_at=inc.resolved_at,
+        closed_at=inc.closed_at,
+        response_seconds=response,
+        handling_seconds=handling,
+        synthetic=inc.synthetic,
+    )
+
+
+def visible(session: Session, actor: Actor, incident_id: int) -> Incident:
+    """The incident if it exists and is in the caller's scope (else 404, never 403)."""
+    actor.require(Perm.incident_read)
+    inc = session.get(Incident, incident_id)
+    if inc is None or not in_scope(actor, inc):
+        raise NotFound()
+    return inc
+
+
+def record_personal_read(
+    *, session: Session, actor: Actor, incident_ids: Sequence[int], purpose: str
+) -> None:
+    """Audit that the caller saw callers' phone numbers unmasked (one record per request)."""
+    if not actor.can(Perm.personal_read):
+        raise PermissionDenied("您的角色不能查看报警人完整电话")
+    if len(incident_ids) == 1:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="incident.read_personal",
+            entity_kind="incident",
+            entity_id=incident_ids[0],
+            unit_id=actor.unit_id,
+            diff={"fields": ["caller_phone"], "purpose": purpose},
+        )
+        return
+    audit.record(
+        session=session,
+        actor=actor,
+        action="incident.read_personal",
+        entity_kind="incident_query",
+        entity_id=actor.request_id or "-",
+        unit_id=actor.unit_id,
+        diff={
+            "fields": ["caller_phone"],
+            "purpose": purpose,
+            "incident_ids": list(incident_ids)[:10_000],
+            "count": len(incident_ids),
+        },
+    )
+
+
+def get(*, session: Session, actor: Actor, incident_id: int, unmask: bool = False) -> IncidentRead:
+    """One incident; with ``unmask`` the caller's phone is shown and the read audited."""
+    inc = visible(session, actor, incident_id)
+    if unmask and inc.caller_phone:
+        record_personal_read(session=session, actor=actor, incident_ids=[inc.id], purpose="detail")
+    return to_read(inc, _unit_names(session), unmask=unmask)
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+def transition(
+    *,
+    session: Session,
+    actor: Actor,
+    incident_id: int,
+    data: Transition,
+    at: dt.datetime | None = None,
+) -> IncidentRead:
+    """Move an incident along its lifecycle; 409 naming both states when not allowed."""
+    inc = visible(session, actor, incident_id)
+    actor.require(Perm.incident_dispatch if data.to == Status.dispatched else Perm.incident_write)
+    check_transition(inc.status, data.to)
+    at = at or utcnow()
+    before = {"status": str(inc.status), "unit_id": inc.unit_id}
+    note = data.reason
+    detail: dict[str, Any] = {}
+    if data.to == Status.transferred:
+        if not data.unit:
+            raise ValidationFailed.field("unit", "移交须指定接收单位")
+        if not data.reason:
+            raise ValidationFailed.field("reason", "移交须说明原因")
+        target = session.execute(select(Unit).where(Unit.code == data.unit)).scalar_one_or_none()
+        if target is None:
+            raise ValidationFailed.field("unit", f"单位代码 {data.unit} 不存在")
+        if target.id == inc.unit_id:
+            raise ValidationFailed.field("unit", "接收单位与当前处置单位相同")
+        inc.unit_id = target.id
+        inc.routed_by = "manual"
+        detail["to_unit"] = target.id
+    if data.to == Status.cancelled and not data.reason:
+        raise ValidationFailed.field("reason", "撤销须说明原因")
+    if data.to == Status.dispatched:
+        if not data.officer_ids:
+            raise ValidationFailed.field("officer_ids", "派警须指定至少一名民警")
+        officers = (
+            session.execute(select(Officer).where(Officer.id.in_(data.officer_ids))).scalars().all()
+        )
+        found = {o.id: o for o in officers}
+        for oid in data.officer_ids:
+            o = found.get(oid)
+            if o is None or not o.active or not actor.scope.contains(o.unit_id):
+                raise ValidationFailed.field("officer_ids", f"民警 {oid} 不存在或不在权限范围内")
+        session.add_all(
+            IncidentAssignment(incident_id=inc.id, officer_id=oid, assigned_at=at, actor=actor.name)
+            for oid in data.officer_ids
+        )
+        detail["officers"] = list(data.officer_ids)
+        inc.dispatched_at = inc.dispatched_at or at
+    elif data.to == Status.arrived:
+        inc.arrived_at = at
+    elif data.to == Status.resolved:
+        inc.resolved_at = at
+    elif data.to == Status.closed:
+        inc.closed_at = at
+    session.add(
+        IncidentEvent(
+            incident_id=inc.id,
+            at=at,
+            from_status=str(inc.status),
+            to_status=str(data.to),
+            actor=actor.name,
+            unit_id=inc.unit_id,
+            note=note,
+        )
+    )
+    inc.status = data.to
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action=f"incident.{data.to.value}",
+        entity_kind="incident",
+        entity_id=inc.id,
+        unit_id=inc.unit_id,
+        diff={
+            "before": before,
+            "after": {"status": str(inc.status), "unit_id": inc.unit_id},
+            "reason": note,
+            **detail,
+        },
+    )
+    return to_read(inc, _unit_names(session))
+
+
+def timeline(*, session: Session, actor: Actor, incident_id: int) -> list[TimelineEntry]:
+    """Lifecycle, audit records, officers sent and linked calls of one incident, in time order."""
+    inc = visible(session, actor, incident_id)
+    names = _unit_names(session)
+    out: list[TimelineEntry] = []
+    for ev in session.execute(
+        select(IncidentEvent).where(IncidentEvent.incident_id == inc.id).order_by(IncidentEvent.id)
+    ).scalars():
+        title = Status(ev.to_status).label
+        if ev.to_status == Status.transferred and ev.unit_id:
+            title += f" → {names.get(ev.unit_id, ev.unit_id)}"
+        out.append(
+            TimelineEntry(
+                at=ev.at,
+                kind="lifecycle",
+                title=title,
+                actor=ev.actor,
+                detail={"from": ev.from_status, "to": ev.to_status, "note": ev.note},
+            )
+        )
+    for a, o in session.execute(
+        select(IncidentAssignment, Officer)
+        .join(Officer, Officer.id == IncidentAssignment.officer_id)
+        .where(IncidentAssignment.incident_id == inc.id)
+    ):
+        out.append(
+            TimelineEntry(
+                at=a.assigned_at,
+                kind="assignment",
+                title=f"派警：{o.name}（{o.police_number}）",
+                actor=a.actor,
+                detail={"officer_id": o.id},
+            )
+        )
+    for entry in audit.trail_of(session=session, entity_kind="incident", entity_id=inc.id):
+        out.append(
+            TimelineEntry(
+                at=entry.at,
+                kind="audit",
+                title=entry.action,
+                actor=entry.actor,
+                detail={"seq": entry.seq, **entry.diff},
+            )
+        )
+    linked = (
+        select(Incident)
+        .where(
+            or_(
+                Incident.repeat_of_id == inc.id,
+                Incident.id == inc.repeat_of_id if inc.repeat_of_id else Incident.id == -1,
+            )
+        )
+        .order_by(Incident.received_at)
+    )
+    for other in session.execute(scope_filter(linked, actor)).scalars():
+        kind = "首次报警" if other.id == inc.repeat_of_id else "重复报警"
+        out.append(
+            TimelineEntry(
+                at=other.received_at,
+                kind="linked_call",
+                title=f"{kind}：{other.source_id}",
+                actor=None,
+                detail={"incident_id": other.id, "caller_phone": mask_phone(other.caller_phone)},
+            )
+        )
+    out.sort(key=lambda e: (e.at, e.kind != "lifecycle"))
+    return out

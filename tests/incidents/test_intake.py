@@ -1,0 +1,124 @@
+"""Intake: idempotency, routing by jurisdiction (交所合一, bundles), masking, repeats."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from qingzhi.audit.models import AuditRecord
+from qingzhi.incidents.models import Incident
+from tests.incidents.conftest import body
+
+
+def _count(db, model) -> int:
+    with db.session() as s:
+        return s.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def test_intake_routes_to_station_and_is_idempotent(as_user, org, db):
+    c = as_user("dispatcher")
+    r = c.post("/api/incidents", json=body())
+    assert r.status_code == 201, r.text
+    inc = r.json()["incident"]
+    assert inc["unit_id"] == org.id("A")
+    assert inc["status"] == "received"
+    assert inc["caller_phone"] == "138****5678"
+    assert inc["routed_by"] == "jurisdiction"
+    audits = _count(db, AuditRecord)
+    again = c.post("/api/incidents", json=body(description="另一描述"))
+    assert again.status_code == 200
+    assert again.json()["incident"]["id"] == inc["id"]
+    assert again.json()["created"] is False
+    assert _count(db, Incident) == 1
+    assert _count(db, AuditRecord) == audits
+
+
+def test_bundled_member_goes_to_central_station(as_user, org):
+    c = as_user("dispatcher")
+    r = c.post("/api/incidents", json=body(location={"lon": 107.05, "lat": 30.15}))
+    inc = r.json()["incident"]
+    assert inc["station_id"] == org.id("R1")
+    assert inc["unit_id"] == org.id("C")
+
+
+def test_outside_every_jurisdiction_goes_to_nearest_and_is_flagged(as_user, org):
+    c = as_user("dispatcher")
+    r = c.post("/api/incidents", json=body(location={"lon": 107.45, "lat": 30.35}))
+    inc = r.json()["incident"]
+    assert inc["station_id"] == org.id("S")
+    assert inc["routed_by"] == "nearest"
+    assert inc["needs_review"] is True
+
+
+def test_without_coordinates_matches_address_or_queues(as_user, org):
+    c = as_user("dispatcher")
+    r = c.post("/api/incidents", json=body(location=None, address="丙镇场口菜市场"))
+    assert r.json()["incident"]["station_id"] == org.id("S")
+    assert r.json()["incident"]["routed_by"] == "address"
+    r = c.post("/api/incidents", json=body(source_id="x2", location=None, address="某某地方"))
+    inc = r.json()["incident"]
+    assert inc["routed_by"] == "queue"
+    assert inc["unit_id"] == org.id("CMD")
+    assert inc["needs_review"] is True
+
+
+def test_repeat_calls_link_to_the_first(as_user, org):
+    c = as_user("dispatcher")
+    first = c.post("/api/incidents", json=body()).json()["incident"]
+    same_caller = c.post(
+        "/api/incidents",
+        json=body(
+            source_id="r2",
+            received_at="2026-11-01T10:20:00+08:00",
+            location={"lon": 107.08, "lat": 30.08},
+        ),
+    ).json()["incident"]
+    nearby = c.post(
+        "/api/incidents",
+        json=body(
+            source_id="r3",
+            caller_phone="13900000000",
+            received_at="2026-11-01T10:30:00+08:00",
+            location={"lon": 107.0505, "lat": 30.0505},
+        ),
+    ).json()["incident"]
+    far = c.post(
+        "/api/incidents",
+        json=body(
+            source_id="r4",
+            caller_phone="13900000001",
+            received_at="2026-11-01T10:30:00+08:00",
+            location={"lon": 107.09, "lat": 30.09},
+        ),
+    ).json()["incident"]
+    assert same_caller["repeat_of_id"] == first["id"]
+    assert nearby["repeat_of_id"] == first["id"]
+    assert far["repeat_of_id"] is None
+    assert c.get(f"/api/incidents/{first['id']}").json()["repeat_count"] == 2
+    timeline = c.get(f"/api/incidents/{first['id']}/timeline").json()
+    assert sum(1 for e in timeline if e["kind"] == "linked_call") == 2
+
+
+def test_gcj02_input_is_stored_as_wgs84(as_user):
+    c = as_user("dispatcher")
+    r = c.post(
+        "/api/incidents", json=body(location={"lon": 107.3487, "lat": 30.3300, "datum": "gcj02"})
+    )
+    loc = r.json()["incident"]["location"]
+    assert 0.002 < 107.3487 - loc["lon"] < 0.008
+    assert loc["lat"] != 30.33
+
+
+def test_unmasked_read_is_audited(as_user, db):
+    c = as_user("dispatcher")
+    iid = c.post("/api/incidents", json=body()).json()["incident"]["id"]
+    r = c.get(f"/api/incidents/{iid}?unmask=true")
+    assert r.json()["caller_phone"] == "13812345678"
+    with db.session() as s:
+        actions = (
+            s.execute(select(AuditRecord.action).where(AuditRecord.entity_id == str(iid)))
+            .scalars()
+            .all()
+        )
+    assert "incident.read_personal" in actions
+    viewer = as_user("viewer")
+    assert viewer.get(f"/api/incidents/{iid}?unmask=true").status_code in (403, 404)

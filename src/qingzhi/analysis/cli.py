@@ -31,7 +31,7 @@ from qingzhi.analysis.evaluation import (
 from qingzhi.analysis.events import EventTable, read_events_csv
 from qingzhi.analysis.forecast import FloatArray, SeriesData, series_on_grid
 from qingzhi.analysis.grid import grid_for
-from qingzhi.analysis.methods import expand_methods, make_forecaster
+from qingzhi.analysis.methods import expand_methods, make_forecaster, prepare, tune
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +59,15 @@ def _load(
     crs: str,
     category_col: str | None,
     categories: str | None,
-) -> EventTable:
+) -> tuple[EventTable, EventTable | None]:
+    """The selected events, and all located events as context when a category filter is set."""
     cats = None
     if categories:
         if not category_col:
             raise typer.BadParameter("--categories needs --category-col")
         cats = [c.strip() for c in categories.split(",") if c.strip()]
     try:
-        return read_events_csv(
+        table = read_events_csv(
             [p.strip() for p in events.split(",") if p.strip()],
             time_cols=[c.strip() for c in time_col.split(",") if c.strip()],
             x_col=x_col,
@@ -75,8 +76,10 @@ def _load(
             lat_col=lat_col,
             crs=crs,
             category_col=category_col,
-            categories=cats,
         )
+        if cats is None:
+            return table, None
+        return table.of_categories(cats), table
     except (OSError, ValueError) as exc:
         raise typer.BadParameter(str(exc)) from exc
 
@@ -115,16 +118,21 @@ def evaluate_cmd(
     methods: Annotated[str, typer.Option(help="comma list or 'all'")] = "all",
     category_col: CatColOpt = None,
     categories: CatOpt = None,
+    tune_days: Annotated[
+        int, typer.Option(help="tune settings on this many days before --start (0: defaults)")
+    ] = 0,
     json_out: Annotated[Path | None, typer.Option("--json", help="write results here")] = None,
 ) -> None:
     """Evaluate forecasting methods day by day (hit rate, PAI) and write JSON."""
     if not crs:
         raise typer.BadParameter("--crs is required (a projected CRS such as EPSG:26910)")
-    table = _load(events, x_col, y_col, lon_col, lat_col, time_col, crs, category_col, categories)
+    table, context = _load(
+        events, x_col, y_col, lon_col, lat_col, time_col, crs, category_col, categories
+    )
     if len(table) == 0:
         raise typer.BadParameter("no located events in the input")
     grid = grid_for(table.x, table.y, cell)
-    series = series_on_grid(table, grid)
+    series = series_on_grid(table, grid, context)
     period = Period.of(start, days)
     try:
         names = expand_methods(methods)
@@ -135,7 +143,12 @@ def evaluate_cmd(
         if name == "hindsight":
             results.append(evaluate_hindsight(series, period))
         else:
-            results.append(evaluate(series, make_forecaster(name, train_days), period))
+            params = None
+            if tune_days > 0:
+                params, _ = tune(name, series, Period(period.start - tune_days, tune_days))
+            forecaster = make_forecaster(name, train_days, params)
+            prepare(forecaster, series, period.start)
+            results.append(evaluate(series, forecaster, period))
     console = Console()
     console.print(results_table(results, f"{len(table)} events, {start} + {days} days"))
     if json_out is not None:
@@ -147,6 +160,7 @@ def evaluate_cmd(
             "start": start,
             "days": days,
             "train_days": train_days,
+            "tune_days": tune_days,
             "results": [r.to_dict() for r in results],
         }
         json_out.parent.mkdir(parents=True, exist_ok=True)
@@ -210,10 +224,12 @@ def predict_cmd(
     """Forecast one day's hotspot surface and write its top cells as GeoJSON."""
     if not crs:
         raise typer.BadParameter("--crs is required (a projected CRS such as EPSG:26910)")
-    table = _load(events, x_col, y_col, lon_col, lat_col, time_col, crs, category_col, categories)
+    table, context = _load(
+        events, x_col, y_col, lon_col, lat_col, time_col, crs, category_col, categories
+    )
     if len(table) == 0:
         raise typer.BadParameter("no located events in the input")
-    series = series_on_grid(table, grid_for(table.x, table.y, cell))
+    series = series_on_grid(table, grid_for(table.x, table.y, cell), context)
     target = (
         int(np.datetime64(day, "D").astype(np.int64)) if day else int(np.floor(series.t[-1])) + 1
     )
@@ -222,6 +238,7 @@ def predict_cmd(
         forecaster = make_forecaster(method, train_days)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    prepare(forecaster, series, target)
     scores = forecaster.predict(history, target)
     n_mask = len(study_mask(series, target))
     n_top = n_selected(coverage, n_mask)

@@ -9,7 +9,7 @@ from qingzhi.incidents.models import Incident
 from tests.incidents.conftest import body
 
 
-def _count(db, model) -> int:
+def _count(db, model):
     with db.session() as s:
         return s.execute(select(func.count()).select_from(model)).scalar_one()
 

@@ -14,10 +14,10 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Select, bindparam, insert, or_, select, update
+from sqlalchemy import Select, Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from qingzhi.audit import service as audit
@@ -45,7 +45,7 @@ from qingzhi.store.base import utcnow
 log = logging.getLogger(__name__)
 
 EARTH_RADIUS_M = 6_371_008.8
-_TABLE = Incident.__table__
+_TABLE: Table = Incident.__table__  # type: ignore[assignment]
 SWAP_MARGIN_DEG = 1.0
 _TIME_FIELDS = (
     ("dispatched_at", Status.dispatched),
@@ -74,7 +74,7 @@ def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
-SelectT = TypeVar("SelectT", bound="Select[Unpack[tuple[Any, ...]]]")
+SelectT = TypeVar("SelectT", bound="Select[*tuple[Any, ...]]")
 
 
 def scope_filter(query: SelectT, actor: Actor) -> SelectT:

@@ -229,15 +229,11 @@ def _iter_rows(session: Session, batch: int) -> Iterator[tuple[Any, ...]]:
         AuditRecord.prev_hash,
         AuditRecord.hash,
     )
-    last = 0
-    while True:
-        rows = session.execute(
-            select(*cols).where(AuditRecord.seq > last).order_by(AuditRecord.seq).limit(batch)
-        ).all()
-        if not rows:
-            return
+    query = select(*cols).order_by(AuditRecord.seq).limit(batch)
+    rows = session.execute(query).all()  # from the lowest seq: a forged seq <= 0 is seen too
+    while rows:
         yield from (tuple(r) for r in rows)
-        last = rows[-1][0]
+        rows = session.execute(query.where(AuditRecord.seq > rows[-1][0])).all()
 
 
 def verify(*, session: Session, batch: int = 20_000) -> VerifyResult:
@@ -259,8 +255,12 @@ def verify(*, session: Session, batch: int = 20_000) -> VerifyResult:
         prev_hash,
         digest,
     ) in _iter_rows(session, batch):
-        if seq != expected_seq:
-            return VerifyResult(False, checked, seq, f"记录 {expected_seq} 缺失（下一条为 {seq}）")
+        if seq > expected_seq:
+            return VerifyResult(
+                False, checked, expected_seq, f"记录 {expected_seq} 缺失（下一条为 {seq}）"
+            )
+        if seq < expected_seq:
+            return VerifyResult(False, checked, seq, f"记录 {seq} 不在链中（插入或重排）")
         if prev_hash != prev:
             return VerifyResult(False, checked, seq, f"记录 {seq} 的前序哈希与链不符")
         computed = record_hash(

@@ -40,7 +40,7 @@ def _officers(client: TestClient, headers: dict[str, str], query: str = "") -> l
     assert r.status_code == 200, r.text
     page = r.json()
     assert page["total"] == len(page["items"])
-    return page["items"]  # type: ignore[no-any-return]
+    return page["items"]
 
 
 def test_station_chief_reads_by_id_only_in_scope(

@@ -45,14 +45,14 @@ def _worker() -> str:
 def engine(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Engine]:
-    """A migrated database engine for one backend (one schema per xdist worker on PostgreSQL)."""
+    """A migrated database engine for one backend (one schema per test process on PostgreSQL)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
         migrate(url)
         eng = make_engine(url)
     else:
         assert PG_URL
-        schema = f"qingzhi_test_{_worker()}"
+        schema = f"qingzhi_test_{_worker()}_{os.getpid()}"
         admin = make_engine(PG_URL)
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
@@ -64,6 +64,11 @@ def engine(
         eng = make_engine(url_text)
     yield eng
     eng.dispose()
+    if request.param == "postgresql":
+        admin = make_engine(PG_URL or "")
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
 
 
 @pytest.fixture

@@ -206,3 +206,47 @@ def units() -> None:
     console.print(table)
     b = summary.bureau
     console.print(f"{b.name}：民警 {b.sworn}，辅警 {b.auxiliary}，警力万人比 {b.officers_per_10k}")
+
+
+def _print_demo_accounts() -> None:
+    from qingzhi.demo.loader import DEMO_ACCOUNTS, DEMO_ADDRESS, DEMO_PASSWORD
+
+    table = Table("用户名", "角色", "范围", title=f"演示账号（统一密码：{DEMO_PASSWORD}）")
+    for acc in DEMO_ACCOUNTS:
+        table.add_row(acc.username, acc.role.label, acc.description)
+    console.print(table)
+    console.print(f"访问地址：{DEMO_ADDRESS}　（数据为模拟生成，仅供演示）")
+
+
+@demo_app.command("load")
+def demo_load(
+    seed: int = typer.Option(2026, "--seed", help="随机种子：同一种子生成相同的模拟县"),
+    reform: bool = typer.Option(True, "--reform/--pre-reform", help="改革后（默认）或改革前的机构"),
+) -> None:
+    """Migrate, then load the synthetic demo county (垫江) and the demo accounts (idempotent)."""
+    from qingzhi.demo.loader import load_demo
+
+    migrate(get_settings().database_url)
+    db = _database()
+    try:
+        with db.session(write=True) as session:
+            report = load_demo(
+                session=session, actor=system_actor("demo"), seed=seed, reform=reform
+            )
+    except QingzhiError as exc:
+        _fail(exc)
+    r = report.import_report
+    console.print(f"模拟县已导入：新增 {r.created}，更新 {r.updated}，未变 {r.unchanged}")
+    if report.created_users:
+        console.print(f"新建演示账号：{', '.join(report.created_users)}")
+    _print_demo_accounts()
+
+
+@demo_app.command("serve")
+def demo_serve(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+) -> None:
+    """Print the demo accounts, then serve the web application."""
+    _print_demo_accounts()
+    serve(host=host, port=port, workers=1)

@@ -1,0 +1,1 @@
+"""The demo county (synthetic, clearly labelled): organisation, accounts and 110 incidents."""

@@ -15,6 +15,7 @@ from qingzhi.analysis.evaluation import Period, evaluate, evaluate_hindsight
 from qingzhi.analysis.events import EventTable, read_events_csv
 from qingzhi.analysis.forecast import series_on_grid
 from qingzhi.analysis.grid import grid_for
+from qingzhi.analysis.methods import make_forecaster, prepare
 from qingzhi.analysis.prediction import NaiveCounts
 
 SERIES = {
@@ -56,3 +57,27 @@ def test_naive_and_hindsight_match_reference(vancouver: EventTable, key: str) ->
     assert int(naive.totals.sum()) == n
     assert np.round(naive.hit_rate, 3).tolist() == list(naive_ref)
     assert np.round(hind.hit_rate, 3).tolist() == list(hind_ref)
+
+
+# PAI at 1% and 5% on Theft from Vehicle, 2024-01-01 + 91 days, with the settings the bench's
+# tuning chose on 2023-Q4 for this series (bench/hotspot_eval.py). One event is 0.07 PAI at 1%.
+PINNED_PAI = {
+    "naive": ({"window": 0.0}, (26.19, 9.37)),
+    "kde": ({"bandwidth": 50.0, "tau": 90.0, "window": 0.0}, (26.32, 8.91)),
+    "prospective": ({"bandwidth": 150.0, "window": 365.0}, (24.26, 8.82)),
+    "sepp": ({"bg_bandwidth": 75.0}, (25.09, 9.00)),
+    "ensemble": ({}, (26.94, 9.32)),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", list(PINNED_PAI))
+def test_method_pai_pinned(vancouver: EventTable, method: str) -> None:
+    ev = vancouver.of_categories(["Theft from Vehicle"])
+    s = series_on_grid(ev, grid_for(ev.x, ev.y, 150.0), context=vancouver)
+    period = Period.of("2024-01-01", 91)
+    params, expected = PINNED_PAI[method]
+    forecaster = make_forecaster(method, 365.0, params)
+    prepare(forecaster, s, period.start)
+    result = evaluate(s, forecaster, period, (1.0, 5.0))
+    assert np.allclose(result.pai, expected, atol=0.006), result.pai

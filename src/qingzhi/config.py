@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     repeat_window_minutes: int = 120
     repeat_radius_m: float = 200.0
     tile_url: str | None = None
+    max_body_bytes: int = 1024 * 1024
+    max_bulk_bytes: int = 64 * 1024 * 1024
     data_dir: Path = Path("var")
 
 

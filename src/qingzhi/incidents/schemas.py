@@ -33,9 +33,28 @@ class Location(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    lon: float = Field(ge=-180, le=180, description="longitude")
-    lat: float = Field(ge=-90, le=90, description="latitude")
+    lon: float = Field(description="longitude")
+    lat: float = Field(description="latitude")
     datum: Datum = Datum.wgs84
+
+    @field_validator("lon")
+    @classmethod
+    def _lon(cls, value: float) -> float:
+        if not -180 <= value <= 180:
+            raise ValueError("经度须在 -180 到 180 之间")
+        return value
+
+    @field_validator("lat")
+    @classmethod
+    def _lat(cls, value: float, info: ValidationInfo) -> float:
+        if not -90 <= value <= 90:
+            lon = info.data.get("lon")
+            if lon is not None and -90 <= lon <= 90:
+                raise ValueError(
+                    "纬度须在 -90 到 90 之间（经纬度疑似颠倒：lon 为经度，lat 为纬度）"
+                )
+            raise ValueError("纬度须在 -90 到 90 之间")
+        return value
 
 
 class IncidentCreate(BaseModel):

@@ -273,7 +273,7 @@ def intake_many(
         if n.repeat_of_new is not None
     ]
     if in_batch:
-        session.execute(
+        session.connection().execute(
             update(Incident)
             .where(Incident.id == bindparam("_id"))
             .values(repeat_of_id=bindparam("_rep")),
@@ -288,7 +288,7 @@ def intake_many(
         if n.repeat_of is not None:
             bumps[n.repeat_of] += 1
     if bumps:
-        session.execute(
+        session.connection().execute(
             update(_TABLE)
             .where(_TABLE.c.id == bindparam("_id"))
             .values(repeat_count=_TABLE.c.repeat_count + bindparam("_rep")),

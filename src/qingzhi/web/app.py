@@ -49,8 +49,8 @@ def _field_of(loc: tuple[Any, ...]) -> str:
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
-        field = _field_of(tuple(err.get("loc", ())))
         kind = err.get("type", "")
+        field = "body" if kind == "json_invalid" else _field_of(tuple(err.get("loc", ())))
         if kind == "json_invalid":
             message = "请求体不是合法的 JSON"
         elif kind == "missing":
@@ -58,7 +58,7 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
         elif kind == "extra_forbidden":
             message = "未知字段"
         else:
-            message = str(err.get("msg", "取值无效"))
+            message = str(err.get("msg", "取值无效")).removeprefix("Value error, ")
         out.append({"field": field, "message": message, "type": kind})
     return out
 
@@ -84,6 +84,29 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db or Database(
         settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
     )
+
+    @app.middleware("http")
+    async def limit_body(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        limit = (
+            settings.max_bulk_bytes
+            if request.url.path.endswith(("/bulk", "/import"))
+            else settings.max_body_bytes
+        )
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return JSONResponse(
+                {
+                    "error": {
+                        "code": "too_large",
+                        "message": f"请求内容超过 {limit // 1024} KB",
+                        "details": {"limit_bytes": limit},
+                    }
+                },
+                status_code=413,
+            )
+        return await call_next(request)
 
     @app.middleware("http")
     async def headers(
@@ -145,8 +168,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             status_code=500,
         )
 
-    for router in (auth_router, org_router, audit_router, incidents_router, ogc_router,
-                   pages.router):
+    for router in (
+        auth_router,
+        org_router,
+        audit_router,
+        incidents_router,
+        ogc_router,
+        pages.router,
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -376,25 +376,48 @@ def _link_repeats(session: Session, settings: Settings, new: list[_New]) -> None
     times = [n.item.received_at for n in new]
     lo, hi = min(times) - widest, max(times)
 
-    # Candidates: (time, key, phone, category, lon, lat); key = ("db", id) or ("new", position).
+    # Earlier valid calls, indexed by caller and by grid cell (about the radius wide).
+    cell_deg = max(radius / 111_000, 1e-5)
+    ref_lat = next((n.lat for n in new if n.lat is not None), 0.0)
+    cell_lon = cell_deg / max(math.cos(math.radians(ref_lat)), 0.05)
+
+    def cell(lon: float, lat: float) -> tuple[int, int]:
+        return math.floor(lon / cell_lon), math.floor(lat / cell_deg)
+
+    by_phone: dict[str, list[tuple[dt.datetime, tuple[str, int]]]] = defaultdict(list)
+    by_cell: dict[
+        tuple[int, int], list[tuple[dt.datetime, tuple[str, int], Category, float, float]]
+    ] = defaultdict(list)
+    primary_of: dict[tuple[str, int], tuple[str, int]] = {}
+
+    def remember(
+        at: dt.datetime,
+        key: tuple[str, int],
+        phone: str | None,
+        cat: Category,
+        lon: float | None,
+        lat: float | None,
+    ) -> None:
+        if phone:
+            by_phone[phone].append((at, key))
+        if lon is not None and lat is not None:
+            by_cell[cell(lon, lat)].append((at, key, cat, lon, lat))
+
     phones = {n.item.caller_phone for n in new if n.item.caller_phone}
     cats = {n.item.category for n in new if n.lon is not None}
-    candidates: list[
-        tuple[dt.datetime, tuple[str, int], str | None, Category, float | None, float | None]
-    ] = []
-    if phones or cats:
-        conds: list[Any] = []
-        if phones:
-            conds.append(Incident.caller_phone.in_(list(phones)))
-        if cats:
-            lons = [n.lon for n in new if n.lon is not None]
-            lats = [n.lat for n in new if n.lat is not None]
-            pad = radius / 111_000 * 2
-            conds.append(
-                Incident.category.in_(list(cats))
-                & Incident.lat.between(min(lats) - pad, max(lats) + pad)
-                & Incident.lon.between(min(lons) - pad * 2, max(lons) + pad * 2)
-            )
+    conds: list[Any] = []
+    if phones:
+        conds.append(Incident.caller_phone.in_(list(phones)))
+    if cats:
+        lons = [n.lon for n in new if n.lon is not None]
+        lats = [n.lat for n in new if n.lat is not None]
+        pad = cell_deg * 2
+        conds.append(
+            Incident.category.in_(list(cats))
+            & Incident.lat.between(min(lats) - pad, max(lats) + pad)
+            & Incident.lon.between(min(lons) - cell_lon * 2, max(lons) + cell_lon * 2)
+        )
+    if conds:
         query = select(
             Incident.id,
             Incident.repeat_of_id,
@@ -404,41 +427,34 @@ def _link_repeats(session: Session, settings: Settings, new: list[_New]) -> None
             Incident.lon,
             Incident.lat,
         ).where(Incident.valid.is_(True), Incident.received_at.between(lo, hi), or_(*conds))
-        primary_of: dict[tuple[str, int], tuple[str, int]] = {}
         for iid, rep, at, phone, cat, lon, lat in session.execute(query):
             key = ("db", iid)
             primary_of[key] = ("db", rep) if rep else key
-            candidates.append((at, key, phone, cat, lon, lat))
-    else:
-        primary_of = {}
-    order = sorted(range(len(new)), key=lambda k: new[k].item.received_at)
-    candidates.sort(key=lambda c: c[0])
-    for k in order:
+            remember(at, key, phone, cat, lon, lat)
+
+    for k in sorted(range(len(new)), key=lambda k: new[k].item.received_at):
         n = new[k]
         t = n.item.received_at
-        match: tuple[str, int] | None = None
-        for at, key, phone, cat, lon, lat in reversed(candidates):
-            if at > t:
-                continue
-            age = t - at
-            if age > widest:
-                break
-            if n.item.caller_phone and phone == n.item.caller_phone and age <= caller_window:
-                match = key
-                break
-            if (
-                age <= place_window
-                and cat == n.item.category
-                and n.lon is not None
-                and lon is not None
-                and lat is not None
-                and n.lat is not None
-                and haversine_m(n.lon, n.lat, lon, lat) <= radius
-            ):
-                match = key
-                break
-        if match is not None:
-            primary = primary_of.get(match, match)
+        best: tuple[dt.datetime, tuple[str, int]] | None = None
+        if n.item.caller_phone:
+            for at, key in by_phone.get(n.item.caller_phone, ()):
+                if at <= t and t - at <= caller_window and (best is None or at > best[0]):
+                    best = (at, key)
+        if n.lon is not None and n.lat is not None:
+            cx, cy = cell(n.lon, n.lat)
+            for dx in (-1, 0, 1):
+                for dy in (-1, 0, 1):
+                    for at, key, cat, lon, lat in by_cell.get((cx + dx, cy + dy), ()):
+                        if (
+                            at <= t
+                            and t - at <= place_window
+                            and cat == n.item.category
+                            and (best is None or at > best[0])
+                            and haversine_m(n.lon, n.lat, lon, lat) <= radius
+                        ):
+                            best = (at, key)
+        if best is not None:
+            primary = primary_of.get(best[1], best[1])
             if primary[0] == "db":
                 n.repeat_of = primary[1]
             else:
@@ -446,8 +462,7 @@ def _link_repeats(session: Session, settings: Settings, new: list[_New]) -> None
                 new[primary[1]].repeat_count += 1
             primary_of[("new", k)] = primary
         if n.item.valid:
-            candidates.append((t, ("new", k), n.item.caller_phone, n.item.category, n.lon, n.lat))
-            candidates.sort(key=lambda c: c[0])
+            remember(t, ("new", k), n.item.caller_phone, n.item.category, n.lon, n.lat)
 
 
 def intake(

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import DateTime, insert, select, type_coerce
 from sqlalchemy.orm import Session
 
 from qingzhi.audit.models import AuditHead, AuditRecord
@@ -31,13 +31,89 @@ log = logging.getLogger(__name__)
 GENESIS_HASH = "0" * 64
 
 
+# One encoder, built once (json.dumps with options builds a new one per call).
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+)
+_json_str = json.encoder.encode_basestring  # the string encoder _CANONICAL itself uses
+
+
 def canonical_json(value: Any) -> str:
     """Compact JSON with sorted keys: the one serialisation that is hashed."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL.encode(value)
 
 
 def _timestamp(at: dt.datetime) -> str:
-    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC (a naive time is taken as UTC, as stored)."""
+    if at.tzinfo is not None:
+        at = at.astimezone(dt.UTC).replace(tzinfo=None)
+    return at.isoformat(timespec="microseconds") + "Z"
+
+
+def _body(
+    seq: Any,
+    at: dt.datetime,
+    actor_id: Any,
+    actor: Any,
+    action: Any,
+    entity_kind: Any,
+    entity_id: Any,
+    unit_id: Any,
+    diff: Any,
+    request_id: Any,
+) -> str:
+    """The canonical JSON of a record's fields (what ``canonical_json`` gives, built directly:
+    verify computes it for every record)."""
+    ints = (seq, actor_id, unit_id)
+    strs = (actor, action, entity_kind, entity_id, diff)
+    if not (
+        all(v is None or type(v) is int for v in ints)
+        and all(type(v) is str for v in strs)
+        and (request_id is None or type(request_id) is str)
+    ):
+        return canonical_json(
+            {
+                "seq": seq,
+                "at": _timestamp(at),
+                "actor_id": actor_id,
+                "actor": actor,
+                "action": action,
+                "entity_kind": entity_kind,
+                "entity_id": entity_id,
+                "unit_id": unit_id,
+                "diff": diff,
+                "request_id": request_id,
+            }
+        )
+    return "".join(
+        (
+            '{"action":',
+            _json_str(action),
+            ',"actor":',
+            _json_str(actor),
+            ',"actor_id":',
+            "null" if actor_id is None else str(actor_id),
+            ',"at":"',
+            _timestamp(at),
+            '","diff":',
+            _json_str(diff),
+            ',"entity_id":',
+            _json_str(entity_id),
+            ',"entity_kind":',
+            _json_str(entity_kind),
+            ',"request_id":',
+            "null" if request_id is None else _json_str(request_id),
+            ',"seq":',
+            "null" if seq is None else str(seq),
+            ',"unit_id":',
+            "null" if unit_id is None else str(unit_id),
+            "}",
+        )
+    )
+
+
+def _hash(prev_hash: str, body: str) -> str:
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
 def record_hash(
@@ -55,21 +131,10 @@ def record_hash(
     request_id: str | None,
 ) -> str:
     """The hash of one record given the previous record's hash."""
-    body = canonical_json(
-        {
-            "seq": seq,
-            "at": _timestamp(at),
-            "actor_id": actor_id,
-            "actor": actor,
-            "action": action,
-            "entity_kind": entity_kind,
-            "entity_id": entity_id,
-            "unit_id": unit_id,
-            "diff": diff,
-            "request_id": request_id,
-        }
+    body = _body(
+        seq, at, actor_id, actor, action, entity_kind, entity_id, unit_id, diff, request_id
     )
-    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+    return _hash(prev_hash, body)
 
 
 def diff_of(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
@@ -217,7 +282,8 @@ class VerifyResult:
 def _iter_rows(session: Session, batch: int) -> Iterator[tuple[Any, ...]]:
     cols = (
         AuditRecord.seq,
-        AuditRecord.at,
+        # the column's own type (not UTCDateTime's per-row conversion): naive here means UTC
+        type_coerce(AuditRecord.at, DateTime(timezone=True)),
         AuditRecord.actor_id,
         AuditRecord.actor,
         AuditRecord.action,
@@ -229,11 +295,12 @@ def _iter_rows(session: Session, batch: int) -> Iterator[tuple[Any, ...]]:
         AuditRecord.prev_hash,
         AuditRecord.hash,
     )
+    conn = session.connection()  # Core, not the ORM: verify reads every record
     query = select(*cols).order_by(AuditRecord.seq).limit(batch)
-    rows = session.execute(query).all()  # from the lowest seq: a forged seq <= 0 is seen too
+    rows = conn.execute(query).all()  # from the lowest seq: a forged seq <= 0 is seen too
     while rows:
-        yield from (tuple(r) for r in rows)
-        rows = session.execute(query.where(AuditRecord.seq > rows[-1][0])).all()
+        yield from rows
+        rows = conn.execute(query.where(AuditRecord.seq > rows[-1][0])).all()
 
 
 def verify(*, session: Session, batch: int = 20_000) -> VerifyResult:
@@ -263,18 +330,8 @@ def verify(*, session: Session, batch: int = 20_000) -> VerifyResult:
             return VerifyResult(False, checked, seq, f"记录 {seq} 不在链中（插入或重排）")
         if prev_hash != prev:
             return VerifyResult(False, checked, seq, f"记录 {seq} 的前序哈希与链不符")
-        computed = record_hash(
-            prev_hash=prev,
-            seq=seq,
-            at=at,
-            actor_id=actor_id,
-            actor=actor,
-            action=action,
-            entity_kind=kind,
-            entity_id=eid,
-            unit_id=unit_id,
-            diff=diff,
-            request_id=req,
+        computed = _hash(
+            prev, _body(seq, at, actor_id, actor, action, kind, eid, unit_id, diff, req)
         )
         if computed != digest:
             return VerifyResult(False, checked, seq, f"记录 {seq} 的内容与其哈希不符（被篡改）")

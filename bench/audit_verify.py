@@ -1,0 +1,159 @@
+"""Audit trail benchmark (issue 2): verify a chain of 1,000,000 records; the append rate.
+
+Builds the chain in a temporary SQLite database (migrated like production): the rows are computed
+with ``qingzhi.audit.service.record_hash`` and bulk-inserted, so building does not go through one
+ORM flush per record. Then it times ``qingzhi.audit.service.verify`` over the whole chain (target:
+under 10 s) and the append rate through ``qingzhi.audit.service.record``, both many appends in one
+transaction and one committed transaction per append (what each web request pays, with
+``synchronous=FULL``).
+
+    .venv/bin/python bench/audit_verify.py [--records 1000000] [--appends 5000] [--commits 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, update
+
+from qingzhi.audit import service as audit
+from qingzhi.audit.models import AuditHead, AuditRecord
+from qingzhi.auth.context import system_actor
+from qingzhi.store.db import Database, migrate
+
+ACTIONS = ("incident.create", "incident.update", "officer.update", "auth.login", "unit.update")
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def build_chain(db: Database, n: int, batch: int = 50_000) -> str:
+    """Bulk-insert ``n`` well-formed records; returns the last hash (also written to the head)."""
+    prev = audit.GENESIS_HASH
+    seq = 0
+    while seq < n:
+        rows: list[dict[str, Any]] = []
+        for _ in range(min(batch, n - seq)):
+            seq += 1
+            diff = audit.canonical_json(
+                {"before": {"status": "received"}, "after": {"status": "dispatched", "n": seq}}
+            )
+            fields: dict[str, Any] = {
+                "seq": seq,
+                "at": START + dt.timedelta(seconds=seq * 7, microseconds=seq % 1000),
+                "actor_id": seq % 40 + 1,
+                "actor": f"user{seq % 40 + 1}",
+                "action": ACTIONS[seq % len(ACTIONS)],
+                "entity_kind": "incident",
+                "entity_id": str(seq // 3 + 1),
+                "unit_id": seq % 12 + 1,
+                "diff": diff,
+                "request_id": f"req{seq:08x}",
+            }
+            digest = audit.record_hash(prev_hash=prev, **fields)
+            rows.append({**fields, "prev_hash": prev, "hash": digest})
+            prev = digest
+        with db.session(write=True) as session:
+            session.execute(insert(AuditRecord), rows)
+    with db.session(write=True) as session:
+        session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
+    return prev
+
+
+def time_verify(db: Database) -> tuple[float, float, audit.VerifyResult]:
+    """Wall-clock and CPU seconds to verify the whole chain, and the result."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    with db.session() as session:
+        result = audit.verify(session=session)
+    return time.perf_counter() - t0, time.process_time() - c0, result
+
+
+def append_rate(db: Database, n: int, *, per_commit: bool) -> float:
+    """Records per second appended through ``audit.record``."""
+    actor = system_actor("bench")
+
+    def one(session: Any, i: int) -> None:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="officer.update",
+            entity_kind="officer",
+            entity_id=i,
+            unit_id=1,
+            before={"duty_status": "off_duty"},
+            after={"duty_status": "on_duty"},
+        )
+
+    t0 = time.perf_counter()  # wall clock: commits wait for fsync
+    if per_commit:
+        for i in range(n):
+            with db.session(write=True) as session:
+                one(session, i)
+    else:
+        with db.session(write=True) as session:
+            for i in range(n):
+                one(session, i)
+    return n / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--appends", type=int, default=5_000, help="appends in one transaction")
+    parser.add_argument("--commits", type=int, default=500, help="appends, one commit each")
+    parser.add_argument("--dir", type=Path, default=None, help="where the temporary DB goes")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(dir=args.dir, prefix="qingzhi-bench-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'audit.db'}"
+        migrate(url)
+        db = Database(url)
+        t0 = time.perf_counter()
+        build_chain(db, args.records)
+        build_s = time.perf_counter() - t0
+        size_mb = (Path(tmp) / "audit.db").stat().st_size / 1e6
+        print(f"built {args.records:,} records in {build_s:.1f} s ({size_mb:.0f} MB SQLite file)")
+
+        verify_s, verify_cpu, result = time_verify(db)
+        assert result.ok and result.checked == args.records, result
+        print(
+            f"verify: {result.checked:,} records in {verify_s:.2f} s wall, {verify_cpu:.2f} s CPU "
+            f"({result.checked / verify_s:,.0f} records/s; target < 10 s: "
+            f"{'met' if verify_s < 10 else 'NOT met'})"
+        )
+
+        in_tx = append_rate(db, args.appends, per_commit=False)
+        print(f"append via audit.record, {args.appends:,} in one transaction: {in_tx:,.0f}/s")
+        per_tx = append_rate(db, args.commits, per_commit=True)
+        print(
+            f"append via audit.record, {args.commits:,} transactions (one commit each): "
+            f"{per_tx:,.0f}/s"
+        )
+
+        verify2_s, verify2_cpu, result2 = time_verify(db)
+        assert result2.ok, result2
+        print(
+            f"verify after appends: {result2.checked:,} records in {verify2_s:.2f} s wall, "
+            f"{verify2_cpu:.2f} s CPU"
+        )
+        db.dispose()
+    print(
+        json.dumps(
+            {
+                "records": args.records,
+                "build_s": round(build_s, 2),
+                "verify_s": round(verify_s, 2),
+                "verify_cpu_s": round(verify_cpu, 2),
+                "append_in_tx_per_s": round(in_tx),
+                "append_per_commit_per_s": round(per_tx),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

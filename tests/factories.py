@@ -17,9 +17,9 @@ PASSWORD = "correct-horse-9"
 
 
 def square(x0: float, y0: float, size: float = 0.1) -> str:
-    """A square polygon as stored GeoJSON text."""
+    """A square polygon as stored GeoJSON text (compact, as the services store it)."""
     ring = [[x0, y0], [x0 + size, y0], [x0 + size, y0 + size], [x0, y0 + size], [x0, y0]]
-    return json.dumps({"type": "Polygon", "coordinates": [ring]})
+    return json.dumps({"type": "Polygon", "coordinates": [ring]}, separators=(",", ":"))
 
 
 @dataclass

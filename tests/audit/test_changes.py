@@ -205,7 +205,7 @@ def test_invalid_bundle_changes_nothing(
 def test_refused_changes_leave_no_record(client: TestClient, db: Database, org: Org) -> None:
     headers = bearer(db, "admin")
     chief = bearer(db, "chief_a")
-    refused = [
+    refused: list[tuple[dict[str, str], str, str, dict[str, Any], int]] = [
         (
             headers,
             "POST",

@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
+from typing import Any
 
 from qingzhi.audit import service as audit
 
-BASE = {
+BASE: dict[str, Any] = {
     "prev_hash": "0" * 64,
     "seq": 1,
     "at": dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))),
@@ -24,7 +25,7 @@ BASE = {
 }
 
 
-def reference_hash(prev_hash: str, **fields: object) -> str:
+def reference_hash(prev_hash: str, **fields: Any) -> str:
     """The documented definition: sha256(prev_hash + compact sorted JSON of the fields)."""
     at = fields["at"]
     assert isinstance(at, dt.datetime)
@@ -34,7 +35,7 @@ def reference_hash(prev_hash: str, **fields: object) -> str:
 
 
 def test_pinned_hashes() -> None:
-    assert audit.record_hash(**BASE) == (  # type: ignore[arg-type]
+    assert audit.record_hash(**BASE) == (
         "8cc0766610bc9d2100d09f15a363f24a0dd4c48a38c45804ef7214435f7aa761"
     )
     second = {
@@ -45,16 +46,16 @@ def test_pinned_hashes() -> None:
         "unit_id": 3,
         "request_id": "r-1",
     }
-    assert audit.record_hash(**second) == (  # type: ignore[arg-type]
+    assert audit.record_hash(**second) == (
         "2c01de56f9fb412869afbcdc4d130bce583f7d561ad4f0cb3f2ef6e656b6b539"
     )
 
 
 def test_same_instant_in_any_zone_hashes_the_same() -> None:
-    utc = {**BASE, "at": BASE["at"].astimezone(dt.UTC)}  # type: ignore[attr-defined]
-    naive_utc = {**BASE, "at": utc["at"].replace(tzinfo=None)}  # type: ignore[attr-defined]
-    assert audit.record_hash(**BASE) == audit.record_hash(**utc)  # type: ignore[arg-type]
-    assert audit.record_hash(**BASE) == audit.record_hash(**naive_utc)  # type: ignore[arg-type]
+    utc = {**BASE, "at": BASE["at"].astimezone(dt.UTC)}
+    naive_utc = {**BASE, "at": utc["at"].replace(tzinfo=None)}
+    assert audit.record_hash(**BASE) == audit.record_hash(**utc)
+    assert audit.record_hash(**BASE) == audit.record_hash(**naive_utc)
 
 
 def test_fast_path_equals_the_definition() -> None:
@@ -78,7 +79,7 @@ def test_fast_path_equals_the_definition() -> None:
             rnd.choice([0, rnd.randint(0, 999_999)]),
             tzinfo=rnd.choice([dt.UTC, dt.timezone(dt.timedelta(hours=8))]),
         )
-        fields = {
+        fields: dict[str, Any] = {
             "seq": rnd.randint(-3, 10**9),
             "at": at,
             "actor_id": number(),
@@ -91,11 +92,11 @@ def test_fast_path_equals_the_definition() -> None:
             "request_id": rnd.choice([None, text()]),
         }
         prev = text()
-        assert audit.record_hash(prev_hash=prev, **fields) == reference_hash(prev, **fields)  # type: ignore[arg-type]
+        assert audit.record_hash(prev_hash=prev, **fields) == reference_hash(prev, **fields)
 
 
 def test_unusual_types_take_the_generic_path() -> None:
     """A bool or a subclass of str is not serialised by the fast path's rules."""
     odd = {**BASE, "actor_id": True}
     fields = {k: v for k, v in odd.items() if k != "prev_hash"}
-    assert audit.record_hash(**odd) == reference_hash("0" * 64, **fields)  # type: ignore[arg-type]
+    assert audit.record_hash(**odd) == reference_hash("0" * 64, **fields)

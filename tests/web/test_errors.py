@@ -19,7 +19,7 @@ def _error(r: Any, status: int, code: str) -> dict[str, Any]:
     assert set(body["error"]) == {"code", "message", "details"}
     assert body["error"]["code"] == code
     assert body["error"]["message"]
-    return body["error"]  # type: ignore[no-any-return]
+    return body["error"]
 
 
 def _fields(error: dict[str, Any]) -> list[str]:

@@ -24,7 +24,7 @@ from qingzhi.audit.models import AuditHead, AuditRecord
 from qingzhi.auth.context import Actor
 from qingzhi.auth.scope import Scope
 from qingzhi.errors import NotFound
-from qingzhi.store.base import utcnow
+from qingzhi.store.base import table_of, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def record_many(*, session: Session, actor: Actor, changes: Sequence[Change]) ->
         digest = record_hash(prev_hash=prev, **fields)
         rows.append({**fields, "prev_hash": prev, "hash": digest})
         prev = digest
-    session.execute(insert(AuditRecord), rows)
+    session.connection().execute(insert(table_of(AuditRecord)), rows)  # Core: one executemany
     head.seq, head.hash = seq, prev
     session.flush()
     return seq

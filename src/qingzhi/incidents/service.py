@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Select, Table, bindparam, insert, or_, select, update
+from sqlalchemy import Select, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from qingzhi.audit import service as audit
@@ -40,12 +40,12 @@ from qingzhi.incidents.schemas import (
 )
 from qingzhi.incidents.search import search_text
 from qingzhi.org.models import Bureau, Officer, Unit
-from qingzhi.store.base import utcnow
+from qingzhi.store.base import table_of, utcnow
 
 log = logging.getLogger(__name__)
 
 EARTH_RADIUS_M = 6_371_008.8
-_TABLE: Table = Incident.__table__  # type: ignore[assignment]
+_TABLE = table_of(Incident)
 SWAP_MARGIN_DEG = 1.0
 _TIME_FIELDS = (
     ("dispatched_at", Status.dispatched),
@@ -155,6 +155,17 @@ def _snapshot(inc: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, Category | Status) else v) for k, v in out.items()}
 
 
+def _ids_by_source(session: Session, source_ids: Sequence[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for start in range(0, len(source_ids), 500):
+        chunk = source_ids[start : start + 500]
+        for sid, iid in session.execute(
+            select(Incident.source_id, Incident.id).where(Incident.source_id.in_(chunk))
+        ):
+            out[sid] = iid
+    return out
+
+
 def intake_many(
     *,
     session: Session,
@@ -169,14 +180,7 @@ def intake_many(
     first_of: dict[str, int] = {}
     for i, item in enumerate(items):
         first_of.setdefault(item.source_id, i)
-    existing: dict[str, int] = {}
-    ids = list(first_of)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for sid, iid in session.execute(
-            select(Incident.source_id, Incident.id).where(Incident.source_id.in_(chunk))
-        ):
-            existing[sid] = iid
+    existing = _ids_by_source(session, list(first_of))
 
     # Coordinates to WGS-84, grouped by datum; swapped coordinates caught near the county.
     bounds = _bureau_bounds(session)
@@ -262,10 +266,11 @@ def intake_many(
         )
     new_ids: list[int] = []
     if rows:
-        inserted = session.execute(
-            insert(Incident).returning(Incident.id, sort_by_parameter_order=True), rows
-        )
-        new_ids = [r[0] for r in inserted]
+        # Core executemany, not the ORM (which splits rows by which values are NULL), and no
+        # RETURNING (ordered RETURNING runs row by row on SQLite): ids are read back by source id.
+        session.connection().execute(insert(_TABLE), rows)
+        id_of = _ids_by_source(session, [r["source_id"] for r in rows])
+        new_ids = [id_of[r["source_id"]] for r in rows]
     # Repeats of incidents in this same batch point at ids only known now.
     in_batch = [
         (new_ids[k], new_ids[n.repeat_of_new])
@@ -340,7 +345,7 @@ def intake_many(
                     }
                 )
     if events:
-        session.execute(insert(IncidentEvent), events)
+        session.connection().execute(insert(table_of(IncidentEvent)), events)
     audit.record_many(
         session=session,
         actor=actor,

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from qingzhi.analysis.cli import hotspot_app
 from qingzhi.audit import service as audit
 from qingzhi.auth import service as auth
 from qingzhi.auth.context import system_actor
@@ -41,6 +42,7 @@ for sub, name in (
     (import_app, "import"),
 ):
     app.add_typer(sub, name=name)
+app.add_typer(hotspot_app, name="hotspot")
 
 
 def _database() -> Database:

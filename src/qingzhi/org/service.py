@@ -65,6 +65,7 @@ def unit_snapshot(unit: Unit) -> dict[str, Any]:
         "jurisdiction": unit.jurisdiction,
         "traffic_integrated": unit.traffic_integrated,
         "service_window": unit.service_window,
+        "synthetic": unit.synthetic,
     }
 
 
@@ -76,6 +77,7 @@ def zone_snapshot(zone: Zone) -> dict[str, Any]:
         "station_id": zone.station_id,
         "population": zone.population,
         "geometry": zone.geometry,
+        "synthetic": zone.synthetic,
     }
 
 
@@ -90,6 +92,7 @@ def officer_snapshot(officer: Officer) -> dict[str, Any]:
         "zone_id": officer.zone_id,
         "duty_status": str(officer.duty_status),
         "active": officer.active,
+        "synthetic": officer.synthetic,
     }
 
 
@@ -323,7 +326,7 @@ def check_bundle(central: Unit, members: Sequence[Unit], *, field: str = "member
         raise ValidationFailed.field(
             field, f"中心派出所须捆绑 {BUNDLE_MIN}–{BUNDLE_MAX} 个派出所（现为 {len(members)} 个）"
         )
-    if len({m.id for m in members}) != len(members):
+    if len({m.code for m in members}) != len(members):
         raise ValidationFailed.field(field, "成员所重复")
     for m in members:
         if not m.kind.is_station:

@@ -40,7 +40,15 @@ class Settings(BaseSettings):
     repeat_caller_window_minutes: int = 24 * 60
     repeat_window_minutes: int = 120
     repeat_radius_m: float = 200.0
-    tile_url: str | None = None
+    tile_url: str | None = None  # an intranet tile server for the map, e.g. .../{z}/{x}/{y}.png
+    # Dispatch: estimated arrival = straight-line distance x detour factor / speed, or travel
+    # time on the road graph of an OpenStreetMap extract (.osm, .osm.bz2 or .pbf) when set.
+    dispatch_detour_factor: float = 1.4
+    dispatch_speed_kmh: float = 30.0
+    road_graph: Path | None = None
+    # Live: how often an SSE hub looks for new events without a wake-up, how long events are kept.
+    live_poll_seconds: float = 0.5
+    live_retention_hours: float = 24.0
     max_body_bytes: int = 1024 * 1024
     max_bulk_bytes: int = 64 * 1024 * 1024
     data_dir: Path = Path("var")

@@ -153,3 +153,44 @@ def test_bad_import_file(client: TestClient, db: Database, admin: dict[str, str]
     r = client.post("/api/org/import", headers=admin)
     assert _fields(_error(r, 422, "validation_failed")) == ["file"]
     assert counts(db) == before
+
+
+@pytest.mark.parametrize(
+    "kind, field",
+    [
+        ("unit", "name"),
+        ("unit", "traffic_integrated"),
+        ("unit", "service_window"),
+        ("zone", "name"),
+        ("officer", "name"),
+        ("officer", "unit"),
+        ("officer", "duty_status"),
+        ("officer", "active"),
+    ],
+)
+def test_explicit_null_for_a_required_field_is_named(
+    client: TestClient, db: Database, org: Org, admin: dict[str, str], kind: str, field: str
+) -> None:
+    """Omitting a field leaves it alone; null cannot clear a required one (was a 500)."""
+    path = {
+        "unit": f"/api/units/{org.id('A')}",
+        "zone": f"/api/zones/{org.zones['A-Z1'].id}",
+        "officer": f"/api/officers/{org.officers['A000'].id}",
+    }[kind]
+    before = counts(db)
+    r = client.patch(path, json={field: None}, headers=admin)
+    assert _fields(_error(r, 422, "validation_failed")) == [field]
+    assert counts(db) == before
+
+
+def test_explicit_null_clears_an_optional_field(
+    client: TestClient, org: Org, admin: dict[str, str]
+) -> None:
+    r = client.patch(f"/api/units/{org.id('A')}", json={"population": None}, headers=admin)
+    assert r.status_code == 200
+    assert r.json()["population"] is None
+    r = client.patch(
+        f"/api/officers/{org.officers['A000'].id}", json={"team": None, "zone": None}, headers=admin
+    )
+    assert r.status_code == 200
+    assert r.json()["team"] is None

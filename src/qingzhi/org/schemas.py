@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qingzhi.org.enums import DutyStatus, OfficerKind, Team, UnitKind
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _not_null(value: Any) -> Any:
+    """Refuse an explicit null for a field that may be left out but not cleared."""
+    if value is None:
+        raise ValueError("不能为空（不修改请省略该字段）")
+    return value
 
 
 class UnitBase(_Strict):
@@ -32,6 +39,10 @@ class UnitUpdate(_Strict):
     jurisdiction: dict[str, Any] | None = None
     traffic_integrated: bool | None = None
     service_window: bool | None = None
+
+    _present = field_validator("name", "traffic_integrated", "service_window", mode="before")(
+        _not_null
+    )
 
 
 class BundleUpdate(_Strict):
@@ -71,6 +82,8 @@ class ZoneUpdate(_Strict):
     population: int | None = Field(default=None, ge=0, le=100_000_000)
     geometry: dict[str, Any] | None = None
 
+    _present = field_validator("name", mode="before")(_not_null)
+
 
 class ZoneRead(BaseModel):
     id: int
@@ -98,6 +111,8 @@ class OfficerUpdate(_Strict):
     zone: str | None = None
     duty_status: DutyStatus | None = None
     active: bool | None = None
+
+    _present = field_validator("name", "unit", "duty_status", "active", mode="before")(_not_null)
 
 
 class OfficerRead(BaseModel):

@@ -256,3 +256,67 @@ def test_export_is_importable_as_a_folder(
     exchange.write_bundle(files, tmp_path / "org.zip")
     assert exchange.read_bundle(tmp_path / "org") == files
     assert exchange.read_bundle(tmp_path / "org.zip") == files
+
+
+def _fc(features: Any) -> bytes:
+    return json.dumps({"type": "FeatureCollection", "features": features}).encode("utf-8")
+
+
+MALFORMED = {
+    "bureau is a list": ({"bureau.json": b"[]"}, ("bureau.json", None, "file")),
+    "bureau without code": ({"bureau.json": b'{"name": "x"}'}, ("bureau.json", None, "file")),
+    "unit properties not an object": (
+        {"units.geojson": _fc([{"type": "Feature", "geometry": None, "properties": "x"}])},
+        ("units.geojson", 1, "properties"),
+    ),
+    "unit feature not an object": ({"units.geojson": _fc([7])}, ("units.geojson", 1, "feature")),
+    "zone properties a list": (
+        {"zones.geojson": _fc([{"type": "Feature", "geometry": None, "properties": [1]}])},
+        ("zones.geojson", 1, "properties"),
+    ),
+    "features not a list": (
+        {"units.geojson": b'{"type": "FeatureCollection", "features": 5}'},
+        ("units.geojson", None, "features"),
+    ),
+    "not a feature collection": (
+        {"zones.geojson": b'{"type": "Feature"}'},
+        ("zones.geojson", None, "file"),
+    ),
+    "zone in the command centre": (
+        {
+            "zones.geojson": _fc(
+                [
+                    {
+                        "type": "Feature",
+                        "geometry": None,
+                        "properties": {"code": "QZ", "name": "q", "station": "CMD"},
+                    }
+                ]
+            )
+        },
+        ("zones.geojson", 1, "station"),
+    ),
+    "officers not UTF-8": ({"officers.csv": b"\xff\xfe,,"}, ("officers.csv", None, "file")),
+    "officers without the columns": (
+        {"officers.csv": b"a,b\n1,2\n"},
+        ("officers.csv", 1, "police_number,name,kind,unit"),
+    ),
+}
+
+
+@pytest.mark.parametrize("files, problem", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_bundles_are_reported_not_500(
+    app: Any, db: Database, admin: dict[str, str], files: dict[str, bytes], problem: tuple[Any, ...]
+) -> None:
+    before = counts(db)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.post(
+            "/api/org/import",
+            files={"file": ("org.zip", zip_of(files), "application/zip")},
+            headers=admin,
+        )
+    assert r.status_code == 422, r.text
+    details = r.json()["error"]["details"]
+    assert problem in {(d["file"], d["row"], d["field"]) for d in details}
+    assert "第None行" not in r.json()["error"]["message"]
+    assert counts(db) == before

@@ -70,9 +70,10 @@ class _Problems:
     def raise_if_any(self) -> None:
         if self.items:
             first = self.items[0]
+            where = f" 第{first['row']}行" if first["row"] is not None else ""
             raise ValidationFailed(
                 f"导入文件有 {len(self.items)} 处错误，未导入任何数据；首个错误："
-                f"{first['file']} 第{first['row']}行 {first['field']}：{first['message']}",
+                f"{first['file']}{where} {first['field']}：{first['message']}",
                 details=self.items,
             )
 
@@ -113,7 +114,24 @@ def _features(raw: bytes, name: str, problems: _Problems) -> list[dict[str, Any]
         problems.add(name, None, "file", "须为 GeoJSON FeatureCollection")
         return []
     feats = doc.get("features")
-    return [f for f in feats if isinstance(f, dict)] if isinstance(feats, list) else []
+    if not isinstance(feats, list):
+        problems.add(name, None, "features", "须为 Feature 列表")
+        return []
+    return feats
+
+
+def _properties(feat: Any, name: str, row: int, problems: _Problems) -> dict[str, Any] | None:
+    """A feature's properties, or None (with a problem noted) when it is not a JSON object."""
+    if not isinstance(feat, dict):
+        problems.add(name, row, "feature", "须为 GeoJSON Feature 对象")
+        return None
+    props = feat.get("properties")
+    if props is None:
+        return {}
+    if not isinstance(props, dict):
+        problems.add(name, row, "properties", "须为 JSON 对象")
+        return None
+    return props
 
 
 def _text(props: Mapping[str, Any], key: str) -> str:
@@ -143,6 +161,8 @@ def import_bundle(*, session: Session, actor: Actor, files: Mapping[str, bytes])
     if "bureau.json" in files:
         try:
             b = json.loads(files["bureau.json"].decode("utf-8"))
+            if not isinstance(b, dict):
+                raise ValueError("须为 JSON 对象")
             boundary = b.get("boundary")
             boundary_text = to_geojson_text(parse_area(boundary, "boundary")) if boundary else None
             if bureau is None:
@@ -174,7 +194,9 @@ def import_bundle(*, session: Session, actor: Actor, files: Mapping[str, bytes])
         ),
         start=1,
     ):
-        props = feat.get("properties") or {}
+        props = _properties(feat, "units.geojson", i, problems)
+        if props is None:
+            continue
         code = _text(props, "code")
         if not code:
             problems.add("units.geojson", i, "code", "缺少单位代码")
@@ -217,6 +239,8 @@ def import_bundle(*, session: Session, actor: Actor, files: Mapping[str, bytes])
         row["_line"] = i
         unit_rows.append(row)
     all_codes = set(existing_units) | seen
+    unit_kinds = {code: u.kind for code, u in existing_units.items()}
+    unit_kinds.update({row["code"]: row["kind"] for row in unit_rows})
     for row in unit_rows:
         if row["central"] and row["central"] not in all_codes:
             problems.add(
@@ -235,7 +259,9 @@ def import_bundle(*, session: Session, actor: Actor, files: Mapping[str, bytes])
         ),
         start=1,
     ):
-        props = feat.get("properties") or {}
+        props = _properties(feat, "zones.geojson", i, problems)
+        if props is None:
+            continue
         code, station = _text(props, "code"), _text(props, "station")
         if not code or code in zseen:
             problems.add("zones.geojson", i, "code", "缺少或重复的片区代码")
@@ -243,6 +269,8 @@ def import_bundle(*, session: Session, actor: Actor, files: Mapping[str, bytes])
         zseen.add(code)
         if station not in all_codes:
             problems.add("zones.geojson", i, "station", f"派出所 {station!r} 不存在")
+        elif station in unit_kinds and not unit_kinds[station].is_station:
+            problems.add("zones.geojson", i, "station", f"{station} 不是派出所，不能设片区")
         zrow: dict[str, Any] = {
             "code": code,
             "name": _text(props, "name") or code,

@@ -64,11 +64,15 @@ def _body(
 ) -> str:
     """The canonical JSON of a record's fields (what ``canonical_json`` gives, built directly:
     verify computes it for every record)."""
-    ints = (seq, actor_id, unit_id)
-    strs = (actor, action, entity_kind, entity_id, diff)
     if not (
-        all(v is None or type(v) is int for v in ints)
-        and all(type(v) is str for v in strs)
+        type(seq) is int
+        and (actor_id is None or type(actor_id) is int)
+        and (unit_id is None or type(unit_id) is int)
+        and type(actor) is str
+        and type(action) is str
+        and type(entity_kind) is str
+        and type(entity_id) is str
+        and type(diff) is str
         and (request_id is None or type(request_id) is str)
     ):
         return canonical_json(
@@ -104,7 +108,7 @@ def _body(
             ',"request_id":',
             "null" if request_id is None else _json_str(request_id),
             ',"seq":',
-            "null" if seq is None else str(seq),
+            str(seq),
             ',"unit_id":',
             "null" if unit_id is None else str(unit_id),
             "}",

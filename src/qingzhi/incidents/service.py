@@ -26,7 +26,6 @@ from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
 from qingzhi.errors import NotFound, PermissionDenied, ValidationFailed
 from qingzhi.geo.datum import convert
-from qingzhi.geo.geometry import load_geometry
 from qingzhi.incidents.enums import Category, subtype_label
 from qingzhi.incidents.lifecycle import Status, check_transition
 from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
@@ -39,7 +38,8 @@ from qingzhi.incidents.schemas import (
     Transition,
 )
 from qingzhi.incidents.search import search_text
-from qingzhi.org.models import Bureau, Officer, Unit
+from qingzhi.live import hooks as live_hooks
+from qingzhi.org.models import Officer, Unit
 from qingzhi.store.base import table_of, utcnow
 
 log = logging.getLogger(__name__)
@@ -115,21 +115,6 @@ class _New:
     repeat_count: int = 0
 
 
-def _bureau_bounds(session: Session) -> tuple[float, float, float, float] | None:
-    text = session.execute(select(Bureau.boundary).limit(1)).scalar_one_or_none()
-    geom = load_geometry(text)
-    if geom is None:
-        return None
-    minx, miny, maxx, maxy = geom.bounds
-    return float(minx), float(miny), float(maxx), float(maxy)
-
-
-def _near(bounds: tuple[float, float, float, float], lon: float, lat: float) -> bool:
-    minx, miny, maxx, maxy = bounds
-    m = SWAP_MARGIN_DEG
-    return minx - m <= lon <= maxx + m and miny - m <= lat <= maxy + m
-
-
 def _snapshot(inc: dict[str, Any]) -> dict[str, Any]:
     """The audited fields of a new incident (the caller's phone masked: the audit is readable)."""
     keys = (
@@ -182,30 +167,25 @@ def intake_many(
         first_of.setdefault(item.source_id, i)
     existing = _ids_by_source(session, list(first_of))
 
-    # Coordinates to WGS-84, grouped by datum; swapped coordinates caught near the county.
-    bounds = _bureau_bounds(session)
-    new: list[_New] = []
-    for i, item in enumerate(items):
-        if first_of[item.source_id] != i or item.source_id in existing:
-            continue
-        lon = lat = None
-        if item.location is not None:
-            x, y = convert(
-                [item.location.lon], [item.location.lat], source=item.location.datum, target="wgs84"
-            )
-            lon, lat = float(x[0]), float(y[0])
-            if bounds and not _near(bounds, lon, lat) and _near(bounds, lat, lon):
-                results[i] = ItemResult(
-                    i,
-                    None,
-                    False,
-                    {
-                        "field": "location",
-                        "message": "经纬度疑似颠倒（lon 应为经度，lat 应为纬度）",
-                    },
-                )
-                continue
-        new.append(_New(i, item, lon, lat))
+    # Coordinates to WGS-84 (swapped coordinates are refused by the schema's range checks).
+    new = [
+        _New(i, item, None, None)
+        for i, item in enumerate(items)
+        if first_of[item.source_id] == i and item.source_id not in existing
+    ]
+    by_datum: dict[str, list[_New]] = defaultdict(list)
+    for n in new:
+        if n.item.location is not None:
+            by_datum[n.item.location.datum].append(n)
+    for datum, group in by_datum.items():
+        xs, ys = convert(
+            [n.item.location.lon for n in group if n.item.location],
+            [n.item.location.lat for n in group if n.item.location],
+            source=datum,
+            target="wgs84",
+        )
+        for n, x, y in zip(group, xs.tolist(), ys.tolist(), strict=True):
+            n.lon, n.lat = x, y
 
     # Routing: one spatial query for all located points.
     index = region_index(session)
@@ -354,6 +334,7 @@ def intake_many(
             for iid, row in zip(new_ids, rows, strict=True)
         ],
     )
+    live_hooks.incidents_created(session, new_ids, rows)
     for iid, n in zip(new_ids, new, strict=True):
         results[n.index] = ItemResult(n.index, iid, True)
     for i, item in enumerate(items):
@@ -664,6 +645,9 @@ def transition(
             "reason": note,
             **detail,
         },
+    )
+    live_hooks.incident_changed(
+        session, actor, inc, data.officer_ids if detail.get("officers") else ()
     )
     return to_read(inc, _unit_names(session))
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
@@ -58,8 +59,8 @@ def engine(
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         admin.dispose()
-        url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-        url_text = url.render_as_string(hide_password=False)
+        pg_url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+        url_text = pg_url.render_as_string(hide_password=False)
         migrate(url_text)
         eng = make_engine(url_text)
     yield eng
@@ -100,13 +101,13 @@ def org(db: Database) -> Org:
 
 
 @pytest.fixture
-def app(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
+def app(settings: Settings, db: Database) -> FastAPI:
     """The web application on the test's transaction."""
     return create_app(settings, db)
 
 
 @pytest.fixture
-def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+def client(app: FastAPI) -> Iterator[TestClient]:
     """An HTTP client for the app (same-origin host)."""
     with TestClient(app, base_url="http://testserver") as c:
         yield c

@@ -168,3 +168,16 @@ def test_security_headers(client: TestClient, org: Org) -> None:
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert "default-src 'self'" in r.headers["Content-Security-Policy"]
     assert r.headers["X-Request-ID"]
+
+
+def test_multipart_form_may_carry_the_csrf_token(client: TestClient, org: Org) -> None:
+    csrf = cookie_login(client, "admin")
+    data = client.get("/api/org/export").content
+    upload = {"file": ("org.zip", data, "application/zip")}
+    r = client.post("/api/org/import", files=upload)
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "csrf_failed"
+    r = client.post("/api/org/import", files=upload, data={"csrf_token": "wrong"})
+    assert r.status_code == 403
+    r = client.post("/api/org/import", files=upload, data={"csrf_token": csrf})
+    assert r.status_code == 200, r.text

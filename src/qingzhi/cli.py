@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -226,23 +227,90 @@ def _print_demo_accounts() -> None:
 def demo_load(
     seed: int = typer.Option(2026, "--seed", help="随机种子：同一种子生成相同的模拟县"),
     reform: bool = typer.Option(True, "--reform/--pre-reform", help="改革后（默认）或改革前的机构"),
+    days: int = typer.Option(365, "--days", help="模拟警情天数（截至昨天）；0 为只导入机构"),
+    city: str = typer.Option(
+        "dianjiang", "--city", help="dianjiang（模拟县）或 vancouver（真实数据）"
+    ),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="温哥华数据目录"),
+    years: list[int] | None = typer.Option(None, "--years", help="只导入这些年份（温哥华）"),
 ) -> None:
-    """Migrate, then load the synthetic demo county (垫江) and the demo accounts (idempotent)."""
-    from qingzhi.demo.loader import load_demo
+    """Migrate, then load a demo (idempotent): the synthetic county 垫江 with a year of 110 calls
+    and the demo accounts, or with --city vancouver the real VPD records under a derived org."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    migrate(get_settings().database_url)
+    from qingzhi.demo.loader import load_demo, load_incidents
+
+    settings = get_settings()
+    migrate(settings.database_url)
     db = _database()
+    actor = system_actor("demo")
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err)
+    if city == "vancouver":
+        from qingzhi.demo.vancouver import DATA_DIR, load_vancouver
+
+        tasks: dict[str, Any] = {}
+
+        def advance(name: str, n: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=None)
+            bar.advance(tasks[name], n)
+
+        try:
+            with bar:
+                vr = load_vancouver(
+                    db=db,
+                    actor=actor,
+                    settings=settings,
+                    data_dir=data_dir or DATA_DIR,
+                    years=years,
+                    progress=advance,
+                )
+        except FileNotFoundError as exc:
+            err.print(f"[red]错误[/red]：{exc}")
+            raise typer.Exit(code=2) from None
+        except QingzhiError as exc:
+            _fail(exc)
+        r = vr.org.import_report
+        console.print(
+            f"温哥华机构（辖区由数据推导）：{vr.units} 个单位；新增 {r.created}，更新 {r.updated}，"
+            f"未变 {r.unchanged}"
+        )
+        for name, s in vr.files:
+            console.print(
+                f"{name}：共 {s.rows} 行，新增 {s.created}，"
+                f"已存在 {s.existing}，错误 {len(s.errors)}"
+            )
+        console.print(f"共新增警情 {vr.created}（真实记录，温哥华警察局公开数据）")
+        _print_demo_accounts()
+        return
+    if city != "dianjiang":
+        err.print(f"[red]错误[/red]：未知城市 {city!r}（dianjiang 或 vancouver）")
+        raise typer.Exit(code=2)
     try:
         with db.session(write=True) as session:
-            report = load_demo(
-                session=session, actor=system_actor("demo"), seed=seed, reform=reform
+            report = load_demo(session=session, actor=actor, seed=seed, reform=reform)
+        r = report.import_report
+        console.print(f"模拟县已导入：新增 {r.created}，更新 {r.updated}，未变 {r.unchanged}")
+        if report.created_users:
+            console.print(f"新建演示账号：{', '.join(report.created_users)}")
+        if days > 0:
+            with bar:
+                task = bar.add_task(f"模拟警情 {days} 天", total=None)
+                ir = load_incidents(
+                    db=db,
+                    actor=actor,
+                    settings=settings,
+                    seed=seed,
+                    days=days,
+                    progress=lambda n: bar.advance(task, n),
+                )
+            console.print(
+                f"模拟警情（{ir.start} 起 {days} 天）：共 {ir.calls} 条（有效 {ir.valid}），"
+                f"新增 {ir.created}，已存在 {ir.existing}，错误 {len(ir.errors)}；"
+                f"用时 {ir.load_seconds:.1f} 秒（{ir.rows_per_second:.0f} 条/秒）"
             )
     except QingzhiError as exc:
         _fail(exc)
-    r = report.import_report
-    console.print(f"模拟县已导入：新增 {r.created}，更新 {r.updated}，未变 {r.unchanged}")
-    if report.created_users:
-        console.print(f"新建演示账号：{', '.join(report.created_users)}")
     _print_demo_accounts()
 
 

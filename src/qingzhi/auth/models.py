@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qingzhi.auth.permissions import Role
 from qingzhi.org.models import Officer, Unit
-from qingzhi.store.base import Base, UTCDateTime, utcnow
+from qingzhi.store.base import Base, UTCDateTime, str_enum, utcnow
 
 
 class User(Base):
@@ -21,9 +21,7 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(100), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(
-        Enum(Role, native_enum=False, length=32, validate_strings=True)
-    )
+    role: Mapped[Role] = mapped_column(str_enum(Role))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id"), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qingzhi.incidents.enums import Category
 from qingzhi.incidents.lifecycle import Status
-from qingzhi.store.base import Base, UTCDateTime, utcnow
-
-
-def _enum(cls: type) -> Enum:
-    return Enum(cls, native_enum=False, length=32, validate_strings=True)
+from qingzhi.store.base import Base, UTCDateTime, str_enum, utcnow
 
 
 class Incident(Base):
@@ -32,7 +28,7 @@ class Incident(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[str] = mapped_column(String(64), unique=True)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    category: Mapped[Category] = mapped_column(_enum(Category))
+    category: Mapped[Category] = mapped_column(str_enum(Category))
     subtype: Mapped[str | None] = mapped_column(String(32))
     description: Mapped[str] = mapped_column(Text, default="")
     address: Mapped[str] = mapped_column(String(500), default="")
@@ -43,7 +39,7 @@ class Incident(Base):
     priority: Mapped[int] = mapped_column(Integer, default=3)
     valid: Mapped[bool] = mapped_column(Boolean, default=True)
     invalid_reason: Mapped[str | None] = mapped_column(String(32))
-    status: Mapped[Status] = mapped_column(_enum(Status), default=Status.received)
+    status: Mapped[Status] = mapped_column(str_enum(Status), default=Status.received)
     # The handling unit (a bundled member's incidents go to its central station) and the
     # station whose jurisdiction holds the place.
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qingzhi.org.enums import DutyStatus, OfficerKind, Team, UnitKind
-from qingzhi.store.base import Base, UTCDateTime, utcnow
-
-
-def _enum(cls: type) -> Enum:
-    return Enum(cls, native_enum=False, length=32, validate_strings=True)
+from qingzhi.store.base import Base, UTCDateTime, str_enum, utcnow
 
 
 class Bureau(Base):
@@ -37,7 +33,7 @@ class Unit(Base):
     bureau_id: Mapped[int] = mapped_column(ForeignKey("bureau.id"), index=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[UnitKind] = mapped_column(_enum(UnitKind))
+    kind: Mapped[UnitKind] = mapped_column(str_enum(UnitKind))
     # A bundled member station points at the central station that runs it (捆绑运行).
     central_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
     population: Mapped[int | None] = mapped_column(Integer)
@@ -78,11 +74,13 @@ class Officer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     police_number: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(50), index=True)
-    kind: Mapped[OfficerKind] = mapped_column(_enum(OfficerKind))
+    kind: Mapped[OfficerKind] = mapped_column(str_enum(OfficerKind))
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
-    team: Mapped[Team | None] = mapped_column(_enum(Team))
+    team: Mapped[Team | None] = mapped_column(str_enum(Team))
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id"), index=True)
-    duty_status: Mapped[DutyStatus] = mapped_column(_enum(DutyStatus), default=DutyStatus.off_duty)
+    duty_status: Mapped[DutyStatus] = mapped_column(
+        str_enum(DutyStatus), default=DutyStatus.off_duty
+    )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

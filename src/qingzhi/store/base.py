@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Table
+from sqlalchemy import DateTime, Enum, MetaData, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -22,6 +22,11 @@ NAMING_CONVENTION = {
 def utcnow() -> dt.datetime:
     """The current time, timezone-aware UTC."""
     return dt.datetime.now(dt.UTC)
+
+
+def str_enum(cls: type) -> Enum:
+    """A Python enum stored as its string value (VARCHAR), validated in Python, no DB enum type."""
+    return Enum(cls, native_enum=False, length=32, validate_strings=True)
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

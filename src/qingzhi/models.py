@@ -3,6 +3,7 @@
 from qingzhi.audit.models import AuditHead, AuditRecord
 from qingzhi.auth.models import ApiToken, User, WebSession
 from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
+from qingzhi.live.models import LiveEvent, OfficerLive
 from qingzhi.org.models import Bureau, Officer, Unit, Zone
 from qingzhi.store.base import Base
 
@@ -15,7 +16,9 @@ __all__ = [
     "Incident",
     "IncidentAssignment",
     "IncidentEvent",
+    "LiveEvent",
     "Officer",
+    "OfficerLive",
     "Unit",
     "User",
     "WebSession",

@@ -17,9 +17,11 @@ from qingzhi import __version__
 from qingzhi.audit.views import router as audit_router
 from qingzhi.auth.views import router as auth_router
 from qingzhi.config import Settings, get_settings
+from qingzhi.dispatch.views import router as dispatch_router
 from qingzhi.errors import QingzhiError, Unauthenticated
 from qingzhi.incidents.ogc import router as ogc_router
 from qingzhi.incidents.views import router as incidents_router
+from qingzhi.live.views import router as live_router
 from qingzhi.org.views import router as org_router
 from qingzhi.store.db import Database
 from qingzhi.web import pages
@@ -174,6 +176,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         audit_router,
         incidents_router,
         ogc_router,
+        live_router,
+        dispatch_router,
         pages.router,
     ):
         app.include_router(router)

@@ -1,0 +1,1 @@
+"""Dispatch: ranking available officers for an incident and sending them in one click."""

@@ -1,0 +1,110 @@
+"""What the incident service calls when incidents are created or change (one line each).
+
+Publishes the incident's map feature on the bus and keeps the live status of the officers sent
+to it in step: dispatched → ``dispatched``, arrived → ``on_scene``, finished or handed over →
+``available``. Runs in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from qingzhi.live import bus
+from qingzhi.live.enums import EventKind, LiveStatus
+from qingzhi.live.models import OfficerLive
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from qingzhi.auth.context import Actor
+    from qingzhi.incidents.models import Incident
+
+log = logging.getLogger(__name__)
+
+MAX_SINGLE_EVENTS = 200  # a larger intake batch (an import) sends one summary per unit
+
+
+def incidents_created(session: Session, ids: Sequence[int], rows: Sequence[dict[str, Any]]) -> None:
+    """New incidents (``rows`` are the inserted column values, ``ids`` their ids)."""
+    from qingzhi.incidents.enums import Category, subtype_label
+    from qingzhi.live.service import incident_feature
+
+    if not ids:
+        return
+    if len(ids) > MAX_SINGLE_EVENTS:
+        counts: dict[tuple[int | None, int | None], int] = defaultdict(int)
+        for row in rows:
+            counts[(row["unit_id"], row["station_id"])] += 1
+        bus.publish(
+            session,
+            [
+                bus.EventIn(EventKind.incidents_bulk, {"count": n}, unit_id=u, station_id=s)
+                for (u, s), n in counts.items()
+            ],
+        )
+        return
+    events = []
+    for iid, row in zip(ids, rows, strict=True):
+        feature = incident_feature(
+            id=iid,
+            category=row["category"],
+            subtype_label=subtype_label(Category(row["category"]), row["subtype"]),
+            status=row["status"],
+            valid=row["valid"],
+            lon=row["lon"],
+            lat=row["lat"],
+            received_at=row["received_at"],
+            priority=row["priority"],
+            address=row["address"],
+            unit_id=row["unit_id"],
+            station_id=row["station_id"],
+        )
+        feature["new"] = True
+        events.append(
+            bus.EventIn(
+                EventKind.incident, feature, unit_id=row["unit_id"], station_id=row["station_id"]
+            )
+        )
+    bus.publish(session, events)
+
+
+def incident_changed(
+    session: Session, actor: Actor, incident: Incident, officer_ids: Sequence[int] = ()
+) -> None:
+    """An incident moved along its lifecycle (``officer_ids``: officers just sent to it)."""
+    from qingzhi.incidents.lifecycle import Status
+    from qingzhi.live.service import feature_of, set_officer_states
+
+    status = Status(incident.status)
+    changes: list[tuple[int, LiveStatus, int | None]] = []
+    if status == Status.dispatched and officer_ids:
+        changes = [(oid, LiveStatus.dispatched, incident.id) for oid in officer_ids]
+    else:
+        attached = (
+            session.execute(
+                select(OfficerLive.officer_id).where(OfficerLive.incident_id == incident.id)
+            )
+            .scalars()
+            .all()
+        )
+        if status == Status.arrived:
+            changes = [(oid, LiveStatus.on_scene, incident.id) for oid in attached]
+        elif not status.is_open or status == Status.transferred:
+            changes = [(oid, LiveStatus.available, None) for oid in attached]
+    set_officer_states(session, actor, changes, reason=f"incident {incident.id} {status}")
+    bus.publish(
+        session,
+        [
+            bus.EventIn(
+                EventKind.incident,
+                feature_of(incident),
+                unit_id=incident.unit_id,
+                station_id=incident.station_id,
+            )
+        ],
+    )

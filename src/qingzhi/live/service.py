@@ -1,0 +1,367 @@
+"""Officers' live state (status, position, body camera) and the map's live layers.
+
+An officer's effective live status is ``off_duty`` whenever the roster says they are not on duty
+(``Officer.duty_status``); otherwise it is the stored live status, ``available`` by default.
+Positions arrive from devices (``POST /api/live/positions``) or the demo simulator through
+``record_positions``; each batch is one event per unit on the bus.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from qingzhi.audit import service as audit
+from qingzhi.auth.context import Actor
+from qingzhi.auth.permissions import Perm
+from qingzhi.errors import NotFound, ValidationFailed
+from qingzhi.geo.datum import Datum, convert
+from qingzhi.incidents.lifecycle import OPEN_STATUSES, Status
+from qingzhi.incidents.models import Incident
+from qingzhi.incidents.service import scope_filter
+from qingzhi.live import bus
+from qingzhi.live.enums import EventKind, LiveStatus
+from qingzhi.live.models import OfficerLive
+from qingzhi.live.schemas import OfficerLiveUpdate, PositionIn
+from qingzhi.org.enums import DutyStatus
+from qingzhi.org.models import Officer, Unit
+from qingzhi.store.base import utcnow
+
+log = logging.getLogger(__name__)
+
+RECENT_CLOSED = dt.timedelta(hours=24)
+OPEN_WINDOW = dt.timedelta(days=7)
+MAX_MAP_INCIDENTS = 5_000
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+# ---------------------------------------------------------------- features
+
+
+def effective_status(officer: Officer, live: OfficerLive | None) -> LiveStatus:
+    """The live status shown for an officer (off duty by the roster wins)."""
+    if not officer.active or officer.duty_status != DutyStatus.on_duty:
+        return LiveStatus.off_duty
+    if live is None:
+        return LiveStatus.available
+    return LiveStatus(live.status)
+
+
+def officer_feature(
+    officer: Officer, live: OfficerLive | None, unit_names: dict[int, str]
+) -> dict[str, Any]:
+    """An officer as the map and the stream show it."""
+    status = effective_status(officer, live)
+    return {
+        "id": officer.id,
+        "name": officer.name,
+        "no": officer.police_number,
+        "kind": str(officer.kind),
+        "unit_id": officer.unit_id,
+        "unit": unit_names.get(officer.unit_id, ""),
+        "status": str(status),
+        "status_label": status.label,
+        "lon": live.lon if live else None,
+        "lat": live.lat if live else None,
+        "at": _iso(live.fix_at) if live else None,
+        "incident_id": live.incident_id if live else None,
+        "camera_url": live.camera_url if live else None,
+    }
+
+
+def incident_feature(
+    *,
+    id: int,
+    category: Any,
+    subtype_label: str,
+    status: Any,
+    valid: bool,
+    lon: float | None,
+    lat: float | None,
+    received_at: dt.datetime,
+    priority: int,
+    address: str,
+    unit_id: int | None,
+    station_id: int | None,
+) -> dict[str, Any]:
+    """An incident as the map and the stream show it (no personal data)."""
+    from qingzhi.incidents.enums import Category
+
+    cat, st = Category(category), Status(status)
+    return {
+        "id": id,
+        "cat": str(cat),
+        "cat_label": cat.label,
+        "sub_label": subtype_label,
+        "status": str(st),
+        "status_label": st.label,
+        "open": st.is_open,
+        "valid": valid,
+        "lon": lon,
+        "lat": lat,
+        "at": _iso(received_at),
+        "priority": priority,
+        "address": address,
+        "unit_id": unit_id,
+        "station_id": station_id,
+    }
+
+
+def feature_of(inc: Incident) -> dict[str, Any]:
+    """The map feature of an incident row."""
+    from qingzhi.incidents.enums import subtype_label
+
+    return incident_feature(
+        id=inc.id,
+        category=inc.category,
+        subtype_label=subtype_label(inc.category, inc.subtype),
+        status=inc.status,
+        valid=inc.valid,
+        lon=inc.lon,
+        lat=inc.lat,
+        received_at=inc.received_at,
+        priority=inc.priority,
+        address=inc.address,
+        unit_id=inc.unit_id,
+        station_id=inc.station_id,
+    )
+
+
+def unit_names(session: Session) -> dict[int, str]:
+    """Every unit's name by id."""
+    return {uid: name for uid, name in session.execute(select(Unit.id, Unit.name))}
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+def officers(*, session: Session, actor: Actor, unit_id: int | None = None) -> list[dict[str, Any]]:
+    """Every active officer in scope with live status and last position."""
+    actor.require(Perm.officer_read)
+    query = (
+        select(Officer, OfficerLive)
+        .outerjoin(OfficerLive, OfficerLive.officer_id == Officer.id)
+        .where(Officer.active.is_(True))
+    )
+    if not actor.scope.whole_bureau:
+        query = query.where(Officer.unit_id.in_(list(actor.scope.unit_ids)))
+    if unit_id is not None:
+        members = select(Unit.id).where(Unit.central_id == unit_id)
+        query = query.where(or_(Officer.unit_id == unit_id, Officer.unit_id.in_(members)))
+    names = unit_names(session)
+    rows = session.execute(query.order_by(Officer.police_number)).all()
+    return [officer_feature(o, live, names) for o, live in rows]
+
+
+def map_incidents(
+    *, session: Session, actor: Actor, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """Incidents for the live map: open ones of the last week and those closed in the last day."""
+    actor.require(Perm.incident_read)
+    now = now or utcnow()
+    query = scope_filter(select(Incident), actor).where(
+        Incident.valid.is_(True),
+        Incident.lon.is_not(None),
+        or_(
+            and_(Incident.status.in_(OPEN_STATUSES), Incident.received_at >= now - OPEN_WINDOW),
+            Incident.received_at >= now - RECENT_CLOSED,
+        ),
+    )
+    rows = session.execute(
+        query.order_by(Incident.received_at.desc()).limit(MAX_MAP_INCIDENTS)
+    ).scalars()
+    return [feature_of(inc) for inc in rows]
+
+
+# ---------------------------------------------------------------- positions and status
+
+
+def _live_rows(session: Session, officer_ids: Iterable[int]) -> dict[int, OfficerLive]:
+    ids = list(set(officer_ids))
+    out: dict[int, OfficerLive] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for row in session.execute(
+            select(OfficerLive).where(OfficerLive.officer_id.in_(chunk))
+        ).scalars():
+            out[row.officer_id] = row
+    return out
+
+
+def record_positions(*, session: Session, actor: Actor, positions: Sequence[PositionIn]) -> int:
+    """Store a batch of GPS fixes and publish them, one event per unit; the number accepted.
+
+    Officers are named by id or police number and must be in the caller's scope. Coordinates
+    are converted to WGS-84 from their declared datum. A fix older than the stored one is kept
+    out of the state (devices resend) but still accepted.
+    """
+    actor.require(Perm.officer_write)
+    ids = {p.officer_id for p in positions if p.officer_id is not None}
+    numbers = {p.police_number for p in positions if p.officer_id is None and p.police_number}
+    found: dict[int, Officer] = {}
+    by_number: dict[str, Officer] = {}
+    conds = []
+    if ids:
+        conds.append(Officer.id.in_(list(ids)))
+    if numbers:
+        conds.append(Officer.police_number.in_(list(numbers)))
+    for o in session.execute(select(Officer).where(or_(*conds))).scalars():
+        found[o.id] = o
+        by_number[o.police_number] = o
+    resolved: list[tuple[Officer, PositionIn]] = []
+    for i, p in enumerate(positions):
+        who = (
+            found.get(p.officer_id)
+            if p.officer_id is not None
+            else by_number.get(p.police_number or "")
+        )
+        if who is None or not actor.scope.contains(who.unit_id):
+            raise ValidationFailed.field(f"positions.{i}", "民警不存在或不在权限范围内")
+        resolved.append((who, p))
+
+    # Datum conversion, grouped by datum.
+    lonlat: dict[int, tuple[float, float]] = {}
+    for datum in {p.datum for _, p in resolved}:
+        idx = [i for i, (_, p) in enumerate(resolved) if p.datum == datum]
+        xs = [resolved[i][1].lon for i in idx]
+        ys = [resolved[i][1].lat for i in idx]
+        if datum == Datum.wgs84:
+            cx, cy = xs, ys
+        else:
+            ax, ay = convert(xs, ys, source=datum, target=Datum.wgs84)
+            cx, cy = [float(v) for v in ax], [float(v) for v in ay]
+        for k, i in enumerate(idx):
+            lonlat[i] = (round(float(cx[k]), 7), round(float(cy[k]), 7))
+
+    now = utcnow()
+    rows = _live_rows(session, (o.id for o, _ in resolved))
+    per_unit: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for i, (o, p) in enumerate(resolved):
+        at = (p.at or now).astimezone(dt.UTC)
+        lon, lat = lonlat[i]
+        row = rows.get(o.id)
+        if row is None:
+            row = OfficerLive(officer_id=o.id, status=str(LiveStatus.available))
+            session.add(row)
+            rows[o.id] = row
+        elif row.fix_at is not None and row.fix_at > at:
+            continue
+        row.lon, row.lat, row.fix_at = lon, lat, at
+        row.speed_kmh, row.heading = p.speed_kmh, p.heading
+        row.updated_at = now
+        status = effective_status(o, row)
+        per_unit[o.unit_id].append(
+            {"id": o.id, "lon": lon, "lat": lat, "at": _iso(at), "status": str(status)}
+        )
+    session.flush()
+    bus.publish(
+        session,
+        [
+            bus.EventIn(EventKind.positions, {"items": items}, unit_id=unit_id)
+            for unit_id, items in per_unit.items()
+        ],
+        at=now,
+    )
+    return len(resolved)
+
+
+def set_officer_states(
+    session: Session,
+    actor: Actor,
+    changes: Sequence[tuple[int, LiveStatus, int | None]],
+    *,
+    reason: str = "",
+) -> None:
+    """Set officers' live status and current incident; audited and published."""
+    if not changes:
+        return
+    ids = [oid for oid, _, _ in changes]
+    officers_by_id = {
+        o.id: o for o in session.execute(select(Officer).where(Officer.id.in_(ids))).scalars()
+    }
+    rows = _live_rows(session, ids)
+    names = unit_names(session)
+    events: list[bus.EventIn] = []
+    audits: list[audit.Change] = []
+    for oid, status, incident_id in changes:
+        o = officers_by_id.get(oid)
+        if o is None:
+            continue
+        row = rows.get(oid)
+        if row is None:
+            row = OfficerLive(officer_id=oid, status=str(LiveStatus.available))
+            session.add(row)
+            rows[oid] = row
+        before = {"status": row.status, "incident_id": row.incident_id}
+        row.status, row.incident_id = str(status), incident_id
+        row.updated_at = utcnow()
+        after = {"status": row.status, "incident_id": row.incident_id}
+        if before == after:
+            continue
+        audits.append(
+            audit.Change(
+                "officer.live_status",
+                "officer",
+                oid,
+                o.unit_id,
+                diff={"before": before, "after": after, "reason": reason},
+            )
+        )
+        events.append(
+            bus.EventIn(EventKind.officer, officer_feature(o, row, names), unit_id=o.unit_id)
+        )
+    session.flush()
+    if audits:
+        audit.record_many(session=session, actor=actor, changes=audits)
+    bus.publish(session, events)
+
+
+def update_officer(
+    *, session: Session, actor: Actor, officer_id: int, data: OfficerLiveUpdate
+) -> dict[str, Any]:
+    """Change an officer's live status or body-camera stream URL."""
+    actor.require(Perm.officer_write)
+    o = session.get(Officer, officer_id)
+    if o is None or not actor.scope.contains(o.unit_id):
+        raise NotFound()
+    row = _live_rows(session, [o.id]).get(o.id)
+    if data.status is not None:
+        incident_id = row.incident_id if row and data.status != LiveStatus.available else None
+        set_officer_states(session, actor, [(o.id, data.status, incident_id)], reason="manual")
+        row = _live_rows(session, [o.id]).get(o.id)
+    if data.camera_url is not None or data.clear_camera:
+        if row is None:
+            row = OfficerLive(officer_id=o.id, status=str(LiveStatus.available))
+            session.add(row)
+        before = row.camera_url
+        row.camera_url = None if data.clear_camera else data.camera_url
+        session.flush()
+        audit.record(
+            session=session,
+            actor=actor,
+            action="officer.camera",
+            entity_kind="officer",
+            entity_id=o.id,
+            unit_id=o.unit_id,
+            diff={"before": {"camera_url": before}, "after": {"camera_url": row.camera_url}},
+        )
+        bus.publish(
+            session,
+            [
+                bus.EventIn(
+                    EventKind.officer,
+                    officer_feature(o, row, unit_names(session)),
+                    unit_id=o.unit_id,
+                )
+            ],
+        )
+    return officer_feature(o, row, unit_names(session))

@@ -1,0 +1,166 @@
+"""Live API: device positions, officers' live state, map snapshots and the event stream (SSE)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from qingzhi.auth.context import Actor
+from qingzhi.auth.permissions import Perm
+from qingzhi.live import bus, service
+from qingzhi.live.dashboard import build as build_dashboard
+from qingzhi.live.schemas import (
+    OfficerLiveUpdate,
+    PositionBatch,
+    PositionResult,
+    Snapshot,
+)
+from qingzhi.web.deps import database, principal, require, settings_of, transaction
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/live", tags=["live"])
+HEARTBEAT_SECONDS = 15.0
+REPLAY_LIMIT = 50_000  # events replayed on one resume; beyond that the client reloads
+
+
+def hub_of(app: FastAPI) -> bus.Hub:
+    """The process's hub for this app (created on first use)."""
+    hub: bus.Hub | None = getattr(app.state, "live_hub", None)
+    if hub is None:
+        db = app.state.db
+        hub = bus.Hub(db, poll_seconds=app.state.settings.live_poll_seconds)
+        app.state.live_hub = hub
+    return hub
+
+
+@router.post("/positions", response_model=PositionResult)
+def positions(
+    body: PositionBatch, request: Request, actor: Actor = Depends(require(Perm.officer_write))
+) -> PositionResult:
+    """GPS fixes from devices or a gateway (WGS-84 unless a datum is declared)."""
+    with transaction(request, write=True) as session:
+        n = service.record_positions(session=session, actor=actor, positions=body.positions)
+        head = bus.head(session)
+    return PositionResult(accepted=n, event_id=head)
+
+
+@router.get("/officers", response_model=Snapshot)
+def officers(
+    request: Request,
+    unit_id: int | None = None,
+    actor: Actor = Depends(require(Perm.officer_read)),
+) -> Snapshot:
+    """Every active officer in scope with live status and last position."""
+    with transaction(request, write=False) as session:
+        head = bus.head(session)
+        items = service.officers(session=session, actor=actor, unit_id=unit_id)
+    return Snapshot(event_id=head, items=items)
+
+
+@router.patch("/officers/{officer_id}")
+def update_officer(
+    officer_id: int,
+    body: OfficerLiveUpdate,
+    request: Request,
+    actor: Actor = Depends(require(Perm.officer_write)),
+) -> dict[str, Any]:
+    """Set an officer's live status or body-camera stream URL."""
+    with transaction(request, write=True) as session:
+        return service.update_officer(
+            session=session, actor=actor, officer_id=officer_id, data=body
+        )
+
+
+@router.get("/incidents", response_model=Snapshot)
+def incidents(request: Request, actor: Actor = Depends(require(Perm.incident_read))) -> Snapshot:
+    """Incidents for the live map: open ones and those closed in the last 24 hours."""
+    with transaction(request, write=False) as session:
+        head = bus.head(session)
+        items = service.map_incidents(session=session, actor=actor)
+    return Snapshot(event_id=head, items=items)
+
+
+@router.get("/dashboard")
+def dashboard_view(
+    request: Request, actor: Actor = Depends(require(Perm.incident_read))
+) -> dict[str, Any]:
+    """The big screen's tiles and charts, in the caller's scope."""
+    with transaction(request, write=False) as session:
+        return build_dashboard(session=session, actor=actor, settings=settings_of(request))
+
+
+def _event_id(value: str | None) -> int | None:
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value.strip())
+
+
+@router.get("/stream")
+async def stream(
+    request: Request,
+    since: int | None = Query(default=None, ge=0, description="resume after this event id"),
+    last_event_id: str | None = Header(default=None, alias="Last-Event-ID"),
+) -> StreamingResponse:
+    """Server-sent events in the caller's scope; resumes after ``Last-Event-ID`` (or ``since``)."""
+    actor = (await principal(request)).actor
+    actor.require(Perm.incident_read)
+    hub = hub_of(request.app)
+    sub = await hub.subscribe(actor.scope)
+    resume = _event_id(last_event_id)
+    if resume is None:
+        resume = since
+    db = database(request)
+
+    def replay(after: int) -> list[bus.Event]:
+        with db.session() as session:
+            return bus.read_since(session, last=after, scope=actor.scope)
+
+    async def events() -> AsyncIterator[str]:
+        sent = resume
+        try:
+            yield "retry: 1000\n\n"
+            if sent is not None:
+                replayed = 0
+                while replayed < REPLAY_LIMIT:
+                    batch = await asyncio.to_thread(replay, sent)
+                    for ev in batch:
+                        yield ev.frame
+                        sent = ev.id
+                    replayed += len(batch)
+                    if len(batch) < bus.READ_BATCH:
+                        break
+                else:
+                    yield "event: reload\ndata: {}\n\n"
+            yield f": live from {sent if sent is not None else hub.last_id}\n\n"
+            while True:
+                try:
+                    ev = await asyncio.wait_for(sub.queue.get(), timeout=HEARTBEAT_SECONDS)
+                except TimeoutError:
+                    yield ": ping\n\n"
+                    continue
+                if sent is not None and ev.id <= sent:
+                    continue
+                yield ev.frame
+                sent = ev.id
+                if sub.overflowed and sub.queue.empty():
+                    return  # fell behind: the client reconnects and replays from the table
+        finally:
+            hub.unsubscribe(sub)
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+async def stop_hub(app: FastAPI) -> None:
+    """Stop the app's hub (on shutdown)."""
+    hub: bus.Hub | None = getattr(app.state, "live_hub", None)
+    if hub is not None:
+        with contextlib.suppress(Exception):
+            await hub.stop()

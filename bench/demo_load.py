@@ -56,10 +56,12 @@ class StatementTimer:
         if not words:
             return "?"
         verb = words[0].upper()
-        key = {"INSERT": "INTO", "UPDATE": verb, "DELETE": "FROM", "SELECT": "FROM"}.get(verb)
         up = [w.upper() for w in words]
+        if verb == "UPDATE" and len(words) > 1:
+            return f"UPDATE {words[1]}"
+        key = {"INSERT": "INTO", "DELETE": "FROM", "SELECT": "FROM"}.get(verb)
         if key and key in up[1:]:
-            at = up.index(key, 1 if verb != "UPDATE" else 0)
+            at = up.index(key, 1)
             table = words[at + 1].split("(")[0] if at + 1 < len(words) else "?"
             return f"{verb} {table}"
         return verb

@@ -1,0 +1,709 @@
+"""Incident intake and query speed on the demo county scaled up (issue 4 figures).
+
+(a) bulk: N generated calls through ``intake_many`` (routing, repeat linking, audit) into a fresh
+    SQLite file in batches of 5,000, and as a baseline in the same run, batch for batch, a plain
+    Core ``executemany`` of the same rows into the incident table of another fresh file (no
+    routing, no repeats, no events, no audit): the ratio is the overhead of the intake path.
+(b) http: ``POST /api/incidents`` from 16 concurrent clients (threads + httpx) against a real
+    uvicorn server on 127.0.0.1 (a subprocess, a temp SQLite db with the demo org and an API token
+    from ``qingzhi token create``): requests/s and p50/p95/p99 latency.
+(c) kill: the same under load, the server killed with SIGKILL mid-way, restarted; every incident
+    that got a 2xx answer must be there (read back through the restarted server) and
+    ``qingzhi audit verify`` must pass.
+(d) query (``--query N``): N incidents written straight into the table (routed with the same
+    region index, repeats from the generator), then the ten most common one-click queries through
+    ``qingzhi.incidents.query`` timed (p50/p95 of ``--repeat`` runs), on SQLite and, when
+    QINGZHI_BENCH_DATABASE_URL is set, on PostgreSQL (in a schema of its own, dropped after).
+
+The machine is shared: absolute figures move with other jobs; the baseline ratio moves less.
+
+    .venv/bin/python bench/incident_intake.py [--bulk 200000] [--http 3000] [--clients 16]
+        [--query 1000000] [--skip bulk,http,kill]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.engine import make_url
+
+from qingzhi.auth.context import system_actor
+from qingzhi.config import Settings
+from qingzhi.demo.county import generate_county
+from qingzhi.demo.incidents import IncidentSpec, generate_incidents
+from qingzhi.demo.loader import demo_window, load_demo, to_import
+from qingzhi.incidents import query as iq
+from qingzhi.incidents import service
+from qingzhi.incidents.enums import Category
+from qingzhi.incidents.lifecycle import Status
+from qingzhi.incidents.models import Incident
+from qingzhi.incidents.routing import RegionIndex
+from qingzhi.incidents.schemas import IncidentImport
+from qingzhi.incidents.search import search_text
+from qingzhi.org.enums import UnitKind
+from qingzhi.org.models import Unit
+from qingzhi.store.base import table_of, utcnow
+from qingzhi.store.db import Database, make_engine, migrate
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+BATCH = 5000
+SEED = 2026
+ACTOR = system_actor("bench")
+TABLE = table_of(Incident)
+_CREATE_FIELDS = (
+    "source_id",
+    "received_at",
+    "category",
+    "subtype",
+    "description",
+    "address",
+    "caller_phone",
+    "location",
+    "priority",
+    "valid",
+    "invalid_reason",
+)
+
+
+def table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print a plain text table."""
+    cells = [[str(c) for c in header]] + [[_fmt(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    print(f"\n{title}")
+    for k, r in enumerate(cells):
+        print(
+            "  "
+            + "  ".join(
+                c.rjust(w) if j else c.ljust(w)
+                for j, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
+        if k == 0:
+            print("  " + "  ".join("-" * w for w in widths))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.1f}" if value >= 100 else f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def fresh_db(folder: Path, name: str) -> tuple[str, Database]:
+    """A migrated SQLite file with the demo org and accounts."""
+    url = f"sqlite:///{folder / name}"
+    migrate(url)
+    db = Database(url)
+    with db.session(write=True) as session:
+        load_demo(session=session, actor=ACTOR, seed=SEED)
+    return url, db
+
+
+def spec_chunks(total: int, *, seed: int = SEED) -> Iterator[list[IncidentSpec]]:
+    """About ``total`` calls in yearly chunks, oldest first, the newest ending yesterday."""
+    county = generate_county(SEED)
+    per_year = 85_000
+    years = max(1, math.ceil(total / per_year))
+    first = demo_window(365 * years)
+    left = total
+    for k in range(years):
+        specs = generate_incidents(
+            county, days=365, seed=seed + k, start=first + dt.timedelta(days=365 * k)
+        )
+        if k == years - 1 or len(specs) > left:
+            specs = specs[:left]
+        left -= len(specs)
+        yield specs
+        if left <= 0:
+            return
+
+
+def row_of(item: IncidentImport, now: dt.datetime) -> dict[str, Any]:
+    """The incident row of an item as a plain insert writes it (no routing, repeats or audit)."""
+    loc = item.location
+    return {
+        "source_id": item.source_id,
+        "received_at": item.received_at,
+        "category": item.category,
+        "subtype": item.subtype,
+        "description": item.description,
+        "address": item.address,
+        "caller_phone": item.caller_phone,
+        "lon": loc.lon if loc else None,
+        "lat": loc.lat if loc else None,
+        "source_datum": str(loc.datum) if loc else None,
+        "priority": item.priority,
+        "valid": item.valid,
+        "invalid_reason": str(item.invalid_reason) if item.invalid_reason else None,
+        "status": item.final_status,
+        "unit_id": None,
+        "station_id": None,
+        "zone_id": None,
+        "routed_by": "queue",
+        "needs_review": False,
+        "review_reason": None,
+        "repeat_of_id": None,
+        "repeat_count": 0,
+        "dispatched_at": item.dispatched_at,
+        "arrived_at": item.arrived_at,
+        "resolved_at": item.resolved_at,
+        "closed_at": item.closed_at,
+        "search_text": search_text(item.description, item.address),
+        "synthetic": True,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+# ---------------------------------------------------------------- (a) bulk
+
+
+def bench_bulk(folder: Path, total: int) -> None:
+    settings = Settings()
+    _, intake_db = fresh_db(folder, "intake.db")
+    _, raw_db = fresh_db(folder, "raw.db")
+    _, bare_db = fresh_db(folder, "bare.db")  # the baseline without the FTS5 trigger
+    with bare_db.session(write=True) as session:
+        session.execute(text("DROP TRIGGER incident_fts_insert"))
+    now = dt.datetime.now(dt.UTC)
+    t_val = t_intake = t_raw = t_bare = 0.0
+    n = created = 0
+    for specs in spec_chunks(total):
+        t0 = time.perf_counter()
+        items = [to_import(s, now)[0] for s in specs]
+        t1 = time.perf_counter()
+        t_val += t1 - t0
+        for first in range(0, len(items), BATCH):
+            batch = items[first : first + BATCH]
+            t2 = time.perf_counter()
+            with intake_db.session(write=True) as session:
+                results = service.intake_many(
+                    session=session,
+                    actor=ACTOR,
+                    settings=settings,
+                    items=batch,
+                    action="incident.import",
+                )
+            t3 = time.perf_counter()
+            rows = [row_of(item, now) for item in batch]
+            t4 = time.perf_counter()
+            with raw_db.session(write=True) as session:
+                session.connection().execute(insert(TABLE), rows)
+            t5 = time.perf_counter()
+            with bare_db.session(write=True) as session:
+                session.connection().execute(insert(TABLE), rows)
+            t6 = time.perf_counter()
+            t_intake += t3 - t2
+            t_raw += t5 - t4
+            t_bare += t6 - t5
+            created += sum(r.created for r in results)
+            n += len(batch)
+        print(f"  … {n:,} calls", file=sys.stderr)
+    with intake_db.session() as session:
+        stored = session.execute(select(func.count(Incident.id))).scalar_one()
+        repeats = session.execute(
+            select(func.count(Incident.id)).where(Incident.repeat_of_id.is_not(None))
+        ).scalar_one()
+    intake_db.dispose()
+    raw_db.dispose()
+    bare_db.dispose()
+    table(
+        f"(a) bulk intake, {n:,} demo calls in batches of {BATCH:,} (SQLite file)",
+        ("path", "seconds", "incidents/s", "vs baseline"),
+        [
+            (
+                "intake_many: routing + repeats + events + audit",
+                t_intake,
+                n / t_intake,
+                f"{t_intake / t_raw:.1f}× slower",
+            ),
+            ("baseline: Core executemany into incident only", t_raw, n / t_raw, "1.0×"),
+            (
+                "  the same without the FTS5 trigger (indexes only)",
+                t_bare,
+                n / t_bare,
+                f"{t_bare / t_raw:.2f}×",
+            ),
+            ("(pydantic IncidentImport validation, not in either)", t_val, n / t_val, ""),
+        ],
+    )
+    print(
+        f"  stored {stored:,} (created {created:,}), linked as repeats by intake {repeats:,}; "
+        "spec generation excluded"
+    )
+
+
+# ---------------------------------------------------------------- (b), (c) http
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """uvicorn serving qingzhi on a free port of 127.0.0.1, as a subprocess."""
+
+    def __init__(self, url: str, log: Path) -> None:
+        self.env = {**os.environ, "QINGZHI_DATABASE_URL": url}
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as fh:
+            self.proc = subprocess.Popen(
+                [
+                    str(BIN / "uvicorn"),
+                    "qingzhi.web.asgi:app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
+                env=self.env,
+                cwd=ROOT,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.base + "/healthz", timeout=1).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: see {self.log}")
+            time.sleep(0.2)
+        raise RuntimeError("server did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def token_for(url: str, username: str) -> str:
+    """An API token issued by ``qingzhi token create`` (the token is its last line)."""
+    env = {**os.environ, "QINGZHI_DATABASE_URL": url}
+    out = subprocess.run(
+        [str(BIN / "qingzhi"), "token", "create", "--username", username, "--name", "bench"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def bodies(total: int, prefix: str) -> list[dict[str, Any]]:
+    """``total`` intake bodies (the API's fields) from the last days of the demo."""
+    days = max(2, math.ceil(total / 230) + 1)
+    specs = generate_incidents(
+        generate_county(SEED), days=days, seed=SEED + 99, start=demo_window(days)
+    )[-total:]
+    out = []
+    for s in specs:
+        body = {k: v for k, v in s.to_intake().items() if k in _CREATE_FIELDS}
+        body["source_id"] = prefix + s.source_id
+        out.append(body)
+    return out
+
+
+def post_all(
+    base: str, token: str, work: list[dict[str, Any]], clients: int, stop: threading.Event
+) -> tuple[list[float], list[tuple[str, int]], int, int]:
+    """POST every body from ``clients`` threads; latencies, 2xx (source id, incident id), errors."""
+    lock = threading.Lock()
+    latencies: list[float] = []
+    acked: list[tuple[str, int]] = []
+    failures = [0, 0]  # non-2xx answers, transport errors
+    queue = iter(work)
+
+    def worker() -> None:
+        with httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        ) as c:
+            while not stop.is_set():
+                with lock:
+                    body = next(queue, None)
+                if body is None:
+                    return
+                t0 = time.perf_counter()
+                try:
+                    r = c.post("/api/incidents", json=body)
+                except httpx.HTTPError:
+                    with lock:
+                        failures[1] += 1
+                    return
+                dt_ = time.perf_counter() - t0
+                with lock:
+                    latencies.append(dt_)
+                    if 200 <= r.status_code < 300:
+                        acked.append((body["source_id"], int(r.json()["incident"]["id"])))
+                    else:
+                        failures[0] += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, acked, failures[0], failures[1]
+
+
+def bench_http(folder: Path, total: int, clients: int, kill: bool, run_http: bool) -> None:
+    url, db = fresh_db(folder, "http.db")
+    db.dispose()
+    token = token_for(url, "dispatcher")
+    server = Server(url, folder / "server.log")
+    server.start()
+    try:
+        if run_http:
+            work = bodies(total, "HTTP-")
+            post_all(server.base, token, work[:50], 4, threading.Event())  # warm up
+            t0 = time.perf_counter()
+            lat, acked, bad, broken = post_all(
+                server.base, token, work[50:], clients, threading.Event()
+            )
+            wall = time.perf_counter() - t0
+            ms = np.array(lat) * 1000
+            table(
+                f"(b) POST /api/incidents, {clients} concurrent clients, uvicorn 1 worker, SQLite",
+                (
+                    "requests",
+                    "2xx",
+                    "errors",
+                    "wall s",
+                    "req/s",
+                    "p50 ms",
+                    "p95 ms",
+                    "p99 ms",
+                    "max ms",
+                ),
+                [
+                    (
+                        len(lat),
+                        len(acked),
+                        bad + broken,
+                        wall,
+                        len(lat) / wall,
+                        float(np.percentile(ms, 50)),
+                        float(np.percentile(ms, 95)),
+                        float(np.percentile(ms, 99)),
+                        float(ms.max()),
+                    )
+                ],
+            )
+        if kill:
+            work = bodies(max(total, 3000), "KILL-")
+            stop = threading.Event()
+            result: dict[str, Any] = {}
+
+            def run() -> None:
+                result["r"] = post_all(server.base, token, work, clients, stop)
+
+            runner = threading.Thread(target=run)
+            runner.start()
+            time.sleep(3.0)
+            server.kill()
+            killed_at = time.perf_counter()
+            runner.join()
+            stop.set()
+            lat, acked, bad, broken = result["r"]
+            server.start()
+            restart = time.perf_counter() - killed_at
+            missing = 0
+            with httpx.Client(
+                base_url=server.base, headers={"Authorization": f"Bearer {token}"}, timeout=60
+            ) as c:
+                for sid, iid in acked:
+                    r = c.get(f"/api/incidents/{iid}")
+                    if r.status_code != 200 or r.json()["source_id"] != sid:
+                        missing += 1
+            server.stop()
+            check = make_engine(url)
+            with check.connect() as conn:
+                stored = conn.execute(
+                    select(func.count(Incident.id)).where(Incident.source_id.like("KILL-%"))
+                ).scalar_one()
+            check.dispose()
+            env = {**os.environ, "QINGZHI_DATABASE_URL": url}
+            verify = subprocess.run(
+                [str(BIN / "qingzhi"), "audit", "verify"],
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
+            table(
+                "(c) SIGKILL during concurrent intake, restart, check",
+                (
+                    "2xx before kill",
+                    "stored",
+                    "2xx missing",
+                    "cut off",
+                    "restart s",
+                    "audit verify",
+                ),
+                [
+                    (
+                        len(acked),
+                        stored,
+                        missing,
+                        broken,
+                        restart,
+                        "ok"
+                        if verify.returncode == 0
+                        else f"FAILED: {verify.stdout.strip()[-200:]}",
+                    )
+                ],
+            )
+    finally:
+        server.stop()
+
+
+# ---------------------------------------------------------------- (d) query
+
+
+def build_store(db: Database, total: int) -> int:
+    """``total`` demo calls written straight into the incident table (routed, repeats linked)."""
+    with db.session() as session:
+        index = RegionIndex(session)
+        have = session.execute(select(func.count(Incident.id))).scalar_one()
+    if have >= total:
+        return int(have)
+    now = utcnow()
+    next_id = 1
+    for specs in spec_chunks(total):
+        id_of: dict[str, int] = {}
+        for s in specs:
+            id_of[s.source_id] = next_id
+            next_id += 1
+        routes = index.route_points(
+            np.array([s.lon for s in specs]), np.array([s.lat for s in specs])
+        )
+        for first in range(0, len(specs), 20_000):
+            rows = []
+            for s, route in zip(
+                specs[first : first + 20_000], routes[first : first + 20_000], strict=True
+            ):
+                status = Status.closed if s.closed_at and s.closed_at < now else Status.arrived
+                rows.append(
+                    {
+                        "id": id_of[s.source_id],
+                        "source_id": s.source_id,
+                        "received_at": s.received_at,
+                        "category": Category(s.category),
+                        "subtype": s.subtype,
+                        "description": s.description,
+                        "address": s.address,
+                        "caller_phone": s.caller_phone,
+                        "lon": s.lon,
+                        "lat": s.lat,
+                        "source_datum": "wgs84",
+                        "priority": s.priority,
+                        "valid": s.valid,
+                        "invalid_reason": s.invalid_reason,
+                        "status": status,
+                        "unit_id": route.unit_id,
+                        "station_id": route.station_id,
+                        "zone_id": route.zone_id,
+                        "routed_by": str(route.routed_by),
+                        "needs_review": route.needs_review,
+                        "review_reason": route.review_reason,
+                        "repeat_of_id": id_of.get(s.repeat_of) if s.repeat_of else None,
+                        "repeat_count": 0,
+                        "dispatched_at": s.dispatched_at,
+                        "arrived_at": s.arrived_at,
+                        "resolved_at": s.resolved_at,
+                        "closed_at": s.closed_at if status == Status.closed else None,
+                        "search_text": search_text(s.description, s.address),
+                        "synthetic": True,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+            with db.session(write=True) as session:
+                session.connection().execute(insert(TABLE), rows)
+        print(f"  … {next_id - 1:,} incidents", file=sys.stderr)
+    with db.session(write=True) as session:
+        if db.dialect == "postgresql":
+            session.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence('incident', 'id'), "
+                    "(SELECT max(id) FROM incident))"
+                )
+            )
+            session.execute(text("ANALYZE incident"))
+        else:
+            session.execute(text("ANALYZE"))
+    return next_id - 1
+
+
+def query_cases(db: Database) -> list[tuple[str, Any]]:
+    """The ten common queries: (name, function of a session)."""
+    with db.session() as session:
+        last = session.execute(select(func.max(Incident.received_at))).scalar_one()
+        central = session.execute(
+            select(Unit.id).where(Unit.kind == UnitKind.central_station).order_by(Unit.id).limit(1)
+        ).scalar_one()
+        seat = session.execute(select(Unit.id).where(Unit.code == "500231002")).scalar_one()
+        cursor = None
+        for _ in range(9):
+            page = iq.page(session=session, actor=ACTOR, query=iq.IncidentQuery(), cursor=cursor)
+            cursor = page.next_cursor
+    day = dt.timedelta(days=1)
+    month_ago = last - 30 * day
+    lon, lat = 107.35, 30.33  # the county seat
+
+    def pg(query: iq.IncidentQuery, cur: str | None = None) -> Any:
+        return lambda s: iq.page(session=s, actor=ACTOR, query=query, cursor=cur)
+
+    return [
+        (
+            "time range (7 days, a month ago)",
+            pg(iq.IncidentQuery(start=month_ago, end=month_ago + 7 * day)),
+        ),
+        (
+            "unit + time (central station, 30 d)",
+            pg(iq.IncidentQuery(unit_id=central, start=month_ago)),
+        ),
+        (
+            "category + time (criminal, 30 d)",
+            pg(iq.IncidentQuery(categories=[Category.criminal], start=month_ago)),
+        ),
+        (
+            "open incidents",
+            pg(iq.IncidentQuery(statuses=[Status.received, Status.dispatched, Status.arrived])),
+        ),
+        ("free text 盗窃", pg(iq.IncidentQuery(q="盗窃"))),
+        ("free text 盗窃 + unit (桂阳)", pg(iq.IncidentQuery(q="盗窃", unit_id=seat))),
+        ("radius 500 m (county seat)", pg(iq.IncidentQuery(near=(lon, lat), radius_m=500))),
+        ("repeat calls only", pg(iq.IncidentQuery(repeat_only=True))),
+        (
+            "facets, last day of data",
+            lambda s: iq.facet_counts(
+                session=s, actor=ACTOR, query=iq.IncidentQuery(start=last - day)
+            ),
+        ),
+        ("page 10 via cursor", pg(iq.IncidentQuery(), cursor)),
+    ]
+
+
+def time_queries(db: Database, repeat: int) -> list[tuple[str, float, float]]:
+    out = []
+    for name, fn in query_cases(db):
+        times = []
+        for _ in range(repeat):
+            with db.session() as session:
+                t0 = time.perf_counter()
+                fn(session)
+                times.append((time.perf_counter() - t0) * 1000)
+        out.append((name, float(np.percentile(times, 50)), float(np.percentile(times, 95))))
+    return out
+
+
+def bench_query(folder: Path, total: int, repeat: int) -> None:
+    targets: list[tuple[str, str]] = [("SQLite", f"sqlite:///{folder / 'query.db'}")]
+    pg_url = os.environ.get("QINGZHI_BENCH_DATABASE_URL")
+    schema = f"qingzhi_bench_{os.getpid()}"
+    if pg_url:
+        admin = make_engine(pg_url)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        pg = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        targets.append(("PostgreSQL", pg.render_as_string(hide_password=False)))
+    results: dict[str, list[tuple[str, float, float]]] = {}
+    try:
+        for name, url in targets:
+            migrate(url)
+            db = Database(url)
+            with db.session(write=True) as session:
+                load_demo(session=session, actor=ACTOR, seed=SEED)
+            t0 = time.perf_counter()
+            n = build_store(db, total)
+            print(
+                f"  {name}: {n:,} incidents written in {time.perf_counter() - t0:.0f} s",
+                file=sys.stderr,
+            )
+            results[name] = time_queries(db, repeat)
+            db.dispose()
+    finally:
+        if pg_url:
+            admin = make_engine(pg_url)
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            admin.dispose()
+    names = [r[0] for r in next(iter(results.values()))]
+    header = ["query (page of 50)"] + [f"{b} {s}" for b in results for s in ("p50 ms", "p95 ms")]
+    rows = []
+    for i, qname in enumerate(names):
+        row: list[Any] = [qname]
+        for b in results:
+            row += [results[b][i][1], results[b][i][2]]
+        rows.append(row)
+    table(f"(d) one-click queries on {total:,} incidents, {repeat} runs each", header, rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--bulk", type=int, default=200_000, help="calls for (a)")
+    parser.add_argument("--http", type=int, default=3000, help="requests for (b)")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--query", type=int, default=0, help="incidents for (d); 0 skips it")
+    parser.add_argument("--repeat", type=int, default=20, help="runs of each query in (d)")
+    parser.add_argument("--skip", default="", help="comma list of bulk,http,kill")
+    parser.add_argument("--keep", type=Path, default=None, help="work in this folder (kept)")
+    args = parser.parse_args()
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    print(f"cpus: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f} (shared machine)")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        if "bulk" not in skip:
+            bench_bulk(folder, args.bulk)
+        if "http" not in skip or "kill" not in skip:
+            bench_http(folder, args.http, args.clients, "kill" not in skip, "http" not in skip)
+        if args.query:
+            bench_query(folder, args.query, args.repeat)
+
+
+if __name__ == "__main__":
+    main()

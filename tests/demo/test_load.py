@@ -143,3 +143,9 @@ def test_vancouver_sample_routes_records_to_their_neighbourhood(
     )
     assert again.created == 0
     assert sum(again.org.import_report.created.values()) == 0
+
+
+def test_incidents_need_the_org_first(db: Database, settings: Settings) -> None:
+    with pytest.raises(ValidationFailed):
+        load_incidents(db=db, actor=system_actor("demo"), settings=settings, days=1, now=NOW)
+    assert _count(db) == 0

@@ -233,14 +233,16 @@ def load_incidents(
     """
     now = now or dt.datetime.now(dt.UTC)
     start = start or demo_window(days, now=now)
+    with db.session() as session:
+        check_city(session, code=BUREAU_CODE, name=BUREAU_NAME)
+        if session.execute(select(Bureau.id).limit(1)).first() is None:
+            raise ValidationFailed.field("database", "请先导入模拟县机构（qingzhi demo load）")
     report = IncidentLoadReport(start=start, days=days)
     t0 = time.perf_counter()
     if specs is None:
         specs = generate_demo_incidents(seed=seed, days=days, start=start)
     report.generate_seconds = time.perf_counter() - t0
     t1 = time.perf_counter()
-    with db.session() as session:
-        check_city(session, code=BUREAU_CODE, name=BUREAU_NAME)
     for first in range(0, len(specs), batch):
         chunk = specs[first : first + batch]
         items: list[IncidentImport] = []

@@ -11,11 +11,12 @@ from sqlalchemy import func, select
 from qingzhi.audit.models import AuditHead, AuditRecord
 from qingzhi.auth import service as auth
 from qingzhi.auth.context import system_actor
+from qingzhi.auth.models import ApiToken, User, WebSession
 from qingzhi.org.models import Bureau, Officer, Unit, Zone
 from qingzhi.store.db import Database
 from tests.factories import PASSWORD
 
-COUNTED = (Bureau, Unit, Zone, Officer, AuditRecord)
+COUNTED = (Bureau, Unit, Zone, Officer, User, ApiToken, WebSession, AuditRecord)
 
 
 def bearer(db: Database, username: str, name: str = "test") -> dict[str, str]:

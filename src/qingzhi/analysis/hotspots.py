@@ -48,6 +48,20 @@ def benjamini_hochberg(p: FloatArray, q: float = 0.05) -> NDArray[np.bool_]:
     return out
 
 
+def bh_qvalues(p: FloatArray) -> FloatArray:
+    """Benjamini-Hochberg adjusted p-values (q-values): rejected at FDR q exactly when <= q."""
+    p = np.asarray(p, dtype=np.float64)
+    m = p.size
+    if m == 0:
+        return p.copy()
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * m / np.arange(1, m + 1)
+    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
+    out = np.empty(m, dtype=np.float64)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
+
 @dataclass(frozen=True)
 class GiStarResult:
     """Gi* z-scores, one-sided p-values and FDR-controlled hot and cold cells (2-D arrays)."""

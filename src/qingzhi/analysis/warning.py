@@ -120,6 +120,38 @@ def space_time_scan(
     return ScanResult(score, p, alarm, alpha, centre, cells, d + 1, obs, exp)
 
 
+def scan_baseline(
+    history: FloatArray,
+    history_weekdays: NDArray[np.int64],
+    weekdays: NDArray[np.int64],
+) -> FloatArray:
+    """Expected counts (n_cells, n_days) for the days to scan, estimated from history.
+
+    ``history`` is (n_cells, n_history_days) of counts with each history day's weekday (0-6) in
+    ``history_weekdays``; ``weekdays`` gives the weekday of each day to scan. The expectation of
+    cell ``i`` on a day of weekday ``w`` is ``R * f_w * s_i``: ``R`` the mean daily total of the
+    history, ``f_w`` the weekday's share relative to the mean weekday, ``s_i`` the cell's share of
+    the history with one pseudo-event spread evenly over the cells (so a cell never expects zero
+    and a single event in a quiet cell is not an infinitely unlikely cluster).
+    """
+    h = np.asarray(history, dtype=np.float64)
+    hw = np.asarray(history_weekdays, dtype=np.int64)
+    if h.ndim != 2 or h.shape[1] == 0 or len(hw) != h.shape[1]:
+        raise ValueError("history must be (n_cells, n_days) with one weekday per day")
+    n_cells, n_days = h.shape
+    per_day = h.sum(axis=0)
+    rate = float(per_day.sum()) / n_days
+    factor = np.ones(7)
+    for w in range(7):
+        on = hw == w
+        if on.any() and rate > 0:
+            factor[w] = float(per_day[on].mean()) / rate
+    total = float(h.sum())
+    share = (h.sum(axis=1) + 1.0 / n_cells) / (total + 1.0)
+    day_rate = max(rate, 1.0 / n_days) * factor[np.asarray(weekdays, dtype=np.int64) % 7]
+    return np.asarray(share[:, None] * day_rate[None, :], dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class ControlChart:
     """One group's chart: counts, baseline mean, Shewhart limit, CUSUM and alarm periods."""

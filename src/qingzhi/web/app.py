@@ -21,6 +21,7 @@ from qingzhi.dispatch.views import router as dispatch_router
 from qingzhi.errors import QingzhiError, Unauthenticated
 from qingzhi.incidents.ogc import router as ogc_router
 from qingzhi.incidents.views import router as incidents_router
+from qingzhi.intel.views import router as intel_router
 from qingzhi.live.views import router as live_router
 from qingzhi.org.views import router as org_router
 from qingzhi.store.db import Database
@@ -176,6 +177,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         audit_router,
         incidents_router,
         ogc_router,
+        intel_router,
         live_router,
         dispatch_router,
         pages.router,

@@ -1,0 +1,637 @@
+"""Intelligence analysis services (研判): incidents in the caller's scope turned into event arrays
+for the pure analysis library, and its results turned into JSON-ready dicts and GeoJSON.
+
+Every function reads incidents through ``incidents.service.scope_filter``, so a station chief's
+trends, hotspots, forecast and warnings count only the station's incidents. Times are the bureau's
+local time (``settings.timezone``); coordinates are projected to ``settings.projected_crs``
+(EPSG:32648 for Chongqing) for metric work and back to WGS-84 for maps. Only valid incidents
+(有效警情) that are not repeat calls (重复报警, counted once through the first call) are analysed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from qingzhi.analysis import hotspots, nearrepeat, trends, warning
+from qingzhi.analysis.evaluation import n_selected, rank_cells
+from qingzhi.analysis.events import EventTable
+from qingzhi.analysis.forecast import SeriesData, series_on_grid
+from qingzhi.analysis.grid import Grid, grid_for
+from qingzhi.analysis.methods import RECOMMENDED, make_forecaster, prepare
+from qingzhi.auth.context import Actor
+from qingzhi.config import Settings
+from qingzhi.errors import ValidationFailed
+from qingzhi.geo.projection import to_lonlat, to_metres
+from qingzhi.incidents.enums import Category
+from qingzhi.incidents.models import Incident
+from qingzhi.incidents.service import scope_filter
+
+log = logging.getLogger(__name__)
+
+VERDICTS = {"up": "显著上升", "down": "显著下降", "flat": "无显著变化"}
+GROUPINGS = ("category", "unit", "zone")
+FREQUENCIES = {"day": "D", "week": "W", "month": "M"}
+
+
+@dataclass(frozen=True)
+class IncidentEvents:
+    """Valid incidents in scope as arrays: local times, projected metres (NaN if unlocated)."""
+
+    t: NDArray[np.datetime64]
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    category: NDArray[np.str_]
+    unit: NDArray[np.str_]
+    zone: NDArray[np.str_]
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def select(self, mask: NDArray[np.bool_]) -> IncidentEvents:
+        """The events where ``mask`` is true."""
+        return IncidentEvents(
+            self.t[mask],
+            self.x[mask],
+            self.y[mask],
+            self.category[mask],
+            self.unit[mask],
+            self.zone[mask],
+        )
+
+    def located(self) -> IncidentEvents:
+        """Only the events with a location."""
+        return self.select(np.isfinite(self.x) & np.isfinite(self.y))
+
+    def table(self) -> EventTable:
+        """The located events as the analysis library's event table."""
+        ev = self.located()
+        return EventTable(ev.x, ev.y, ev.t, ev.category)
+
+
+def _utc(moment: dt.datetime, tz: str) -> dt.datetime:
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(tz))
+    return aware.astimezone(dt.UTC)
+
+
+def _local_midnight(day: dt.date, tz: str) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(tz))
+
+
+def load_events(
+    *,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    start: dt.datetime,
+    end: dt.datetime,
+    categories: Sequence[Category] = (),
+    subtypes: Sequence[str] = (),
+) -> IncidentEvents:
+    """Valid, non-repeat incidents received in [start, end) in scope (naive times are local)."""
+    stmt = select(
+        Incident.received_at,
+        Incident.lon,
+        Incident.lat,
+        Incident.category,
+        Incident.unit_id,
+        Incident.station_id,
+        Incident.zone_id,
+    ).where(
+        Incident.valid.is_(True),
+        Incident.repeat_of_id.is_(None),
+        Incident.received_at >= _utc(start, settings.timezone),
+        Incident.received_at < _utc(end, settings.timezone),
+    )
+    if categories:
+        stmt = stmt.where(Incident.category.in_(list(categories)))
+    if subtypes:
+        stmt = stmt.where(Incident.subtype.in_(list(subtypes)))
+    rows = session.execute(scope_filter(stmt, actor).order_by(Incident.received_at)).all()
+    tz = ZoneInfo(settings.timezone)
+    times = [r.received_at.astimezone(tz).replace(tzinfo=None) for r in rows]
+    t = np.array(times, dtype="datetime64[s]") if times else np.array([], dtype="datetime64[s]")
+    lon = np.array([np.nan if r.lon is None else r.lon for r in rows], dtype=np.float64)
+    lat = np.array([np.nan if r.lat is None else r.lat for r in rows], dtype=np.float64)
+    x = np.full(len(rows), np.nan)
+    y = np.full(len(rows), np.nan)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if ok.any():
+        x[ok], y[ok] = to_metres(lon[ok], lat[ok], settings.projected_crs)
+    unit = [r.station_id if r.station_id is not None else r.unit_id for r in rows]
+    return IncidentEvents(
+        t,
+        x,
+        y,
+        np.array([str(r.category) for r in rows], dtype=np.str_),
+        np.array(["" if u is None else str(u) for u in unit], dtype=np.str_),
+        np.array(["" if r.zone_id is None else str(r.zone_id) for r in rows], dtype=np.str_),
+    )
+
+
+# ---------------------------------------------------------------- trends
+
+
+def _change(current: int, previous: int, cur_days: float, prev_days: float) -> dict[str, Any]:
+    test = trends.change_test(
+        current, previous, current_exposure=cur_days, previous_exposure=prev_days
+    )
+    return {
+        "current": test.current,
+        "previous": test.previous,
+        "change": None if math.isinf(test.change) else round(test.change, 4),
+        "p_value": round(test.p_value, 6),
+        "verdict": VERDICTS[test.direction],
+    }
+
+
+def _year_before(day: dt.date) -> dt.date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
+def _counts_by(ev: IncidentEvents, group_by: str) -> dict[str, int]:
+    keys = getattr(ev, group_by)
+    names, counts = np.unique(keys, return_counts=True)
+    return {str(n): int(c) for n, c in zip(names, counts, strict=True)}
+
+
+def trend_report(
+    *,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    start: dt.date,
+    end: dt.date,
+    freq: str = "day",
+    group_by: str = "category",
+    categories: Sequence[Category] = (),
+) -> dict[str, Any]:
+    """Counts by period and group over [start, end), 环比/同比 with exact Poisson tests,
+    CompStat 7/28-day windows ending at ``end`` and the hour-of-week profile."""
+    if freq not in FREQUENCIES:
+        raise ValidationFailed.field("freq", f"可选：{', '.join(FREQUENCIES)}")
+    if group_by not in GROUPINGS:
+        raise ValidationFailed.field("group_by", f"可选：{', '.join(GROUPINGS)}")
+    if end <= start:
+        raise ValidationFailed.field("end", "须晚于 start")
+    tz = settings.timezone
+    days = (end - start).days
+    prev_start = start - dt.timedelta(days=days)
+    year_start, year_end = _year_before(start), _year_before(end)
+    earliest = min(prev_start, year_start, end - dt.timedelta(days=28 + 364))
+    ev = load_events(
+        session=session,
+        actor=actor,
+        settings=settings,
+        start=_local_midnight(earliest, tz),
+        end=_local_midnight(end, tz),
+        categories=categories,
+    )
+
+    def within(a: dt.date, b: dt.date) -> IncidentEvents:
+        lo, hi = np.datetime64(a, "s"), np.datetime64(b, "s")
+        return ev.select((ev.t >= lo) & (ev.t < hi))
+
+    cur = within(start, end)
+    prev = within(prev_start, start)
+    year = within(year_start, year_end)
+    year_days = (year_end - year_start).days
+    table = trends.count_table(cur.t, FREQUENCIES[freq], getattr(cur, group_by))
+    by_cur, by_prev, by_year = (_counts_by(e, group_by) for e in (cur, prev, year))
+    groups = sorted(set(by_cur) | set(by_prev) | set(by_year))
+    comparisons = [
+        {
+            "group": g,
+            "period_over_period": _change(by_cur.get(g, 0), by_prev.get(g, 0), days, days),
+            "year_on_year": _change(by_cur.get(g, 0), by_year.get(g, 0), days, year_days),
+        }
+        for g in groups
+    ]
+    end_s = np.datetime64(end, "s")
+    compstat = [
+        {
+            "days": row.days,
+            "current": row.current,
+            "period_over_period": _change(
+                row.current, row.period_over_period.previous, row.days, row.days
+            ),
+            "year_on_year": _change(row.current, row.year_on_year.previous, row.days, row.days),
+        }
+        for row in trends.compstat(ev.t, end_s)
+    ]
+    return {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "freq": freq,
+        "group_by": group_by,
+        "total": len(cur),
+        "series": {
+            "periods": [str(p) for p in table.periods],
+            "groups": list(table.groups),
+            "counts": table.counts.tolist(),
+        },
+        "totals": {
+            "current": len(cur),
+            "period_over_period": _change(len(cur), len(prev), days, days),
+            "year_on_year": _change(len(cur), len(year), days, year_days),
+        },
+        "comparisons": comparisons,
+        "compstat": compstat,
+        "hour_of_week": trends.hour_of_week(cur.t).tolist(),
+    }
+
+
+# ---------------------------------------------------------------- maps
+
+
+def _cell_feature(grid: Grid, index: int, crs: str, props: dict[str, Any]) -> dict[str, Any]:
+    ring = np.asarray(grid.cell_polygon(index))
+    lon, lat = to_lonlat(ring[:, 0], ring[:, 1], crs)
+    coords = [[round(float(a), 7), round(float(b), 7)] for a, b in zip(lon, lat, strict=True)]
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Polygon", "coordinates": [coords]},
+        "properties": props,
+    }
+
+
+def _located(ev: IncidentEvents, field: str) -> IncidentEvents:
+    located = ev.located()
+    if len(located) == 0:
+        raise ValidationFailed.field(field, "所选范围内没有带坐标的有效警情")
+    return located
+
+
+def hotspot_map(
+    *,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    start: dt.datetime,
+    end: dt.datetime,
+    cell: float = 150.0,
+    radius_cells: float = 1.5,
+    fdr: float = 0.05,
+    categories: Sequence[Category] = (),
+) -> dict[str, Any]:
+    """Gi* hot and cold cells at FDR ``fdr`` as WGS-84 GeoJSON polygons with z, p, q and counts.
+
+    The study area is every cell of the grid over the located incidents' bounding box.
+    """
+    if end <= start:
+        raise ValidationFailed.field("end", "须晚于 start")
+    ev = load_events(
+        session=session,
+        actor=actor,
+        settings=settings,
+        start=start,
+        end=end,
+        categories=categories,
+    )
+    located = _located(ev, "start")
+    grid = grid_for(located.x, located.y, cell)
+    features: list[dict[str, Any]] = []
+    n_hot = n_cold = 0
+    if grid.n_cells >= 3:
+        counts = np.bincount(grid.flat_index(located.x, located.y), minlength=grid.n_cells)
+        result = hotspots.gi_star(counts.reshape(grid.shape).astype(float), radius_cells, q=fdr)
+        z = result.z.ravel()
+        p_hot, p_cold = result.p_hot.ravel(), 1.0 - result.p_hot.ravel()
+        q_hot, q_cold = hotspots.bh_qvalues(p_hot), hotspots.bh_qvalues(p_cold)
+        hot, cold = result.hot.ravel(), result.cold.ravel()
+        n_hot, n_cold = int(hot.sum()), int(cold.sum())
+        for i in np.flatnonzero(hot | cold):
+            is_hot = bool(hot[i])
+            props = {
+                "cell": int(i),
+                "kind": "hot" if is_hot else "cold",
+                "count": int(counts[i]),
+                "z": round(float(z[i]), 4),
+                "p": float(p_hot[i] if is_hot else p_cold[i]),
+                "q": float(q_hot[i] if is_hot else q_cold[i]),
+            }
+            features.append(_cell_feature(grid, int(i), settings.projected_crs, props))
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "properties": {
+            "cell_m": cell,
+            "radius_cells": radius_cells,
+            "fdr": fdr,
+            "n_events": len(located),
+            "n_cells": grid.n_cells,
+            "n_hot": n_hot,
+            "n_cold": n_cold,
+        },
+    }
+
+
+def _series(ev: IncidentEvents, context: IncidentEvents | None, cell: float) -> SeriesData:
+    table = ev.table()
+    ctx = None if context is None else context.table()
+    pts = ctx if ctx is not None else table
+    return series_on_grid(table, grid_for(pts.x, pts.y, cell), ctx)
+
+
+def forecast_map(
+    *,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    day: dt.date,
+    cell: float = 150.0,
+    top: int = 50,
+    coverage: float | None = None,
+    history_days: int = 730,
+    fit_days: int = 90,
+    categories: Sequence[Category] = (),
+) -> dict[str, Any]:
+    """The recommended method's forecast for ``day``: the top cells as WGS-84 GeoJSON.
+
+    History is the ``history_days`` before ``day``; the model is fitted on its last ``fit_days``
+    days (fewer when the history is short). With ``categories`` all incidents in scope are the
+    context series. The top cells are the ``top`` best, or ``coverage`` % of the active cells.
+    """
+    tz = settings.timezone
+    begin = _local_midnight(day - dt.timedelta(days=history_days), tz)
+    stop = _local_midnight(day, tz)
+    context = None
+    if categories:
+        context = load_events(
+            session=session, actor=actor, settings=settings, start=begin, end=stop
+        )
+        context = _located(context, "category")
+    ev = load_events(
+        session=session,
+        actor=actor,
+        settings=settings,
+        start=begin,
+        end=stop,
+        categories=categories,
+    )
+    series = _series(_located(ev, "category"), context, cell)
+    target = int(np.datetime64(day, "D").astype(np.int64))
+    first_day = math.floor(float(series.t[0]))
+    fit = min(fit_days, target - first_day - 1)
+    method = RECOMMENDED
+    forecaster = make_forecaster(method, None)
+    if fit >= 7:
+        prepare(forecaster, series, target, fit_days=fit)
+    else:  # too little history to fit: fall back to counts over all history
+        method = "naive"
+        forecaster = make_forecaster(method, None, {"window": 0.0})
+    scores = forecaster.predict(series.before(target), target)
+    active = np.flatnonzero(series.counts() > 0).astype(np.int64)
+    n = n_selected(coverage, len(active)) if coverage is not None else min(top, len(active))
+    chosen = rank_cells(scores, active)[:n]
+    counts = series.counts()
+    features = [
+        _cell_feature(
+            series.grid,
+            int(i),
+            settings.projected_crs,
+            {
+                "cell": int(i),
+                "rank": rank + 1,
+                "score": round(float(scores[i]), 6),
+                "history_count": int(counts[i]),
+            },
+        )
+        for rank, i in enumerate(chosen)
+    ]
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "properties": {
+            "day": day.isoformat(),
+            "method": method,
+            "params": forecaster.params(),
+            "cell_m": cell,
+            "n_events": len(series),
+            "n_active_cells": len(active),
+            "fit_days": fit if method == RECOMMENDED else 0,
+        },
+    }
+
+
+# ---------------------------------------------------------------- near repeat
+
+
+def near_repeat(
+    *,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    start: dt.datetime,
+    end: dt.datetime,
+    category: Category,
+    subtypes: Sequence[str] = (),
+    distance_edges: Sequence[float] = (0.0, 100.0, 200.0, 300.0, 400.0),
+    time_edges: Sequence[float] = (0.0, 7.0, 14.0, 21.0, 28.0),
+    permutations: int = 99,
+) -> dict[str, Any]:
+    """The Knox table with Monte Carlo p-values for one category (optionally subtypes)."""
+    if end <= start:
+        raise ValidationFailed.field("end", "须晚于 start")
+    ev = load_events(
+        session=session,
+        actor=actor,
+        settings=settings,
+        start=start,
+        end=end,
+        categories=[category],
+        subtypes=subtypes,
+    )
+    located = ev.located()
+    if len(located) < 2:
+        raise ValidationFailed.field("category", "所选范围内带坐标的警情少于 2 起")
+    t_days = located.t.astype("datetime64[s]").astype(np.int64) / 86_400.0
+    result = nearrepeat.knox_test(
+        located.x,
+        located.y,
+        t_days,
+        distance_edges=distance_edges,
+        time_edges=time_edges,
+        permutations=permutations,
+    )
+    return {
+        "category": str(category),
+        "n_events": len(located),
+        "distance_edges_m": list(result.distance_edges),
+        "time_edges_days": list(result.time_edges),
+        "observed": result.observed.tolist(),
+        "expected": np.round(result.expected, 3).tolist(),
+        "ratio": np.round(np.nan_to_num(result.ratio, nan=0.0), 3).tolist(),
+        "p_value": np.round(result.p_value, 4).tolist(),
+        "significant": result.significant().tolist(),
+        "permutations": result.permutations,
+    }
+
+
+# ---------------------------------------------------------------- early warning
+
+
+def _day_index(t: NDArray[np.datetime64]) -> NDArray[np.int64]:
+    return np.asarray(t.astype("datetime64[D]").astype(np.int64), dtype=np.int64)
+
+
+def _weekday(days: NDArray[np.int64]) -> NDArray[np.int64]:
+    return np.asarray((days + 3) % 7, dtype=np.int64)  # 1970-01-01 was a Thursday; Monday = 0
+
+
+def early_warnings(
+    *,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    end: dt.date,
+    days: int = 7,
+    history_days: int = 365,
+    cell: float = 500.0,
+    max_cells: int = 16,
+    simulations: int = 99,
+    alpha: float = 0.05,
+    chart_weeks: int = 4,
+    baseline_weeks: int = 26,
+    categories: Sequence[Category] = (),
+) -> dict[str, Any]:
+    """The prospective space-time scan over the ``days`` before ``end`` against a baseline from
+    the ``history_days`` before them, and weekly per-unit per-category control-chart alarms."""
+    tz = settings.timezone
+    recent_start = end - dt.timedelta(days=days)
+    hist_start = recent_start - dt.timedelta(days=history_days)
+    chart_start = end - dt.timedelta(days=7 * (chart_weeks + baseline_weeks))
+    ev = load_events(
+        session=session,
+        actor=actor,
+        settings=settings,
+        start=_local_midnight(min(hist_start, chart_start), tz),
+        end=_local_midnight(end, tz),
+        categories=categories,
+    )
+    scan = _scan(ev, settings, hist_start, recent_start, end, cell, max_cells, simulations, alpha)
+    charts = _charts(ev, end, chart_weeks, baseline_weeks)
+    return {
+        "end": end.isoformat(),
+        "days": days,
+        "scan": scan,
+        "control_charts": charts,
+    }
+
+
+def _scan(
+    ev: IncidentEvents,
+    settings: Settings,
+    hist_start: dt.date,
+    recent_start: dt.date,
+    end: dt.date,
+    cell: float,
+    max_cells: int,
+    simulations: int,
+    alpha: float,
+) -> dict[str, Any]:
+    located = ev.located()
+    day = _day_index(located.t)
+    h0 = int(np.datetime64(hist_start, "D").astype(np.int64))
+    r0 = int(np.datetime64(recent_start, "D").astype(np.int64))
+    r1 = int(np.datetime64(end, "D").astype(np.int64))
+    keep = (day >= h0) & (day < r1)
+    located, day = located.select(keep), day[keep]
+    if len(located) == 0 or not ((day >= r0).any() and (day < r0).any()):
+        return {"alarm": False, "reason": "基线期或监测期内没有带坐标的警情", "feature": None}
+    grid = grid_for(located.x, located.y, cell)
+    flat = grid.flat_index(located.x, located.y)
+    active, col = np.unique(flat, return_inverse=True)
+    n_days = r1 - h0
+    counts = np.zeros((len(active), n_days))
+    np.add.at(counts, (col, day - h0), 1.0)
+    history, recent = counts[:, : r0 - h0], counts[:, r0 - h0 :]
+    hist_days = np.arange(h0, r0, dtype=np.int64)
+    recent_days = np.arange(r0, r1, dtype=np.int64)
+    baseline = warning.scan_baseline(history, _weekday(hist_days), _weekday(recent_days))
+    xc, yc = grid.centres()
+    xy = np.column_stack([xc[active], yc[active]])
+    result = warning.space_time_scan(
+        recent,
+        baseline,
+        xy,
+        max_cells=max_cells,
+        max_days=recent.shape[1],
+        simulations=simulations,
+        alpha=alpha,
+    )
+    cells = [int(active[i]) for i in result.cells]
+    features = [
+        _cell_feature(grid, c, settings.projected_crs, {"cell": c, "centre": c == cells[0]})
+        for c in cells
+    ]
+    first = recent_days[-result.days]
+    return {
+        "alarm": result.alarm,
+        "score": round(result.score, 4),
+        "p_value": result.p_value,
+        "alpha": alpha,
+        "observed": result.observed,
+        "expected": round(result.expected, 4),
+        "from": str(np.datetime64(int(first), "D")),
+        "days": result.days,
+        "cell_m": cell,
+        "simulations": simulations,
+        "feature": {"type": "FeatureCollection", "features": features},
+    }
+
+
+def _charts(
+    ev: IncidentEvents, end: dt.date, chart_weeks: int, baseline_weeks: int
+) -> list[dict[str, Any]]:
+    n_weeks = chart_weeks + baseline_weeks
+    stop = int(np.datetime64(end, "D").astype(np.int64))
+    first = stop - 7 * n_weeks
+    day = _day_index(ev.t)
+    keep = (day >= first) & (day < stop)
+    week = (day[keep] - first) // 7
+    labels = np.array([first + 7 * i for i in range(n_weeks)]).astype("datetime64[D]")
+    groups = np.char.add(np.char.add(ev.unit[keep], "|"), ev.category[keep])
+    out: list[dict[str, Any]] = []
+    for g in np.unique(groups):
+        counts = np.bincount(week[groups == g], minlength=n_weeks)
+        chart = warning.control_chart(
+            counts, baseline_periods=baseline_weeks, group=str(g), periods=labels
+        )
+        alarms = sorted(set(chart.shewhart_alarms) | set(chart.cusum_alarms))
+        if not alarms:
+            continue
+        unit, category = str(g).split("|", 1)
+        out.append(
+            {
+                "unit_id": int(unit) if unit else None,
+                "category": category,
+                "baseline_mean": round(chart.baseline_mean, 4),
+                "upper_limit": chart.upper_limit,
+                "weeks": [str(p) for p in labels[baseline_weeks:]],
+                "counts": counts[baseline_weeks:].tolist(),
+                "alarms": [
+                    {
+                        "week": str(labels[i]),
+                        "count": int(counts[i]),
+                        "shewhart": i in chart.shewhart_alarms,
+                        "cusum": i in chart.cusum_alarms,
+                    }
+                    for i in alarms
+                ],
+            }
+        )
+    return out

@@ -1,0 +1,200 @@
+"""Analysis API (研判): trends, hotspots, forecast, near-repeat and early warnings, in scope.
+
+Every route needs ``analysis.read`` and analyses only the incidents in the caller's scope. Dates
+are the bureau's local dates; an end date is exclusive. Bad parameters give 422 naming the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from qingzhi.auth.context import Actor
+from qingzhi.auth.permissions import Perm
+from qingzhi.errors import ValidationFailed
+from qingzhi.incidents.enums import Category
+from qingzhi.intel import service
+from qingzhi.web.deps import require, settings_of, transaction
+
+router = APIRouter(prefix="/api/analysis", tags=["analysis"])
+
+
+def _today(request: Request) -> dt.date:
+    return dt.datetime.now(ZoneInfo(settings_of(request).timezone)).date()
+
+
+def _range(
+    request: Request, start: dt.date | None, end: dt.date | None, default_days: int
+) -> tuple[dt.date, dt.date]:
+    stop = end or _today(request) + dt.timedelta(days=1)
+    begin = start or stop - dt.timedelta(days=default_days)
+    if stop <= begin:
+        raise ValidationFailed.field("end", "须晚于 start")
+    if (stop - begin).days > 3660:
+        raise ValidationFailed.field("start", "时间范围不得超过 10 年")
+    return begin, stop
+
+
+def _edges(value: str, field: str) -> list[float]:
+    try:
+        edges = [float(v) for v in value.split(",")]
+    except ValueError:
+        raise ValidationFailed.field(field, "须为以逗号分隔的数") from None
+    if len(edges) < 2 or len(edges) > 21:
+        raise ValidationFailed.field(field, "须为 2 到 21 个边界")
+    if edges[0] < 0 or any(b <= a for a, b in itertools.pairwise(edges)):
+        raise ValidationFailed.field(field, "须为非负且严格递增")
+    return edges
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time())
+
+
+@router.get("/trends")
+def trends(
+    request: Request,
+    start: dt.date | None = None,
+    end: dt.date | None = Query(default=None, description="exclusive; default tomorrow"),
+    freq: Literal["day", "week", "month"] = "day",
+    group_by: Literal["category", "unit", "zone"] = "category",
+    category: list[Category] = Query(default=[]),
+    actor: Actor = Depends(require(Perm.analysis_read)),
+) -> dict[str, Any]:
+    """Counts by period and group, 环比/同比 with exact Poisson tests, CompStat, hour of week."""
+    begin, stop = _range(request, start, end, 28)
+    with transaction(request, write=False) as session:
+        return service.trend_report(
+            session=session,
+            actor=actor,
+            settings=settings_of(request),
+            start=begin,
+            end=stop,
+            freq=freq,
+            group_by=group_by,
+            categories=category,
+        )
+
+
+@router.get("/hotspots")
+def hotspots(
+    request: Request,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    cell: float = Query(default=150.0, ge=50.0, le=2000.0, description="cell size, metres"),
+    radius_cells: float = Query(default=1.5, ge=1.0, le=5.0),
+    fdr: float = Query(default=0.05, gt=0.0, le=0.5),
+    category: list[Category] = Query(default=[]),
+    actor: Actor = Depends(require(Perm.analysis_read)),
+) -> dict[str, Any]:
+    """Gi* hotspots (治安乱点) with Benjamini-Hochberg FDR as GeoJSON polygons (WGS-84)."""
+    begin, stop = _range(request, start, end, 90)
+    with transaction(request, write=False) as session:
+        return service.hotspot_map(
+            session=session,
+            actor=actor,
+            settings=settings_of(request),
+            start=_midnight(begin),
+            end=_midnight(stop),
+            cell=cell,
+            radius_cells=radius_cells,
+            fdr=fdr,
+            categories=category,
+        )
+
+
+@router.get("/forecast")
+def forecast(
+    request: Request,
+    day: dt.date | None = Query(default=None, description="default tomorrow"),
+    cell: float = Query(default=150.0, ge=50.0, le=2000.0),
+    top: int = Query(default=50, ge=1, le=1000),
+    coverage: float | None = Query(default=None, gt=0.0, le=100.0, description="% of cells"),
+    history_days: int = Query(default=730, ge=28, le=3650),
+    fit_days: int = Query(default=90, ge=7, le=365),
+    category: list[Category] = Query(default=[]),
+    actor: Actor = Depends(require(Perm.analysis_read)),
+) -> dict[str, Any]:
+    """The recommended method's hotspot forecast for a day: top cells with scores (map layer)."""
+    target = day or _today(request) + dt.timedelta(days=1)
+    with transaction(request, write=False) as session:
+        return service.forecast_map(
+            session=session,
+            actor=actor,
+            settings=settings_of(request),
+            day=target,
+            cell=cell,
+            top=top,
+            coverage=coverage,
+            history_days=history_days,
+            fit_days=fit_days,
+            categories=category,
+        )
+
+
+@router.get("/nearrepeat")
+def near_repeat(
+    request: Request,
+    category: Category,
+    subtype: list[str] = Query(default=[]),
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    distance_edges: str = Query(default="0,100,200,300,400", max_length=200),
+    time_edges: str = Query(default="0,7,14,21,28", max_length=200),
+    permutations: int = Query(default=99, ge=19, le=999),
+    actor: Actor = Depends(require(Perm.analysis_read)),
+) -> dict[str, Any]:
+    """Knox near-repeat table (距离 × 时间) with Monte Carlo p-values for a category."""
+    begin, stop = _range(request, start, end, 365)
+    d_edges = _edges(distance_edges, "distance_edges")
+    t_edges = _edges(time_edges, "time_edges")
+    with transaction(request, write=False) as session:
+        return service.near_repeat(
+            session=session,
+            actor=actor,
+            settings=settings_of(request),
+            start=_midnight(begin),
+            end=_midnight(stop),
+            category=category,
+            subtypes=subtype,
+            distance_edges=d_edges,
+            time_edges=t_edges,
+            permutations=permutations,
+        )
+
+
+@router.get("/warnings")
+def warnings(
+    request: Request,
+    end: dt.date | None = Query(default=None, description="exclusive; default tomorrow"),
+    days: int = Query(default=7, ge=1, le=28),
+    history_days: int = Query(default=365, ge=28, le=1825),
+    cell: float = Query(default=500.0, ge=100.0, le=5000.0),
+    simulations: int = Query(default=99, ge=19, le=999),
+    alpha: float = Query(default=0.05, gt=0.0, le=0.2),
+    chart_weeks: int = Query(default=4, ge=1, le=26),
+    baseline_weeks: int = Query(default=26, ge=4, le=104),
+    category: list[Category] = Query(default=[]),
+    actor: Actor = Depends(require(Perm.analysis_read)),
+) -> dict[str, Any]:
+    """Early warnings (预警): space-time scan of the last days and control-chart alarms."""
+    stop = end or _today(request) + dt.timedelta(days=1)
+    with transaction(request, write=False) as session:
+        return service.early_warnings(
+            session=session,
+            actor=actor,
+            settings=settings_of(request),
+            end=stop,
+            days=days,
+            history_days=history_days,
+            cell=cell,
+            simulations=simulations,
+            alpha=alpha,
+            chart_weeks=chart_weeks,
+            baseline_weeks=baseline_weeks,
+            categories=category,
+        )

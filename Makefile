@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_SPEED ?= 5
 
 .PHONY: demo test lint types pytest serve clean
 
@@ -12,9 +13,13 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
+# demo: the live simulator runs beside the server (so the map is alive on first open) and is
+# stopped when the server exits.
 demo: $(STAMP)
 	$(BIN)/qingzhi db upgrade
 	$(BIN)/qingzhi demo load
+	$(BIN)/qingzhi demo live --speed $(DEMO_SPEED) & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/qingzhi demo serve --host 127.0.0.1 --port 8000
 
 lint: $(STAMP)

@@ -324,6 +324,36 @@ def demo_serve(
     serve(host=host, port=port, workers=1)
 
 
+@demo_app.command("live")
+def demo_live(
+    speed: float = typer.Option(1.0, "--speed", min=0.1, max=100.0, help="模拟时间倍速"),
+    seed: int = typer.Option(2026, "--seed", help="随机种子（与 demo load 相同）"),
+    duration: float | None = typer.Option(None, "--duration", help="运行秒数；不填则一直运行"),
+    auto_dispatch: bool = typer.Option(True, "--auto-dispatch/--no-auto-dispatch", help="自动派警"),
+) -> None:
+    """Simulate live 110 calls and officers' GPS for the demo county (Ctrl-C to stop)."""
+    from qingzhi.demo.live import Simulator
+
+    sim = Simulator(
+        db=_database(), settings=get_settings(), speed=speed, seed=seed, auto_dispatch=auto_dispatch
+    )
+    try:
+        sim.setup()
+    except QingzhiError as exc:
+        _fail(exc)
+    console.print(
+        f"实时模拟已启动：{len(sim.officers)} 名在岗警力，倍速 {speed:g}（数据为模拟生成）"
+    )
+    try:
+        stats = sim.run(duration=duration)
+    except KeyboardInterrupt:
+        stats = sim.stats
+    console.print(
+        f"模拟结束：新警情 {stats.calls}，定位 {stats.fixes}，派警 {stats.dispatched}，"
+        f"到场 {stats.arrived}，结警 {stats.closed}"
+    )
+
+
 @import_app.command("incidents")
 def import_incidents(
     files: list[Path] = typer.Argument(..., exists=True, help="CSV（可 .gz）或 Excel .xlsx 文件"),

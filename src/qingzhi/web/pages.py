@@ -1,4 +1,9 @@
-"""Server-rendered pages (Simplified Chinese): login, logout and the overview."""
+"""Server-rendered pages (Simplified Chinese): login, the big screen, the incident desk, an
+incident's page, units and officers, and the organisation overview.
+
+Pages carry no data of their own beyond what the server renders into the template; the scripts
+(static files: the CSP allows no inline script) fetch the same scoped JSON APIs as any client.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,17 @@ from typing import Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from qingzhi.auth.context import Actor
+from qingzhi.auth.permissions import Perm
 from qingzhi.auth.views import sign_in, sign_out
 from qingzhi.errors import NotFound, QingzhiError
+from qingzhi.incidents import service as incidents
 from qingzhi.org import service as org
-from qingzhi.web.deps import Principal, principal, transaction
+from qingzhi.org.models import Unit
+from qingzhi.web.deps import Principal, principal, settings_of, transaction
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -64,7 +75,7 @@ def logout_submit(request: Request, who: Principal = Depends(principal)) -> Resp
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, who: Principal = Depends(principal)) -> Response:
     """The overview: the bureau's or the caller's units and their staffing."""
-    context: dict[str, Any] = {"who": who, "summary": None, "units": []}
+    context: dict[str, Any] = {"who": who, "summary": None, "units": [], "active": "overview"}
     with transaction(request, write=False) as session:
         try:
             context["summary"] = org.summary(session=session, actor=who.actor)
@@ -72,3 +83,93 @@ def overview(request: Request, who: Principal = Depends(principal)) -> Response:
         except NotFound:
             pass
     return templates.TemplateResponse(request, "overview.html", context)
+
+
+def _scope_label(session: Session, actor: Actor) -> str:
+    if actor.scope.whole_bureau:
+        return "全局"
+    names = session.execute(
+        select(Unit.name).where(Unit.id.in_(list(actor.scope.unit_ids))).order_by(Unit.code)
+    ).scalars()
+    top = session.get(Unit, actor.unit_id) if actor.unit_id else None
+    return top.name if top is not None else "、".join(names)
+
+
+def _common(request: Request, session: Session, who: Principal, active: str) -> dict[str, Any]:
+    try:
+        bureau_name = org.bureau(session).name
+    except NotFound:
+        bureau_name = "公安局"
+    return {
+        "who": who,
+        "active": active,
+        "bureau_name": bureau_name,
+        "scope_label": _scope_label(session, who.actor),
+        "tile_url": settings_of(request).tile_url,
+    }
+
+
+@router.get("/map", response_class=HTMLResponse)
+def big_screen(request: Request, who: Principal = Depends(principal)) -> Response:
+    """The command centre's big screen (大屏): live map, tiles, charts, incident feed."""
+    who.actor.require(Perm.incident_read)
+    with transaction(request, write=False) as session:
+        context = _common(request, session, who, "map")
+    return templates.TemplateResponse(request, "bigscreen.html", context)
+
+
+@router.get("/desk", response_class=HTMLResponse)
+def desk(request: Request, who: Principal = Depends(principal)) -> Response:
+    """The incident desk: the one-click query with facets, results and map in step, exports."""
+    who.actor.require(Perm.incident_read)
+    with transaction(request, write=False) as session:
+        context = _common(request, session, who, "desk")
+        context["units"] = org.list_units(session=session, actor=who.actor)
+    return templates.TemplateResponse(request, "desk.html", context)
+
+
+@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
+def incident_page(
+    incident_id: int, request: Request, who: Principal = Depends(principal)
+) -> Response:
+    """One incident: details, timeline (lifecycle, audit, linked calls) and dispatch."""
+    with transaction(request, write=False) as session:
+        context = _common(request, session, who, "desk")
+        context["incident"] = incidents.get(
+            session=session, actor=who.actor, incident_id=incident_id
+        )
+        context["timeline"] = incidents.timeline(
+            session=session, actor=who.actor, incident_id=incident_id
+        )
+        context["can_dispatch"] = who.actor.can(Perm.incident_dispatch)
+        context["can_write"] = who.actor.can(Perm.incident_write)
+    return templates.TemplateResponse(request, "incident.html", context)
+
+
+@router.get("/units", response_class=HTMLResponse)
+def units_page(request: Request, who: Principal = Depends(principal)) -> Response:
+    """Units and officers: who is on duty, where, and their live status."""
+    who.actor.require(Perm.officer_read)
+    with transaction(request, write=False) as session:
+        context = _common(request, session, who, "units")
+        context["units"] = org.list_units(session=session, actor=who.actor)
+    return templates.TemplateResponse(request, "units.html", context)
+
+
+@router.get("/units/{unit_id}", response_class=HTMLResponse)
+def unit_page(unit_id: int, request: Request, who: Principal = Depends(principal)) -> Response:
+    """One unit (a central station with its member stations) and its officers."""
+    who.actor.require(Perm.officer_read)
+    with transaction(request, write=False) as session:
+        context = _common(request, session, who, "units")
+        unit = org.get_unit(session=session, actor=who.actor, unit_id=unit_id)
+        context["unit"] = unit
+        members = [
+            org.get_unit(session=session, actor=who.actor, unit_id=m) for m in unit.member_ids
+        ]
+        context["members"] = members
+        central = None
+        if unit.central_id is not None and who.actor.scope.contains(unit.central_id):
+            central = org.get_unit(session=session, actor=who.actor, unit_id=unit.central_id)
+        context["central"] = central
+    return templates.TemplateResponse(request, "unit.html", context)

@@ -1,0 +1,186 @@
+/* The command centre's big screen: the live map, tiles, charts and the incident feed. */
+(function () {
+  "use strict";
+  var QZ = window.QZ;
+  var base = QZ.baseMap(document.getElementById("map"), { hotspots: true });
+  var map = base.map;
+  var incidents = QZ.incidentLayer(map);
+  var officers = QZ.officerLayer(map);
+  var feedEl = document.getElementById("feed");
+  var feed = [];
+  var charts = {};
+  var dash = null;
+  window.__qz = { map: map, incidents: incidents, officers: officers, seen: {} };
+
+  function $(id) { return document.getElementById(id); }
+
+  function clock() {
+    $("clock").textContent = QZ.fmtDateTime(new Date());
+  }
+  clock();
+  setInterval(clock, 1000);
+
+  // ---------------------------------------------------------------- feed
+  function renderFeed() {
+    feed.sort(function (a, b) { return a.at < b.at ? 1 : -1; });
+    feed = feed.slice(0, 40);
+    $("feed-count").textContent = "（" + feed.filter(function (f) { return f.open; }).length + " 起在办）";
+    feedEl.innerHTML = feed.map(function (f) {
+      var c = (QZ.CATEGORY[f.cat] || {}).color || "#999";
+      return '<li class="' + (f.open ? "open" : "done") + (f.fresh ? " fresh" : "") + '" data-id="' + f.id + '">' +
+        '<span class="tag-cat" style="background:' + c + '">' + QZ.esc(f.cat_label) + '</span>' +
+        '<span class="t">' + QZ.fmtTime(f.at) + '</span>' +
+        '<span class="what">' + QZ.esc(f.sub_label || "") + '</span>' +
+        '<span class="st st-' + QZ.esc(f.status) + '">' + QZ.esc(f.status_label) + '</span>' +
+        '<div class="addr">' + QZ.esc(f.address || "") + '</div></li>';
+    }).join("");
+  }
+  feedEl.addEventListener("click", function (ev) {
+    var li = ev.target.closest("li");
+    if (!li) return;
+    var m = incidents.markers()[li.getAttribute("data-id")];
+    if (m) {
+      incidents.group.zoomToShowLayer(m, function () { m.openPopup(); });
+    }
+  });
+  function upsertFeed(f, fresh) {
+    if (f.valid === false) return;
+    for (var i = 0; i < feed.length; i++) {
+      if (feed[i].id === f.id) { f.fresh = feed[i].fresh; feed[i] = f; return; }
+    }
+    f.fresh = !!fresh;
+    feed.push(f);
+  }
+
+  // ---------------------------------------------------------------- charts
+  function chart(id) {
+    if (!charts[id]) charts[id] = echarts.init($(id), null, { renderer: "canvas" });
+    return charts[id];
+  }
+  var AXIS = { axisLine: { lineStyle: { color: "#3b5478" } }, axisLabel: { color: "#9fb3cc" }, splitLine: { lineStyle: { color: "#1d3250" } } };
+  function merge(a, b) { var o = {}; for (var k in a) o[k] = a[k]; for (var j in b) o[j] = b[j]; return o; }
+
+  function renderDashboard(d) {
+    dash = d;
+    $("t-today").textContent = d.totals.today;
+    var wk = d.change.week, yr = d.change.year;
+    function pct(v) { return v === null ? "—" : (v > 0 ? "↑" : v < 0 ? "↓" : "") + Math.abs(v) + "%"; }
+    $("t-today-cmp").textContent = "环比上周同日 " + pct(wk) + " · 同比 " + pct(yr);
+    $("t-open").textContent = d.open_incidents;
+    $("t-resp").textContent = d.mean_response_seconds === null ? "—" : QZ.fmtDuration(d.mean_response_seconds);
+    $("t-resp-n").textContent = "近 24 小时 · " + d.responses + " 起到场";
+    renderOfficerTiles();
+    var labels = d.categories.map(function (c) { return c.label; });
+    var keys = d.categories.map(function (c) { return c.key; });
+    chart("chart-cat").setOption({
+      animation: false,
+      grid: { left: 36, right: 12, top: 34, bottom: 24 },
+      legend: { top: 0, textStyle: { color: "#c9d6e8" }, itemWidth: 12, itemHeight: 8 },
+      tooltip: { trigger: "axis" },
+      xAxis: merge(AXIS, { type: "category", data: labels }),
+      yAxis: merge(AXIS, { type: "value", minInterval: 1 }),
+      series: [
+        { name: "今日", type: "bar", barMaxWidth: 16, data: keys.map(function (k) { return d.by_category.today[k]; }),
+          itemStyle: { color: function (p) { return QZ.CATEGORY[keys[p.dataIndex]].color; } } },
+        { name: "上周同日", type: "bar", barMaxWidth: 16, data: keys.map(function (k) { return d.by_category.last_week[k]; }), itemStyle: { color: "#4d6788" } },
+        { name: "去年同日", type: "bar", barMaxWidth: 16, data: keys.map(function (k) { return d.by_category.last_year[k]; }), itemStyle: { color: "#2c405c" } }
+      ]
+    });
+    var hours = []; for (var h = 0; h < 24; h++) hours.push(h + "时");
+    var nowHour = QZ.beijingHour(new Date(d.now));
+    chart("chart-hourly").setOption({
+      animation: false,
+      grid: { left: 36, right: 12, top: 34, bottom: 24 },
+      legend: { top: 0, textStyle: { color: "#c9d6e8" }, itemWidth: 14, itemHeight: 8 },
+      tooltip: { trigger: "axis" },
+      xAxis: merge(AXIS, { type: "category", data: hours, boundaryGap: false }),
+      yAxis: merge(AXIS, { type: "value", minInterval: 1 }),
+      series: [
+        { name: "今日", type: "line", smooth: true, symbol: "none", data: d.hourly.today.slice(0, nowHour + 1),
+          lineStyle: { color: "#39c0ff", width: 3 }, areaStyle: { color: "rgba(57,192,255,0.18)" } },
+        { name: "上周同日", type: "line", smooth: true, symbol: "none", data: d.hourly.last_week, lineStyle: { color: "#ffae2b", width: 1.5, type: "dashed" } },
+        { name: "去年同日", type: "line", smooth: true, symbol: "none", data: d.hourly.last_year, lineStyle: { color: "#7b8da6", width: 1.5, type: "dotted" } }
+      ]
+    });
+  }
+
+  function renderOfficerTiles() {
+    var c = officers.counts();
+    var onDuty = c.available + c.dispatched + c.on_scene;
+    $("t-duty").textContent = onDuty;
+    $("t-duty-split").textContent = "空闲 " + c.available + " · 出警 " + c.dispatched + " · 处警 " + c.on_scene;
+    chart("chart-officers").setOption({
+      animation: false,
+      tooltip: { trigger: "item" },
+      legend: { orient: "vertical", right: 8, top: "middle", textStyle: { color: "#c9d6e8" } },
+      series: [{
+        type: "pie", radius: ["45%", "72%"], center: ["36%", "52%"], label: { show: false },
+        data: ["available", "dispatched", "on_scene"].map(function (k) {
+          return { name: QZ.OFFICER[k].label + " " + c[k], value: c[k], itemStyle: { color: QZ.OFFICER[k].color } };
+        })
+      }]
+    });
+  }
+
+  var dashTimer = null;
+  function refreshDashboard() {
+    return QZ.api("/api/live/dashboard").then(renderDashboard);
+  }
+  function scheduleDashboard() {
+    if (dashTimer) return;
+    dashTimer = setTimeout(function () { dashTimer = null; refreshDashboard(); }, 1500);
+  }
+  var officerTilesTimer = null;
+  function scheduleOfficerTiles() {
+    if (officerTilesTimer) return;
+    officerTilesTimer = setTimeout(function () { officerTilesTimer = null; renderOfficerTiles(); }, 1000);
+  }
+
+  // ---------------------------------------------------------------- data + stream
+  function loadIncidents() {
+    return QZ.api("/api/live/incidents").then(function (snap) {
+      incidents.clear();
+      feed = [];
+      snap.items.forEach(function (f) { incidents.upsert(f); upsertFeed(f); });
+      renderFeed();
+      return snap.event_id;
+    });
+  }
+  var started = Date.now();
+  Promise.all([
+    base.ready,
+    loadIncidents(),
+    QZ.api("/api/live/officers").then(function (snap) {
+      snap.items.forEach(officers.upsert);
+      return snap.event_id;
+    }),
+    refreshDashboard()
+  ]).then(function (res) {
+    var since = Math.min(res[1], res[2]);
+    base.layers.control = L.control.layers(null, base.overlays, { collapsed: true, position: "topright" }).addTo(map);
+    base.layers.control.addOverlay(incidents.group, "警情");
+    base.layers.control.addOverlay(officers.group, "警力");
+    document.body.setAttribute("data-ready", "1");
+    document.body.setAttribute("data-render-ms", String(Date.now() - started));
+    QZ.stream(since, {
+      "incident": function (f) {
+        window.__qz.seen[f.id] = Date.now();
+        incidents.upsert(f, !!f.new);
+        upsertFeed(f, !!f.new);
+        renderFeed();
+        scheduleDashboard();
+      },
+      "incidents.bulk": function () { loadIncidents(); scheduleDashboard(); },
+      "officer.positions": function (p) {
+        p.items.forEach(officers.upsert);
+        window.__qz.lastPositions = Date.now();
+      },
+      "officer.status": function (o) { officers.upsert(o); scheduleOfficerTiles(); },
+      "reload": function () { loadIncidents(); }
+    });
+  }).catch(function (e) {
+    document.body.setAttribute("data-error", e.message);
+  });
+  setInterval(refreshDashboard, 60000);
+  window.addEventListener("resize", function () { for (var k in charts) charts[k].resize(); });
+})();

@@ -118,6 +118,7 @@
         var badge = document.getElementById("status-badge");
         badge.textContent = f.status_label;
         badge.className = "badge st st-" + f.status;
+        loadCandidates();
       },
       "officer.status": function (o) {
         if (o.incident_id === id) { officers.upsert(o); loadOfficers(); }

@@ -153,7 +153,7 @@ class Simulator:
                 .outerjoin(OfficerLive, OfficerLive.officer_id == Officer.id)
                 .where(Officer.active.is_(True), Officer.duty_status == DutyStatus.on_duty)
                 .order_by(Officer.id)
-            ).tuples()
+            )
             now = self.clock()
             for o, state in rows:
                 area = geoms.get(o.unit_id, fallback)
@@ -284,7 +284,7 @@ class Simulator:
                 select(OfficerLive.officer_id, OfficerLive.status, Incident)
                 .join(Incident, Incident.id == OfficerLive.incident_id)
                 .where(OfficerLive.status.in_([LiveStatus.dispatched, LiveStatus.on_scene]))
-            ).tuples()
+            )
             busy = {}
             for oid, status, inc in rows:
                 busy[oid] = (status, inc.id, inc.lon, inc.lat, str(inc.category))
@@ -368,22 +368,18 @@ class Simulator:
         now = utcnow()
         waited = dt.timedelta(seconds=DISPATCH_DELAY_S / max(self.speed, 1e-6))
         with self.db.session() as session:
-            waiting = (
-                session.execute(
-                    select(Incident.id, Incident.priority)
-                    .where(
-                        Incident.status == Status.received,
-                        Incident.valid.is_(True),
-                        Incident.lon.is_not(None),
-                        Incident.received_at <= now - waited,
-                        Incident.received_at >= now - DISPATCH_WINDOW,
-                    )
-                    .order_by(Incident.priority, Incident.received_at)
-                    .limit(20)
+            waiting = session.execute(
+                select(Incident.id, Incident.priority)
+                .where(
+                    Incident.status == Status.received,
+                    Incident.valid.is_(True),
+                    Incident.lon.is_not(None),
+                    Incident.received_at <= now - waited,
+                    Incident.received_at >= now - DISPATCH_WINDOW,
                 )
-                .tuples()
-                .all()
-            )
+                .order_by(Incident.priority, Incident.received_at)
+                .limit(20)
+            ).all()
         for iid, priority in waiting:
             with self.db.session(write=True) as session:
                 rec = dispatch.recommend(

@@ -170,7 +170,7 @@ def recommend(
         select(Officer, OfficerLive)
         .outerjoin(OfficerLive, OfficerLive.officer_id == Officer.id)
         .where(Officer.active.is_(True))
-    ).tuples()
+    )
     pool: list[tuple[Officer, OfficerLive | None, int]] = []
     for o, state in rows:
         live: OfficerLive | None = state
@@ -261,7 +261,7 @@ def dispatch(
         select(Officer, OfficerLive)
         .outerjoin(OfficerLive, OfficerLive.officer_id == Officer.id)
         .where(Officer.id.in_(officer_ids))
-    ).tuples()
+    )
     found = {row[0].id: row for row in chosen}
     for oid in officer_ids:
         if oid not in found or not actor.scope.contains(found[oid][0].unit_id):

@@ -94,9 +94,7 @@ def build(
     )
     if not actor.scope.whole_bureau:
         officer_query = officer_query.where(Officer.unit_id.in_(list(actor.scope.unit_ids)))
-    statuses = Counter(
-        effective_status(o, live) for o, live in session.execute(officer_query).tuples()
-    )
+    statuses = Counter(effective_status(o, live) for o, live in session.execute(officer_query))
     on_duty = sum(n for s, n in statuses.items() if s != LiveStatus.off_duty)
     today_total = sum(by_category["today"].values())
     week_total = sum(by_category["last_week"].values())

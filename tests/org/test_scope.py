@@ -204,3 +204,32 @@ def test_central_station_sees_its_members(client: TestClient, db: Database, zone
     # the members of its own bundle are listed with the central station
     c = client.get(f"/api/units/{org.id('C')}", headers=chief).json()
     assert sorted(c["member_ids"]) == sorted([org.id("R1"), org.id("R2")])
+
+
+def test_unit_scoped_admin_cannot_bundle_another_station(
+    client: TestClient, db: Database, org: Org
+) -> None:
+    """Bundling would put the station in the caller's scope: members must be in scope already."""
+    from qingzhi.auth import service as auth
+    from qingzhi.auth.context import system_actor
+
+    with db.session(write=True) as session:
+        auth.create_user(
+            session=session,
+            actor=system_actor("test"),
+            username="admin_c",
+            password="long-enough-1",
+            role="admin",
+            unit_code="C",
+        )
+    headers = bearer(db, "admin_c")
+    c = org.id("C")
+    r = client.put(f"/api/units/{c}/members", json={"members": ["R1", "R2", "A"]}, headers=headers)
+    assert r.status_code == 422
+    assert r.json()["error"]["details"][0]["field"] == "members"
+    assert (
+        client.get(f"/api/units/{org.id('A')}", headers=bearer(db, "admin")).json()["central_id"]
+        is None
+    )
+    r = client.put(f"/api/units/{c}/members", json={"members": ["R2", "R1"]}, headers=headers)
+    assert r.status_code == 200

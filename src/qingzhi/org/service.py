@@ -344,7 +344,8 @@ def set_members(*, session: Session, actor: Actor, unit_id: int, data: BundleUpd
     """Bundle 2–3 member stations under a central station (an empty list unbundles)."""
     actor.require(Perm.org_write)
     central = _visible_unit(session, actor, unit_id)
-    members = [unit_by_code(session, code, field="members") for code in data.members]
+    # members come from the caller's scope: a unit-scoped account cannot pull in another station
+    members = [_unit_in_scope(session, actor, code, "members") for code in data.members]
     check_bundle(central, members)
     current = list(session.execute(select(Unit).where(Unit.central_id == central.id)).scalars())
     before = sorted(u.code for u in current)

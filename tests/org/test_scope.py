@@ -233,3 +233,30 @@ def test_unit_scoped_admin_cannot_bundle_another_station(
     )
     r = client.put(f"/api/units/{c}/members", json={"members": ["R2", "R1"]}, headers=headers)
     assert r.status_code == 200
+
+
+def test_unit_scoped_admin_creates_users_only_inside_its_scope(
+    client: TestClient, db: Database, org: Org
+) -> None:
+    from qingzhi.auth import service as auth
+    from qingzhi.auth.context import system_actor
+
+    with db.session(write=True) as session:
+        auth.create_user(
+            session=session,
+            actor=system_actor("test"),
+            username="admin_c",
+            password="long-enough-1",
+            role="admin",
+            unit_code="C",
+        )
+    headers = bearer(db, "admin_c")
+    new = {"password": "long-enough-1", "role": "admin"}
+    for username, unit in (("wide", None), ("other", "A")):
+        r = client.post(
+            "/api/users", json={**new, "username": username, "unit": unit}, headers=headers
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["details"][0]["field"] == "unit"
+    r = client.post("/api/users", json={**new, "username": "in_r1", "unit": "R1"}, headers=headers)
+    assert r.status_code == 201

@@ -114,6 +114,8 @@ def create_user(
         if unit is None:
             raise ValidationFailed.field("unit", f"单位代码 {unit_code} 不存在")
         unit_id = unit.id
+    if not actor.scope.contains(unit_id):  # a unit-scoped manager cannot create wider accounts
+        raise ValidationFailed.field("unit", "只能为您权限范围内的单位创建用户")
     officer_id = None
     if officer_number:
         officer = session.execute(

@@ -7,9 +7,13 @@ Times each step, in a fresh temporary SQLite database migrated like production:
 3. ``qingzhi.demo.loader.generate_demo_incidents`` — the incident specs for the window;
 4. ``qingzhi.demo.loader.load_incidents`` — every call through ``intake_many`` in batches of 5,000
    (routing, repeat linking, audit), with rows/s, then a second, idempotent load;
-5. with ``--profile``: a cProfile of the incident load, the functions inside ``intake_many``.
+5. with ``--phases``: where the time of the incident load goes, without a profiler's distortion:
+   the steps of ``intake_many`` wrapped with timers (their SQL counted apart), every statement's
+   time split into the driver's (SQLite itself) and SQLAlchemy's (compiling, binding parameters);
+6. with ``--profile``: a cProfile of the incident load (Python-heavy parts look bigger than
+   they are), callees of ``intake_many`` and ``record_many``.
 
-    .venv/bin/python bench/demo_load.py [--seed 2026] [--days 365] [--profile]
+    .venv/bin/python bench/demo_load.py [--seed 2026] [--days 365] [--phases] [--profile]
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, event, func, select
 
@@ -93,11 +98,101 @@ class StatementTimer:
         return "\n".join(lines)
 
 
+class Phases:
+    """Inclusive wall time of named steps, with the SQL run inside each step counted apart."""
+
+    TARGETS = (
+        ("qingzhi.incidents.service", "intake_many", "intake_many (all)"),
+        ("qingzhi.incidents.service", "_ids_by_source", "source-id look-ups (_ids_by_source)"),
+        ("qingzhi.incidents.service", "convert", "datum conversion (convert)"),
+        ("qingzhi.incidents.routing.RegionIndex", "route_points", "routing (route_points)"),
+        ("qingzhi.incidents.service", "region_index", "routing index check (region_index)"),
+        ("qingzhi.incidents.service", "_link_repeats", "repeat linking (_link_repeats)"),
+        ("qingzhi.incidents.service", "search_text", "search tokens (search_text)"),
+        ("qingzhi.incidents.service", "_snapshot", "audit snapshots (_snapshot)"),
+        ("qingzhi.audit.service", "record_many", "audit chain (record_many)"),
+        ("qingzhi.demo.loader", "to_import", "pydantic validation (outside intake_many)"),
+    )
+
+    def __init__(self, engine: Engine) -> None:
+        self.total: dict[str, float] = {}
+        self.sql: dict[str, float] = {}
+        self.stack: list[str] = []
+        self._saved: list[tuple[Any, str, Any]] = []
+        self._t_exec: list[float] = []
+        self.engine = engine
+        for mod_name, attr, label in self.TARGETS:
+            owner = self._resolve(mod_name)
+            original = getattr(owner, attr)
+            self._saved.append((owner, attr, original))
+            setattr(owner, attr, self._wrap(original, label))
+        event.listen(engine, "before_execute", self._before)
+        event.listen(engine, "after_execute", self._after)
+
+    @staticmethod
+    def _resolve(name: str) -> Any:
+        import importlib
+
+        parts = name.split(".")
+        for k in range(len(parts), 0, -1):
+            try:
+                obj: Any = importlib.import_module(".".join(parts[:k]))
+            except ModuleNotFoundError:
+                continue
+            for rest in parts[k:]:
+                obj = getattr(obj, rest)
+            return obj
+        raise ModuleNotFoundError(name)
+
+    def _wrap(self, fn: Any, label: str) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            self.stack.append(label)
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.total[label] = self.total.get(label, 0.0) + time.perf_counter() - t0
+                self.stack.pop()
+
+        return timed
+
+    def _before(self, *args: Any, **kwargs: Any) -> None:
+        self._t_exec.append(time.perf_counter())
+
+    def _after(self, *args: Any, **kwargs: Any) -> None:
+        spent = time.perf_counter() - self._t_exec.pop()
+        for label in set(self.stack):
+            self.sql[label] = self.sql.get(label, 0.0) + spent
+
+    def close(self) -> None:
+        for owner, attr, original in self._saved:
+            setattr(owner, attr, original)
+        event.remove(self.engine, "before_execute", self._before)
+        event.remove(self.engine, "after_execute", self._after)
+
+    def report(self, driver_seconds: float) -> str:
+        whole = self.total.get("intake_many (all)", 0.0)
+        sql_all = self.sql.get("intake_many (all)", 0.0)
+        lines = [f"{'step':<44} {'total s':>8} {'its SQL s':>9} {'rest s':>7} {'% intake':>8}"]
+        for _, _, label in self.TARGETS:
+            if label not in self.total:
+                continue
+            tot, sql = self.total[label], self.sql.get(label, 0.0)
+            share = f"{100 * tot / whole:7.1f}%" if whole and "outside" not in label else ""
+            lines.append(f"{label:<44} {tot:8.2f} {sql:9.2f} {tot - sql:7.2f} {share:>8}")
+        lines.append(
+            f"SQL inside intake_many: {sql_all:.2f} s = driver (SQLite) {driver_seconds:.2f} s "
+            f"+ SQLAlchemy (compile, bind parameters, results) {sql_all - driver_seconds:.2f} s"
+        )
+        return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--profile", action="store_true", help="cProfile the incident load")
+    parser.add_argument("--phases", action="store_true", help="time the steps of intake_many")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -137,7 +232,8 @@ def main() -> None:
         cats = Counter(s.category for s in specs if s.valid)
         print("  valid by category: " + ", ".join(f"{k} {v:,}" for k, v in cats.most_common()))
 
-        timer = StatementTimer(db.engine) if args.profile else None
+        timer = StatementTimer(db.engine) if args.profile or args.phases else None
+        phases = Phases(db.engine) if args.phases else None
         profiler = cProfile.Profile() if args.profile else None
         if profiler is not None:
             profiler.enable()
@@ -146,6 +242,8 @@ def main() -> None:
         )
         if profiler is not None:
             profiler.disable()
+        if phases is not None:
+            phases.close()
         if timer is not None:
             event.remove(db.engine, "before_cursor_execute", timer._before)
             event.remove(db.engine, "after_cursor_execute", timer._after)
@@ -171,6 +269,9 @@ def main() -> None:
         db.dispose()
     total = time.perf_counter() - t0
     print(f"total: {total:.2f} s")
+    if phases is not None and timer is not None:
+        print("\nWhere the first incident load's time goes (wall time, one run):")
+        print(phases.report(sum(timer.seconds.values())))
     if timer is not None:
         print("\nSQL statements of the first incident load (cursor time, SQLAlchemy excluded):")
         print(timer.report())

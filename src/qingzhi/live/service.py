@@ -144,8 +144,10 @@ def unit_names(session: Session) -> dict[int, str]:
 # ---------------------------------------------------------------- snapshots
 
 
-def officers(*, session: Session, actor: Actor, unit_id: int | None = None) -> list[dict[str, Any]]:
-    """Every active officer in scope with live status and last position."""
+def officers(
+    *, session: Session, actor: Actor, unit_id: int | None = None, on_duty: bool = False
+) -> list[dict[str, Any]]:
+    """Every active officer in scope (or only those on duty) with live status and position."""
     actor.require(Perm.officer_read)
     query = (
         select(Officer, OfficerLive)
@@ -157,6 +159,8 @@ def officers(*, session: Session, actor: Actor, unit_id: int | None = None) -> l
     if unit_id is not None:
         members = select(Unit.id).where(Unit.central_id == unit_id)
         query = query.where(or_(Officer.unit_id == unit_id, Officer.unit_id.in_(members)))
+    if on_duty:
+        query = query.where(Officer.duty_status == DutyStatus.on_duty)
     names = unit_names(session)
     rows = session.execute(query.order_by(Officer.police_number)).all()
     return [officer_feature(o, live, names) for o, live in rows]

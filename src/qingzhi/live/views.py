@@ -55,12 +55,13 @@ def positions(
 def officers(
     request: Request,
     unit_id: int | None = None,
+    on_duty: bool = Query(default=False, description="only officers on duty now"),
     actor: Actor = Depends(require(Perm.officer_read)),
 ) -> Snapshot:
     """Every active officer in scope with live status and last position."""
     with transaction(request, write=False) as session:
         head = bus.head(session)
-        items = service.officers(session=session, actor=actor, unit_id=unit_id)
+        items = service.officers(session=session, actor=actor, unit_id=unit_id, on_duty=on_duty)
     return Snapshot(event_id=head, items=items)
 
 

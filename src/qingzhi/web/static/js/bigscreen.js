@@ -2,7 +2,7 @@
 (function () {
   "use strict";
   var QZ = window.QZ;
-  var base = QZ.baseMap(document.getElementById("map"), { hotspots: true });
+  var base = QZ.baseMap(document.getElementById("map"));
   var map = base.map;
   var incidents = QZ.incidentLayer(map);
   var officers = QZ.officerLayer(map);
@@ -24,7 +24,7 @@
   function renderFeed() {
     feed.sort(function (a, b) { return a.at < b.at ? 1 : -1; });
     feed = feed.slice(0, 40);
-    $("feed-count").textContent = "（" + feed.filter(function (f) { return f.open; }).length + " 起在办）";
+    $("feed-count").textContent = "（最新 " + feed.length + " 条）";
     feedEl.innerHTML = feed.map(function (f) {
       var c = (QZ.CATEGORY[f.cat] || {}).color || "#999";
       return '<li class="' + (f.open ? "open" : "done") + (f.fresh ? " fresh" : "") + '" data-id="' + f.id + '">' +
@@ -150,7 +150,7 @@
   Promise.all([
     base.ready,
     loadIncidents(),
-    QZ.api("/api/live/officers").then(function (snap) {
+    QZ.api("/api/live/officers?on_duty=true").then(function (snap) {
       snap.items.forEach(officers.upsert);
       return snap.event_id;
     }),
@@ -162,6 +162,7 @@
     base.layers.control.addOverlay(officers.group, "警力");
     document.body.setAttribute("data-ready", "1");
     document.body.setAttribute("data-render-ms", String(Date.now() - started));
+    setTimeout(base.loadHotspots, 500);  // analysis is slower: after the first render
     QZ.stream(since, {
       "incident": function (f) {
         window.__qz.seen[f.id] = Date.now();

@@ -134,7 +134,6 @@
       });
       overlays["派出所辖区"] = layers.units;
       overlays["社区片区"] = layers.zones;
-      if (opts.hotspots) loadHotspots(map, layers, overlays);
       var bounds = (units.features.length && !county.features.length ? layers.units : layers.county).getBounds();
       if (units.features.length && opts.fitUnits) bounds = layers.units.getBounds();
       if (bounds.isValid()) map.fitBounds(bounds, { padding: [12, 12] });
@@ -145,7 +144,10 @@
       });
       return { county: county, units: units, zones: zones };
     });
-    return { map: map, layers: layers, overlays: overlays, ready: ready };
+    return {
+      map: map, layers: layers, overlays: overlays, ready: ready,
+      loadHotspots: function () { loadHotspots(map, layers, overlays); }
+    };
   }
 
   // Hotspots (治安乱点) from analysis, when the analysis service provides them.

@@ -149,6 +149,7 @@ def serve(
         workers=workers,
         log_level="info",
         proxy_headers=False,
+        timeout_graceful_shutdown=3,  # live streams never end by themselves
     )
 
 

@@ -25,6 +25,17 @@
     }
   });
 
+  function refreshTimeline() {
+    return QZ.api("/api/incidents/" + id + "/timeline").then(function (entries) {
+      document.getElementById("timeline").innerHTML = entries.map(function (e) {
+        var note = e.kind === "lifecycle" && e.detail && e.detail.note ? '<div class="muted">' + QZ.esc(e.detail.note) + "</div>" : "";
+        var link = e.kind === "linked_call" ? ' <a href="/incidents/' + e.detail.incident_id + '">查看</a>' : "";
+        return '<li class="' + QZ.esc(e.kind) + '"><span class="when">' + QZ.fmtTime(e.at, true) + "</span><b>" +
+          QZ.esc(e.title) + "</b>" + (e.actor ? ' <span class="muted">· ' + QZ.esc(e.actor) + "</span>" : "") + link + note + "</li>";
+      }).join("");
+    }).catch(function () { /* keep the server-rendered timeline */ });
+  }
+
   function msg(text, ok) {
     var el = document.getElementById("dispatch-msg");
     el.innerHTML = text ? '<div class="flash ' + (ok ? "ok" : "err") + '" role="status">' + QZ.esc(text) + "</div>" : "";
@@ -71,6 +82,7 @@
       badge.textContent = inc.status_label;
       badge.className = "badge st st-" + inc.status;
       msg("已派警：" + b.closest("tr").children[1].textContent, true);
+      refreshTimeline();
       loadCandidates();
       loadOfficers();
     }).catch(function (e) {
@@ -119,6 +131,7 @@
         badge.textContent = f.status_label;
         badge.className = "badge st st-" + f.status;
         loadCandidates();
+        refreshTimeline();
       },
       "officer.status": function (o) {
         if (o.incident_id === id) { officers.upsert(o); loadOfficers(); }

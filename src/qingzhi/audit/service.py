@@ -30,6 +30,43 @@ log = logging.getLogger(__name__)
 
 GENESIS_HASH = "0" * 64
 
+# Chinese names of audit actions, for timelines and reports (unknown actions show their code).
+ACTION_LABELS = {
+    "incident.create": "登记警情",
+    "incident.import": "导入警情",
+    "incident.read_personal": "查看报警人完整电话",
+    "incident.dispatched": "派警",
+    "incident.arrived": "到场",
+    "incident.resolved": "处置完毕",
+    "incident.closed": "结警",
+    "incident.transferred": "移交",
+    "incident.cancelled": "撤销",
+    "unit.create": "新建单位",
+    "unit.update": "修改单位",
+    "unit.bundle": "调整捆绑",
+    "unit.import": "导入单位",
+    "zone.create": "新建片区",
+    "zone.update": "修改片区",
+    "zone.import": "导入片区",
+    "officer.create": "新增警员",
+    "officer.update": "修改警员",
+    "officer.import": "导入警员",
+    "officer.status": "警员状态变更",
+    "officer.camera": "设置执法记录仪",
+    "user.create": "新建账号",
+    "auth.login": "登录",
+    "auth.logout": "退出",
+    "auth.login_failed": "登录失败",
+    "auth.locked": "账号锁定",
+    "token.create": "签发令牌",
+    "token.revoke": "吊销令牌",
+}
+
+
+def action_label(action: str) -> str:
+    """Chinese name of an audit action."""
+    return ACTION_LABELS.get(action, action)
+
 
 # One encoder, built once (json.dumps with options builds a new one per call).
 _CANONICAL = json.JSONEncoder(

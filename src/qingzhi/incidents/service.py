@@ -691,7 +691,7 @@ def timeline(*, session: Session, actor: Actor, incident_id: int) -> list[Timeli
             TimelineEntry(
                 at=entry.at,
                 kind="audit",
-                title=entry.action,
+                title=f"审计：{audit.action_label(entry.action)}",
                 actor=entry.actor,
                 detail={"seq": entry.seq, **entry.diff},
             )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -118,6 +119,11 @@ def main() -> None:
         size_mb = (Path(tmp) / "audit.db").stat().st_size / 1e6
         print(f"built {args.records:,} records in {build_s:.1f} s ({size_mb:.0f} MB SQLite file)")
 
+        load = os.getloadavg()[0]
+        print(
+            f"load average before verifying: {load:.1f} on {os.cpu_count()} CPUs "
+            f"(wall time above CPU time is waiting for a CPU)"
+        )
         verify_s, verify_cpu, result = time_verify(db)
         assert result.ok and result.checked == args.records, result
         print(

@@ -60,13 +60,15 @@ def test_naive_and_hindsight_match_reference(vancouver: EventTable, key: str) ->
 
 
 # PAI at 1% and 5% on Theft from Vehicle, 2024-01-01 + 91 days, with the settings the bench's
-# tuning chose on 2023-Q4 for this series (bench/hotspot_eval.py). One event is 0.07 PAI at 1%.
+# rolling-origin tuning chose on 2023-Q2..Q4 for this series (bench/hotspot_eval.py); the
+# ensembles are fitted on the 365 days before the period. One event is 0.07 PAI at 1%.
 PINNED_PAI = {
-    "naive": ({"window": 0.0}, (26.19, 9.37)),
-    "kde": ({"bandwidth": 50.0, "tau": 90.0, "window": 0.0}, (26.32, 8.91)),
+    "naive": ({"window": 730.0}, (25.43, 9.29)),
+    "kde": ({"bandwidth": 50.0, "tau": 365.0, "window": 0.0}, (25.36, 9.28)),
     "prospective": ({"bandwidth": 150.0, "window": 365.0}, (24.26, 8.82)),
     "sepp": ({"bg_bandwidth": 75.0}, (25.09, 9.00)),
-    "ensemble": ({}, (26.94, 9.32)),
+    "ensemble": ({}, (26.94, 9.47)),
+    "mixture": ({}, (26.94, 9.32)),
 }
 
 

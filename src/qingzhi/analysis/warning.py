@@ -130,9 +130,10 @@ def scan_baseline(
     ``history`` is (n_cells, n_history_days) of counts with each history day's weekday (0-6) in
     ``history_weekdays``; ``weekdays`` gives the weekday of each day to scan. The expectation of
     cell ``i`` on a day of weekday ``w`` is ``R * f_w * s_i``: ``R`` the mean daily total of the
-    history, ``f_w`` the weekday's share relative to the mean weekday, ``s_i`` the cell's share of
-    the history with one pseudo-event spread evenly over the cells (so a cell never expects zero
-    and a single event in a quiet cell is not an infinitely unlikely cluster).
+    history; ``f_w = (C_w + 1) / (R n_w + 1)`` the weekday's events against what ``R`` gives for
+    its ``n_w`` days, with one pseudo-event so a sparse history stays near 1; ``s_i`` the cell's
+    share of the history with one pseudo-event spread evenly over the cells. So no cell and no
+    weekday expects zero, and one event in a quiet cell is never an infinitely unlikely cluster.
     """
     h = np.asarray(history, dtype=np.float64)
     hw = np.asarray(history_weekdays, dtype=np.int64)
@@ -144,8 +145,7 @@ def scan_baseline(
     factor = np.ones(7)
     for w in range(7):
         on = hw == w
-        if on.any() and rate > 0:
-            factor[w] = float(per_day[on].mean()) / rate
+        factor[w] = (float(per_day[on].sum()) + 1.0) / (rate * int(on.sum()) + 1.0)
     total = float(h.sum())
     share = (h.sum(axis=1) + 1.0 / n_cells) / (total + 1.0)
     day_rate = max(rate, 1.0 / n_days) * factor[np.asarray(weekdays, dtype=np.int64) % 7]

@@ -1,0 +1,108 @@
+"""The log-linear ensemble, rolling-origin tuning, BH q-values and the scan's baseline helper."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qingzhi.analysis.ensemble import (
+    LogLinearEnsemble,
+    LogLinearSpec,
+    fit_loglinear,
+    loglinear_features,
+)
+from qingzhi.analysis.evaluation import Period, evaluate
+from qingzhi.analysis.events import EventTable
+from qingzhi.analysis.forecast import series_on_grid
+from qingzhi.analysis.grid import Grid
+from qingzhi.analysis.hotspots import benjamini_hochberg, bh_qvalues
+from qingzhi.analysis.methods import RECOMMENDED, make_forecaster, pooled, tune
+from qingzhi.analysis.warning import scan_baseline
+
+GRID = Grid(0.0, 0.0, 100.0, 20, 20)
+T0 = float(np.datetime64("2023-01-01", "D").astype(np.int64))
+
+
+def test_fit_loglinear_recovers_coefficients() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(0.0, 1.0, (40000, 2))
+    beta = np.array([-1.0, 0.8, -0.3])
+    y = rng.poisson(np.exp(beta[0] + x @ beta[1:])).astype(float)
+    assert np.allclose(fit_loglinear(x, y), beta, atol=0.03)
+
+
+def _events(rng: np.random.Generator, n: int, hot_share: float, days: float) -> EventTable:
+    hot = rng.random(n) < hot_share
+    x = np.where(hot, 1050.0, rng.uniform(0, 2000, n))
+    y = np.where(hot, 1050.0, rng.uniform(0, 2000, n))
+    secs = ((T0 + rng.uniform(0, days, n)) * 86400).astype(np.int64)
+    return EventTable(x, y, secs.astype("datetime64[s]"))
+
+
+def test_loglinear_features_by_hand() -> None:
+    t = np.array(["2023-01-01T12:00", "2023-01-02T12:00", "2023-01-02T13:00"], "datetime64[s]")
+    ev = EventTable(np.array([50.0, 50.0, 150.0]), np.array([50.0, 50.0, 50.0]), t)
+    s = series_on_grid(ev, GRID)
+    spec = LogLinearSpec(decays=(10.0,), smooth=100.0)
+    day = int(T0) + 3
+    f = loglinear_features(s.before(day), day, spec)
+    assert f.shape == (GRID.n_cells, 3)
+    assert f[0, 0] == pytest.approx(np.log(3.0))  # two events in cell 0
+    assert f[0, 1] == pytest.approx(np.log1p(np.exp(-2.5 / 10) + np.exp(-1.5 / 10)))
+    assert f[5, 0] == 0.0 and f[5, 2] == 0.0  # far away: nothing, smoothing reaches 300 m
+    assert spec.names(False) == ["all", "decay10", "smooth100"]
+
+
+def test_loglinear_ensemble_forecasts_the_stable_hotspot() -> None:
+    rng = np.random.default_rng(5)
+    s = series_on_grid(_events(rng, 2000, 0.4, 300.0), GRID)
+    ens = LogLinearEnsemble().fit(s, int(T0) + 200, 60)
+    assert ens.coef is not None and ens.coef[1] > 0  # more past events, more risk
+    assert list(ens.params())[:2] == ["intercept", "all"]
+    r = evaluate(s, ens, Period(int(T0) + 260, 30), coverages=(1.0,))
+    assert r.hit_rate[0] > 0.35  # 40% of events fall in the one hot cell
+    with pytest.raises(RuntimeError):
+        LogLinearEnsemble().predict(s, int(T0) + 10)
+
+
+def test_tune_pools_several_validation_periods() -> None:
+    rng = np.random.default_rng(6)
+    s = series_on_grid(_events(rng, 1500, 0.3, 300.0), GRID)
+    periods = [Period(int(T0) + 200, 20), Period(int(T0) + 220, 20)]
+    params, result = tune("naive", s, periods)
+    assert "window" in params
+    assert len(result.days) == 40 and len(result.totals) == 40
+    singles = [evaluate(s, make_forecaster("naive", 365.0, params), p) for p in periods]
+    both = pooled(singles)
+    assert np.array_equal(both.hits, result.hits)
+    assert int(both.totals.sum()) == sum(int(r.totals.sum()) for r in singles)
+    assert RECOMMENDED == "ensemble"
+    with pytest.raises(ValueError):
+        tune("naive", s, [])
+
+
+def test_bh_qvalues_hand_computed() -> None:
+    p = np.array([0.01, 0.04, 0.03, 0.5])
+    # sorted 0.01, 0.03, 0.04, 0.5 -> 0.04, 0.06, 0.0533, 0.5 -> step-up minimum 0.04, .0533 x2
+    q = bh_qvalues(p)
+    assert np.allclose(q, [0.04, 0.16 / 3, 0.16 / 3, 0.5])
+    for level in (0.01, 0.04, 0.05, 0.06, 0.6):
+        assert np.array_equal(q <= level, benjamini_hochberg(p, level))
+
+
+def test_scan_baseline_by_hand() -> None:
+    # two cells, 14 history days (Mondays first): cell 0 has 3 events, cell 1 has 1
+    history = np.zeros((2, 14))
+    history[0, [0, 7, 3]] = 1.0
+    history[1, 7] = 1.0
+    weekdays = np.arange(14) % 7
+    base = scan_baseline(history, weekdays, np.array([0, 1]))
+    rate = 4 / 14  # events per day
+    monday = (3 + 1) / (rate * 2 + 1)  # two Mondays held 3 events (plus one pseudo-event)
+    tuesday = 1 / (rate * 2 + 1)  # none on Tuesdays: shrunk, never zero
+    share = (np.array([3.0, 1.0]) + 0.5) / 5.0
+    assert np.allclose(base[:, 0], share * rate * monday)
+    assert np.allclose(base[:, 1], share * rate * tuesday)
+    assert float(base[:, 0].sum()) == pytest.approx(8 / 11)
+    with pytest.raises(ValueError):
+        scan_baseline(history, weekdays[:3], np.array([0]))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from qingzhi.auth.models import ApiToken
+from qingzhi.auth import service
+from qingzhi.auth.context import system_actor
+from qingzhi.auth.models import ApiToken, User
 from qingzhi.auth.service import token_digest
+from qingzhi.errors import NotFound
 from qingzhi.store.db import Database
 from tests.factories import Org
 from tests.helpers import bearer, cookie_login
@@ -90,3 +94,34 @@ def test_deactivated_user_token_stops_working(client: TestClient, db: Database, 
         user = session.execute(select(User).where(User.username == "officer_a")).scalar_one()
         user.active = False
     assert client.get("/api/me", headers=headers).status_code == 401
+
+
+def test_last_use_is_recorded(client: TestClient, db: Database, org: Org) -> None:
+    api = TestClient(client.app)
+    listing = api.get("/api/tokens", headers=bearer(db, "analyst")).json()
+    assert listing[0]["last_used_at"] is not None
+
+
+def test_unit_scoped_manager_manages_only_accounts_in_scope(db: Database, org: Org) -> None:
+    with db.session(write=True) as session:
+        admin_a = service.create_user(
+            session=session,
+            actor=system_actor(),
+            username="admin_a",
+            password="long-enough-1",
+            role="admin",
+            unit_code="A",
+        )
+        actor = service.actor_for(session, admin_a, request_id=None, via="test")
+        _, own = service.create_token(session=session, actor=actor, username="officer_a")
+        assert own.user.username == "officer_a"
+        with pytest.raises(NotFound):
+            service.create_token(session=session, actor=actor, username="chief_c")
+        with pytest.raises(NotFound):
+            service.create_token(session=session, actor=actor, username="commander")
+        other = session.execute(select(User).where(User.username == "chief_c")).scalar_one()
+        _, theirs = service.create_token(
+            session=session, actor=system_actor(), username=other.username
+        )
+        with pytest.raises(NotFound):
+            service.revoke_token(session=session, actor=actor, token_id=theirs.id)

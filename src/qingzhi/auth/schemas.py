@@ -52,6 +52,7 @@ class TokenRead(BaseModel):
     name: str
     prefix: str
     created_at: dt.datetime
+    last_used_at: dt.datetime | None
     revoked_at: dt.datetime | None
 
 

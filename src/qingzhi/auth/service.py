@@ -275,10 +275,11 @@ def create_token(
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
         raise NotFound(f"用户 {username} 不存在")
-    if user.id != actor.user_id:
-        actor.require(Perm.user_manage)
-    else:
+    if user.id == actor.user_id:
         actor.require(Perm.token_own)
+    elif not _manages(actor, user):
+        actor.require(Perm.user_manage)
+        raise NotFound(f"用户 {username} 不存在或不在您的权限范围内")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, name=name, prefix=token[:10], token_hash=token_digest(token))
     session.add(row)
@@ -295,20 +296,38 @@ def create_token(
     return token, row
 
 
-def resolve_token(*, session: Session, token: str) -> User:
-    """The user of a live API token."""
+def _manages(actor: Actor, user: User) -> bool:
+    """Whether ``actor`` may manage ``user``'s account: a user manager whose scope holds it."""
+    return actor.can(Perm.user_manage) and actor.scope.contains(user.unit_id)
+
+
+def resolve_token(*, session: Session, token: str) -> ApiToken:
+    """The live API token (with its user) for a bearer token."""
     row = session.execute(
         select(ApiToken).where(ApiToken.token_hash == token_digest(token))
     ).scalar_one_or_none()
     if row is None or row.revoked_at is not None or not row.user.active:
         raise Unauthenticated("API 令牌无效或已吊销")
-    return row.user
+    return row
+
+
+TOKEN_USE_RESOLUTION = dt.timedelta(hours=1)
+
+
+def touch_token(*, session: Session, token_id: int, now: dt.datetime | None = None) -> None:
+    """Record that a token was used (at most once an hour, to keep reads cheap)."""
+    now = now or utcnow()
+    row = session.get(ApiToken, token_id)
+    if row is not None and (
+        row.last_used_at is None or now - row.last_used_at >= TOKEN_USE_RESOLUTION
+    ):
+        row.last_used_at = now
 
 
 def revoke_token(*, session: Session, actor: Actor, token_id: int) -> ApiToken:
     """Revoke an API token (its owner, or a user manager)."""
     row = session.get(ApiToken, token_id)
-    if row is None or (row.user_id != actor.user_id and not actor.can(Perm.user_manage)):
+    if row is None or (row.user_id != actor.user_id and not _manages(actor, row.user)):
         raise NotFound()
     if row.revoked_at is None:
         row.revoked_at = utcnow()

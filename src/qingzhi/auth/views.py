@@ -46,6 +46,7 @@ def token_read(row: ApiToken) -> TokenRead:
         name=row.name,
         prefix=row.prefix,
         created_at=row.created_at,
+        last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
     )
 

@@ -18,6 +18,7 @@ from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
 from qingzhi.errors import CsrfFailed, Unauthenticated
+from qingzhi.store.base import utcnow
 from qingzhi.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -82,12 +83,16 @@ async def principal(request: Request) -> Principal:
     settings = settings_of(request)
     rid = request_id_of(request)
     header = request.headers.get("Authorization", "")
+    stale_token: int | None = None
     with transaction(request, write=False) as session:
         if header.lower().startswith("bearer "):
-            user = auth.resolve_token(session=session, token=header[7:].strip())
+            token = auth.resolve_token(session=session, token=header[7:].strip())
             found = Principal(
-                auth.actor_for(session, user, request_id=rid, via="token"), None, None
+                auth.actor_for(session, token.user, request_id=rid, via="token"), None, None
             )
+            used = token.last_used_at
+            if used is None or utcnow() - used >= auth.TOKEN_USE_RESOLUTION:
+                stale_token = token.id
         else:
             cookie = request.cookies.get(settings.session_cookie)
             if not cookie:
@@ -98,6 +103,9 @@ async def principal(request: Request) -> Principal:
                 web.id,
                 web.csrf_token,
             )
+    if stale_token is not None:
+        with transaction(request, write=True) as session:
+            auth.touch_token(session=session, token_id=stale_token)
     if found.csrf_token is not None and request.method not in SAFE_METHODS:
         if not _same_origin(request):
             raise CsrfFailed(details={"reason": "cross-site request"})

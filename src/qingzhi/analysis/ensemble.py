@@ -171,7 +171,7 @@ class LearnedEnsemble(Forecaster):
 
 @dataclass(frozen=True)
 class LogLinearSpec:
-    """Features of the log-linear ensemble: decays (days) and smoothing (metres) of counts."""
+    """Features of the log-linear ensemble: decays (days) and smoothing (metres; 0 = leave out)."""
 
     decays: tuple[float, ...] = (365.0, 91.0, 30.0)
     smooth: float = 150.0
@@ -179,8 +179,10 @@ class LogLinearSpec:
 
     def names(self, with_context: bool) -> list[str]:
         """Feature names in column order (without the intercept)."""
-        out = ["all", *(f"decay{d:g}" for d in self.decays), f"smooth{self.smooth:g}"]
-        if with_context:
+        out = ["all", *(f"decay{d:g}" for d in self.decays)]
+        if self.smooth > 0:
+            out.append(f"smooth{self.smooth:g}")
+        if with_context and self.context_smooth > 0:
             out.append(f"ctx_smooth{self.context_smooth:g}")
         return out
 
@@ -203,8 +205,9 @@ def loglinear_features(history: SeriesData, day: int, spec: LogLinearSpec) -> Fl
     own = history.counts()
     cols = [own]
     cols += [history.counts(np.exp(-(day - history.t) / tau)) for tau in spec.decays]
-    cols.append(_gauss(own, history, spec.smooth))
-    if history.context is not None:
+    if spec.smooth > 0:
+        cols.append(_gauss(own, history, spec.smooth))
+    if history.context is not None and spec.context_smooth > 0:
         ctx = history.context.counts()
         total = float(ctx.sum())
         scale = float(own.sum()) / total if total > 0 else 0.0

@@ -51,6 +51,9 @@ def test_loglinear_features_by_hand() -> None:
     assert f[0, 1] == pytest.approx(np.log1p(np.exp(-2.5 / 10) + np.exp(-1.5 / 10)))
     assert f[5, 0] == 0.0 and f[5, 2] == 0.0  # far away: nothing, smoothing reaches 300 m
     assert spec.names(False) == ["all", "decay10", "smooth100"]
+    bare = LogLinearSpec(decays=(), smooth=0.0, context_smooth=0.0)
+    assert loglinear_features(s.before(day), day, bare).shape == (GRID.n_cells, 1)
+    assert bare.names(True) == ["all"]
 
 
 def test_loglinear_ensemble_forecasts_the_stable_hotspot() -> None:

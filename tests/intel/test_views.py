@@ -89,6 +89,7 @@ def test_trends_counts_are_scoped(trend_data: None, as_user: Callable[[str], Tes
     series = chief["series"]
     assert isinstance(series, dict)
     assert series["groups"] == ["criminal", "public_order"]
+    assert chief["labels"] == {"criminal": "刑事", "public_order": "治安"}
     assert series["periods"][:3] == ["2026-10-08", "2026-10-09", "2026-10-10"]
     # day 1: 1 criminal + 1 public order; day 2: the same; day 3: 1 criminal
     assert series["counts"][:3] == [[1, 1], [1, 1], [1, 0]]
@@ -121,6 +122,7 @@ def test_trends_weekly_by_unit(
     # weeks start on Monday: 2026-09-28 holds 10-01..04, 2026-10-05 holds 10-05..11
     assert weeks["2026-09-28"][col[a]] == 1
     assert weeks["2026-10-05"][col[a]] == 5 and weeks["2026-10-05"][col[b]] == 4
+    assert out["labels"] == {a: "城一派出所", b: "城二派出所"}
 
 
 def test_significant_rise_verdict(as_user: Callable[[str], TestClient]) -> None:

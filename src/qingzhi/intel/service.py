@@ -33,9 +33,10 @@ from qingzhi.auth.context import Actor
 from qingzhi.config import Settings
 from qingzhi.errors import ValidationFailed
 from qingzhi.geo.projection import to_lonlat, to_metres
-from qingzhi.incidents.enums import Category
+from qingzhi.incidents.enums import CATEGORY_LABELS, Category
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.service import scope_filter
+from qingzhi.org.models import Unit, Zone
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,18 @@ def _counts_by(ev: IncidentEvents, group_by: str) -> dict[str, int]:
     return {str(n): int(c) for n, c in zip(names, counts, strict=True)}
 
 
+def _labels(session: Session, group_by: str, keys: Sequence[str]) -> dict[str, str]:
+    """Display names of the groups: Chinese category names, unit or zone names by id."""
+    if group_by == "category":
+        return {k: CATEGORY_LABELS[Category(k)] for k in keys if k in Category.__members__}
+    ids = [int(k) for k in keys if k.isdigit()]
+    if not ids:
+        return {}
+    model = Unit if group_by == "unit" else Zone
+    rows = session.execute(select(model.id, model.name).where(model.id.in_(ids))).all()
+    return {str(r.id): r.name for r in rows}
+
+
 def trend_report(
     *,
     session: Session,
@@ -238,6 +251,7 @@ def trend_report(
         "freq": freq,
         "group_by": group_by,
         "total": len(cur),
+        "labels": _labels(session, group_by, groups),
         "series": {
             "periods": [str(p) for p in table.periods],
             "groups": list(table.groups),

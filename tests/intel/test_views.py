@@ -292,3 +292,23 @@ def test_bad_parameters_are_422_naming_the_field(
 
 def test_analysis_needs_sign_in(client: TestClient) -> None:
     assert client.get("/api/analysis/trends").status_code == 401
+
+
+def test_forecast_with_little_history_falls_back_to_counts(
+    as_user: Callable[[str], TestClient],
+) -> None:
+    rows = [
+        (_at(dt.date(2026, 10, 8), 9 + i), "criminal", "theft", *_spread(i, A_HOT))
+        for i in range(3)
+    ]
+    _load(as_user("dispatcher"), rows, "fb")
+    out = as_user("chief_a").get("/api/analysis/forecast", params={"day": "2026-10-10"}).json()
+    assert out["properties"]["method"] == "naive"
+    assert len(out["features"]) == 3
+    assert {f["properties"]["history_count"] for f in out["features"]} == {1}
+
+
+def test_warnings_without_incidents_do_not_alarm(as_user: Callable[[str], TestClient]) -> None:
+    out = as_user("chief_c").get("/api/analysis/warnings", params={"end": "2026-10-11"}).json()
+    assert out["scan"]["alarm"] is False
+    assert out["control_charts"] == []

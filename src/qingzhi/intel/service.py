@@ -282,11 +282,9 @@ def _cell_feature(grid: Grid, index: int, crs: str, props: dict[str, Any]) -> di
     }
 
 
-def _located(ev: IncidentEvents, field: str) -> IncidentEvents:
-    located = ev.located()
-    if len(located) == 0:
-        raise ValidationFailed.field(field, "所选范围内没有带坐标的有效警情")
-    return located
+def _empty(**properties: Any) -> dict[str, Any]:
+    """A map layer with nothing on it (no located incidents in scope and range)."""
+    return {"type": "FeatureCollection", "features": [], "properties": properties}
 
 
 def hotspot_map(
@@ -315,7 +313,9 @@ def hotspot_map(
         end=end,
         categories=categories,
     )
-    located = _located(ev, "start")
+    located = ev.located()
+    if len(located) == 0:
+        return _empty(cell_m=cell, radius_cells=radius_cells, fdr=fdr, n_events=0, n_hot=0)
     grid = grid_for(located.x, located.y, cell)
     features: list[dict[str, Any]] = []
     n_hot = n_cold = 0
@@ -384,10 +384,8 @@ def forecast_map(
     stop = _local_midnight(day, tz)
     context = None
     if categories:
-        context = load_events(
-            session=session, actor=actor, settings=settings, start=begin, end=stop
-        )
-        context = _located(context, "category")
+        every = load_events(session=session, actor=actor, settings=settings, start=begin, end=stop)
+        context = every.located()
     ev = load_events(
         session=session,
         actor=actor,
@@ -395,8 +393,10 @@ def forecast_map(
         start=begin,
         end=stop,
         categories=categories,
-    )
-    series = _series(_located(ev, "category"), context, cell)
+    ).located()
+    if len(ev) == 0:
+        return _empty(day=day.isoformat(), method=None, cell_m=cell, n_events=0)
+    series = _series(ev, context, cell)
     target = int(np.datetime64(day, "D").astype(np.int64))
     first_day = math.floor(float(series.t[0]))
     fit = min(fit_days, target - first_day - 1)

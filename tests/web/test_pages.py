@@ -54,7 +54,7 @@ def test_pages_render_for_a_dispatcher(
         assert "<script>" not in r.text  # the CSP allows only script files
         assert "script-src 'self'" in r.headers["content-security-policy"]
     page = client.get(f"/incidents/{iid}", headers=HTML).text
-    assert "交通事故（财损）" in page and "incident.create" in page
+    assert "交通事故（财损）" in page and "审计：登记警情" in page
 
 
 def test_pages_need_a_login(client: TestClient, org: Org) -> None:

@@ -375,28 +375,30 @@ def import_bundle(*, session: Session, actor: Actor, files: Mapping[str, bytes])
         except ValidationFailed as exc:
             problems.add("units.geojson", None, "central", f"{c.code}：{exc.message}")
     problems.raise_if_any()
+    changes: list[audit.Change] = []
+
+    def note(kind: str, entity_id: int, unit_id: int | None, before: Any, after: Any) -> None:
+        """Count one imported entity and, when it changed, queue its audit record."""
+        if before is None:
+            report.created[kind] += 1
+        elif before != after:
+            report.updated[kind] += 1
+        else:
+            report.unchanged += 1
+            return
+        changes.append(audit.Change(f"{kind}.import", kind, entity_id, unit_id, before, after))
+
     for row in unit_rows:
-        unit, before = row["_unit"], row["_before"]
-        after = unit_snapshot(unit)
-        _count(report, "unit", before, after)
-        if before != after:
-            audit.record(
-                session=session,
-                actor=actor,
-                action="unit.import",
-                entity_kind="unit",
-                entity_id=unit.id,
-                unit_id=unit.id,
-                before=before,
-                after=after,
-            )
+        unit = row["_unit"]
+        note("unit", unit.id, unit.id, row["_before"], unit_snapshot(unit))
 
     zones = dict(existing_zones)
+    touched_zones: list[tuple[Zone, Any]] = []
     for zrow in zone_rows:
         zone = zones.get(zrow["code"])
         before = zone_snapshot(zone) if zone else None
         if zone is None:
-            zone = Zone(code=zrow["code"], station_id=units[zrow["station"]].id)
+            zone = Zone(code=zrow["code"])
             session.add(zone)
             zones[zrow["code"]] = zone
         zone.name, zone.population, zone.geometry = (
@@ -405,22 +407,13 @@ def import_bundle(*, session: Session, actor: Actor, files: Mapping[str, bytes])
             zrow["geometry"],
         )
         zone.station_id, zone.synthetic = units[zrow["station"]].id, zrow.get("synthetic", False)
-        session.flush()
-        after = zone_snapshot(zone)
-        _count(report, "zone", before, after)
-        if before != after:
-            audit.record(
-                session=session,
-                actor=actor,
-                action="zone.import",
-                entity_kind="zone",
-                entity_id=zone.id,
-                unit_id=zone.station_id,
-                before=before,
-                after=after,
-            )
+        touched_zones.append((zone, before))
+    session.flush()
+    for zone, before in touched_zones:
+        note("zone", zone.id, zone.station_id, before, zone_snapshot(zone))
 
     officers = {o.police_number: o for o in session.execute(select(Officer)).scalars()}
+    touched_officers: list[tuple[Officer, Any]] = []
     for orow in officer_rows:
         officer = officers.get(orow["police_number"])
         before = officer_snapshot(officer) if officer else None
@@ -432,30 +425,12 @@ def import_bundle(*, session: Session, actor: Actor, files: Mapping[str, bytes])
         officer.zone_id = zones[orow["zone"]].id if orow["zone"] else None
         officer.duty_status, officer.active = orow["duty_status"], orow["active"]
         officer.synthetic = orow["synthetic"]
-        session.flush()
-        after = officer_snapshot(officer)
-        _count(report, "officer", before, after)
-        if before != after:
-            audit.record(
-                session=session,
-                actor=actor,
-                action="officer.import",
-                entity_kind="officer",
-                entity_id=officer.id,
-                unit_id=officer.unit_id,
-                before=before,
-                after=after,
-            )
+        touched_officers.append((officer, before))
+    session.flush()
+    for officer, before in touched_officers:
+        note("officer", officer.id, officer.unit_id, before, officer_snapshot(officer))
+    audit.record_many(session=session, actor=actor, changes=changes)
     return report
-
-
-def _count(report: ImportReport, kind: str, before: Any, after: Any) -> None:
-    if before is None:
-        report.created[kind] += 1
-    elif before != after:
-        report.updated[kind] += 1
-    else:
-        report.unchanged += 1
 
 
 def export_bundle(*, session: Session, actor: Actor) -> dict[str, bytes]:

@@ -8,8 +8,9 @@ lock at once (``BEGIN IMMEDIATE``), so the audit chain head it reads cannot move
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,11 @@ class Database:
         self._write = sessionmaker(
             bind=self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
         )
+        # SQLite has one writer at a time. Writers of this process queue on a lock rather than
+        # in SQLite's busy handler, whose sleep-and-retry lets a waiter starve for seconds.
+        self._writer: AbstractContextManager[Any] = (
+            threading.RLock() if self.engine.dialect.name == "sqlite" else nullcontext()
+        )
 
     @classmethod
     def on_connection(cls, connection: Connection) -> Database:
@@ -108,6 +114,7 @@ class Database:
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
         db._read = db._write = factory
+        db._writer = nullcontext()
         return db
 
     @property
@@ -118,8 +125,11 @@ class Database:
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any error."""
-        factory = self._write if write else self._read
-        with factory() as session, session.begin():
+        if not write:
+            with self._read() as session, session.begin():
+                yield session
+            return
+        with self._writer, self._write() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

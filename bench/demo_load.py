@@ -253,8 +253,7 @@ def main() -> None:
             f"{first.rows_per_second:,.0f} rows/s",
         )
         print(
-            f"  {first.created:,} new, {first.existing:,} existing, {len(first.errors)} errors, "
-            f"{first.still_open} still open"
+            f"  {first.created:,} new, {first.existing:,} existing, {first.still_open} still open"
         )
         second = load_incidents(
             db=db, actor=actor, settings=settings, days=args.days, start=start, specs=specs, now=now

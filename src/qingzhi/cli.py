@@ -307,7 +307,7 @@ def demo_load(
                 )
             console.print(
                 f"模拟警情（{ir.start} 起 {days} 天）：共 {ir.calls} 条（有效 {ir.valid}），"
-                f"新增 {ir.created}，已存在 {ir.existing}，错误 {len(ir.errors)}；"
+                f"新增 {ir.created}，已存在 {ir.existing}；"
                 f"用时 {ir.load_seconds:.1f} 秒（{ir.rows_per_second:.0f} 条/秒）"
             )
     except QingzhiError as exc:

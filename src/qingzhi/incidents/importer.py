@@ -11,10 +11,12 @@ Mapping file::
     [source]
     timezone = "Asia/Shanghai"        # of times without an offset
     id_prefix = "CAD-"                # prepended to source ids
+    link_repeats = true               # false for registers of crimes rather than calls
     # sheet = "Sheet1"                # for .xlsx; delimiter = ","; encoding = "utf-8-sig"
 
     [fields]                          # a column name, a "{COL} template", or {const = "…"}
     source_id = "警情编号"             # or {hash = ["COL", …]} when the export has no id
+                                      # (then numbered by occurrence: identical rows are kept)
     received_at = "接警时间"           # or {parts = {year = "Y", month = "M", day = "D", …}}
     time_formats = ["%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M"]
     category = "警情类别"
@@ -43,6 +45,7 @@ import io
 import logging
 import re
 import tomllib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +134,8 @@ class Mapping:
     datum: Datum | None
     transformer: Transformer | None
     zero_is_missing: bool
+    hashed_id: bool
+    link_repeats: bool
     categories: dict[str, tuple[Category, str | None]]
     default_category: tuple[Category, str | None] | None
 
@@ -205,6 +210,8 @@ class Mapping:
             datum=datum,
             transformer=transformer,
             zero_is_missing=bool(loc.get("zero_is_missing", True)),
+            hashed_id=isinstance(fields.get("source_id"), dict) and "hash" in fields["source_id"],
+            link_repeats=bool(source.get("link_repeats", True)),
             categories=categories,
             default_category=default,
         )
@@ -279,8 +286,12 @@ def _time(row: dict[str, str], mapping: Mapping) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=mapping.timezone)
 
 
-def to_item(row: dict[str, str], mapping: Mapping) -> IncidentImport:
-    """One row as an intake item (raises ValueError or ValidationError naming the field)."""
+def to_item(row: dict[str, str], mapping: Mapping, occurrence: int = 1) -> IncidentImport:
+    """One row as an intake item (raises ValueError or ValidationError naming the field).
+
+    ``occurrence`` numbers rows whose hashed id repeats in a file: an export without record ids
+    can hold identical rows that are separate records.
+    """
     g = mapping.get
     raw_cat = (g["category"](row) or "").strip()
     cat = mapping.categories.get(raw_cat, mapping.default_category)
@@ -306,6 +317,8 @@ def to_item(row: dict[str, str], mapping: Mapping) -> IncidentImport:
     sid = g["source_id"](row)
     if not sid:
         raise _FieldError("source_id", "缺少警情编号")
+    if mapping.hashed_id:
+        sid = f"{sid}-{occurrence}"
     priority = g["priority"](row)
     return IncidentImport.model_validate(
         {
@@ -341,6 +354,7 @@ def import_file(
     """Stream a file into the intake service in batches; bad rows reported, good rows loaded."""
     summary = ImportSummary()
     batch: list[tuple[int, IncidentImport]] = []
+    seen: Counter[str] = Counter()
 
     def flush() -> None:
         if not batch:
@@ -352,13 +366,10 @@ def import_file(
                 settings=settings,
                 items=[item for _, item in batch],
                 action="incident.import",
+                link_repeats=mapping.link_repeats,
             )
-        for (line, _), r in zip(batch, results, strict=True):
-            if r.error:
-                summary.errors.append(
-                    RowError(path.name, line, r.error["field"], r.error["message"])
-                )
-            elif r.created:
+        for r in results:
+            if r.created:
                 summary.created += 1
             else:
                 summary.existing += 1
@@ -370,8 +381,13 @@ def import_file(
         if limit is not None and summary.rows >= limit:
             break
         summary.rows += 1
+        occurrence = 1
+        if mapping.hashed_id:
+            key = mapping.get["source_id"](row) or ""
+            seen[key] += 1
+            occurrence = seen[key]
         try:
-            batch.append((line, to_item(row, mapping)))
+            batch.append((line, to_item(row, mapping, occurrence)))
         except _FieldError as exc:
             summary.errors.append(RowError(path.name, line, exc.field, str(exc)))
         except ValidationError as exc:

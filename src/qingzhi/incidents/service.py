@@ -98,9 +98,8 @@ class ItemResult:
     """The outcome of one item of an intake batch."""
 
     index: int
-    incident_id: int | None
+    incident_id: int
     created: bool
-    error: dict[str, Any] | None = None
 
 
 @dataclass
@@ -158,8 +157,13 @@ def intake_many(
     settings: Settings,
     items: Sequence[IncidentCreate],
     action: str = "incident.create",
+    link_repeats: bool = True,
 ) -> list[ItemResult]:
-    """Take in a batch of incidents; existing source ids are returned, not duplicated."""
+    """Take in a batch of incidents; existing source ids are returned, not duplicated.
+
+    ``link_repeats=False`` is for records that are not calls (e.g. a crime register), where
+    nearby records of one category are separate matters.
+    """
     actor.require(Perm.incident_write)
     results: dict[int, ItemResult] = {}
     first_of: dict[str, int] = {}
@@ -200,7 +204,7 @@ def intake_many(
         if n.route is None:
             n.route = index.route_address(n.item.address)
 
-    if new:
+    if new and link_repeats:
         _link_repeats(session, settings, new)
 
     # Bulk insert the new incidents.
@@ -344,8 +348,7 @@ def intake_many(
         if sid in existing:
             results[i] = ItemResult(i, existing[sid], False)
         else:
-            first = results[first_of[sid]]
-            results[i] = ItemResult(i, first.incident_id, False, first.error)
+            results[i] = ItemResult(i, results[first_of[sid]].incident_id, False)
     return [results[i] for i in range(len(items))]
 
 
@@ -456,9 +459,6 @@ def intake(
 ) -> tuple[IncidentRead, bool]:
     """Take in one incident; a repeat of its source id returns the existing record."""
     result = intake_many(session=session, actor=actor, settings=settings, items=[item])[0]
-    if result.error is not None:
-        raise ValidationFailed.field(result.error["field"], result.error["message"])
-    assert result.incident_id is not None
     return get(session=session, actor=actor, incident_id=result.incident_id), result.created
 
 

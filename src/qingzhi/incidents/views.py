@@ -147,9 +147,6 @@ def bulk(
             session=session, actor=actor, settings=settings_of(request), items=items
         )
     for pos, r in zip(positions, results, strict=True):
-        if r.error:
-            errors.append({"index": pos, **r.error})
-            continue
         ids[pos] = r.incident_id
         created += r.created
         existing += not r.created

@@ -305,6 +305,8 @@ def demo_load(
                     days=days,
                     progress=lambda n: bar.advance(task, n),
                 )
+            if ir.created:
+                db.analyze()
             console.print(
                 f"模拟警情（{ir.start} 起 {days} 天）：共 {ir.calls} 条（有效 {ir.valid}），"
                 f"新增 {ir.created}，已存在 {ir.existing}；"

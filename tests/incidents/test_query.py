@@ -151,3 +151,48 @@ def test_exports_are_scoped_and_masked(as_user):
         as_user("viewer").get("/api/incidents/export.csv", params={"unmask": True}).status_code
         == 403
     )
+
+
+def test_open_incident_filter_uses_the_partial_index(db, org):
+    import datetime as dt
+
+    from sqlalchemy import text
+
+    from qingzhi.auth.context import system_actor
+    from qingzhi.config import Settings
+    from qingzhi.incidents.lifecycle import OPEN_STATUS_SQL, OPEN_STATUSES
+    from qingzhi.incidents.query import IncidentQuery, filtered
+    from qingzhi.incidents.schemas import IncidentImport
+    from qingzhi.incidents.service import intake_many
+
+    listed = "status IN (" + ", ".join(f"'{s.value}'" for s in OPEN_STATUSES) + ")"
+    assert listed == OPEN_STATUS_SQL  # the index's WHERE and the statuses agree
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    items = [
+        IncidentImport(
+            source_id=f"h{i}",
+            received_at=t0 + dt.timedelta(hours=i),
+            category="traffic",
+            location={"lon": 107.05, "lat": 30.05},
+            closed_at=t0 + dt.timedelta(hours=i, minutes=30) if i % 50 else None,
+        )
+        for i in range(400)
+    ]
+    with db.session(write=True) as s:
+        intake_many(
+            session=s, actor=system_actor(), settings=Settings(), items=items, link_repeats=False
+        )
+    db.analyze()
+    with db.session() as s:
+        query = IncidentQuery(statuses=list(OPEN_STATUSES))
+        assert len(s.execute(filtered(s, system_actor(), query)).all()) == 8
+        if s.get_bind().dialect.name != "sqlite":
+            return
+        compiled = (
+            filtered(s, system_actor(), query)
+            .order_by(text("received_at DESC"))
+            .limit(50)
+            .compile(compile_kwargs={"literal_binds": True})
+        )
+        plan = s.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
+    assert any("ix_incident_open" in str(row) for row in plan), plan

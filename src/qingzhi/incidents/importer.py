@@ -398,4 +398,6 @@ def import_file(
         if len(batch) >= BATCH:
             flush()
     flush()
+    if summary.created:
+        db.analyze()
     return summary

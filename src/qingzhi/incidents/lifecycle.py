@@ -44,6 +44,8 @@ STATUS_LABELS = {
 }
 
 OPEN_STATUSES = tuple(s for s in Status if s.is_open)
+# The WHERE term of the partial index ix_incident_open (migration 0004), word for word.
+OPEN_STATUS_SQL = "status IN ('received', 'dispatched', 'arrived', 'transferred')"
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.received: frozenset(

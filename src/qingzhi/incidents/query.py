@@ -26,7 +26,7 @@ from qingzhi.auth.permissions import Perm
 from qingzhi.errors import ValidationFailed
 from qingzhi.incidents import search
 from qingzhi.incidents.enums import Category
-from qingzhi.incidents.lifecycle import Status
+from qingzhi.incidents.lifecycle import OPEN_STATUS_SQL, Status
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.schemas import IncidentPage
 from qingzhi.incidents.service import (
@@ -86,7 +86,7 @@ def filtered(session: Session, actor: Actor, query: IncidentQuery) -> Select[Any
     if query.sort not in SORTS:
         raise ValidationFailed.field("sort", f"可选：{', '.join(sorted(SORTS))}")
     stmt = scope_filter(select(Incident), actor)
-    conds = []
+    conds: list[Any] = []
     if query.start:
         conds.append(Incident.received_at >= query.start)
     if query.end:
@@ -97,6 +97,8 @@ def filtered(session: Session, actor: Actor, query: IncidentQuery) -> Select[Any
         conds.append(Incident.subtype.in_(query.subtypes))
     if query.statuses:
         conds.append(Incident.status.in_(query.statuses))
+        if all(s.is_open for s in query.statuses):
+            conds.append(text(f"incident.{OPEN_STATUS_SQL}"))  # lets the partial index serve
     if query.unit_id is not None:
         members = select(Unit.id).where(Unit.central_id == query.unit_id)
         conds.append(

@@ -16,7 +16,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -131,6 +131,11 @@ class Database:
             return
         with self._writer, self._write() as session, session.begin():
             yield session
+
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics (after a bulk load the plans depend on it)."""
+        with self.session(write=True) as session:
+            session.execute(text("ANALYZE"))
 
     def dispose(self) -> None:
         """Close every pooled connection."""

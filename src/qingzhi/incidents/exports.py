@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from qingzhi.auth.context import Actor
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.query import IncidentQuery, iterate
-from qingzhi.incidents.service import _unit_names, record_personal_read, to_read
+from qingzhi.incidents.service import record_personal_read, to_read, unit_names
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ COLUMNS = [
 def _records(
     session: Session, actor: Actor, query: IncidentQuery, unmask: bool
 ) -> Iterator[dict[str, Any]]:
-    names = _unit_names(session)
+    names = unit_names(session)
     batch: list[Incident] = []
 
     def flush() -> Iterator[dict[str, Any]]:

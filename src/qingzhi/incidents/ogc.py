@@ -20,7 +20,7 @@ from qingzhi.auth.permissions import Perm
 from qingzhi.errors import NotFound, ValidationFailed
 from qingzhi.incidents import query as iq
 from qingzhi.incidents.models import Incident
-from qingzhi.incidents.service import _unit_names, scope_filter, to_read, visible
+from qingzhi.incidents.service import scope_filter, to_read, unit_names, visible
 from qingzhi.web.deps import require, transaction
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
@@ -182,7 +182,7 @@ def items(
             .scalars()
             .all()
         )
-        names = _unit_names(session)
+        names = unit_names(session)
         features = [_feature(to_read(r, names)) for r in rows]
     base = f"{_base(request)}/ogc/collections/incidents/items"
     params = {k: v for k, v in request.query_params.items() if k not in ("offset",)}
@@ -221,5 +221,5 @@ def item(
         raise NotFound()
     with transaction(request, write=False) as session:
         inc = visible(session, actor, int(feature_id))
-        feature = _feature(to_read(inc, _unit_names(session)))
+        feature = _feature(to_read(inc, unit_names(session)))
     return JSONResponse(feature, media_type=GEOJSON)

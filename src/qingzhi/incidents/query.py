@@ -30,11 +30,11 @@ from qingzhi.incidents.lifecycle import OPEN_STATUS_SQL, Status
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.schemas import IncidentPage
 from qingzhi.incidents.service import (
-    _unit_names,
     haversine_m,
     record_personal_read,
     scope_filter,
     to_read,
+    unit_names,
 )
 from qingzhi.org.models import Unit
 
@@ -241,7 +241,7 @@ def page(
         record_personal_read(
             session=session, actor=actor, incident_ids=[r.id for r in rows], purpose="list"
         )
-    names = _unit_names(session)
+    names = unit_names(session)
     total = None
     if count:
         total = session.execute(
@@ -261,7 +261,7 @@ def facet_counts(
     """Counts by category, status, handling unit and validity for the same filters."""
     sub = filtered(session, actor, query).subquery()
     out: dict[str, dict[str, int]] = {}
-    names = _unit_names(session)
+    names = unit_names(session)
     for name, col in (
         ("category", sub.c.category),
         ("status", sub.c.status),

@@ -465,7 +465,8 @@ def intake(
 # ---------------------------------------------------------------- reading
 
 
-def _unit_names(session: Session) -> dict[int, str]:
+def unit_names(session: Session) -> dict[int, str]:
+    """Every unit's name by id (for labelling incidents)."""
     return {uid: name for uid, name in session.execute(select(Unit.id, Unit.name))}
 
 
@@ -559,7 +560,7 @@ def get(*, session: Session, actor: Actor, incident_id: int, unmask: bool = Fals
     inc = visible(session, actor, incident_id)
     if unmask and inc.caller_phone:
         record_personal_read(session=session, actor=actor, incident_ids=[inc.id], purpose="detail")
-    return to_read(inc, _unit_names(session), unmask=unmask)
+    return to_read(inc, unit_names(session), unmask=unmask)
 
 
 # ---------------------------------------------------------------- lifecycle
@@ -649,13 +650,13 @@ def transition(
     live_hooks.incident_changed(
         session, actor, inc, data.officer_ids if detail.get("officers") else ()
     )
-    return to_read(inc, _unit_names(session))
+    return to_read(inc, unit_names(session))
 
 
 def timeline(*, session: Session, actor: Actor, incident_id: int) -> list[TimelineEntry]:
     """Lifecycle, audit records, officers sent and linked calls of one incident, in time order."""
     inc = visible(session, actor, incident_id)
-    names = _unit_names(session)
+    names = unit_names(session)
     out: list[TimelineEntry] = []
     for ev in session.execute(
         select(IncidentEvent).where(IncidentEvent.incident_id == inc.id).order_by(IncidentEvent.id)

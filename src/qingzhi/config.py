@@ -6,7 +6,6 @@ import logging
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
@@ -18,10 +17,6 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QINGZHI_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///var/qingzhi.db"
-    secret_key: str = Field(
-        default="change-me-in-production-qingzhi-demo-secret",
-        description="Signs nothing secret by itself; used to derive CSRF tokens.",
-    )
     timezone: str = "Asia/Shanghai"
     session_cookie: str = "qingzhi_session"
     csrf_cookie: str = "qingzhi_csrf"
@@ -51,7 +46,6 @@ class Settings(BaseSettings):
     live_retention_hours: float = 24.0
     max_body_bytes: int = 1024 * 1024
     max_bulk_bytes: int = 64 * 1024 * 1024
-    data_dir: Path = Path("var")
 
 
 @lru_cache(maxsize=1)

@@ -32,6 +32,7 @@ address = "{乡镇}{地址}"
 caller_phone = "电话"
 x = "经度"
 y = "纬度"
+priority = "等级"
 
 [location]
 datum = "wgs84"
@@ -41,7 +42,7 @@ datum = "wgs84"
 "打架" = "public_order/fight"
 """
 
-HEADER = "编号,接警时间,类别,简要警情,乡镇,地址,电话,经度,纬度"
+HEADER = "编号,接警时间,类别,简要警情,乡镇,地址,电话,经度,纬度,等级"
 ROWS = [
     "A1,2026-10-01 08:00:00,盗窃,电动车被盗,城一,人民路1号,13800000001,107.05,30.05",
     "A2,2026/10/01 09:30,打架,两人打架,城二,商业街,13800000002,107.15,30.05",
@@ -49,6 +50,7 @@ ROWS = [
     "A4,2026-10-01 10:00:00,外星人,类别不对,城一,人民路,13800000004,107.05,30.05",
     "A5,2026-10-01 11:00:00,盗窃,纬度越界,城一,人民路,13800000005,107.05,130.05",
     "A6,2026-10-01 12:00:00,盗窃,没有坐标,丙镇,场口,13800000006,,",
+    "A7,2026-10-01 13:00:00,盗窃,等级不对,城一,人民路,13800000007,107.05,30.05,紧急",
 ]
 
 
@@ -73,12 +75,13 @@ def test_bad_rows_are_reported_and_good_rows_load_once(
     summary = import_file(
         db=db, actor=system_actor(), settings=Settings(), path=csv_path, mapping=mapping
     )
-    assert summary.rows == 6
+    assert summary.rows == 7
     assert summary.created == 3
     assert {(e.row, e.field) for e in summary.errors} == {
         (4, "received_at"),
         (5, "category"),
         (6, "location.lat"),
+        (8, "priority"),
     }
     assert all(e.file == "cad.csv.gz" and e.reason for e in summary.errors)
     assert _count(db) == 3

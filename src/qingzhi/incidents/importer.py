@@ -330,7 +330,7 @@ def to_item(row: dict[str, str], mapping: Mapping, occurrence: int = 1) -> Incid
             "address": (g["address"](row) or "")[:500],
             "caller_phone": (g["caller_phone"](row) or None),
             "location": location,
-            "priority": int(priority) if priority else 3,
+            "priority": priority or 3,  # validated by the schema (a bad cell names the field)
         }
     )
 

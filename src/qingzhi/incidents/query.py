@@ -251,17 +251,23 @@ def page(
         items=[to_read(r, names, unmask=unmask) for r in rows],
         next_cursor=next_cursor,
         total=total,
-        facets=facet_counts(session=session, actor=actor, query=query) if facets else None,
+        facets=facet_counts(session=session, actor=actor, query=query, names=names)
+        if facets
+        else None,
     )
 
 
 def facet_counts(
-    *, session: Session, actor: Actor, query: IncidentQuery
+    *,
+    session: Session,
+    actor: Actor,
+    query: IncidentQuery,
+    names: dict[int, str] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Counts by category, status, handling unit and validity for the same filters."""
     sub = filtered(session, actor, query).subquery()
     out: dict[str, dict[str, int]] = {}
-    names = unit_names(session)
+    names = names if names is not None else unit_names(session)
     for name, col in (
         ("category", sub.c.category),
         ("status", sub.c.status),

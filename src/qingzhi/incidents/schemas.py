@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from qingzhi.geo.datum import Datum
-from qingzhi.incidents.enums import SUBTYPES, Category, InvalidReason
+from qingzhi.incidents.enums import SUBTYPES, Category, InvalidReason, Priority
 from qingzhi.incidents.lifecycle import Status
 
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -70,7 +70,7 @@ class IncidentCreate(BaseModel):
     address: str = Field(default="", max_length=500)
     caller_phone: str | None = Field(default=None, max_length=20, pattern=r"^\+?[0-9 \-]{3,20}$")
     location: Location | None = None
-    priority: int = Field(default=3, ge=1, le=4)
+    priority: Priority = Priority.yellow
     valid: bool = True
     invalid_reason: InvalidReason | None = Field(default=None, validate_default=True)
 
@@ -166,6 +166,7 @@ class IncidentRead(BaseModel):
     caller_phone: str | None
     location: dict[str, float] | None
     priority: int
+    priority_label: str
     valid: bool
     invalid_reason: str | None
     status: Status

@@ -26,7 +26,7 @@ from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
 from qingzhi.errors import NotFound, PermissionDenied, ValidationFailed
 from qingzhi.geo.datum import convert
-from qingzhi.incidents.enums import Category, subtype_label
+from qingzhi.incidents.enums import Category, Priority, RoutedBy, subtype_label
 from qingzhi.incidents.lifecycle import Status, check_transition
 from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
 from qingzhi.incidents.routing import Route, region_index
@@ -95,9 +95,8 @@ def in_scope(actor: Actor, incident: Incident) -> bool:
 
 @dataclass(frozen=True)
 class ItemResult:
-    """The outcome of one item of an intake batch."""
+    """The outcome of one item of an intake batch (results come in the items' order)."""
 
-    index: int
     incident_id: int
     created: bool
 
@@ -340,15 +339,15 @@ def intake_many(
     )
     live_hooks.incidents_created(session, new_ids, rows)
     for iid, n in zip(new_ids, new, strict=True):
-        results[n.index] = ItemResult(n.index, iid, True)
+        results[n.index] = ItemResult(iid, True)
     for i, item in enumerate(items):
         if i in results:
             continue
         sid = item.source_id
         if sid in existing:
-            results[i] = ItemResult(i, existing[sid], False)
+            results[i] = ItemResult(existing[sid], False)
         else:
-            results[i] = ItemResult(i, results[first_of[sid]].incident_id, False)
+            results[i] = ItemResult(results[first_of[sid]].incident_id, False)
     return [results[i] for i in range(len(items))]
 
 
@@ -490,6 +489,7 @@ def to_read(inc: Incident, unit_names: dict[int, str], *, unmask: bool = False) 
         caller_phone=inc.caller_phone if unmask else mask_phone(inc.caller_phone),
         location=None if inc.lon is None or inc.lat is None else {"lon": inc.lon, "lat": inc.lat},
         priority=inc.priority,
+        priority_label=Priority(inc.priority).label,
         valid=inc.valid,
         invalid_reason=inc.invalid_reason,
         status=inc.status,
@@ -593,7 +593,7 @@ def transition(
         if target.id == inc.unit_id:
             raise ValidationFailed.field("unit", "接收单位与当前处置单位相同")
         inc.unit_id = target.id
-        inc.routed_by = "manual"
+        inc.routed_by = RoutedBy.manual
         detail["to_unit"] = target.id
     if data.to == Status.cancelled and not data.reason:
         raise ValidationFailed.field("reason", "撤销须说明原因")

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import DateTime, insert, select, type_coerce
+from sqlalchemy import DateTime, select, type_coerce
 from sqlalchemy.orm import Session
 
 from qingzhi.audit.models import AuditHead, AuditRecord
@@ -25,6 +25,7 @@ from qingzhi.auth.context import Actor
 from qingzhi.auth.scope import Scope
 from qingzhi.errors import NotFound
 from qingzhi.store.base import table_of, utcnow
+from qingzhi.store.bulk import insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +228,7 @@ def record_many(*, session: Session, actor: Actor, changes: Sequence[Change]) ->
         digest = record_hash(prev_hash=prev, **fields)
         rows.append({**fields, "prev_hash": prev, "hash": digest})
         prev = digest
-    session.connection().execute(insert(table_of(AuditRecord)), rows)  # Core: one executemany
+    insert_rows(session.connection(), table_of(AuditRecord), rows)
     head.seq, head.hash = seq, prev
     session.flush()
     return seq

@@ -9,30 +9,34 @@ on ``to_tsvector('simple', search_text)``; a query becomes a phrase of its own b
 
 from __future__ import annotations
 
+import json
+import operator
 import re
+from collections.abc import Sequence
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-_WORD = re.compile(r"[0-9A-Za-z]+")
-_TOKEN_SPLIT = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[0-9A-Za-z]+)")
+from sqlalchemy import Connection
+
+_CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK = re.compile(f"[{_CJK_CLASS}]+")
+_TOKEN_SPLIT = re.compile(f"([{_CJK_CLASS}]+)|([0-9A-Za-z]+)")
 
 
 def tokens(text: str) -> list[str]:
     """Search tokens of ``text``: CJK bigrams (a lone character stays itself) and words."""
     out: list[str] = []
-    for part in _TOKEN_SPLIT.findall(text or ""):
-        if _CJK.fullmatch(part):
-            if len(part) == 1:
-                out.append(part)
-            else:
-                out.extend(part[i : i + 2] for i in range(len(part) - 1))
+    for cjk, word in _TOKEN_SPLIT.findall(text or ""):
+        if not cjk:
+            out.append(word.lower())
+        elif len(cjk) == 1:
+            out.append(cjk)
         else:
-            out.append(part.lower())
+            out.extend(map(operator.add, cjk, cjk[1:]))
     return out
 
 
 def search_text(*parts: str | None) -> str:
     """The stored token text of an incident's description and address."""
-    return " ".join(t for p in parts if p for t in tokens(p))
+    return " ".join([t for p in parts if p for t in tokens(p)])
 
 
 def query_tokens(query: str) -> list[list[str]]:
@@ -62,3 +66,15 @@ def tsquery_text(query: str) -> str:
         if safe:
             phrases.append("(" + " <-> ".join(safe) + ")")
     return " & ".join(phrases)
+
+
+def index_new(connection: Connection, ids: Sequence[int]) -> None:
+    """Add just-inserted incidents to SQLite's FTS5 index in one statement (PostgreSQL's GIN
+    index follows the table by itself). Runs in the inserting transaction."""
+    if not ids or connection.dialect.name != "sqlite":
+        return
+    connection.exec_driver_sql(
+        "INSERT INTO incident_fts(rowid, search_text) SELECT id, search_text FROM incident "
+        "WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(ids)),),
+    )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Select, bindparam, insert, or_, select, update
+from sqlalchemy import Select, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from qingzhi.audit import service as audit
@@ -37,10 +37,11 @@ from qingzhi.incidents.schemas import (
     TimelineEntry,
     Transition,
 )
-from qingzhi.incidents.search import search_text
+from qingzhi.incidents.search import index_new, search_text
 from qingzhi.live import hooks as live_hooks
 from qingzhi.org.models import Officer, Unit
 from qingzhi.store.base import table_of, utcnow
+from qingzhi.store.bulk import allocate_ids, insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -113,39 +114,45 @@ class _New:
     repeat_count: int = 0
 
 
+_SNAPSHOT_FIELDS = (
+    "source_id",
+    "category",
+    "subtype",
+    "priority",
+    "valid",
+    "invalid_reason",
+    "status",
+    "unit_id",
+    "station_id",
+    "zone_id",
+    "routed_by",
+    "lon",
+    "lat",
+    "address",
+    "repeat_of_id",
+)
+
+
 def _snapshot(inc: dict[str, Any]) -> dict[str, Any]:
-    """The audited fields of a new incident (the caller's phone masked: the audit is readable)."""
-    keys = (
-        "source_id",
-        "category",
-        "subtype",
-        "priority",
-        "valid",
-        "invalid_reason",
-        "status",
-        "unit_id",
-        "station_id",
-        "zone_id",
-        "routed_by",
-        "lon",
-        "lat",
-        "address",
-        "repeat_of_id",
-    )
-    out = {k: inc.get(k) for k in keys}
+    """The audited fields of a new incident (the caller's phone masked: the audit is readable).
+    Enum members are ``str``/``int`` subclasses and serialise as their values."""
+    out = {k: inc[k] for k in _SNAPSHOT_FIELDS}
     out["received_at"] = inc["received_at"].isoformat()
-    out["caller_phone"] = mask_phone(inc.get("caller_phone"))
-    return {k: (str(v) if isinstance(v, Category | Status) else v) for k, v in out.items()}
+    out["caller_phone"] = mask_phone(inc["caller_phone"])
+    return out
+
+
+_BY_SOURCE = select(Incident.source_id, Incident.id).where(
+    Incident.source_id.in_(bindparam("ids", expanding=True))
+)
 
 
 def _ids_by_source(session: Session, source_ids: Sequence[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for start in range(0, len(source_ids), 500):
-        chunk = source_ids[start : start + 500]
-        for sid, iid in session.execute(
-            select(Incident.source_id, Incident.id).where(Incident.source_id.in_(chunk))
-        ):
-            out[sid] = iid
+        out.update(
+            session.execute(_BY_SOURCE, {"ids": source_ids[start : start + 500]}).all()
+        )
     return out
 
 
@@ -206,15 +213,18 @@ def intake_many(
     if new and link_repeats:
         _link_repeats(session, settings, new)
 
-    # Bulk insert the new incidents.
+    # Bulk insert the new incidents, with ids drawn first: a repeat of an incident of this same
+    # batch points at it directly, and nothing is read back.
     now = utcnow()
+    new_ids = allocate_ids(session.connection(), _TABLE, len(new))
     rows: list[dict[str, Any]] = []
-    for n in new:
+    for iid, n in zip(new_ids, new, strict=True):
         item, route = n.item, n.route
         assert route is not None
         imp = item if isinstance(item, IncidentImport) else None
         rows.append(
             {
+                "id": iid,
                 "source_id": item.source_id,
                 "received_at": item.received_at,
                 "category": item.category,
@@ -225,7 +235,7 @@ def intake_many(
                 "lon": n.lon,
                 "lat": n.lat,
                 "source_datum": str(item.location.datum) if item.location else None,
-                "priority": item.priority,
+                "priority": int(item.priority),
                 "valid": item.valid,
                 "invalid_reason": str(item.invalid_reason) if item.invalid_reason else None,
                 "status": imp.final_status if imp else Status.received,
@@ -235,7 +245,9 @@ def intake_many(
                 "routed_by": str(route.routed_by),
                 "needs_review": route.needs_review,
                 "review_reason": route.review_reason,
-                "repeat_of_id": n.repeat_of,
+                "repeat_of_id": (
+                    new_ids[n.repeat_of_new] if n.repeat_of_new is not None else n.repeat_of
+                ),
                 "repeat_count": n.repeat_count,
                 "dispatched_at": imp.dispatched_at if imp else None,
                 "arrived_at": imp.arrived_at if imp else None,
@@ -247,29 +259,8 @@ def intake_many(
                 "updated_at": now,
             }
         )
-    new_ids: list[int] = []
-    if rows:
-        # Core executemany, not the ORM (which splits rows by which values are NULL), and no
-        # RETURNING (ordered RETURNING runs row by row on SQLite): ids are read back by source id.
-        session.connection().execute(insert(_TABLE), rows)
-        id_of = _ids_by_source(session, [r["source_id"] for r in rows])
-        new_ids = [id_of[r["source_id"]] for r in rows]
-    # Repeats of incidents in this same batch point at ids only known now.
-    in_batch = [
-        (new_ids[k], new_ids[n.repeat_of_new])
-        for k, n in enumerate(new)
-        if n.repeat_of_new is not None
-    ]
-    if in_batch:
-        session.connection().execute(
-            update(Incident)
-            .where(Incident.id == bindparam("_id"))
-            .values(repeat_of_id=bindparam("_rep")),
-            [{"_id": a, "_rep": b} for a, b in in_batch],
-        )
-        for pos, n in enumerate(new):
-            if n.repeat_of_new is not None:
-                rows[pos]["repeat_of_id"] = new_ids[n.repeat_of_new]
+    insert_rows(session.connection(), _TABLE, rows)
+    index_new(session.connection(), new_ids)
     # Count repeats on primaries already in the database.
     bumps: dict[int, int] = defaultdict(int)
     for n in new:
@@ -328,7 +319,7 @@ def intake_many(
                     }
                 )
     if events:
-        session.connection().execute(insert(table_of(IncidentEvent)), events)
+        insert_rows(session.connection(), table_of(IncidentEvent), events)
     audit.record_many(
         session=session,
         actor=actor,

@@ -25,13 +25,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, event, func, insert, or_, select, text
+from sqlalchemy import delete, event, func, or_, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from qingzhi.auth.scope import Scope
 from qingzhi.live.models import LiveEvent
 from qingzhi.store.base import table_of, utcnow
+from qingzhi.store.bulk import insert_rows
 from qingzhi.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,9 @@ def publish(session: Session, events: Sequence[EventIn], *, at: dt.datetime | No
     if dialect == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
     now = at or utcnow()
-    session.connection().execute(
-        insert(_TABLE),
+    insert_rows(
+        session.connection(),
+        _TABLE,
         [
             {
                 "at": now,

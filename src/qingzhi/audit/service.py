@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import DateTime, select, type_coerce
+from sqlalchemy import DateTime, bindparam, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from qingzhi.audit.models import AuditHead, AuditRecord
@@ -200,15 +200,22 @@ class Change:
     diff: dict[str, Any] | None = None
 
 
+# The chain's head, locked for the rest of the transaction (FOR UPDATE on PostgreSQL; SQLite
+# writers hold the database's write lock already).
+_HEAD = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+_MOVE_HEAD = (
+    update(AuditHead).where(AuditHead.id == 1).values(seq=bindparam("seq"), hash=bindparam("hash"))
+)
+
+
 def record_many(*, session: Session, actor: Actor, changes: Sequence[Change]) -> int:
     """Append records for many changes at once (one head lock, one bulk insert); the last seq."""
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    ).scalar_one()
+    connection = session.connection()
+    head_seq, head_hash = connection.execute(_HEAD).one()
     if not changes:
-        return head.seq
+        return int(head_seq)
     at = utcnow()
-    prev, seq = head.hash, head.seq
+    prev, seq = str(head_hash), int(head_seq)
     rows = []
     for change in changes:
         seq += 1
@@ -228,9 +235,8 @@ def record_many(*, session: Session, actor: Actor, changes: Sequence[Change]) ->
         digest = record_hash(prev_hash=prev, **fields)
         rows.append({**fields, "prev_hash": prev, "hash": digest})
         prev = digest
-    insert_rows(session.connection(), table_of(AuditRecord), rows)
-    head.seq, head.hash = seq, prev
-    session.flush()
+    insert_rows(connection, table_of(AuditRecord), rows)
+    connection.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
     return seq
 
 

@@ -54,6 +54,7 @@ class RegionIndex:
     """Station jurisdictions and zones of one organisation version, indexed for routing."""
 
     def __init__(self, session: Session) -> None:
+        self.unit_names = {uid: name for uid, name in session.execute(select(Unit.id, Unit.name))}
         stations = [
             u
             for u in session.execute(select(Unit).order_by(Unit.id)).scalars()
@@ -155,14 +156,21 @@ _cache: dict[str, tuple[tuple[object, ...], RegionIndex]] = {}
 _lock = threading.Lock()
 
 
+# What the index is built from, in one round trip: it is rebuilt when any of these move.
+_VERSION = select(
+    select(func.count(Unit.id)).scalar_subquery(),
+    select(func.max(Unit.updated_at)).scalar_subquery(),
+    select(func.sum(Unit.central_id)).scalar_subquery(),
+    select(func.count(Zone.id)).scalar_subquery(),
+    select(func.max(Zone.updated_at)).scalar_subquery(),
+)
+
+
 def region_index(session: Session) -> RegionIndex:
     """The routing index for the organisation as it is now (rebuilt when units or zones change)."""
-    version = tuple(
-        session.execute(
-            select(func.count(Unit.id), func.max(Unit.updated_at), func.sum(Unit.central_id))
-        ).one()
-    ) + tuple(session.execute(select(func.count(Zone.id), func.max(Zone.updated_at))).one())
-    key = str(session.get_bind().engine.url)
+    connection = session.connection()
+    version = tuple(connection.execute(_VERSION).one())
+    key = str(connection.engine.url)
     with _lock:
         cached = _cache.get(key)
         if cached is not None and cached[0] == version:

@@ -150,9 +150,7 @@ _BY_SOURCE = select(Incident.source_id, Incident.id).where(
 def _ids_by_source(session: Session, source_ids: Sequence[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for start in range(0, len(source_ids), 500):
-        out.update(
-            session.execute(_BY_SOURCE, {"ids": source_ids[start : start + 500]}).all()
-        )
+        out.update(session.execute(_BY_SOURCE, {"ids": source_ids[start : start + 500]}).all())
     return out
 
 
@@ -170,6 +168,26 @@ def intake_many(
     ``link_repeats=False`` is for records that are not calls (e.g. a crime register), where
     nearby records of one category are separate matters.
     """
+    return _intake(
+        session=session,
+        actor=actor,
+        settings=settings,
+        items=items,
+        action=action,
+        link_repeats=link_repeats,
+    )[0]
+
+
+def _intake(
+    *,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    items: Sequence[IncidentCreate],
+    action: str,
+    link_repeats: bool,
+) -> tuple[list[ItemResult], dict[int, dict[str, Any]]]:
+    """``intake_many``, also giving the inserted rows by id."""
     actor.require(Perm.incident_write)
     results: dict[int, ItemResult] = {}
     first_of: dict[str, int] = {}
@@ -339,7 +357,24 @@ def intake_many(
             results[i] = ItemResult(existing[sid], False)
         else:
             results[i] = ItemResult(results[first_of[sid]].incident_id, False)
-    return [results[i] for i in range(len(items))]
+    return [results[i] for i in range(len(items))], dict(zip(new_ids, rows, strict=True))
+
+
+_EARLIER = select(
+    _TABLE.c.id,
+    _TABLE.c.repeat_of_id,
+    _TABLE.c.received_at,
+    _TABLE.c.caller_phone,
+    _TABLE.c.category,
+    _TABLE.c.lon,
+    _TABLE.c.lat,
+).where(_TABLE.c.valid.is_(True), _TABLE.c.received_at.between(bindparam("lo"), bindparam("hi")))
+_EARLIER_BY_PHONE = _EARLIER.where(_TABLE.c.caller_phone.in_(bindparam("phones", expanding=True)))
+_EARLIER_NEARBY = _EARLIER.where(
+    _TABLE.c.category.in_(bindparam("cats", expanding=True)),
+    _TABLE.c.lat.between(bindparam("lat0"), bindparam("lat1")),
+    _TABLE.c.lon.between(bindparam("lon0"), bindparam("lon1")),
+)
 
 
 def _link_repeats(session: Session, settings: Settings, new: list[_New]) -> None:
@@ -382,34 +417,31 @@ def _link_repeats(session: Session, settings: Settings, new: list[_New]) -> None
         if lon is not None and lat is not None:
             by_cell[cell(lon, lat)].append((at, key, cat, lon, lat))
 
-    phones = {n.item.caller_phone for n in new if n.item.caller_phone}
-    cats = {n.item.category for n in new if n.lon is not None}
-    conds: list[Any] = []
+    phones = sorted({n.item.caller_phone for n in new if n.item.caller_phone})
+    cats = sorted({n.item.category for n in new if n.lon is not None})
+    connection = session.connection()
+    earlier: list[Any] = []
     if phones:
-        conds.append(Incident.caller_phone.in_(list(phones)))
+        earlier += connection.execute(_EARLIER_BY_PHONE, {"lo": lo, "hi": hi, "phones": phones})
     if cats:
         lons = [n.lon for n in new if n.lon is not None]
         lats = [n.lat for n in new if n.lat is not None]
         pad = cell_deg * 2
-        conds.append(
-            Incident.category.in_(list(cats))
-            & Incident.lat.between(min(lats) - pad, max(lats) + pad)
-            & Incident.lon.between(min(lons) - cell_lon * 2, max(lons) + cell_lon * 2)
-        )
-    if conds:
-        query = select(
-            Incident.id,
-            Incident.repeat_of_id,
-            Incident.received_at,
-            Incident.caller_phone,
-            Incident.category,
-            Incident.lon,
-            Incident.lat,
-        ).where(Incident.valid.is_(True), Incident.received_at.between(lo, hi), or_(*conds))
-        for iid, rep, at, phone, cat, lon, lat in session.execute(query):
-            key = ("db", iid)
-            primary_of[key] = ("db", rep) if rep else key
-            remember(at, key, phone, cat, lon, lat)
+        box = {
+            "lat0": min(lats) - pad,
+            "lat1": max(lats) + pad,
+            "lon0": min(lons) - cell_lon * 2,
+            "lon1": max(lons) + cell_lon * 2,
+        }
+        earlier += connection.execute(_EARLIER_NEARBY, {"lo": lo, "hi": hi, "cats": cats, **box})
+    seen: set[int] = set()
+    for iid, rep, at, phone, cat, lon, lat in earlier:
+        if iid in seen:
+            continue
+        seen.add(iid)
+        key = ("db", iid)
+        primary_of[key] = ("db", rep) if rep else key
+        remember(at, key, phone, cat, lon, lat)
 
     for k in sorted(range(len(new)), key=lambda k: new[k].item.received_at):
         n = new[k]
@@ -448,16 +480,27 @@ def intake(
     *, session: Session, actor: Actor, settings: Settings, item: IncidentCreate
 ) -> tuple[IncidentRead, bool]:
     """Take in one incident; a repeat of its source id returns the existing record."""
-    result = intake_many(session=session, actor=actor, settings=settings, items=[item])[0]
-    return get(session=session, actor=actor, incident_id=result.incident_id), result.created
+    results, rows = _intake(
+        session=session,
+        actor=actor,
+        settings=settings,
+        items=[item],
+        action="incident.create",
+        link_repeats=True,
+    )
+    result = results[0]
+    if not result.created:
+        return get(session=session, actor=actor, incident_id=result.incident_id), False
+    # The answer is built from the row just written (the caller sent it; no read back).
+    return to_read(Incident(**rows[result.incident_id]), unit_names(session)), True
 
 
 # ---------------------------------------------------------------- reading
 
 
 def unit_names(session: Session) -> dict[int, str]:
-    """Every unit's name by id (for labelling incidents)."""
-    return {uid: name for uid, name in session.execute(select(Unit.id, Unit.name))}
+    """Every unit's name by id (for labelling incidents; kept with the routing index)."""
+    return region_index(session).unit_names
 
 
 def to_read(inc: Incident, unit_names: dict[int, str], *, unmask: bool = False) -> IncidentRead:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -85,6 +85,27 @@ def migrate(url: str, revision: str = "head", *, connection: Connection | None =
     command.upgrade(cfg, revision)
 
 
+T = TypeVar("T")
+
+
+class _Job(Generic[T]):
+    """A piece of write work waiting for a group commit."""
+
+    __slots__ = ("done", "error", "result", "work")
+
+    def __init__(self, work: Callable[[Session], T]) -> None:
+        self.work = work
+        self.done = False
+        self.result: T | None = None
+        # Until the work has run and committed, its caller would get this.
+        self.error: BaseException | None = RuntimeError("the write batch was abandoned")
+
+    def outcome(self) -> T:
+        if self.error is not None:
+            raise self.error
+        return self.result  # type: ignore[return-value]
+
+
 class Database:
     """The engine and its session factories; one per process."""
 
@@ -100,6 +121,8 @@ class Database:
         self._writer: AbstractContextManager[Any] = (
             threading.RLock() if self.engine.dialect.name == "sqlite" else nullcontext()
         )
+        self._queue: list[_Job[Any]] = []
+        self._queue_lock = threading.Lock()
 
     @classmethod
     def on_connection(cls, connection: Connection) -> Database:
@@ -115,6 +138,8 @@ class Database:
         )
         db._read = db._write = factory
         db._writer = nullcontext()
+        db._queue = []
+        db._queue_lock = threading.Lock()
         return db
 
     @property
@@ -131,6 +156,47 @@ class Database:
             return
         with self._writer, self._write() as session, session.begin():
             yield session
+
+    def write(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in a writing transaction, committed together with the work of other
+        threads that arrive meanwhile (group commit), and return its result once committed.
+
+        On SQLite every commit waits for the disk (``synchronous=FULL``) and only one writer runs
+        at a time, so concurrent requests that each commit alone queue behind one another's
+        flushes. Here the first waiting thread takes everything queued, runs each piece of work in
+        a savepoint of one transaction (a failing piece rolls back alone and its exception goes
+        to its caller) and commits once. PostgreSQL runs each in its own transaction.
+        """
+        if self.dialect != "sqlite":
+            with self.session(write=True) as session:
+                return work(session)
+        job: _Job[T] = _Job(work)
+        with self._queue_lock:
+            self._queue.append(job)
+        with self._writer:
+            if not job.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._run_batch(batch)
+        return job.outcome()
+
+    def _run_batch(self, batch: list[_Job[Any]]) -> None:
+        try:
+            with self.session(write=True) as session:
+                for job in batch:
+                    try:
+                        with session.begin_nested():
+                            job.result = job.work(session)
+                        job.error = None
+                    except Exception as exc:
+                        job.error = exc
+        except Exception as exc:
+            for job in batch:
+                if job.error is None:
+                    job.error = exc
+        finally:
+            for job in batch:
+                job.done = True
 
     def analyze(self) -> None:
         """Refresh the query planner's statistics (after a bulk load the plans depend on it)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qingzhi import __version__
 from qingzhi.audit.views import router as audit_router
@@ -72,6 +73,58 @@ def _wants_html(request: Request) -> bool:
     ) and "text/html" in request.headers.get("accept", "")
 
 
+class EdgeMiddleware:
+    """Every HTTP request: a body over the limit is refused (413) before it is read, and every
+    answer carries the request id and the security headers. Plain ASGI (Starlette's
+    ``BaseHTTPMiddleware`` streams each response through a task group, a large share of a small
+    request's cost)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        rid = request_id_of(request)
+        path: str = scope["path"]
+        csp = not path.startswith("/api/docs")
+
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = rid
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["X-Frame-Options"] = "DENY"
+                headers["Referrer-Policy"] = "same-origin"
+                if csp:
+                    headers["Content-Security-Policy"] = CSP
+            await send(message)
+
+        limit = (
+            self.settings.max_bulk_bytes
+            if path.endswith(("/bulk", "/import"))
+            else self.settings.max_body_bytes
+        )
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            refusal = JSONResponse(
+                {
+                    "error": {
+                        "code": "too_large",
+                        "message": f"请求内容超过 {limit // 1024} KB",
+                        "details": {"limit_bytes": limit},
+                    }
+                },
+                status_code=413,
+            )
+            await refusal(scope, receive, stamped)
+            return
+        await self.app(scope, receive, stamped)
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     """The web application on ``db`` (by default the configured database)."""
     settings = settings or get_settings()
@@ -88,42 +141,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
     )
 
-    @app.middleware("http")
-    async def limit_body(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        limit = (
-            settings.max_bulk_bytes
-            if request.url.path.endswith(("/bulk", "/import"))
-            else settings.max_body_bytes
-        )
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return JSONResponse(
-                {
-                    "error": {
-                        "code": "too_large",
-                        "message": f"请求内容超过 {limit // 1024} KB",
-                        "details": {"limit_bytes": limit},
-                    }
-                },
-                status_code=413,
-            )
-        return await call_next(request)
-
-    @app.middleware("http")
-    async def headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        rid = request_id_of(request)
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = rid
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
-        if not request.url.path.startswith("/api/docs"):
-            response.headers["Content-Security-Policy"] = CSP
-        return response
+    app.add_middleware(EdgeMiddleware, settings=settings)
 
     @app.exception_handler(QingzhiError)
     async def on_domain_error(request: Request, exc: QingzhiError) -> Response:

@@ -122,3 +122,49 @@ def test_unmasked_read_is_audited(as_user, db):
     assert "incident.read_personal" in actions
     viewer = as_user("viewer")
     assert viewer.get(f"/api/incidents/{iid}?unmask=true").status_code in (403, 404)
+
+
+def test_calls_posted_together_keep_their_own_callers(db, org, settings):
+    """Concurrent POSTs are taken in by one ``intake_posted`` pass (group commit): each incident
+    is audited under its own caller and request, a source id sent twice in the batch is created
+    once, and an existing record the caller may not see is refused to that caller alone."""
+    from qingzhi.auth import service as auth
+    from qingzhi.auth.models import User
+    from qingzhi.errors import NotFound
+    from qingzhi.incidents import service
+    from qingzhi.incidents.schemas import IncidentCreate
+
+    def actor(username, rid):
+        with db.session() as s:
+            user = s.execute(select(User).where(User.username == username)).scalar_one()
+            return auth.actor_for(s, user, request_id=rid, via="test")
+
+    dispatcher, chief = actor("dispatcher", "req-d"), actor("chief_a", "req-c")
+    outside = body(source_id="far", location={"lon": 107.45, "lat": 30.35})  # station S
+    with db.session(write=True) as s:
+        service.intake_posted(s, [(dispatcher, settings, IncidentCreate.model_validate(outside))])
+    posted = [
+        (dispatcher, settings, IncidentCreate.model_validate(body(source_id="p1"))),
+        (chief, settings, IncidentCreate.model_validate(body(source_id="p2"))),
+        (chief, settings, IncidentCreate.model_validate(body(source_id="p1"))),
+        (chief, settings, IncidentCreate.model_validate(outside)),
+    ]
+    with db.session(write=True) as s:
+        answers = service.intake_posted(s, posted)
+    first, second, again, hidden = answers
+    assert not isinstance(first, Exception)
+    assert not isinstance(second, Exception)
+    assert not isinstance(again, Exception)
+    assert first[1] is True and second[1] is True
+    assert again[1] is False and again[0].id == first[0].id
+    assert isinstance(hidden, NotFound)
+    with db.session() as s:
+        trail = {
+            r.entity_id: (r.actor, r.request_id)
+            for r in s.execute(select(AuditRecord).where(AuditRecord.action == "incident.create"))
+            .scalars()
+            .all()
+        }
+    assert trail[str(first[0].id)] == ("dispatcher", "req-d")
+    assert trail[str(second[0].id)] == ("chief_a", "req-c")
+    assert _count(db, Incident) == 3

@@ -198,6 +198,7 @@ class Change:
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
     diff: dict[str, Any] | None = None
+    actor: Actor | None = None  # who made it, when not the batch's actor
 
 
 # The chain's head, locked for the rest of the transaction (FOR UPDATE on PostgreSQL; SQLite
@@ -208,8 +209,9 @@ _MOVE_HEAD = (
 )
 
 
-def record_many(*, session: Session, actor: Actor, changes: Sequence[Change]) -> int:
-    """Append records for many changes at once (one head lock, one bulk insert); the last seq."""
+def record_many(*, session: Session, changes: Sequence[Change], actor: Actor | None = None) -> int:
+    """Append records for many changes at once (one head lock, one bulk insert); the last seq.
+    Each change is by its own ``actor`` or else by ``actor``."""
     connection = session.connection()
     head_seq, head_hash = connection.execute(_HEAD).one()
     if not changes:
@@ -220,17 +222,20 @@ def record_many(*, session: Session, actor: Actor, changes: Sequence[Change]) ->
     for change in changes:
         seq += 1
         diff = change.diff if change.diff is not None else diff_of(change.before, change.after)
+        by = change.actor or actor
+        if by is None:
+            raise ValueError(f"audit change {change.action} has no actor")
         fields: dict[str, Any] = {
             "seq": seq,
             "at": at,
-            "actor_id": actor.user_id,
-            "actor": actor.name,
+            "actor_id": by.user_id,
+            "actor": by.name,
             "action": change.action,
             "entity_kind": change.entity_kind,
             "entity_id": str(change.entity_id),
             "unit_id": change.unit_id,
             "diff": canonical_json(diff),
-            "request_id": actor.request_id,
+            "request_id": by.request_id,
         }
         digest = record_hash(prev_hash=prev, **fields)
         rows.append({**fields, "prev_hash": prev, "hash": digest})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from qingzhi.org.models import Unit
@@ -40,9 +40,12 @@ class Scope:
         return self.units is None or (unit_id is not None and unit_id in self.units)
 
 
+_MEMBERS = select(Unit.id).where(Unit.central_id == bindparam("unit"))
+
+
 def scope_for_unit(session: Session, unit_id: int | None) -> Scope:
     """The scope of a user attached to ``unit_id`` (``None``: the whole bureau)."""
     if unit_id is None:
         return Scope.bureau()
-    members = session.execute(select(Unit.id).where(Unit.central_id == unit_id)).scalars().all()
+    members = session.connection().execute(_MEMBERS, {"unit": unit_id}).scalars().all()
     return Scope(frozenset([unit_id, *members]))

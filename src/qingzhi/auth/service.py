@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from qingzhi.audit import service as audit
@@ -301,14 +301,44 @@ def _manages(actor: Actor, user: User) -> bool:
     return actor.can(Perm.user_manage) and actor.scope.contains(user.unit_id)
 
 
-def resolve_token(*, session: Session, token: str) -> ApiToken:
-    """The live API token (with its user) for a bearer token."""
-    row = session.execute(
-        select(ApiToken).where(ApiToken.token_hash == token_digest(token))
-    ).scalar_one_or_none()
-    if row is None or row.revoked_at is not None or not row.user.active:
+_BEARER = (
+    select(
+        ApiToken.id,
+        ApiToken.last_used_at,
+        User.id,
+        User.username,
+        User.role,
+        User.unit_id,
+    )
+    .join(User, User.id == ApiToken.user_id)
+    .where(
+        ApiToken.token_hash == bindparam("digest"),
+        ApiToken.revoked_at.is_(None),
+        User.active.is_(True),
+    )
+)
+
+
+def bearer_actor(
+    *, session: Session, token: str, request_id: str | None
+) -> tuple[Actor, int | None]:
+    """The actor behind a live API token (one query), and the token's id when its last use is
+    due to be recorded (see ``touch_token``)."""
+    row = session.connection().execute(_BEARER, {"digest": token_digest(token)}).first()
+    if row is None:
         raise Unauthenticated("API 令牌无效或已吊销")
-    return row
+    token_id, last_used, user_id, username, role, unit_id = row
+    actor = Actor(
+        user_id=user_id,
+        name=username,
+        role=role,
+        scope=scope_for_unit(session, unit_id),
+        request_id=request_id,
+        unit_id=unit_id,
+        via="token",
+    )
+    stale = last_used is None or utcnow() - last_used >= TOKEN_USE_RESOLUTION
+    return actor, token_id if stale else None
 
 
 TOKEN_USE_RESOLUTION = dt.timedelta(hours=1)

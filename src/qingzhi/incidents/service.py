@@ -170,7 +170,7 @@ def intake_many(
     """
     return _intake(
         session=session,
-        actor=actor,
+        actors=[actor] * len(items),
         settings=settings,
         items=items,
         action=action,
@@ -181,14 +181,15 @@ def intake_many(
 def _intake(
     *,
     session: Session,
-    actor: Actor,
+    actors: Sequence[Actor],
     settings: Settings,
     items: Sequence[IncidentCreate],
     action: str,
     link_repeats: bool,
 ) -> tuple[list[ItemResult], dict[int, dict[str, Any]]]:
-    """``intake_many``, also giving the inserted rows by id."""
-    actor.require(Perm.incident_write)
+    """``intake_many`` with each item's own actor, also giving the inserted rows by id."""
+    for actor in {id(a): a for a in actors}.values():
+        actor.require(Perm.incident_write)
     results: dict[int, ItemResult] = {}
     first_of: dict[str, int] = {}
     for i, item in enumerate(items):
@@ -296,6 +297,7 @@ def _intake(
     # Lifecycle events: received, then any historical steps an import carries.
     events = []
     for iid, n, row in zip(new_ids, new, rows, strict=True):
+        actor = actors[n.index]
         events.append(
             {
                 "incident_id": iid,
@@ -340,10 +342,11 @@ def _intake(
         insert_rows(session.connection(), table_of(IncidentEvent), events)
     audit.record_many(
         session=session,
-        actor=actor,
         changes=[
-            audit.Change(action, "incident", iid, row["unit_id"], after=_snapshot(row))
-            for iid, row in zip(new_ids, rows, strict=True)
+            audit.Change(
+                action, "incident", iid, row["unit_id"], after=_snapshot(row), actor=actors[n.index]
+            )
+            for iid, n, row in zip(new_ids, new, rows, strict=True)
         ],
     )
     live_hooks.incidents_created(session, new_ids, rows)
@@ -480,19 +483,44 @@ def intake(
     *, session: Session, actor: Actor, settings: Settings, item: IncidentCreate
 ) -> tuple[IncidentRead, bool]:
     """Take in one incident; a repeat of its source id returns the existing record."""
+    answer = intake_posted(session, [(actor, settings, item)])[0]
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
+
+
+Posted = tuple[Actor, Settings, IncidentCreate]
+
+
+def intake_posted(
+    session: Session, posted: Sequence[Posted]
+) -> list[tuple[IncidentRead, bool] | Exception]:
+    """Take in incidents posted one by one (each with its caller), together: what
+    ``Database.combine`` runs for the concurrent calls of ``POST /api/incidents``. Each answer is
+    the incident (built from the row just written; a repeated source id gives the existing
+    record, if the caller may see it) and whether it was created."""
     results, rows = _intake(
         session=session,
-        actor=actor,
-        settings=settings,
-        items=[item],
+        actors=[actor for actor, _, _ in posted],
+        settings=posted[0][1],
+        items=[item for _, _, item in posted],
         action="incident.create",
         link_repeats=True,
     )
-    result = results[0]
-    if not result.created:
-        return get(session=session, actor=actor, incident_id=result.incident_id), False
-    # The answer is built from the row just written (the caller sent it; no read back).
-    return to_read(Incident(**rows[result.incident_id]), unit_names(session)), True
+    names = unit_names(session)
+    answers: list[tuple[IncidentRead, bool] | Exception] = []
+    for (actor, _, _), result in zip(posted, results, strict=True):
+        row = rows.get(result.incident_id) if result.created else None
+        if row is not None:
+            answers.append((to_read(Incident(**row), names), True))
+            continue
+        try:
+            answers.append(
+                (get(session=session, actor=actor, incident_id=result.incident_id), False)
+            )
+        except NotFound as exc:
+            answers.append(exc)
+    return answers
 
 
 # ---------------------------------------------------------------- reading

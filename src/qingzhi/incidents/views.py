@@ -111,11 +111,9 @@ def create(
     settings = settings_of(request)
     for attempt in range(2):
         try:
-            # Committed together with concurrent intakes: one disk flush for all of them.
-            incident, created = database(request).write(
-                lambda session: service.intake(
-                    session=session, actor=actor, settings=settings, item=body
-                )
+            # Taken in and committed together with concurrent calls: one pass, one disk flush.
+            incident, created = database(request).combine(
+                "incident.intake", service.intake_posted, (actor, settings, body)
             )
             break
         except IntegrityError:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -86,15 +86,20 @@ def migrate(url: str, revision: str = "head", *, connection: Connection | None =
 
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 
 class _Job(Generic[T]):
-    """A piece of write work waiting for a group commit."""
+    """A payload waiting for a group commit, then its result or error."""
 
-    __slots__ = ("done", "error", "result", "work")
+    __slots__ = ("done", "error", "key", "payload", "result", "run")
 
-    def __init__(self, work: Callable[[Session], T]) -> None:
-        self.work = work
+    def __init__(
+        self, key: Hashable | None, run: Callable[[Session, list[Any]], Sequence[Any]], payload: Any
+    ) -> None:
+        self.key = key
+        self.run = run
+        self.payload = payload
         self.done = False
         self.result: T | None = None
         # Until the work has run and committed, its caller would get this.
@@ -104,6 +109,30 @@ class _Job(Generic[T]):
         if self.error is not None:
             raise self.error
         return self.result  # type: ignore[return-value]
+
+
+def _raise_or(result: T | Exception) -> T:
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def _run_in_savepoint(session: Session, jobs: list[_Job[Any]]) -> bool:
+    """Run ``jobs`` with one call of the first one's ``run`` in a savepoint; False if it failed
+    (the savepoint is rolled back; a single job keeps the exception as its error)."""
+    try:
+        with session.begin_nested():
+            results = jobs[0].run(session, [job.payload for job in jobs])
+    except Exception as exc:  # the caller's error, not the batch's
+        if len(jobs) == 1:
+            jobs[0].error = exc
+        return False
+    for job, result in zip(jobs, results, strict=True):
+        if isinstance(result, Exception):
+            job.error = result
+        else:
+            job.result, job.error = result, None
+    return True
 
 
 class Database:
@@ -158,19 +187,35 @@ class Database:
             yield session
 
     def write(self, work: Callable[[Session], T]) -> T:
-        """Run ``work`` in a writing transaction, committed together with the work of other
-        threads that arrive meanwhile (group commit), and return its result once committed.
+        """Run ``work`` in a writing transaction shared with the work of other threads that
+        arrive meanwhile (group commit, see ``combine``); its result once committed."""
+
+        def run(session: Session, _: list[None]) -> list[T | Exception]:
+            return [work(session)]
+
+        return self.combine(None, run, None)
+
+    def combine(
+        self,
+        key: Hashable | None,
+        run: Callable[[Session, list[P]], Sequence[T | Exception]],
+        payload: P,
+    ) -> T:
+        """Write ``payload`` with ``run`` in a transaction committed together with the writes of
+        other threads that arrive meanwhile (group commit); its result once committed.
 
         On SQLite every commit waits for the disk (``synchronous=FULL``) and only one writer runs
-        at a time, so concurrent requests that each commit alone queue behind one another's
-        flushes. Here the first waiting thread takes everything queued, runs each piece of work in
-        a savepoint of one transaction (a failing piece rolls back alone and its exception goes
-        to its caller) and commits once. PostgreSQL runs each in its own transaction.
+        at a time, so requests that each commit alone queue behind one another's flushes. Here
+        the first waiting thread takes everything queued and commits it once. Payloads queued
+        under the same ``key`` go to one call of ``run`` (the first job's), which returns one
+        result per payload (an exception instance is raised to that payload's caller). Each call
+        runs in a savepoint: if a combined call fails, its payloads are run one by one, so one
+        bad payload fails alone. PostgreSQL runs each payload in its own transaction.
         """
         if self.dialect != "sqlite":
             with self.session(write=True) as session:
-                return work(session)
-        job: _Job[T] = _Job(work)
+                return _raise_or(run(session, [payload])[0])
+        job: _Job[T] = _Job(key, run, payload)
         with self._queue_lock:
             self._queue.append(job)
         with self._writer:
@@ -181,16 +226,17 @@ class Database:
         return job.outcome()
 
     def _run_batch(self, batch: list[_Job[Any]]) -> None:
+        groups: dict[Any, list[_Job[Any]]] = {}
+        for n, job in enumerate(batch):
+            groups.setdefault(("alone", n) if job.key is None else job.key, []).append(job)
         try:
             with self.session(write=True) as session:
-                for job in batch:
-                    try:
-                        with session.begin_nested():
-                            job.result = job.work(session)
-                        job.error = None
-                    except Exception as exc:
-                        job.error = exc
-        except Exception as exc:
+                for jobs in groups.values():
+                    if len(jobs) > 1 and _run_in_savepoint(session, jobs):
+                        continue
+                    for job in jobs:
+                        _run_in_savepoint(session, [job])
+        except Exception as exc:  # the commit failed: nothing of the batch was written
             for job in batch:
                 if job.error is None:
                     job.error = exc

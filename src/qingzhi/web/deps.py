@@ -18,7 +18,6 @@ from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
 from qingzhi.errors import CsrfFailed, Unauthenticated
-from qingzhi.store.base import utcnow
 from qingzhi.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -86,13 +85,10 @@ async def principal(request: Request) -> Principal:
     stale_token: int | None = None
     with transaction(request, write=False) as session:
         if header.lower().startswith("bearer "):
-            token = auth.resolve_token(session=session, token=header[7:].strip())
-            found = Principal(
-                auth.actor_for(session, token.user, request_id=rid, via="token"), None, None
+            actor, stale_token = auth.bearer_actor(
+                session=session, token=header[7:].strip(), request_id=rid
             )
-            used = token.last_used_at
-            if used is None or utcnow() - used >= auth.TOKEN_USE_RESOLUTION:
-                stale_token = token.id
+            found = Principal(actor, None, None)
         else:
             cookie = request.cookies.get(settings.session_cookie)
             if not cookie:

@@ -1,0 +1,117 @@
+"""Group commit (``Database.combine``): writers that arrive while another writes share its
+transaction, same-key payloads go to one call, and a bad payload fails alone."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
+
+from qingzhi.store.db import Database
+
+
+@pytest.fixture
+def filedb(tmp_path: Path) -> Database:
+    db = Database(f"sqlite:///{tmp_path / 'g.db'}")
+    with db.session(write=True) as session:
+        session.execute(text("CREATE TABLE t (x INTEGER UNIQUE)"))
+    return db
+
+
+def _commits(db: Database) -> list[int]:
+    seen: list[int] = []
+    event.listen(db.engine, "commit", lambda conn: seen.append(1))
+    return seen
+
+
+def insert_all(session: Session, payloads: list[int]) -> list[int | Exception]:
+    """Insert every payload; a negative one is refused (raising fails the whole call)."""
+    if any(p < 0 for p in payloads):
+        raise ValueError("negative")
+    for p in payloads:
+        session.execute(text("INSERT INTO t (x) VALUES (:x)"), {"x": p})
+    return [p * 10 for p in payloads]
+
+
+def _queue_behind_a_writer(db: Database, payloads: list[int]) -> dict[Any, Any]:
+    """Start one writer that holds the lock, queue ``payloads`` from threads, then release."""
+    release = threading.Event()
+    started = threading.Event()
+    calls: list[list[int]] = []
+
+    def blocker(session: Session) -> None:
+        started.set()
+        release.wait(10)
+
+    def run(session: Session, batch: list[int]) -> list[int | Exception]:
+        calls.append(list(batch))
+        return insert_all(session, batch)
+
+    outcome: dict[Any, Any] = {}
+
+    def post(p: int) -> None:
+        try:
+            outcome[p] = db.combine("t", run, p)
+        except Exception as exc:
+            outcome[p] = exc
+
+    first = threading.Thread(target=db.write, args=(blocker,))
+    first.start()
+    started.wait(10)
+    threads = [threading.Thread(target=post, args=(p,)) for p in payloads]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while len(db._queue) < len(payloads) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    first.join()
+    for t in threads:
+        t.join()
+    outcome["calls"] = calls
+    return outcome
+
+
+def test_queued_writers_share_one_call_and_one_commit(filedb: Database) -> None:
+    commits = _commits(filedb)
+    outcome = _queue_behind_a_writer(filedb, list(range(1, 11)))
+    assert [outcome[p] for p in range(1, 11)] == [p * 10 for p in range(1, 11)]
+    # All ten queued while the first writer ran: one call, one transaction, one commit.
+    assert len(outcome["calls"]) == 1
+    assert sorted(outcome["calls"][0]) == list(range(1, 11))
+    assert len(commits) <= 2
+    with filedb.session() as session:
+        assert session.execute(text("SELECT count(*) FROM t")).scalar_one() == 10
+
+
+def test_a_bad_payload_fails_alone(filedb: Database) -> None:
+    outcome = _queue_behind_a_writer(filedb, [1, 2, -3, 4])
+    assert isinstance(outcome[-3], ValueError)
+    assert [outcome[p] for p in (1, 2, 4)] == [10, 20, 40]
+    with filedb.session() as session:
+        stored = session.execute(text("SELECT x FROM t ORDER BY x")).scalars().all()
+    assert stored == [1, 2, 4]
+
+
+def test_a_failed_commit_reaches_every_writer(filedb: Database) -> None:
+    def fail_commit(conn: Any) -> None:
+        raise RuntimeError("disk full")
+
+    event.listen(filedb.engine, "commit", fail_commit)
+    outcome = _queue_behind_a_writer(filedb, [1, 2])
+    assert isinstance(outcome[1], RuntimeError)
+    assert isinstance(outcome[2], RuntimeError)
+    event.remove(filedb.engine, "commit", fail_commit)
+    with filedb.session() as session:
+        assert session.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+
+
+def test_write_returns_the_result_and_raises_the_error(filedb: Database) -> None:
+    assert filedb.write(lambda s: insert_all(s, [5])) == [50]
+    with pytest.raises(ValueError, match="negative"):
+        filedb.write(lambda s: insert_all(s, [-1]))

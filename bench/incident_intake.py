@@ -69,6 +69,7 @@ from qingzhi.incidents.schemas import IncidentCreate, IncidentImport
 from qingzhi.incidents.search import index_new, search_text
 from qingzhi.org.enums import UnitKind
 from qingzhi.org.models import Unit
+from qingzhi.runtime import tune_gc
 from qingzhi.store.base import table_of, utcnow
 from qingzhi.store.bulk import allocate_ids, insert_rows
 from qingzhi.store.db import Database, make_engine, migrate
@@ -711,6 +712,7 @@ def bench_query(folder: Path, total: int, repeat: int) -> None:
 
 
 def main() -> None:
+    tune_gc()  # as every qingzhi process does at start (the CLI and the server)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

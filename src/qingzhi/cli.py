@@ -19,6 +19,7 @@ from qingzhi.config import get_settings
 from qingzhi.errors import QingzhiError
 from qingzhi.org import exchange
 from qingzhi.org import service as org
+from qingzhi.runtime import tune_gc
 from qingzhi.store.db import Database, migrate
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ def _fail(exc: QingzhiError) -> None:
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="详细日志")) -> None:
     """qingzhi command line."""
+    tune_gc()
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, bindparam, select, type_coerce, update
 from sqlalchemy.orm import Session
 
@@ -69,16 +70,16 @@ def action_label(action: str) -> str:
     return ACTION_LABELS.get(action, action)
 
 
-# One encoder, built once (json.dumps with options builds a new one per call).
-_CANONICAL = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-)
-_json_str = json.encoder.encode_basestring  # the string encoder _CANONICAL itself uses
+# The string encoder of the canonical form (the same escaping orjson applies to strings).
+_json_str = json.encoder.encode_basestring
 
 
 def canonical_json(value: Any) -> str:
-    """Compact JSON with sorted keys: the one serialisation that is hashed."""
-    return _CANONICAL.encode(value)
+    """Compact JSON with sorted keys, non-ASCII as is (orjson; anything else as ``str``): the
+    one serialisation that is hashed."""
+    return orjson.dumps(
+        value, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+    ).decode()
 
 
 def _timestamp(at: dt.datetime) -> str:

@@ -380,6 +380,9 @@ _EARLIER_NEARBY = _EARLIER.where(
 )
 
 
+_Key = tuple[str, int]  # ("db", incident id) or ("new", position in the batch)
+
+
 def _link_repeats(session: Session, settings: Settings, new: list[_New]) -> None:
     """Link each new call to an earlier valid incident about the same matter (重复报警).
 
@@ -393,23 +396,20 @@ def _link_repeats(session: Session, settings: Settings, new: list[_New]) -> None
     times = [n.item.received_at for n in new]
     lo, hi = min(times) - widest, max(times)
 
-    # Earlier valid calls, indexed by caller and by grid cell (about the radius wide).
+    # Earlier valid calls, indexed by caller and by grid cell (about the radius wide) and
+    # category, so a new call looks at its 3 × 3 cells of its own category only.
     cell_deg = max(radius / 111_000, 1e-5)
     ref_lat = next((n.lat for n in new if n.lat is not None), 0.0)
     cell_lon = cell_deg / max(math.cos(math.radians(ref_lat)), 0.05)
-
-    def cell(lon: float, lat: float) -> tuple[int, int]:
-        return math.floor(lon / cell_lon), math.floor(lat / cell_deg)
-
-    by_phone: dict[str, list[tuple[dt.datetime, tuple[str, int]]]] = defaultdict(list)
-    by_cell: dict[
-        tuple[int, int], list[tuple[dt.datetime, tuple[str, int], Category, float, float]]
-    ] = defaultdict(list)
-    primary_of: dict[tuple[str, int], tuple[str, int]] = {}
+    by_phone: dict[str, list[tuple[dt.datetime, _Key]]] = defaultdict(list)
+    by_cell: dict[tuple[int, int, Category], list[tuple[dt.datetime, _Key, float, float]]] = (
+        defaultdict(list)
+    )
+    primary_of: dict[_Key, _Key] = {}
 
     def remember(
         at: dt.datetime,
-        key: tuple[str, int],
+        key: _Key,
         phone: str | None,
         cat: Category,
         lon: float | None,
@@ -418,7 +418,8 @@ def _link_repeats(session: Session, settings: Settings, new: list[_New]) -> None
         if phone:
             by_phone[phone].append((at, key))
         if lon is not None and lat is not None:
-            by_cell[cell(lon, lat)].append((at, key, cat, lon, lat))
+            cell = (math.floor(lon / cell_lon), math.floor(lat / cell_deg), cat)
+            by_cell[cell].append((at, key, lon, lat))
 
     phones = sorted({n.item.caller_phone for n in new if n.item.caller_phone})
     cats = sorted({n.item.category for n in new if n.lon is not None})
@@ -448,21 +449,22 @@ def _link_repeats(session: Session, settings: Settings, new: list[_New]) -> None
 
     for k in sorted(range(len(new)), key=lambda k: new[k].item.received_at):
         n = new[k]
-        t = n.item.received_at
-        best: tuple[dt.datetime, tuple[str, int]] | None = None
-        if n.item.caller_phone:
-            for at, key in by_phone.get(n.item.caller_phone, ()):
-                if at <= t and t - at <= caller_window and (best is None or at > best[0]):
+        item = n.item
+        t = item.received_at
+        best: tuple[dt.datetime, _Key] | None = None
+        if item.caller_phone:
+            since = t - caller_window
+            for at, key in by_phone.get(item.caller_phone, ()):
+                if since <= at <= t and (best is None or at > best[0]):
                     best = (at, key)
         if n.lon is not None and n.lat is not None:
-            cx, cy = cell(n.lon, n.lat)
+            since = t - place_window
+            cx, cy = math.floor(n.lon / cell_lon), math.floor(n.lat / cell_deg)
             for dx in (-1, 0, 1):
                 for dy in (-1, 0, 1):
-                    for at, key, cat, lon, lat in by_cell.get((cx + dx, cy + dy), ()):
+                    for at, key, lon, lat in by_cell.get((cx + dx, cy + dy, item.category), ()):
                         if (
-                            at <= t
-                            and t - at <= place_window
-                            and cat == n.item.category
+                            since <= at <= t
                             and (best is None or at > best[0])
                             and haversine_m(n.lon, n.lat, lon, lat) <= radius
                         ):
@@ -475,8 +477,8 @@ def _link_repeats(session: Session, settings: Settings, new: list[_New]) -> None
                 n.repeat_of_new = primary[1]
                 new[primary[1]].repeat_count += 1
             primary_of[("new", k)] = primary
-        if n.item.valid:
-            remember(t, ("new", k), n.item.caller_phone, n.item.category, n.lon, n.lat)
+        if item.valid:
+            remember(t, ("new", k), item.caller_phone, item.category, n.lon, n.lat)
 
 
 def intake(

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from qingzhi.analysis.ensemble import (
+    KERNEL_FEATURES,
+    SMOOTH_FEATURES,
     LogLinearEnsemble,
-    LogLinearSpec,
     fit_loglinear,
-    loglinear_features,
 )
 from qingzhi.analysis.evaluation import Period, evaluate
 from qingzhi.analysis.events import EventTable
@@ -39,21 +39,20 @@ def _events(rng: np.random.Generator, n: int, hot_share: float, days: float) -> 
     return EventTable(x, y, secs.astype("datetime64[s]"))
 
 
-def test_loglinear_features_by_hand() -> None:
-    t = np.array(["2023-01-01T12:00", "2023-01-02T12:00", "2023-01-02T13:00"], "datetime64[s]")
-    ev = EventTable(np.array([50.0, 50.0, 150.0]), np.array([50.0, 50.0, 50.0]), t)
-    s = series_on_grid(ev, GRID)
-    spec = LogLinearSpec(decays=(10.0,), smooth=100.0)
-    day = int(T0) + 3
-    f = loglinear_features(s.before(day), day, spec)
-    assert f.shape == (GRID.n_cells, 3)
-    assert f[0, 0] == pytest.approx(np.log(3.0))  # two events in cell 0
-    assert f[0, 1] == pytest.approx(np.log1p(np.exp(-2.5 / 10) + np.exp(-1.5 / 10)))
-    assert f[5, 0] == 0.0 and f[5, 2] == 0.0  # far away: nothing, smoothing reaches 300 m
-    assert spec.names(False) == ["all", "decay10", "smooth100"]
-    bare = LogLinearSpec(decays=(), smooth=0.0, context_smooth=0.0)
-    assert loglinear_features(s.before(day), day, bare).shape == (GRID.n_cells, 1)
-    assert bare.names(True) == ["all"]
+def test_loglinear_feature_sets_drop_context_without_one() -> None:
+    rng = np.random.default_rng(2)
+    ev = _events(rng, 300, 0.3, 100.0)
+    plain = series_on_grid(ev, GRID)
+    with_ctx = series_on_grid(ev, GRID, ev)
+    day = int(T0) + 60
+    ens = LogLinearEnsemble(SMOOTH_FEATURES).fit(plain, day - 30, 30)
+    assert list(ens.params())[1:] == [f for f in SMOOTH_FEATURES if not f.startswith("x:")]
+    assert ens.predict(plain.before(day), day).shape == (GRID.n_cells,)
+    with pytest.raises(ValueError, match="context"):
+        ens.predict(with_ctx.before(day), day)
+    assert list(LogLinearEnsemble().fit(with_ctx, day - 30, 30).params())[1:] == list(
+        KERNEL_FEATURES
+    )
 
 
 def test_loglinear_ensemble_forecasts_the_stable_hotspot() -> None:
@@ -61,7 +60,7 @@ def test_loglinear_ensemble_forecasts_the_stable_hotspot() -> None:
     s = series_on_grid(_events(rng, 2000, 0.4, 300.0), GRID)
     ens = LogLinearEnsemble().fit(s, int(T0) + 200, 60)
     assert ens.coef is not None and ens.coef[1] > 0  # more past events, more risk
-    assert list(ens.params())[:2] == ["intercept", "all"]
+    assert list(ens.params())[:2] == ["intercept", "s:all:c"]
     r = evaluate(s, ens, Period(int(T0) + 260, 30), coverages=(1.0,))
     assert r.hit_rate[0] > 0.35  # 40% of events fall in the one hot cell
     with pytest.raises(RuntimeError):

@@ -166,27 +166,6 @@ class LearnedEnsemble(Forecaster):
         return out
 
 
-# ------------------------------------------------------------------ the log-linear ensemble
-
-
-@dataclass(frozen=True)
-class LogLinearSpec:
-    """Features of the log-linear ensemble: decays (days) and smoothing (metres; 0 = leave out)."""
-
-    decays: tuple[float, ...] = (365.0, 91.0, 30.0)
-    smooth: float = 150.0
-    context_smooth: float = 150.0
-
-    def names(self, with_context: bool) -> list[str]:
-        """Feature names in column order (without the intercept)."""
-        out = ["all", *(f"decay{d:g}" for d in self.decays)]
-        if self.smooth > 0:
-            out.append(f"smooth{self.smooth:g}")
-        if with_context and self.context_smooth > 0:
-            out.append(f"ctx_smooth{self.context_smooth:g}")
-        return out
-
-
 def _gauss(flat: FloatArray, history: SeriesData, metres: float) -> FloatArray:
     grid = history.grid
     out = ndimage.gaussian_filter(
@@ -195,35 +174,26 @@ def _gauss(flat: FloatArray, history: SeriesData, metres: float) -> FloatArray:
     return np.asarray(out, dtype=np.float64).ravel()
 
 
-def loglinear_features(history: SeriesData, day: int, spec: LogLinearSpec) -> FloatArray:
-    """log(1 + f) of each count surface (cells x features) for ``day`` from the history before.
+def fit_loglinear(
+    x: FloatArray, y: FloatArray, weights: FloatArray | None = None, ridge: float = 0.0
+) -> FloatArray:
+    """Intercept and coefficients of the Poisson regression log E[y] = b0 + x @ b (max. lik.).
 
-    The columns are the series' counts over all history, its exponentially decayed counts, its
-    Gaussian-smoothed counts and (with a context series) the context's smoothed counts rescaled
-    to the series' total, so every column is in the series' own units of events per cell.
+    ``weights`` weight each row's log-likelihood (default one); ``ridge`` adds
+    ``ridge * |b|^2 / 2`` per unit of total weight (the intercept is not penalised).
     """
-    own = history.counts()
-    cols = [own]
-    cols += [history.counts(np.exp(-(day - history.t) / tau)) for tau in spec.decays]
-    if spec.smooth > 0:
-        cols.append(_gauss(own, history, spec.smooth))
-    if history.context is not None and spec.context_smooth > 0:
-        ctx = history.context.counts()
-        total = float(ctx.sum())
-        scale = float(own.sum()) / total if total > 0 else 0.0
-        cols.append(_gauss(ctx, history.context, spec.context_smooth) * scale)
-    return np.log1p(np.column_stack(cols))
-
-
-def fit_loglinear(x: FloatArray, y: FloatArray) -> FloatArray:
-    """Intercept and coefficients of the Poisson regression log E[y] = b0 + x @ b (max. lik.)."""
     xs = np.column_stack([np.ones(len(x)), x])
-    n = max(len(y), 1)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    n = max(float(w.sum()), 1e-12)
+    wy = w * y
+    pen = np.ones(xs.shape[1])
+    pen[0] = 0.0
 
     def loss(beta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         eta = np.minimum(xs @ beta, 50.0)
         lam = np.exp(eta)
-        return (float(lam.sum()) - float(y @ eta)) / n, (xs.T @ (lam - y)) / n
+        f = (float(w @ lam) - float(wy @ eta)) / n + 0.5 * ridge * float(pen @ (beta * beta))
+        return f, (xs.T @ (w * lam - wy)) / n + ridge * pen * beta
 
     beta0 = np.zeros(xs.shape[1])
     beta0[0] = np.log(max(float(y.mean()), 1e-9))
@@ -231,36 +201,132 @@ def fit_loglinear(x: FloatArray, y: FloatArray) -> FloatArray:
     return np.asarray(res.x, dtype=np.float64)
 
 
+# ------------------------------------------------------------------ the log-linear ensemble
+#
+# Named surface features.
+#
+# A feature is named ``source:time:space``:
+#
+# * source ``s`` (the series) or ``x`` (the context series, rescaled by the ratio of the series'
+#   all-history total to the context's, so it is in the series' units);
+# * time ``all`` (all history), ``d<N>`` (exponential decay, N days) or ``w<N>`` (the last N days);
+# * space ``c`` (the cell), ``r1`` (mean of the 8 neighbours), ``r2`` (mean of the 16 cells at
+#   Chebyshev distance 2) or ``g<M>`` (Gaussian smoothing of M metres, truncated at 3 sigma).
+#
+# The column is log(1 + value). Separate ``c``/``r1``/``r2`` columns let the regression learn the
+# spatial kernel's shape instead of fixing one bandwidth.
+
+_RING1 = np.ones((3, 3))
+_RING1[1, 1] = 0.0
+_RING2 = np.ones((5, 5))
+_RING2[1:4, 1:4] = 0.0
+
+
+def _time_weights(history: SeriesData, day: int, time: str) -> FloatArray | None:
+    if time == "all":
+        return None
+    n = float(time[1:])
+    if time[0] == "d":
+        return np.exp(-(day - history.t) / n)
+    if time[0] == "w":
+        return (history.t >= day - n).astype(np.float64)
+    raise ValueError(f"unknown time weighting {time!r}")
+
+
+def _spatial(flat: FloatArray, history: SeriesData, space: str) -> FloatArray:
+    if space == "c":
+        return flat
+    grid = history.grid
+    if space in ("r1", "r2"):
+        ring = _RING1 if space == "r1" else _RING2
+        out = ndimage.correlate(flat.reshape(grid.shape), ring, mode="constant", cval=0.0)
+        return np.asarray(out, dtype=np.float64).ravel() / float(ring.sum())
+    if space[0] == "g":
+        return _gauss(flat, history, float(space[1:]))
+    raise ValueError(f"unknown spatial operator {space!r}")
+
+
+def surface_features(history: SeriesData, day: int, names: Sequence[str]) -> FloatArray:
+    """log(1 + f) of each named surface (cells x features) for ``day`` from the history before."""
+    own_total = float(history.counts().sum())
+    counts: dict[tuple[str, str], FloatArray] = {}
+    cols: list[FloatArray] = []
+    for name in names:
+        source, time, space = name.split(":")
+        if (source, time) not in counts:
+            if source == "s":
+                flat = history.counts(_time_weights(history, day, time))
+            elif source == "x":
+                ctx = history.context
+                if ctx is None:
+                    raise ValueError(f"feature {name!r} needs a context series")
+                total = float(ctx.counts().sum())
+                scale = own_total / total if total > 0 else 0.0
+                flat = ctx.counts(_time_weights(ctx, day, time)) * scale
+            else:
+                raise ValueError(f"unknown feature source {source!r}")
+            counts[(source, time)] = flat
+        cols.append(_spatial(counts[(source, time)], history, space))
+    return np.log1p(np.maximum(np.column_stack(cols), 0.0))
+
+
+# The previous recommended set (decays and one fixed 150 m smoothing) and the current one, whose
+# separate cell / neighbour-ring / second-ring columns let the fit learn the kernel's shape.
+SMOOTH_FEATURES: tuple[str, ...] = (
+    "s:all:c",
+    "s:d365:c",
+    "s:d91:c",
+    "s:d30:c",
+    "s:all:g150",
+    "x:all:g150",
+)
+KERNEL_FEATURES: tuple[str, ...] = (
+    *(f"s:{t}:{r}" for t in ("all", "d365", "d91", "d30") for r in ("c", "r1", "r2")),
+    *(f"x:all:{r}" for r in ("c", "r1", "r2")),
+    "s:all:g150",
+    "x:all:g150",
+)
+FEATURE_SETS: dict[str, tuple[str, ...]] = {"kernel": KERNEL_FEATURES, "smooth": SMOOTH_FEATURES}
+
+
 class LogLinearEnsemble(Forecaster):
-    """Poisson log-linear regression on log counts: long-run, decayed, smoothed, context.
+    """Poisson log-linear regression on log counts of named surfaces (see ``surface_features``).
 
     The rate of a cell on day D is ``exp(b0 + sum_k b_k log(1 + f_k))`` = ``e^b0 * prod_k (1 +
     f_k)^b_k``: a multiplicative (geometric) mix of the surfaces rather than the additive mix of
     ``LearnedEnsemble``. The long-run count dominates the ranking while recency, the neighbourhood
     and the all-crime context re-rank cells of similar counts (and break the many ties of a sparse
     series), the empirical-Bayes idea of shrinking a cell towards its surroundings (Clayton &
-    Kaldor 1987) in regression form. The coefficients are fitted by maximum likelihood on the
-    cell-days of the year before the first forecast day and then frozen. The feature set was
-    chosen by rolling-origin validation on 2023-Q2, Q3 and Q4 (see docs/analysis.md).
+    Kaldor 1987) in regression form. With the default feature set the cell, its ring of 8
+    neighbours and the ring at distance 2 are separate columns for each time weighting, so the fit
+    learns the spatial kernel rather than taking one bandwidth. The coefficients are fitted by
+    maximum likelihood on the cell-days of the year before the first forecast day (features of
+    each day from the history before it) and then frozen. The feature set was chosen by
+    rolling-origin validation on 2023-Q2, Q3 and Q4 (see docs/analysis.md). Context features
+    (``x:``) are left out when the series has no context.
     """
 
-    def __init__(self, spec: LogLinearSpec | None = None, name: str = "ensemble") -> None:
-        self.spec = spec or LogLinearSpec()
+    def __init__(self, features: Sequence[str] = KERNEL_FEATURES, name: str = "ensemble") -> None:
+        self.features = tuple(features)
         self.name = name
         self.coef: FloatArray | None = None
         self.feature_names: list[str] = []
 
+    def _used(self, history: SeriesData) -> list[str]:
+        return [f for f in self.features if history.context is not None or not f.startswith("x:")]
+
     def fit(self, series: SeriesData, start: int, days: int) -> LogLinearEnsemble:
         """Fit on days [start, start + days) over cells active before ``start``."""
         mask = np.flatnonzero(series.before(start).counts() > 0)
+        used = self._used(series)
         xs: list[FloatArray] = []
         ys: list[FloatArray] = []
         for i in range(days):
             day = start + i
-            xs.append(loglinear_features(series.before(day), day, self.spec)[mask])
+            xs.append(surface_features(series.before(day), day, used)[mask])
             ys.append(series.before(day + 1).since(day).counts()[mask])
         self.coef = fit_loglinear(np.vstack(xs), np.concatenate(ys))
-        self.feature_names = ["intercept", *self.spec.names(series.context is not None)]
+        self.feature_names = ["intercept", *used]
         log.info("log-linear ensemble fitted on %d cell-days: %s", sum(map(len, ys)), self.params())
         return self
 
@@ -268,9 +334,10 @@ class LogLinearEnsemble(Forecaster):
         """Expected events per cell on ``day``."""
         if self.coef is None:
             raise RuntimeError("fit the ensemble before predicting")
-        x = loglinear_features(history, day, self.spec)
-        if x.shape[1] != len(self.coef) - 1:
+        used = self._used(history)
+        if used != self.feature_names[1:]:
             raise ValueError("the history's context does not match the fitted model")
+        x = surface_features(history, day, used)
         return np.asarray(np.exp(self.coef[0] + x @ self.coef[1:]), dtype=np.float64)
 
     def params(self) -> dict[str, float | int | str]:

@@ -49,7 +49,11 @@ app.add_typer(hotspot_app, name="hotspot")
 
 def _database() -> Database:
     settings = get_settings()
-    return Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    return Database(
+        settings.database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        gather_ms=settings.sqlite_gather_ms,
+    )
 
 
 def _fail(exc: QingzhiError) -> None:

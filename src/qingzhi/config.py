@@ -6,6 +6,7 @@ import logging
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ class Settings(BaseSettings):
     login_lock_minutes: int = 15
     login_max_delay_seconds: int = 60
     sqlite_busy_timeout_ms: int = 30_000
+    # Group commit on SQLite: under load the writer waits this long for more writes to join.
+    sqlite_gather_ms: float = Field(default=2.0, ge=0, le=50)
     projected_crs: str = "EPSG:32648"
     # Repeat calls (重复报警): same caller within this window, or the same category within
     # this distance and window, of an earlier valid incident.

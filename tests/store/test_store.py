@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -129,6 +131,35 @@ def test_write_session_takes_the_write_lock_at_once(tmp_path: Path) -> None:
         # readers are not blocked (WAL)
         with second.session() as s:
             assert s.execute(text("SELECT count(*) FROM unit")).scalar_one() == 0
+    first.dispose()
+    second.dispose()
+
+
+def test_writers_of_two_processes_queue_on_the_lock_file(tmp_path: Path) -> None:
+    """Two Database objects on one file stand for two processes (each its own lock file
+    descriptor): the second writer waits for the first, then writes; it does not fail."""
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    migrate(url)
+    first, second = Database(url), Database(url)
+    holding, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with first.session(write=True) as s:
+            s.execute(text("CREATE TABLE t (x INTEGER)"))
+            holding.set()
+            time.sleep(0.3)
+            s.execute(text("INSERT INTO t VALUES (1)"))
+        done.set()
+
+    worker = threading.Thread(target=hold)
+    worker.start()
+    holding.wait(5)
+    with second.session(write=True) as s:
+        assert done.is_set()  # it got the lock only after the first committed
+        s.execute(text("INSERT INTO t VALUES (2)"))
+    worker.join()
+    with second.session() as s:
+        assert s.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
     first.dispose()
     second.dispose()
 

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from qingzhi.audit import service as audit
 from qingzhi.auth.context import Actor
 from qingzhi.auth.models import ApiToken, User, WebSession
 from qingzhi.auth.permissions import Perm, Role
-from qingzhi.auth.scope import scope_for_unit
+from qingzhi.auth.scope import Scope, scope_for_unit
 from qingzhi.config import Settings
 from qingzhi.errors import (
     AccountLocked,
@@ -301,6 +301,9 @@ def _manages(actor: Actor, user: User) -> bool:
     return actor.can(Perm.user_manage) and actor.scope.contains(user.unit_id)
 
 
+# A live token, its user, and the members of the user's unit when it is a central station (one
+# row per member, or one row with no member): the actor in one round trip.
+_MEMBER = aliased(Unit)
 _BEARER = (
     select(
         ApiToken.id,
@@ -309,8 +312,10 @@ _BEARER = (
         User.username,
         User.role,
         User.unit_id,
+        _MEMBER.id,
     )
     .join(User, User.id == ApiToken.user_id)
+    .outerjoin(_MEMBER, _MEMBER.central_id == User.unit_id)
     .where(
         ApiToken.token_hash == bindparam("digest"),
         ApiToken.revoked_at.is_(None),
@@ -324,15 +329,20 @@ def bearer_actor(
 ) -> tuple[Actor, int | None]:
     """The actor behind a live API token (one query), and the token's id when its last use is
     due to be recorded (see ``touch_token``)."""
-    row = session.connection().execute(_BEARER, {"digest": token_digest(token)}).first()
-    if row is None:
+    rows = session.connection().execute(_BEARER, {"digest": token_digest(token)}).all()
+    if not rows:
         raise Unauthenticated("API 令牌无效或已吊销")
-    token_id, last_used, user_id, username, role, unit_id = row
+    token_id, last_used, user_id, username, role, unit_id, _ = rows[0]
+    scope = (
+        Scope.bureau()
+        if unit_id is None
+        else Scope(frozenset([unit_id, *(r[6] for r in rows if r[6] is not None)]))
+    )
     actor = Actor(
         user_id=user_id,
         name=username,
         role=role,
-        scope=scope_for_unit(session, unit_id),
+        scope=scope,
         request_id=request_id,
         unit_id=unit_id,
         via="token",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Select, bindparam, or_, select, update
+from sqlalchemy import Select, bindparam, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from qingzhi.audit import service as audit
@@ -29,7 +29,7 @@ from qingzhi.geo.datum import convert
 from qingzhi.incidents.enums import Category, Priority, RoutedBy, subtype_label
 from qingzhi.incidents.lifecycle import Status, check_transition
 from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
-from qingzhi.incidents.routing import Route, region_index
+from qingzhi.incidents.routing import RegionIndex, Route, region_index
 from qingzhi.incidents.schemas import (
     IncidentCreate,
     IncidentImport,
@@ -186,8 +186,9 @@ def _intake(
     items: Sequence[IncidentCreate],
     action: str,
     link_repeats: bool,
-) -> tuple[list[ItemResult], dict[int, dict[str, Any]]]:
-    """``intake_many`` with each item's own actor, also giving the inserted rows by id."""
+) -> tuple[list[ItemResult], dict[int, dict[str, Any]], RegionIndex]:
+    """``intake_many`` with each item's own actor, also giving the inserted rows by id and the
+    routing index used."""
     for actor in {id(a): a for a in actors}.values():
         actor.require(Perm.incident_write)
     results: dict[int, ItemResult] = {}
@@ -360,7 +361,7 @@ def _intake(
             results[i] = ItemResult(existing[sid], False)
         else:
             results[i] = ItemResult(results[first_of[sid]].incident_id, False)
-    return [results[i] for i in range(len(items))], dict(zip(new_ids, rows, strict=True))
+    return [results[i] for i in range(len(items))], dict(zip(new_ids, rows, strict=True)), index
 
 
 _EARLIER = select(
@@ -371,13 +372,19 @@ _EARLIER = select(
     _TABLE.c.category,
     _TABLE.c.lon,
     _TABLE.c.lat,
-).where(_TABLE.c.valid.is_(True), _TABLE.c.received_at.between(bindparam("lo"), bindparam("hi")))
-_EARLIER_BY_PHONE = _EARLIER.where(_TABLE.c.caller_phone.in_(bindparam("phones", expanding=True)))
+).where(_TABLE.c.valid.is_(True))
+_EARLIER_BY_PHONE = _EARLIER.where(
+    _TABLE.c.caller_phone.in_(bindparam("phones", expanding=True)),
+    _TABLE.c.received_at.between(bindparam("phone_since"), bindparam("until")),
+)
 _EARLIER_NEARBY = _EARLIER.where(
     _TABLE.c.category.in_(bindparam("cats", expanding=True)),
+    _TABLE.c.received_at.between(bindparam("place_since"), bindparam("until")),
     _TABLE.c.lat.between(bindparam("lat0"), bindparam("lat1")),
     _TABLE.c.lon.between(bindparam("lon0"), bindparam("lon1")),
 )
+# Both in one round trip (an empty list matches nothing); a call found by both comes twice.
+_EARLIER_ANY = union_all(_EARLIER_BY_PHONE, _EARLIER_NEARBY)
 
 
 _Key = tuple[str, int]  # ("db", incident id) or ("new", position in the batch)
@@ -392,9 +399,8 @@ def _link_repeats(session: Session, settings: Settings, new: list[_New]) -> None
     caller_window = dt.timedelta(minutes=settings.repeat_caller_window_minutes)
     place_window = dt.timedelta(minutes=settings.repeat_window_minutes)
     radius = settings.repeat_radius_m
-    widest = max(caller_window, place_window)
     times = [n.item.received_at for n in new]
-    lo, hi = min(times) - widest, max(times)
+    first, until = min(times), max(times)
 
     # Earlier valid calls, indexed by caller and by grid cell (about the radius wide) and
     # category, so a new call looks at its 3 × 3 cells of its own category only.
@@ -422,22 +428,25 @@ def _link_repeats(session: Session, settings: Settings, new: list[_New]) -> None
             by_cell[cell].append((at, key, lon, lat))
 
     phones = sorted({n.item.caller_phone for n in new if n.item.caller_phone})
-    cats = sorted({n.item.category for n in new if n.lon is not None})
-    connection = session.connection()
-    earlier: list[Any] = []
-    if phones:
-        earlier += connection.execute(_EARLIER_BY_PHONE, {"lo": lo, "hi": hi, "phones": phones})
-    if cats:
-        lons = [n.lon for n in new if n.lon is not None]
-        lats = [n.lat for n in new if n.lat is not None]
-        pad = cell_deg * 2
-        box = {
+    located = [n for n in new if n.lon is not None and n.lat is not None]
+    cats = sorted({n.item.category for n in located})
+    lons = [n.lon for n in located if n.lon is not None] or [0.0]
+    lats = [n.lat for n in located if n.lat is not None] or [0.0]
+    pad = cell_deg * 2
+    earlier = session.connection().execute(
+        _EARLIER_ANY,
+        {
+            "phone_since": first - caller_window,
+            "place_since": first - place_window,
+            "until": until,
+            "phones": phones,
+            "cats": cats,
             "lat0": min(lats) - pad,
             "lat1": max(lats) + pad,
             "lon0": min(lons) - cell_lon * 2,
             "lon1": max(lons) + cell_lon * 2,
-        }
-        earlier += connection.execute(_EARLIER_NEARBY, {"lo": lo, "hi": hi, "cats": cats, **box})
+        },
+    )
     seen: set[int] = set()
     for iid, rep, at, phone, cat, lon, lat in earlier:
         if iid in seen:
@@ -501,7 +510,7 @@ def intake_posted(
     ``Database.combine`` runs for the concurrent calls of ``POST /api/incidents``. Each answer is
     the incident (built from the row just written; a repeated source id gives the existing
     record, if the caller may see it) and whether it was created."""
-    results, rows = _intake(
+    results, rows, index = _intake(
         session=session,
         actors=[actor for actor, _, _ in posted],
         settings=posted[0][1],
@@ -509,7 +518,7 @@ def intake_posted(
         action="incident.create",
         link_repeats=True,
     )
-    names = unit_names(session)
+    names = index.unit_names
     answers: list[tuple[IncidentRead, bool] | Exception] = []
     for (actor, _, _), result in zip(posted, results, strict=True):
         row = rows.get(result.incident_id) if result.created else None

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.background import BackgroundTask
@@ -121,7 +121,11 @@ def create(
             if attempt:
                 raise
     result = IntakeResult(created=created, incident=incident)
-    return JSONResponse(result.model_dump(mode="json"), status_code=201 if created else 200)
+    return Response(
+        result.model_dump_json(),
+        status_code=201 if created else 200,
+        media_type="application/json",
+    )
 
 
 @router.post("/bulk", response_model=BulkResult)

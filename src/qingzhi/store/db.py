@@ -7,8 +7,11 @@ lock at once (``BEGIN IMMEDIATE``), so the audit chain head it reads cannot move
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -89,6 +92,54 @@ T = TypeVar("T")
 P = TypeVar("P")
 
 
+class WriterLock:
+    """SQLite's one writer at a time, queued: threads of this process on a lock, and processes
+    sharing the file (several server workers, the CLI, the live simulator) on an ``flock`` of
+    ``<database>-writer.lock``, tried every millisecond for up to ``timeout_ms``. SQLite's own
+    busy handler sleeps up to 100 ms between tries, which let a waiter starve for seconds.
+    Re-entrant within a thread."""
+
+    def __init__(self, path: Path | None, timeout_ms: int) -> None:
+        self._timeout = timeout_ms / 1000
+        self._local = threading.RLock()
+        self._path = None if path is None else path.with_name(path.name + "-writer.lock")
+        self._fd: int | None = None
+        self._depth = 0
+
+    def __enter__(self) -> WriterLock:
+        self._local.acquire()
+        try:
+            if self._depth == 0 and self._path is not None:
+                if self._fd is None:
+                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._lock_file(self._fd)
+        except BaseException:
+            self._local.release()
+            raise
+        self._depth += 1
+        return self
+
+    def _lock_file(self, fd: int) -> None:
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(
+                        "database is locked: another process has been writing for over "
+                        f"{self._timeout * 1000:.0f} ms"
+                    ) from None
+                time.sleep(0.001)
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._local.release()
+
+
 class _Job(Generic[T]):
     """A payload waiting for a group commit, then its result or error."""
 
@@ -122,24 +173,37 @@ def _run_in_savepoint(session: Session, jobs: list[_Job[Any]]) -> bool:
     (the savepoint is rolled back; a single job keeps the exception as its error)."""
     try:
         with session.begin_nested():
-            results = jobs[0].run(session, [job.payload for job in jobs])
+            _run(session, jobs)
     except Exception as exc:  # the caller's error, not the batch's
         if len(jobs) == 1:
             jobs[0].error = exc
         return False
+    return True
+
+
+def _run(session: Session, jobs: list[_Job[Any]]) -> None:
+    """One call of the first job's ``run`` for all of them; each gets its result or error."""
+    results = jobs[0].run(session, [job.payload for job in jobs])
     for job, result in zip(jobs, results, strict=True):
         if isinstance(result, Exception):
             job.error = result
         else:
             job.result, job.error = result, None
-    return True
 
 
 class Database:
     """The engine and its session factories; one per process."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = 30_000, **engine_kwargs: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout_ms: int = 30_000,
+        gather_ms: float = 0.0,
+        **engine_kwargs: Any,
+    ) -> None:
         self.url = url
+        self.gather = gather_ms / 1000
         self.engine = make_engine(url, busy_timeout_ms=busy_timeout_ms, **engine_kwargs)
         self._read = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._write = sessionmaker(
@@ -148,10 +212,13 @@ class Database:
         # SQLite has one writer at a time. Writers of this process queue on a lock rather than
         # in SQLite's busy handler, whose sleep-and-retry lets a waiter starve for seconds.
         self._writer: AbstractContextManager[Any] = (
-            threading.RLock() if self.engine.dialect.name == "sqlite" else nullcontext()
+            WriterLock(_sqlite_path(url), busy_timeout_ms)
+            if self.engine.dialect.name == "sqlite"
+            else nullcontext()
         )
         self._queue: list[_Job[Any]] = []
         self._queue_lock = threading.Lock()
+        self._last_batch = 0
 
     @classmethod
     def on_connection(cls, connection: Connection) -> Database:
@@ -169,6 +236,8 @@ class Database:
         db._writer = nullcontext()
         db._queue = []
         db._queue_lock = threading.Lock()
+        db._last_batch = 0
+        db.gather = 0.0
         return db
 
     @property
@@ -206,7 +275,9 @@ class Database:
 
         On SQLite every commit waits for the disk (``synchronous=FULL``) and only one writer runs
         at a time, so requests that each commit alone queue behind one another's flushes. Here
-        the first waiting thread takes everything queued and commits it once. Payloads queued
+        the first waiting thread takes everything queued and commits it once; when the last
+        batch had several writers (load), it first waits ``gather_ms`` for more to arrive, so
+        commits are fewer and larger (a lone writer never waits). Payloads queued
         under the same ``key`` go to one call of ``run`` (the first job's), which returns one
         result per payload (an exception instance is raised to that payload's caller). Each call
         runs in a savepoint: if a combined call fails, its payloads are run one by one, so one
@@ -220,8 +291,11 @@ class Database:
             self._queue.append(job)
         with self._writer:
             if not job.done:
+                if self.gather and self._last_batch > 1:
+                    time.sleep(self.gather)  # under load: let more writers join this commit
                 with self._queue_lock:
                     batch, self._queue = self._queue, []
+                self._last_batch = len(batch)
                 self._run_batch(batch)
         return job.outcome()
 
@@ -231,6 +305,13 @@ class Database:
             groups.setdefault(("alone", n) if job.key is None else job.key, []).append(job)
         try:
             with self.session(write=True) as session:
+                if len(batch) == 1:  # alone: its failure rolls back the transaction, no savepoint
+                    try:
+                        _run(session, batch)
+                    except Exception as exc:
+                        batch[0].error = exc
+                        raise
+                    return
                 for jobs in groups.values():
                     if len(jobs) > 1 and _run_in_savepoint(session, jobs):
                         continue

@@ -138,7 +138,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.settings = settings
     app.state.db = db or Database(
-        settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+        settings.database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        gather_ms=settings.sqlite_gather_ms,
     )
 
     app.add_middleware(EdgeMiddleware, settings=settings)

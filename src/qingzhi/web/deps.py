@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,7 +33,7 @@ def request_id_of(request: Request) -> str:
     if rid:
         return str(rid)
     given = request.headers.get("X-Request-ID", "")
-    rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    rid = given if _REQUEST_ID.match(given) else os.urandom(16).hex()
     request.state.request_id = rid
     return rid
 

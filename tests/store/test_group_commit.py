@@ -115,3 +115,23 @@ def test_write_returns_the_result_and_raises_the_error(filedb: Database) -> None
     assert filedb.write(lambda s: insert_all(s, [5])) == [50]
     with pytest.raises(ValueError, match="negative"):
         filedb.write(lambda s: insert_all(s, [-1]))
+
+
+def test_under_load_the_leader_waits_for_more_writers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``gather_ms``: a lone writer commits at once; after a batch of several, the next leader
+    first waits that long for more writers to join."""
+    db = Database(f"sqlite:///{tmp_path / 'gather.db'}", gather_ms=5)
+    with db.session(write=True) as session:
+        session.execute(text("CREATE TABLE t (x INTEGER UNIQUE)"))
+    waits: list[float] = []
+    monkeypatch.setattr("qingzhi.store.db.time.sleep", waits.append)
+    db.write(lambda s: insert_all(s, [1]))
+    assert waits == []
+    _queue_behind_a_writer(db, [2, 3, 4])
+    waits.clear()
+    db.write(lambda s: insert_all(s, [5]))
+    assert waits == [0.005]
+    db.write(lambda s: insert_all(s, [6]))
+    assert waits == [0.005]  # the last batch was a lone writer again

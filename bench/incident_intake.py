@@ -704,14 +704,16 @@ def time_queries(db: Database, repeat: int) -> list[tuple[str, float, float]]:
     return out
 
 
-def bench_query(folder: Path, total: int, repeat: int) -> None:
+def bench_query(folder: Path, total: int, repeat: int, keep: bool) -> None:
+    """With ``keep`` the stores stay (the SQLite file in the folder, the PostgreSQL schema
+    ``qingzhi_bench_kept``) and a later run with as many incidents only times the queries."""
     targets: list[tuple[str, str]] = [("SQLite", f"sqlite:///{folder / 'query.db'}")]
     pg_url = os.environ.get("QINGZHI_BENCH_DATABASE_URL")
-    schema = f"qingzhi_bench_{os.getpid()}"
+    schema = "qingzhi_bench_kept" if keep else f"qingzhi_bench_{os.getpid()}"
     if pg_url:
         admin = make_engine(pg_url)
         with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         admin.dispose()
         pg = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
         targets.append(("PostgreSQL", pg.render_as_string(hide_password=False)))
@@ -732,7 +734,7 @@ def bench_query(folder: Path, total: int, repeat: int) -> None:
             results[name] = time_queries(db, repeat)
             db.dispose()
     finally:
-        if pg_url:
+        if pg_url and not keep:
             admin = make_engine(pg_url)
             with admin.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
@@ -788,7 +790,7 @@ def main() -> None:
                 [int(w) for w in args.workers.split(",")],
             )
         if args.query:
-            bench_query(folder, args.query, args.repeat)
+            bench_query(folder, args.query, args.repeat, keep=args.keep is not None)
 
 
 if __name__ == "__main__":

@@ -196,3 +196,36 @@ def test_open_incident_filter_uses_the_partial_index(db, org):
         )
         plan = s.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
     assert any("ix_incident_open" in str(row) for row in plan), plan
+
+
+def test_pages_are_the_same_whichever_plan_finds_them(as_user, monkeypatch):
+    """Free text and space first look among the newest RECENT_ROWS rows, then ask the index for
+    the older ones: with a window of one row, a few, or all, every page is the same."""
+    from qingzhi.incidents import query as iq
+
+    c = as_user("dispatcher")
+    _load(c)
+
+    def pages(params):
+        out = []
+        while True:
+            page = c.get("/api/incidents", params=params).json()
+            out.append([i["source_id"] for i in page["items"]])
+            if page["next_cursor"] is None:
+                return out
+            params = {**params, "cursor": page["next_cursor"]}
+
+    cases = [
+        {"q": "盗窃", "limit": 1},
+        {"q": "车", "limit": 1},
+        {"q": "老人 蓝色", "limit": 1},
+        {"near": "107.01,30.01", "radius": 20000, "limit": 1},
+        {"near": "107.01,30.01", "radius": 20000, "limit": 2, "sort": "received_at"},
+        {"bbox": "107.0,30.0,107.2,30.2", "q": "盗窃", "limit": 1},
+    ]
+    expected = [pages(p) for p in cases]
+    assert expected[0] == [["q2"], ["q1"]]
+    assert expected[3] == [["q4"], ["q3"], ["q2"], ["q1"]]
+    for window in (1, 2, 3):
+        monkeypatch.setattr(iq, "RECENT_ROWS", window)
+        assert [pages(p) for p in cases] == expected, window

@@ -110,6 +110,8 @@ class Phases:
         ("qingzhi.incidents.service", "_link_repeats", "repeat linking (_link_repeats)"),
         ("qingzhi.incidents.service", "search_text", "search tokens (search_text)"),
         ("qingzhi.incidents.service", "_snapshot", "audit snapshots (_snapshot)"),
+        ("qingzhi.incidents.service", "insert_rows", "bulk inserts (insert_rows)"),
+        ("qingzhi.incidents.service", "index_new", "free-text index (index_new)"),
         ("qingzhi.audit.service", "record_many", "audit chain (record_many)"),
         ("qingzhi.demo.loader", "to_import", "pydantic validation (outside intake_many)"),
     )

@@ -1,34 +1,32 @@
 """Incident intake and query speed on the demo county scaled up (issue 4 figures).
 
-(a) bulk: N generated calls through ``intake_many`` (routing, repeat linking, audit) into a fresh
-    SQLite file in batches of 5,000, and as a baseline in the same run, batch for batch, a plain
-    Core ``executemany`` of the same rows into the incident table of another fresh file (no
-    routing, no repeats, no events, no audit): the ratio is the overhead of the intake path.
-(b) http: ``POST /api/incidents`` from 16 concurrent clients (threads + httpx) against a real
-    uvicorn server on 127.0.0.1 (a subprocess, a temp SQLite db with the demo org and an API token
-    from ``qingzhi token create``): requests/s and p50/p95/p99 latency.
+The county's year of calls (85,000) is generated as many times as needed (other seeds, source ids
+prefixed) over at most five years, so N incidents keep the county's places, hours and mix.
+
+(a) bulk: N calls through ``intake_many`` (routing, repeat linking, a lifecycle event, audit)
+    into a fresh SQLite file in batches of 5,000; the same calls as imports carrying their whole
+    history (every lifecycle step an event); and as the baseline, batch for batch, the same rows
+    alone (ids drawn, one ``executemany``, the batch added to the FTS5 index): no routing, no
+    repeats, no events, no audit. Each path has a file of its own.
+(b) http: ``POST /api/incidents`` from 16 concurrent keep-alive clients (an asyncio load
+    generator costing about 0.1 ms of CPU a request) against a real uvicorn server on 127.0.0.1
+    (a subprocess on a temp SQLite file with the demo org and a token from ``qingzhi token
+    create``), with 1 and with 2 workers: requests/s and p50/p95/p99/max latency.
 (c) kill: the same under load, the server killed with SIGKILL mid-way, restarted; every incident
     that got a 2xx answer must be there (read back through the restarted server) and
     ``qingzhi audit verify`` must pass.
 (d) query (``--query N``): N incidents written straight into the table (routed with the same
-    region index, repeats from the generator), then the ten most common one-click queries through
-    ``qingzhi.incidents.query`` timed (p50/p95 of ``--repeat`` runs), on SQLite (as qingzhi leaves
-    it, then again after ANALYZE, which changes some plans) and, when QINGZHI_BENCH_DATABASE_URL
-    is set, on PostgreSQL (analyzed; in a schema of its own, dropped after).
+    region index, repeats from the generator, added to the text index), ANALYZE as qingzhi runs
+    after bulk loads, then the ten most common one-click queries through
+    ``qingzhi.incidents.query`` timed (p50/p95 of ``--repeat`` runs) on SQLite and, when
+    QINGZHI_BENCH_DATABASE_URL is set, on PostgreSQL (in a schema of its own). With ``--keep
+    DIR`` the stores stay and a second run only times the queries.
 
-The machine is shared: absolute figures move with other jobs; the baseline ratio moves less.
+The process applies ``qingzhi.runtime.tune_gc`` as every qingzhi process does. The machine is
+shared: absolute figures move with other jobs; ratios in one run move less.
 
     .venv/bin/python bench/incident_intake.py [--bulk 200000] [--http 3000] [--clients 16]
-        [--query [N]] [--repeat 20] [--skip bulk,http,kill]
-
-One run on 2 shared cores (load average 4–8), ``--bulk 200000 --http 3000 --query 1000000``:
-(a) intake_many 2,544 incidents/s vs Core executemany 4,740/s (1.9×; without the FTS5 trigger
-10,165/s); (b) 16 clients: 68 req/s, p50 50 ms, p95 1.25 s, p99 2.7 s (SQLite writers wait in
-its busy handler, unfairly); (c) 133 answered, 134 stored, 0 missing, audit verify ok;
-(d) 1,000,000 incidents, p95: most queries under 15 ms on both backends; SQLite as left (no
-ANALYZE) unit + time 201 ms, facets of a day 285 ms; after ANALYZE those drop to 3 and 2 ms but
-open incidents rises to 536 ms (scan of the received_at index); free text 盗窃 248 ms, 盗窃 + unit
-110 ms, radius 51 ms on SQLite against 32, 49 and 61 ms on PostgreSQL.
+        [--workers 1,2] [--query [N]] [--repeat 20] [--skip bulk,http,kill] [--keep DIR]
 """
 
 from __future__ import annotations

@@ -149,8 +149,9 @@ _BY_SOURCE = select(Incident.source_id, Incident.id).where(
 
 def _ids_by_source(session: Session, source_ids: Sequence[str]) -> dict[str, int]:
     out: dict[str, int] = {}
+    connection = session.connection()
     for start in range(0, len(source_ids), 500):
-        out.update(session.execute(_BY_SOURCE, {"ids": source_ids[start : start + 500]}).all())
+        out.update(connection.execute(_BY_SOURCE, {"ids": source_ids[start : start + 500]}).all())
     return out
 
 

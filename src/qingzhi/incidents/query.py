@@ -81,11 +81,12 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
 
 
 def filtered(
-    session: Session, actor: Actor, query: IncidentQuery, *, text_by_scan: bool = False
+    session: Session, actor: Actor, query: IncidentQuery, *, by_row: bool = False
 ) -> Select[Any]:
-    """The incident query for these filters, inside the caller's scope. With ``text_by_scan``
-    free text is tested row by row (substring of the description or address: what the bigram
-    phrase means) instead of through the text index."""
+    """The incident query for these filters, inside the caller's scope. With ``by_row`` free
+    text and space are tested row by row, not through their indexes (text as a substring of the
+    description or address, which is what the bigram phrase means; coordinates as expressions
+    no index serves), so the query walks the time index."""
     actor.require(Perm.incident_read)
     if query.sort not in SORTS:
         raise ValidationFailed.field("sort", f"可选：{', '.join(sorted(SORTS))}")
@@ -120,25 +121,25 @@ def filtered(
         conds.append(or_(Incident.repeat_of_id.is_not(None), Incident.repeat_count > 0))
     if query.needs_review is not None:
         conds.append(Incident.needs_review.is_(query.needs_review))
+    lon, lat = (Incident.lon + 0, Incident.lat + 0) if by_row else (Incident.lon, Incident.lat)
+    boxes = []
     if query.bbox:
-        minx, miny, maxx, maxy = query.bbox
-        conds.append(Incident.lon.between(minx, maxx))
-        conds.append(Incident.lat.between(miny, maxy))
+        boxes.append(query.bbox)
     if query.near is not None:
-        lon, lat = query.near
+        x, y = query.near
         radius = query.radius_m or 500.0
         if not 0 < radius <= MAX_RADIUS_M:
             raise ValidationFailed.field("radius", f"半径须在 0–{MAX_RADIUS_M} 米之间")
         dlat = radius / 111_000
-        dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
-        conds.append(Incident.lat.between(lat - dlat, lat + dlat))
-        conds.append(Incident.lon.between(lon - dlon, lon + dlon))
+        dlon = dlat / max(math.cos(math.radians(y)), 0.01)
+        boxes.append((x - dlon, y - dlat, x + dlon, y + dlat))
     if query.polygon is not None:
-        minx, miny, maxx, maxy = query.polygon.bounds
-        conds.append(Incident.lon.between(minx, maxx))
-        conds.append(Incident.lat.between(miny, maxy))
+        boxes.append(query.polygon.bounds)
+    for minx, miny, maxx, maxy in boxes:
+        conds.append(lat.between(miny, maxy))
+        conds.append(lon.between(minx, maxx))
     if query.q:
-        conds.append(_text_scan(query.q) if text_by_scan else _text_condition(session, query.q))
+        conds.append(_text_scan(query.q) if by_row else _text_condition(session, query.q))
     if conds:
         stmt = stmt.where(and_(*conds))
     return stmt
@@ -264,10 +265,9 @@ def _fetch(
         .offset(RECENT_ROWS - 1)
         .limit(1)
     ).first()
-    recent = filtered(session, actor, query, text_by_scan=True).where(*keyset)
+    recent = filtered(session, actor, query, by_row=True).where(*keyset)
     if boundary is not None:
         recent = recent.where(_up_to(boundary[0], boundary[1], desc))
-    recent = recent.with_hint(Incident, "INDEXED BY ix_incident_received", "sqlite")
     rows = list(session.execute(recent.order_by(*order).limit(n)).scalars())
     if len(rows) == n or boundary is None:
         return rows

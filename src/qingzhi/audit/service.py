@@ -82,8 +82,11 @@ def canonical_json(value: Any) -> str:
     ).decode()
 
 
-def _timestamp(at: dt.datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC (a naive time is taken as UTC, as stored)."""
+def _timestamp(at: dt.datetime | str) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC (a naive time is taken as UTC, as stored; a string
+    is taken as already in this form)."""
+    if isinstance(at, str):
+        return at
     if at.tzinfo is not None:
         at = at.astimezone(dt.UTC).replace(tzinfo=None)
     return at.isoformat(timespec="microseconds") + "Z"
@@ -91,7 +94,7 @@ def _timestamp(at: dt.datetime) -> str:
 
 def _body(
     seq: Any,
-    at: dt.datetime,
+    at: dt.datetime | str,
     actor_id: Any,
     actor: Any,
     action: Any,
@@ -163,7 +166,7 @@ def record_hash(
     *,
     prev_hash: str,
     seq: int,
-    at: dt.datetime,
+    at: dt.datetime | str,
     actor_id: int | None,
     actor: str,
     action: str,
@@ -218,6 +221,7 @@ def record_many(*, session: Session, changes: Sequence[Change], actor: Actor | N
     if not changes:
         return int(head_seq)
     at = utcnow()
+    stamp = _timestamp(at)
     prev, seq = str(head_hash), int(head_seq)
     rows = []
     for change in changes:
@@ -228,7 +232,7 @@ def record_many(*, session: Session, changes: Sequence[Change], actor: Actor | N
             raise ValueError(f"audit change {change.action} has no actor")
         fields: dict[str, Any] = {
             "seq": seq,
-            "at": at,
+            "at": stamp,  # the batch's one time, formatted once for every record's hash
             "actor_id": by.user_id,
             "actor": by.name,
             "action": change.action,
@@ -239,7 +243,7 @@ def record_many(*, session: Session, changes: Sequence[Change], actor: Actor | N
             "request_id": by.request_id,
         }
         digest = record_hash(prev_hash=prev, **fields)
-        rows.append({**fields, "prev_hash": prev, "hash": digest})
+        rows.append({**fields, "at": at, "prev_hash": prev, "hash": digest})
         prev = digest
     insert_rows(connection, table_of(AuditRecord), rows)
     connection.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})

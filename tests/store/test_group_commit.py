@@ -29,6 +29,11 @@ def _commits(db: Database) -> list[int]:
     return seen
 
 
+def write(db: Database, work: Any) -> Any:
+    """A lone piece of work through the group commit."""
+    return db.combine(None, lambda session, _: [work(session)], None)
+
+
 def insert_all(session: Session, payloads: list[int]) -> list[int | Exception]:
     """Insert every payload; a negative one is refused (raising fails the whole call)."""
     if any(p < 0 for p in payloads):
@@ -60,7 +65,7 @@ def _queue_behind_a_writer(db: Database, payloads: list[int]) -> dict[Any, Any]:
         except Exception as exc:
             outcome[p] = exc
 
-    first = threading.Thread(target=db.write, args=(blocker,))
+    first = threading.Thread(target=write, args=(db, blocker))
     first.start()
     started.wait(10)
     threads = [threading.Thread(target=post, args=(p,)) for p in payloads]
@@ -111,10 +116,10 @@ def test_a_failed_commit_reaches_every_writer(filedb: Database) -> None:
         assert session.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
 
 
-def test_write_returns_the_result_and_raises_the_error(filedb: Database) -> None:
-    assert filedb.write(lambda s: insert_all(s, [5])) == [50]
+def test_a_lone_write_returns_its_result_or_raises_its_error(filedb: Database) -> None:
+    assert write(filedb, lambda s: insert_all(s, [5])) == [50]
     with pytest.raises(ValueError, match="negative"):
-        filedb.write(lambda s: insert_all(s, [-1]))
+        write(filedb, lambda s: insert_all(s, [-1]))
 
 
 def test_under_load_the_leader_waits_for_more_writers(
@@ -127,11 +132,11 @@ def test_under_load_the_leader_waits_for_more_writers(
         session.execute(text("CREATE TABLE t (x INTEGER UNIQUE)"))
     waits: list[float] = []
     monkeypatch.setattr("qingzhi.store.db.time.sleep", waits.append)
-    db.write(lambda s: insert_all(s, [1]))
+    write(db, lambda s: insert_all(s, [1]))
     assert waits == []
     _queue_behind_a_writer(db, [2, 3, 4])
     waits.clear()
-    db.write(lambda s: insert_all(s, [5]))
+    write(db, lambda s: insert_all(s, [5]))
     assert waits == [0.005]
-    db.write(lambda s: insert_all(s, [6]))
+    write(db, lambda s: insert_all(s, [6]))
     assert waits == [0.005]  # the last batch was a lone writer again

@@ -255,15 +255,6 @@ class Database:
         with self._writer, self._write() as session, session.begin():
             yield session
 
-    def write(self, work: Callable[[Session], T]) -> T:
-        """Run ``work`` in a writing transaction shared with the work of other threads that
-        arrive meanwhile (group commit, see ``combine``); its result once committed."""
-
-        def run(session: Session, _: list[None]) -> list[T | Exception]:
-            return [work(session)]
-
-        return self.combine(None, run, None)
-
     def combine(
         self,
         key: Hashable | None,

@@ -203,19 +203,20 @@ class Database:
         **engine_kwargs: Any,
     ) -> None:
         self.url = url
-        self.gather = gather_ms / 1000
         self.engine = make_engine(url, busy_timeout_ms=busy_timeout_ms, **engine_kwargs)
         self._read = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._write = sessionmaker(
             bind=self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
         )
-        # SQLite has one writer at a time. Writers of this process queue on a lock rather than
-        # in SQLite's busy handler, whose sleep-and-retry lets a waiter starve for seconds.
-        self._writer: AbstractContextManager[Any] = (
-            WriterLock(_sqlite_path(url), busy_timeout_ms)
-            if self.engine.dialect.name == "sqlite"
-            else nullcontext()
+        sqlite = self.engine.dialect.name == "sqlite"
+        self._writes(
+            WriterLock(_sqlite_path(url), busy_timeout_ms) if sqlite else nullcontext(), gather_ms
         )
+
+    def _writes(self, writer: AbstractContextManager[Any], gather_ms: float) -> None:
+        """The write lock and the group-commit queue."""
+        self._writer = writer
+        self.gather = gather_ms / 1000
         self._queue: list[_Job[Any]] = []
         self._queue_lock = threading.Lock()
         self._last_batch = 0
@@ -233,11 +234,7 @@ class Database:
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
         db._read = db._write = factory
-        db._writer = nullcontext()
-        db._queue = []
-        db._queue_lock = threading.Lock()
-        db._last_batch = 0
-        db.gather = 0.0
+        db._writes(nullcontext(), 0.0)
         return db
 
     @property

@@ -116,20 +116,20 @@ def fit_sepp(
     theta, omega, sigma = (
         (0.2, 0.2, 100.0) if init is None else (init.theta, init.omega, init.sigma)
     )
+
+    def background(weights: np.ndarray) -> np.ndarray:
+        """The background's share of mass per fine cell: the weighted events, smoothed."""
+        counts = np.bincount(fine_idx, weights=weights, minlength=nxf * nyf)
+        mass = np.maximum(smooth(counts.astype(np.float64).reshape(nyf, nxf), stencil).ravel(), 0)
+        return mass / max(float(mass.sum()), 1e-300)
+
     p_bg = np.ones(n)
     mu = n / span
     ll = -math.inf
     it = 0
     for it in range(1, iterations + 1):  # noqa: B007
         # Background density per square metre at each event from the weighted KDE.
-        mass = smooth(
-            np.bincount(fine_idx, weights=p_bg, minlength=nxf * nyf)
-            .astype(np.float64)
-            .reshape(nyf, nxf),
-            stencil,
-        ).ravel()
-        mass = np.maximum(mass, 0.0)
-        mass /= max(float(mass.sum()), 1e-300)
+        mass = background(p_bg)
         bg_rate = mu * mass[fine_idx] / (fine * fine) + 1e-12
         g = (
             theta
@@ -155,14 +155,7 @@ def fit_sepp(
             ll = new_ll
             break
         ll = new_ll
-    mass = smooth(
-        np.bincount(fine_idx, weights=p_bg, minlength=nxf * nyf)
-        .astype(np.float64)
-        .reshape(nyf, nxf),
-        stencil,
-    ).ravel()
-    mass = np.maximum(mass, 0.0)
-    mass /= max(float(mass.sum()), 1e-300)
+    mass = background(p_bg)
     seconds = time.perf_counter() - began
     log.info(
         "SEPP fit: %d events, %d pairs, %d iterations, theta=%.3f omega=%.3f sigma=%.0f, %.1f s",

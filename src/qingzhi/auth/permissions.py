@@ -71,35 +71,24 @@ _READ = {
     Perm.token_own,
 }
 
+# What those who command people and incidents (the bureau's commander, a station chief) may do.
+_COMMAND = _READ | {
+    Perm.officer_write,
+    Perm.audit_read,
+    Perm.incident_write,
+    Perm.incident_dispatch,
+    Perm.personal_read,
+    Perm.task_write,
+}
+
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.admin: frozenset(Perm),
-    Role.commander: frozenset(
-        _READ
-        | {
-            Perm.officer_write,
-            Perm.audit_read,
-            Perm.incident_write,
-            Perm.incident_dispatch,
-            Perm.personal_read,
-            Perm.analysis_run,
-            Perm.task_write,
-        }
-    ),
+    Role.commander: frozenset(_COMMAND | {Perm.analysis_run}),
     Role.dispatcher: frozenset(
         _READ | {Perm.incident_write, Perm.incident_dispatch, Perm.personal_read}
     ),
     Role.analyst: frozenset(_READ | {Perm.analysis_run, Perm.task_write}),
-    Role.station_chief: frozenset(
-        _READ
-        | {
-            Perm.officer_write,
-            Perm.audit_read,
-            Perm.incident_write,
-            Perm.incident_dispatch,
-            Perm.personal_read,
-            Perm.task_write,
-        }
-    ),
+    Role.station_chief: frozenset(_COMMAND),
     Role.officer: frozenset(_READ | {Perm.incident_write, Perm.personal_read}),
     Role.auxiliary: frozenset(
         {Perm.org_read, Perm.officer_read, Perm.incident_read, Perm.task_read, Perm.token_own}

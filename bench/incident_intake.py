@@ -3,11 +3,13 @@
 The county's year of calls (85,000) is generated as many times as needed (other seeds, source ids
 prefixed) over at most five years, so N incidents keep the county's places, hours and mix.
 
-(a) bulk: N calls through ``intake_many`` (routing, repeat linking, a lifecycle event, audit)
-    into a fresh SQLite file in batches of 5,000; the same calls as imports carrying their whole
-    history (every lifecycle step an event); and as the baseline, batch for batch, the same rows
-    alone (ids drawn, one ``executemany``, the batch added to the FTS5 index): no routing, no
-    repeats, no events, no audit. Each path has a file of its own.
+(a) bulk: N calls through ``intake_batches`` (the importer's and demo loader's path: routing,
+    repeat linking, a lifecycle event, audit; each batch of 5,000 one transaction, the next batch
+    prepared while one commits) into a fresh SQLite file; the same calls as imports carrying their
+    whole history (every lifecycle step an event); and as the baseline, batch for batch, the same
+    rows alone through the same ``Database.write_each`` (ids drawn, one ``executemany``, the batch
+    added to the FTS5 index): no routing, no repeats, no events, no audit. Each path has a file
+    of its own.
 (b) http: ``POST /api/incidents`` from 16 concurrent keep-alive clients (an asyncio load
     generator costing about 0.1 ms of CPU a request) against a real uvicorn server on 127.0.0.1
     (a subprocess on a temp SQLite file with the demo org and a token from ``qingzhi token
@@ -205,30 +207,39 @@ def bench_bulk(folder: Path, total: int) -> None:
         spent[key] += time.perf_counter() - t0
         return out
 
-    def intake(key: str, batch: Sequence[IncidentCreate]) -> None:
-        with dbs[key].session(write=True) as session:
-            results = service.intake_many(
-                session=session, actor=ACTOR, settings=settings, items=batch
-            )
-        created[key] += sum(r.created for r in results)
+    def parts(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+        return (items[first : first + BATCH] for first in range(0, len(items), BATCH))
 
-    def raw(batch: Sequence[IncidentImport]) -> None:
-        rows = [{"id": None, **row_of(item, now)} for item in batch]
-        with dbs["raw"].session(write=True) as session:
-            ids = allocate_ids(session.connection(), TABLE, len(rows))
-            for row, iid in zip(rows, ids, strict=True):
-                row["id"] = iid
-            insert_rows(session.connection(), TABLE, rows)
-            index_new(session.connection(), ids)
+    def intake(key: str, items: Sequence[IncidentCreate]) -> None:
+        for results in service.intake_batches(
+            db=dbs[key], actor=ACTOR, settings=settings, batches=parts(items)
+        ):
+            created[key] += sum(r.created for r in results)
+
+    def raw(items: Sequence[IncidentImport]) -> None:
+        def job(batch: Sequence[IncidentImport]) -> Any:
+            rows = [row_of(item, now) for item in batch]
+
+            def write(session: Any) -> None:
+                ids = allocate_ids(session.connection(), TABLE, len(rows))
+                insert_rows(
+                    session.connection(),
+                    TABLE,
+                    [{"id": iid, **row} for iid, row in zip(ids, rows, strict=True)],
+                )
+                index_new(session.connection(), ids)
+
+            return write
+
+        for _ in dbs["raw"].write_each(job(batch) for batch in parts(items)):
+            pass
 
     for specs in spec_chunks(total):
         imports = timed("validate", lambda batch: [to_import(s, now)[0] for s in batch], specs)
         calls = [IncidentCreate(**{k: getattr(i, k) for k in _CREATE_FIELDS}) for i in imports]
-        for first in range(0, len(specs), BATCH):
-            part = slice(first, first + BATCH)
-            timed("calls", intake, "calls", calls[part])
-            timed("import", intake, "import", imports[part])
-            timed("raw", raw, imports[part])
+        timed("calls", intake, "calls", calls)
+        timed("import", intake, "import", imports)
+        timed("raw", raw, imports)
         n += len(specs)
         print(f"  … {n:,} calls", file=sys.stderr)
     with dbs["calls"].session() as session:
@@ -245,13 +256,13 @@ def bench_bulk(folder: Path, total: int) -> None:
         ("path", "seconds", "incidents/s", "vs baseline"),
         [
             (
-                "intake_many, new calls: routing + repeats + event + audit",
+                "intake_batches, new calls: routing + repeats + event + audit",
                 spent["calls"],
                 n / spent["calls"],
                 f"{spent['calls'] / base:.1f}×",
             ),
             (
-                "intake_many, import with history (all lifecycle events)",
+                "intake_batches, import with history (all lifecycle events)",
                 spent["import"],
                 n / spent["import"],
                 f"{spent['import'] / base:.1f}×",

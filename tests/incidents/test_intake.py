@@ -168,3 +168,67 @@ def test_calls_posted_together_keep_their_own_callers(db, org, settings):
     assert trail[str(first[0].id)] == ("dispatcher", "req-d")
     assert trail[str(second[0].id)] == ("chief_a", "req-c")
     assert _count(db, Incident) == 3
+
+
+def test_batches_link_repeats_across_batches_and_keep_their_order(db, org, settings):
+    """``intake_batches`` (the importer's path): each batch its own transaction, results in
+    order, a call of batch 2 linked to one of batch 1, a source id repeated later not duplicated,
+    and the audit chain intact."""
+    from qingzhi.audit.service import verify
+    from qingzhi.auth.context import system_actor
+    from qingzhi.incidents import service
+    from qingzhi.incidents.schemas import IncidentCreate
+
+    def item(sid, minute, phone):
+        return IncidentCreate.model_validate(
+            body(
+                source_id=sid,
+                received_at=f"2026-11-01T10:{minute:02d}:00+08:00",
+                caller_phone=phone,
+            )
+        )
+
+    batches = [
+        [item("b1", 0, "13800000001"), item("b2", 1, "13800000002")],
+        [item("b3", 5, "13800000001"), item("b1", 0, "13800000001")],
+    ]
+    out = list(
+        service.intake_batches(db=db, actor=system_actor(), settings=settings, batches=batches)
+    )
+    assert [[r.created for r in results] for results in out] == [[True, True], [True, False]]
+    assert out[1][1].incident_id == out[0][0].incident_id
+    with db.session() as s:
+        third = s.get(Incident, out[1][0].incident_id)
+        assert third is not None and third.repeat_of_id == out[0][0].incident_id
+    assert _count(db, Incident) == 3
+    with db.session() as s:
+        assert verify(session=s).ok
+
+
+def test_a_batch_routed_ahead_is_routed_again_if_the_org_changed(db, org, settings):
+    """A batch prepared (routed) while the previous one commits is routed again when units moved
+    in between: here R1 leaves its bundle, so its call goes to R1, not to central station C."""
+    from qingzhi.auth.context import system_actor
+    from qingzhi.incidents import service
+    from qingzhi.incidents.routing import region_index
+    from qingzhi.incidents.schemas import IncidentCreate
+    from qingzhi.org.models import Unit
+
+    in_r1 = IncidentCreate.model_validate(body(location={"lon": 107.05, "lat": 30.15}))
+    with db.session() as s:
+        stale = region_index(s)
+    prepared = service._prepare([in_r1], stale)
+    assert prepared.firsts[0].route is not None and prepared.firsts[0].route.unit_id == org.id("C")
+    with db.session(write=True) as s:
+        s.get(Unit, org.id("R1")).central_id = None
+    with db.session(write=True) as s:
+        [result], _, _ = service._intake(
+            session=s,
+            actors=[system_actor()],
+            settings=settings,
+            items=prepared,
+            action="incident.create",
+            link_repeats=True,
+        )
+    with db.session() as s:
+        assert s.get(Incident, result.incident_id).unit_id == org.id("R1")

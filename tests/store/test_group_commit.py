@@ -3,6 +3,7 @@ transaction, same-key payloads go to one call, and a bad payload fails alone."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -141,3 +142,64 @@ def test_under_load_the_leader_waits_for_more_writers(
     assert waits == [0.005]
     write(db, lambda s: insert_all(s, [6]))
     assert waits == [0.005]  # the last batch was a lone writer again
+
+
+# ---------------------------------------------------------------- write_each
+
+
+def _values(db: Database) -> list[int]:
+    with db.session() as session:
+        return [r[0] for r in session.execute(text("SELECT x FROM t ORDER BY x"))]
+
+
+def test_write_each_commits_each_job_before_yielding_it(filedb: Database, tmp_path: Path) -> None:
+    outside = sqlite3.connect(tmp_path / "g.db")  # another reader, not through the engine
+    jobs = (lambda session, x=x: insert_all(session, [x])[0] for x in (1, 2, 3))
+    results = []
+    for result in filedb.write_each(jobs):
+        results.append(result)
+        seen = [r[0] for r in outside.execute("SELECT x FROM t ORDER BY x")]
+        assert seen[-1] == result // 10
+    outside.close()
+    assert results == [10, 20, 30]
+
+
+def test_write_each_makes_the_next_job_while_the_last_commits(filedb: Database) -> None:
+    drawn = threading.Event()
+    # Each commit waits (up to 2 s) until the job after it has been made.
+    waited: list[bool] = []
+    event.listen(filedb.engine, "commit", lambda conn: waited.append(drawn.wait(2)))
+
+    def jobs() -> Any:
+        yield lambda session: insert_all(session, [1])
+        drawn.set()
+        yield lambda session: insert_all(session, [2])
+
+    assert list(filedb.write_each(jobs())) == [[10], [20]]
+    assert waited == [True, True]
+
+
+def test_write_each_rolls_back_a_failing_job_and_stops(filedb: Database) -> None:
+    ran: list[int] = []
+
+    def jobs() -> Any:
+        for x in (1, -2, 3):
+            ran.append(x)
+            yield lambda session, x=x: insert_all(session, [x])
+
+    with pytest.raises(ValueError, match="negative"):
+        list(filedb.write_each(jobs()))
+    assert _values(filedb) == [1]
+    assert ran == [1, -2]  # the job after the failure is never made
+
+
+def test_write_each_keeps_a_committed_job_when_making_the_next_fails(filedb: Database) -> None:
+    def jobs() -> Any:
+        yield lambda session: insert_all(session, [7])
+        raise RuntimeError("bad row in the file")
+
+    with pytest.raises(RuntimeError, match="bad row"):
+        list(filedb.write_each(jobs()))
+    assert _values(filedb) == [7]
+    # The write lock is free again.
+    assert write(filedb, lambda session: insert_all(session, [8])) == [80]

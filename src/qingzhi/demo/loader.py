@@ -3,7 +3,7 @@ synthetic 110 calls.
 
 Idempotent: the bundle import upserts by code (unchanged rows write nothing, not even audit
 records), accounts that already exist are skipped, and incidents go through the one intake path
-(``qingzhi.incidents.service.intake_many``), which returns existing source ids instead of adding
+(``qingzhi.incidents.service.intake_batches``), which returns existing source ids instead of adding
 them again. Every account shares ``DEMO_PASSWORD``; the demo is for a laptop, never for a police
 network.
 
@@ -23,7 +23,7 @@ import datetime as dt
 import io
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -224,7 +224,7 @@ def load_incidents(
     progress: Callable[[int], None] | None = None,
     now: dt.datetime | None = None,
 ) -> IncidentLoadReport:
-    """Generate the demo incidents and take them in through ``intake_many``, a batch at a time.
+    """Generate the demo incidents and take them in through ``intake_batches``, a batch at a time.
 
     The org must be loaded first (intake routes by its jurisdictions). Idempotent: source ids are
     stable for a seed and a window, and intake returns existing ones instead of adding them.
@@ -241,30 +241,30 @@ def load_incidents(
         specs = generate_demo_incidents(seed=seed, days=days, start=start)
     report.generate_seconds = time.perf_counter() - t0
     t1 = time.perf_counter()
-    for first in range(0, len(specs), batch):
-        chunk = specs[first : first + batch]
-        items: list[IncidentImport] = []
-        for spec in chunk:
-            item, open_now = to_import(spec, now)
-            items.append(item)
-            report.still_open += open_now
-        with db.session(write=True) as session:
-            results = incidents.intake_many(
-                session=session,
-                actor=actor,
-                settings=settings,
-                items=items,
-                action="incident.import",
-            )
-        for spec, r in zip(chunk, results, strict=True):
+
+    def batches() -> Iterator[list[IncidentImport]]:
+        for first in range(0, len(specs), batch):
+            items: list[IncidentImport] = []
+            for spec in specs[first : first + batch]:
+                item, open_now = to_import(spec, now)
+                items.append(item)
+                report.still_open += open_now
+            yield items
+
+    done = 0
+    for results in incidents.intake_batches(
+        db=db, actor=actor, settings=settings, batches=batches(), action="incident.import"
+    ):
+        for spec, r in zip(specs[done : done + len(results)], results, strict=True):
             report.calls += 1
             report.valid += spec.valid
             if r.created:
                 report.created += 1
             else:
                 report.existing += 1
+        done += len(results)
         if progress is not None:
-            progress(len(chunk))
+            progress(len(results))
     report.load_seconds = time.perf_counter() - t1
     log.info(
         "demo incidents: %d calls (%d valid), %d new, %d existing in %.1f s",

@@ -2,9 +2,9 @@
 
 A mapping file (TOML) names the columns, the datum or projected EPSG of the coordinates, the time
 zone and formats, and the category mapping. The file is streamed in batches; each batch is one
-transaction through ``service.intake_many`` (routing, repeats, audit), so a second import of the
-same file adds nothing (idempotent on the source id). Every bad row is reported with file, row,
-field and reason; the good rows still load.
+transaction through ``service.intake_batches`` (routing, repeats, audit; the next batch is read
+while one commits), so a second import of the same file adds nothing (idempotent on the source
+id). Every bad row is reported with file, row, field and reason; the good rows still load.
 
 Mapping file::
 
@@ -353,51 +353,47 @@ def import_file(
 ) -> ImportSummary:
     """Stream a file into the intake service in batches; bad rows reported, good rows loaded."""
     summary = ImportSummary()
-    batch: list[tuple[int, IncidentImport]] = []
     seen: Counter[str] = Counter()
 
-    def flush() -> None:
-        if not batch:
-            return
-        with db.session(write=True) as session:
-            results = service.intake_many(
-                session=session,
-                actor=actor,
-                settings=settings,
-                items=[item for _, item in batch],
-                action="incident.import",
-                link_repeats=mapping.link_repeats,
-            )
-        for r in results:
-            if r.created:
-                summary.created += 1
-            else:
-                summary.existing += 1
-        if progress:
-            progress(len(batch))
-        batch.clear()
+    def batches() -> Iterator[list[IncidentImport]]:
+        batch: list[IncidentImport] = []
+        for line, row in _rows(path, mapping):
+            if limit is not None and summary.rows >= limit:
+                break
+            summary.rows += 1
+            occurrence = 1
+            if mapping.hashed_id:
+                key = mapping.get["source_id"](row) or ""
+                seen[key] += 1
+                occurrence = seen[key]
+            try:
+                batch.append(to_item(row, mapping, occurrence))
+            except _FieldError as exc:
+                summary.errors.append(RowError(path.name, line, exc.field, str(exc)))
+            except ValidationError as exc:
+                for err in exc.errors():
+                    fld = ".".join(str(p) for p in err["loc"]) or "row"
+                    msg = str(err["msg"]).removeprefix("Value error, ")
+                    summary.errors.append(RowError(path.name, line, fld, msg))
+            if len(batch) >= BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
-    for line, row in _rows(path, mapping):
-        if limit is not None and summary.rows >= limit:
-            break
-        summary.rows += 1
-        occurrence = 1
-        if mapping.hashed_id:
-            key = mapping.get["source_id"](row) or ""
-            seen[key] += 1
-            occurrence = seen[key]
-        try:
-            batch.append((line, to_item(row, mapping, occurrence)))
-        except _FieldError as exc:
-            summary.errors.append(RowError(path.name, line, exc.field, str(exc)))
-        except ValidationError as exc:
-            for err in exc.errors():
-                fld = ".".join(str(p) for p in err["loc"]) or "row"
-                msg = str(err["msg"]).removeprefix("Value error, ")
-                summary.errors.append(RowError(path.name, line, fld, msg))
-        if len(batch) >= BATCH:
-            flush()
-    flush()
+    for results in service.intake_batches(
+        db=db,
+        actor=actor,
+        settings=settings,
+        batches=batches(),
+        action="incident.import",
+        link_repeats=mapping.link_repeats,
+    ):
+        created = sum(r.created for r in results)
+        summary.created += created
+        summary.existing += len(results) - created
+        if progress:
+            progress(len(results))
     if summary.created:
         db.analyze()
     return summary

@@ -179,3 +179,11 @@ def region_index(session: Session) -> RegionIndex:
     with _lock:
         _cache[key] = (version, index)
     return index
+
+
+def last_index(url: str) -> RegionIndex | None:
+    """The index last used for the database at ``url``, without checking that it is current:
+    for work done ahead of a transaction, which then compares it with ``region_index``."""
+    with _lock:
+        cached = _cache.get(url)
+    return None if cached is None else cached[1]

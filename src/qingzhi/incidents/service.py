@@ -12,8 +12,9 @@ import datetime as dt
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
@@ -29,7 +30,7 @@ from qingzhi.geo.datum import convert
 from qingzhi.incidents.enums import Category, Priority, RoutedBy, subtype_label
 from qingzhi.incidents.lifecycle import Status, check_transition
 from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
-from qingzhi.incidents.routing import RegionIndex, Route, region_index
+from qingzhi.incidents.routing import RegionIndex, Route, last_index, region_index
 from qingzhi.incidents.schemas import (
     IncidentCreate,
     IncidentImport,
@@ -42,6 +43,7 @@ from qingzhi.live import hooks as live_hooks
 from qingzhi.org.models import Officer, Unit
 from qingzhi.store.base import table_of, utcnow
 from qingzhi.store.bulk import allocate_ids, insert_rows
+from qingzhi.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,7 @@ class _New:
     item: IncidentCreate
     lon: float | None
     lat: float | None
+    text: str = ""  # search_text of description and address
     route: Route | None = None
     repeat_of: int | None = None  # id in the database, or
     repeat_of_new: int | None = None  # position in this batch's new items
@@ -179,33 +182,29 @@ def intake_many(
     )[0]
 
 
-def _intake(
-    *,
-    session: Session,
-    actors: Sequence[Actor],
-    settings: Settings,
-    items: Sequence[IncidentCreate],
-    action: str,
-    link_repeats: bool,
-) -> tuple[list[ItemResult], dict[int, dict[str, Any]], RegionIndex]:
-    """``intake_many`` with each item's own actor, also giving the inserted rows by id and the
-    routing index used."""
-    for actor in {id(a): a for a in actors}.values():
-        actor.require(Perm.incident_write)
-    results: dict[int, ItemResult] = {}
+@dataclass
+class _Prepared:
+    """The part of a batch's intake that needs no database: each source id's first item with its
+    WGS-84 coordinates, search text and (given an index) its route."""
+
+    items: Sequence[IncidentCreate]
+    first_of: dict[str, int]
+    firsts: list[_New]
+    index: RegionIndex | None
+
+
+def _prepare(items: Sequence[IncidentCreate], index: RegionIndex | None) -> _Prepared:
     first_of: dict[str, int] = {}
     for i, item in enumerate(items):
         first_of.setdefault(item.source_id, i)
-    existing = _ids_by_source(session, list(first_of))
-
-    # Coordinates to WGS-84 (swapped coordinates are refused by the schema's range checks).
-    new = [
-        _New(i, item, None, None)
+    firsts = [
+        _New(i, item, None, None, search_text(item.description, item.address))
         for i, item in enumerate(items)
-        if first_of[item.source_id] == i and item.source_id not in existing
+        if first_of[item.source_id] == i
     ]
+    # Coordinates to WGS-84 (swapped coordinates are refused by the schema's range checks).
     by_datum: dict[str, list[_New]] = defaultdict(list)
-    for n in new:
+    for n in firsts:
         if n.item.location is not None:
             by_datum[n.item.location.datum].append(n)
     for datum, group in by_datum.items():
@@ -217,19 +216,97 @@ def _intake(
         )
         for n, x, y in zip(group, xs.tolist(), ys.tolist(), strict=True):
             n.lon, n.lat = x, y
+    if index is not None:
+        _route(firsts, index)
+    return _Prepared(items, first_of, firsts, index)
 
-    # Routing: one spatial query for all located points.
-    index = region_index(session)
+
+def _route(new: Sequence[_New], index: RegionIndex) -> None:
+    """Routes for a batch: one spatial query for all located points, addresses for the rest."""
     located = [n for n in new if n.lon is not None]
-    if located:
-        routes = index.route_points(
-            np.array([n.lon for n in located]), np.array([n.lat for n in located])
-        )
-        for n, r in zip(located, routes, strict=True):
-            n.route = r
+    routes = (
+        index.route_points(np.array([n.lon for n in located]), np.array([n.lat for n in located]))
+        if located
+        else []
+    )
+    for n, r in zip(located, routes, strict=True):
+        n.route = r
     for n in new:
-        if n.route is None:
+        if n.lon is None:
             n.route = index.route_address(n.item.address)
+
+
+def intake_batches(
+    *,
+    db: Database,
+    actor: Actor,
+    settings: Settings,
+    batches: Iterable[Sequence[IncidentCreate]],
+    action: str = "incident.create",
+    link_repeats: bool = True,
+) -> Iterator[list[ItemResult]]:
+    """``intake_many`` over a stream of batches, each in a transaction of its own (what the
+    importer and the demo loader run). Drawing the next batch from ``batches`` (parsing and
+    validating it) and its work that needs no database (coordinates, routing, search text)
+    overlap the commit of the one before: ``Database.write_each``. Yields each batch's results
+    once it is committed."""
+    url = str(db.engine.url)
+
+    def jobs() -> Iterator[Callable[[Session], list[ItemResult]]]:
+        for items in batches:
+            prepared = _prepare(items, last_index(url))
+            yield partial(
+                _intake_prepared,
+                prepared=prepared,
+                actor=actor,
+                settings=settings,
+                action=action,
+                link_repeats=link_repeats,
+            )
+
+    return db.write_each(jobs())
+
+
+def _intake_prepared(
+    session: Session,
+    *,
+    prepared: _Prepared,
+    actor: Actor,
+    settings: Settings,
+    action: str,
+    link_repeats: bool,
+) -> list[ItemResult]:
+    return _intake(
+        session=session,
+        actors=[actor] * len(prepared.items),
+        settings=settings,
+        items=prepared,
+        action=action,
+        link_repeats=link_repeats,
+    )[0]
+
+
+def _intake(
+    *,
+    session: Session,
+    actors: Sequence[Actor],
+    settings: Settings,
+    items: Sequence[IncidentCreate] | _Prepared,
+    action: str,
+    link_repeats: bool,
+) -> tuple[list[ItemResult], dict[int, dict[str, Any]], RegionIndex]:
+    """``intake_many`` with each item's own actor, also giving the inserted rows by id and the
+    routing index used. ``items`` may come prepared (``_prepare``) outside the transaction."""
+    for actor in {id(a): a for a in actors}.values():
+        actor.require(Perm.incident_write)
+    prepared = items if isinstance(items, _Prepared) else _prepare(items, None)
+    items, first_of = prepared.items, prepared.first_of
+    results: dict[int, ItemResult] = {}
+    existing = _ids_by_source(session, list(first_of))
+    new = [n for n in prepared.firsts if n.item.source_id not in existing]
+    index = region_index(session)
+    if index is not prepared.index:  # routed ahead with an index that has since changed
+        _route(new, index)
 
     if new and link_repeats:
         _link_repeats(session, settings, new)
@@ -274,7 +351,7 @@ def _intake(
                 "arrived_at": imp.arrived_at if imp else None,
                 "resolved_at": imp.resolved_at if imp else None,
                 "closed_at": imp.closed_at if imp else None,
-                "search_text": search_text(item.description, item.address),
+                "search_text": n.text,
                 "synthetic": imp.synthetic if imp else False,
                 "created_at": now,
                 "updated_at": now,

@@ -12,7 +12,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -251,6 +252,30 @@ class Database:
             return
         with self._writer, self._write() as session, session.begin():
             yield session
+
+    def write_each(self, jobs: Iterable[Callable[[Session], T]]) -> Iterator[T]:
+        """Run each job in a write transaction of its own, in order; yield its result once
+        committed. While one commits (on SQLite, a wait for the disk during which the driver
+        holds no GIL), a helper thread does the commit and this thread draws the next job from
+        ``jobs``, so whatever makes a job (reading, validating, routing the next batch) overlaps
+        the flush. A job that fails is rolled back and its error raised; nothing after it runs."""
+        it = iter(jobs)
+        job = next(it, None)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qingzhi-commit") as helper:
+            while job is not None:
+                with self._writer, self._write() as session:
+                    transaction = session.begin()
+                    try:
+                        result = job(session)
+                    except BaseException:
+                        transaction.rollback()
+                        raise
+                    committed = helper.submit(transaction.commit)
+                    try:
+                        job = next(it, None)
+                    finally:
+                        committed.result()
+                yield result
 
     def combine(
         self,

@@ -232,3 +232,36 @@ def test_a_batch_routed_ahead_is_routed_again_if_the_org_changed(db, org, settin
         )
     with db.session() as s:
         assert s.get(Incident, result.incident_id).unit_id == org.id("R1")
+
+
+def test_text_index_follows_savepoints(db, org, settings):
+    """Incidents are added to the text index when their transaction (or savepoint) commits: a
+    savepoint rolled back leaves nothing behind, and a later call that reuses its id is indexed
+    once."""
+    import pytest
+
+    from qingzhi.auth.context import system_actor
+    from qingzhi.incidents import service
+    from qingzhi.incidents.schemas import IncidentCreate
+
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's FTS5 index (PostgreSQL's GIN index follows the table itself)")
+
+    def take(s, sid, text):
+        item = IncidentCreate.model_validate(body(source_id=sid, description=text))
+        [r] = service.intake_many(session=s, actor=system_actor(), settings=settings, items=[item])
+        return r.incident_id
+
+    with db.session(write=True) as s:
+        with s.begin_nested():
+            kept = take(s, "t1", "电动车被盗")
+        with pytest.raises(RuntimeError), s.begin_nested():
+            gone = take(s, "t2", "电动车被盗")
+            raise RuntimeError("rolled back")
+        reused = take(s, "t3", "电动车被盗")
+    assert reused == gone  # the rolled-back id is drawn again
+    with db.session() as s:
+        found = s.connection().exec_driver_sql(
+            "SELECT rowid FROM incident_fts WHERE incident_fts MATCH '\"电动 动车\"' ORDER BY rowid"
+        )
+        assert [r[0] for r in found] == [kept, reused]

@@ -14,7 +14,8 @@ import operator
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, event
+from sqlalchemy.orm import Session
 
 _CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK = re.compile(f"[{_CJK_CLASS}]+")
@@ -78,3 +79,28 @@ def index_new(connection: Connection, ids: Sequence[int]) -> None:
         "WHERE id IN (SELECT value FROM json_each(?))",
         (json.dumps(list(ids)),),
     )
+
+
+_PENDING = "qingzhi_fts_pending"
+
+
+def index_at_commit(session: Session, ids: Sequence[int]) -> None:
+    """``index_new`` for ``ids`` as the last step of ``session``'s transaction (or savepoint):
+    one statement for all the calls of a group commit, and in ``Database.write_each`` a step of
+    the commit thread, beside the next batch's preparation. Ids whose rows were rolled back
+    with a savepoint match nothing; an id given twice is indexed once."""
+    session.info.setdefault(_PENDING, set()).update(ids)
+
+
+@event.listens_for(Session, "before_commit")
+def _index_pending(session: Session) -> None:
+    ids = session.info.pop(_PENDING, None)
+    if ids:
+        index_new(session.connection(), sorted(ids))
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_pending(session: Session) -> None:
+    # Only when the whole transaction goes: ids of a savepoint rolled back match no row.
+    if session.get_nested_transaction() is None:
+        session.info.pop(_PENDING, None)

@@ -13,7 +13,7 @@ import logging
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
@@ -38,7 +38,7 @@ from qingzhi.incidents.schemas import (
     TimelineEntry,
     Transition,
 )
-from qingzhi.incidents.search import index_new, search_text
+from qingzhi.incidents.search import index_at_commit, search_text
 from qingzhi.live import hooks as live_hooks
 from qingzhi.org.models import Officer, Unit
 from qingzhi.store.base import table_of, utcnow
@@ -110,7 +110,7 @@ class _New:
     item: IncidentCreate
     lon: float | None
     lat: float | None
-    text: str = ""  # search_text of description and address
+    row: dict[str, Any] = field(default_factory=dict)  # the incident's row as far as known
     route: Route | None = None
     repeat_of: int | None = None  # id in the database, or
     repeat_of_new: int | None = None  # position in this batch's new items
@@ -185,7 +185,7 @@ def intake_many(
 @dataclass
 class _Prepared:
     """The part of a batch's intake that needs no database: each source id's first item with its
-    WGS-84 coordinates, search text and (given an index) its route."""
+    WGS-84 coordinates and row (search text included; given an index, its route too)."""
 
     items: Sequence[IncidentCreate]
     first_of: dict[str, int]
@@ -198,9 +198,7 @@ def _prepare(items: Sequence[IncidentCreate], index: RegionIndex | None) -> _Pre
     for i, item in enumerate(items):
         first_of.setdefault(item.source_id, i)
     firsts = [
-        _New(i, item, None, None, search_text(item.description, item.address))
-        for i, item in enumerate(items)
-        if first_of[item.source_id] == i
+        _New(i, item, None, None) for i, item in enumerate(items) if first_of[item.source_id] == i
     ]
     # Coordinates to WGS-84 (swapped coordinates are refused by the schema's range checks).
     by_datum: dict[str, list[_New]] = defaultdict(list)
@@ -216,6 +214,31 @@ def _prepare(items: Sequence[IncidentCreate], index: RegionIndex | None) -> _Pre
         )
         for n, x, y in zip(group, xs.tolist(), ys.tolist(), strict=True):
             n.lon, n.lat = x, y
+    for n in firsts:
+        item = n.item
+        imp = item if isinstance(item, IncidentImport) else None
+        n.row = {
+            "source_id": item.source_id,
+            "received_at": item.received_at,
+            "category": item.category,
+            "subtype": item.subtype,
+            "description": item.description,
+            "address": item.address,
+            "caller_phone": item.caller_phone,
+            "lon": n.lon,
+            "lat": n.lat,
+            "source_datum": str(item.location.datum) if item.location else None,
+            "priority": int(item.priority),
+            "valid": item.valid,
+            "invalid_reason": str(item.invalid_reason) if item.invalid_reason else None,
+            "status": imp.final_status if imp else Status.received,
+            "dispatched_at": imp.dispatched_at if imp else None,
+            "arrived_at": imp.arrived_at if imp else None,
+            "resolved_at": imp.resolved_at if imp else None,
+            "closed_at": imp.closed_at if imp else None,
+            "search_text": search_text(item.description, item.address),
+            "synthetic": imp.synthetic if imp else False,
+        }
     if index is not None:
         _route(firsts, index)
     return _Prepared(items, first_of, firsts, index)
@@ -230,10 +253,22 @@ def _route(new: Sequence[_New], index: RegionIndex) -> None:
         else []
     )
     for n, r in zip(located, routes, strict=True):
-        n.route = r
+        _set_route(n, r)
     for n in new:
         if n.lon is None:
-            n.route = index.route_address(n.item.address)
+            _set_route(n, index.route_address(n.item.address))
+
+
+def _set_route(n: _New, route: Route) -> None:
+    n.route = route
+    n.row.update(
+        unit_id=route.unit_id,
+        station_id=route.station_id,
+        zone_id=route.zone_id,
+        routed_by=str(route.routed_by),
+        needs_review=route.needs_review,
+        review_reason=route.review_reason,
+    )
 
 
 def intake_batches(
@@ -317,48 +352,16 @@ def _intake(
     new_ids = allocate_ids(session.connection(), _TABLE, len(new))
     rows: list[dict[str, Any]] = []
     for iid, n in zip(new_ids, new, strict=True):
-        item, route = n.item, n.route
-        assert route is not None
-        imp = item if isinstance(item, IncidentImport) else None
-        rows.append(
-            {
-                "id": iid,
-                "source_id": item.source_id,
-                "received_at": item.received_at,
-                "category": item.category,
-                "subtype": item.subtype,
-                "description": item.description,
-                "address": item.address,
-                "caller_phone": item.caller_phone,
-                "lon": n.lon,
-                "lat": n.lat,
-                "source_datum": str(item.location.datum) if item.location else None,
-                "priority": int(item.priority),
-                "valid": item.valid,
-                "invalid_reason": str(item.invalid_reason) if item.invalid_reason else None,
-                "status": imp.final_status if imp else Status.received,
-                "unit_id": route.unit_id,
-                "station_id": route.station_id,
-                "zone_id": route.zone_id,
-                "routed_by": str(route.routed_by),
-                "needs_review": route.needs_review,
-                "review_reason": route.review_reason,
-                "repeat_of_id": (
-                    new_ids[n.repeat_of_new] if n.repeat_of_new is not None else n.repeat_of
-                ),
-                "repeat_count": n.repeat_count,
-                "dispatched_at": imp.dispatched_at if imp else None,
-                "arrived_at": imp.arrived_at if imp else None,
-                "resolved_at": imp.resolved_at if imp else None,
-                "closed_at": imp.closed_at if imp else None,
-                "search_text": n.text,
-                "synthetic": imp.synthetic if imp else False,
-                "created_at": now,
-                "updated_at": now,
-            }
+        row = n.row
+        row["id"] = iid
+        row["repeat_of_id"] = (
+            new_ids[n.repeat_of_new] if n.repeat_of_new is not None else n.repeat_of
         )
+        row["repeat_count"] = n.repeat_count
+        row["created_at"] = row["updated_at"] = now
+        rows.append(row)
     insert_rows(session.connection(), _TABLE, rows)
-    index_new(session.connection(), new_ids)
+    index_at_commit(session, new_ids)
     # Count repeats on primaries already in the database.
     bumps: dict[int, int] = defaultdict(int)
     for n in new:

@@ -36,6 +36,8 @@ def _sqlite_utc(values: list[Any]) -> list[Any]:
     present = _check_aware(values)
     if not present:
         return values
+    if len(values) > 1 and len(present) == len(values) and all(v is values[0] for v in values):
+        return [_sqlite_utc(values[:1])[0]] * len(values)  # one time for all (created_at)
     micros = np.rint(np.fromiter((v.timestamp() for v in present), float, len(present)) * 1e6)
     stamps = np.datetime_as_string(micros.astype(np.int64).astype("datetime64[us]"), unit="us")
     text = [s.replace("T", " ") for s in stamps.tolist()]

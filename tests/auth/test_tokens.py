@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -125,3 +127,40 @@ def test_unit_scoped_manager_manages_only_accounts_in_scope(db: Database, org: O
         )
         with pytest.raises(NotFound):
             service.revoke_token(session=session, actor=actor, token_id=theirs.id)
+
+
+def test_bearer_lookup_outside_a_transaction(tmp_path: Path) -> None:
+    """The per-request token lookup runs on a pooled connection without a session
+    (``HotRead``): against committed data it gives the same actor as through the ORM, with the
+    role as its enum, the scope of a central station with its members, and a revoked token
+    refused at once."""
+    import datetime as dt
+
+    from qingzhi.auth.permissions import Role
+    from qingzhi.errors import Unauthenticated
+    from qingzhi.store.db import migrate
+    from tests.factories import build_org
+
+    url = f"sqlite:///{tmp_path / 'hot.db'}"
+    migrate(url)
+    db = Database(url)
+    with db.session(write=True) as session:
+        org = build_org(session)
+        token, row = service.create_token(session=session, actor=system_actor(), username="chief_c")
+        token_id = row.id
+    actor, stale = service.bearer_actor(db=db, token=token, request_id="r1")
+    assert actor.name == "chief_c" and actor.role is Role.station_chief
+    assert actor.request_id == "r1" and actor.via == "token"
+    assert actor.scope.units == frozenset({org.id("C"), org.id("R1"), org.id("R2")})
+    assert stale == token_id  # never used: its use is due to be recorded
+    with db.session(write=True) as session:
+        service.touch_token(session=session, token_id=token_id)
+    assert service.bearer_actor(db=db, token=token, request_id=None)[1] is None
+    with db.session(write=True) as session:
+        session.get(ApiToken, token_id).last_used_at -= dt.timedelta(hours=2)  # type: ignore[union-attr]
+    assert service.bearer_actor(db=db, token=token, request_id=None)[1] == token_id
+    with db.session(write=True) as session:
+        service.revoke_token(session=session, actor=system_actor(), token_id=token_id)
+    with pytest.raises(Unauthenticated):
+        service.bearer_actor(db=db, token=token, request_id=None)
+    db.dispose()

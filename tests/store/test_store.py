@@ -11,14 +11,24 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    String,
+    bindparam,
+    inspect,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import StatementError
 
 from qingzhi.models import Base
 from qingzhi.org.models import Unit
 from qingzhi.store.base import UTCDateTime
-from qingzhi.store.db import Database, alembic_config, make_engine, migrate
+from qingzhi.store.db import Database, HotRead, alembic_config, make_engine, migrate
 from tests.factories import Org
 
 
@@ -171,3 +181,20 @@ def test_session_rolls_back_on_error(db: Database, org: Org) -> None:
         raise RuntimeError("boom")
     with db.session() as session:
         assert session.get(Unit, org.id("A")).name == "城一派出所"  # type: ignore[union-attr]
+
+
+def test_hot_read_binds_parameters_and_converts_results(engine: Engine) -> None:
+    """``HotRead`` on each backend's own parameter style: given and default parameters, and
+    values through their types (a UTC time comes back aware)."""
+    db = Database(engine.url.render_as_string(hide_password=False))
+    read = HotRead(
+        select(
+            bindparam("n", type_=Integer) + literal(1, Integer),
+            bindparam("word", "默认", type_=String),
+            bindparam("at", type_=UTCDateTime),
+        )
+    )
+    at = dt.datetime(2026, 11, 1, 2, 0, tzinfo=dt.UTC)
+    assert read.all(db, n=2, at=at) == [(3, "默认", at)]
+    assert read.all(db, n=5, word="x", at=at) == [(6, "x", at)]
+    db.dispose()

@@ -30,6 +30,7 @@ from qingzhi.errors import (
 )
 from qingzhi.org.models import Officer, Unit
 from qingzhi.store.base import utcnow
+from qingzhi.store.db import Database, HotRead
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +305,7 @@ def _manages(actor: Actor, user: User) -> bool:
 # A live token, its user, and the members of the user's unit when it is a central station (one
 # row per member, or one row with no member): the actor in one round trip.
 _MEMBER = aliased(Unit)
-_BEARER = (
+_BEARER = HotRead(
     select(
         ApiToken.id,
         ApiToken.last_used_at,
@@ -324,12 +325,11 @@ _BEARER = (
 )
 
 
-def bearer_actor(
-    *, session: Session, token: str, request_id: str | None
-) -> tuple[Actor, int | None]:
-    """The actor behind a live API token (one query), and the token's id when its last use is
-    due to be recorded (see ``touch_token``)."""
-    rows = session.connection().execute(_BEARER, {"digest": token_digest(token)}).all()
+def bearer_actor(*, db: Database, token: str, request_id: str | None) -> tuple[Actor, int | None]:
+    """The actor behind a live API token (one statement outside any transaction: it runs on
+    every API request), and the token's id when its last use is due to be recorded (see
+    ``touch_token``)."""
+    rows = _BEARER.all(db, digest=token_digest(token))
     if not rows:
         raise Unauthenticated("API 令牌无效或已吊销")
     token_id, last_used, user_id, username, role, unit_id, _ = rows[0]

@@ -83,16 +83,16 @@ async def principal(request: Request) -> Principal:
     rid = request_id_of(request)
     header = request.headers.get("Authorization", "")
     stale_token: int | None = None
-    with transaction(request, write=False) as session:
-        if header.lower().startswith("bearer "):
-            actor, stale_token = auth.bearer_actor(
-                session=session, token=header[7:].strip(), request_id=rid
-            )
-            found = Principal(actor, None, None)
-        else:
-            cookie = request.cookies.get(settings.session_cookie)
-            if not cookie:
-                raise Unauthenticated()
+    if header.lower().startswith("bearer "):
+        actor, stale_token = auth.bearer_actor(
+            db=database(request), token=header[7:].strip(), request_id=rid
+        )
+        found = Principal(actor, None, None)
+    else:
+        cookie = request.cookies.get(settings.session_cookie)
+        if not cookie:
+            raise Unauthenticated()
+        with transaction(request, write=False) as session:
             web = auth.resolve_session(session=session, token=cookie)
             found = Principal(
                 auth.actor_for(session, web.user, request_id=rid, via="session"),

@@ -198,3 +198,52 @@ def test_hot_read_binds_parameters_and_converts_results(engine: Engine) -> None:
     assert read.all(db, n=2, at=at) == [(3, "默认", at)]
     assert read.all(db, n=5, word="x", at=at) == [(6, "x", at)]
     db.dispose()
+
+
+@pytest.mark.parametrize("count", [1, 3, 40])
+def test_bulk_insert_stores_times_as_the_orm_does(db: Database, org: Org, count: int) -> None:
+    """``insert_rows`` writes UTC times in the text SQLAlchemy's SQLite type reads back (one
+    by one for a few values, vectorised for many, once for a column of one time), and they
+    round-trip as the same aware instants."""
+    from qingzhi.audit.models import AuditRecord
+    from qingzhi.store.base import table_of
+    from qingzhi.store.bulk import insert_rows
+
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    times = [
+        dt.datetime(2026, 11, 1, 10, 0, 0, 123456, tzinfo=shanghai) + dt.timedelta(minutes=7 * i)
+        for i in range(count)
+    ]
+    rows = [
+        {
+            "seq": 1000 + i,
+            "at": at,
+            "actor": "t",
+            "action": "test.bulk",
+            "entity_kind": "test",
+            "entity_id": str(i),
+            "diff": "{}",
+            "prev_hash": "",
+            "hash": "",
+        }
+        for i, at in enumerate(times)
+    ]
+    with db.session(write=True) as session:
+        insert_rows(session.connection(), table_of(AuditRecord), rows)
+        insert_rows(
+            session.connection(),
+            table_of(AuditRecord),
+            [{**r, "seq": r["seq"] + 1000, "at": times[0]} for r in rows],
+        )
+        got = session.execute(
+            select(AuditRecord.seq, AuditRecord.at).where(AuditRecord.action == "test.bulk")
+        ).all()
+        if db.dialect == "sqlite":  # the very text SQLAlchemy binds, so SQL compares them right
+            raw = session.connection().exec_driver_sql(
+                "SELECT at FROM audit_record WHERE seq IN (1000, 2000)"
+            )
+            assert {r[0] for r in raw} == {"2026-11-01 02:00:00.123456"}
+    stored = dict(got)
+    assert [stored[1000 + i] for i in range(count)] == times
+    assert {stored[2000 + i] for i in range(count)} == {times[0]}
+    assert all(at.tzinfo is not None for at in stored.values())

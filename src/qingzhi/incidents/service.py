@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -604,7 +605,7 @@ def intake_posted(
     for (actor, _, _), result in zip(posted, results, strict=True):
         row = rows.get(result.incident_id) if result.created else None
         if row is not None:
-            answers.append((to_read(Incident(**row), names), True))
+            answers.append((to_read(SimpleNamespace(**row), names), True))
             continue
         try:
             answers.append(
@@ -623,8 +624,10 @@ def unit_names(session: Session) -> dict[int, str]:
     return region_index(session).unit_names
 
 
-def to_read(inc: Incident, unit_names: dict[int, str], *, unmask: bool = False) -> IncidentRead:
-    """The API view of an incident."""
+def to_read(
+    inc: Incident | SimpleNamespace, unit_names: dict[int, str], *, unmask: bool = False
+) -> IncidentRead:
+    """The API view of an incident (or of its row just written, as attributes)."""
     response = handling = None
     if inc.arrived_at is not None:
         response = (inc.arrived_at - inc.received_at).total_seconds()

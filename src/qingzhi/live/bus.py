@@ -106,14 +106,21 @@ def publish(session: Session, events: Sequence[EventIn], *, at: dt.datetime | No
     )
     if dialect == "postgresql":
         session.execute(text("SELECT pg_notify(:c, '')"), {"c": CHANNEL})
-    elif not session.info.get(_WAKE_FLAG):
+    else:
         session.info[_WAKE_FLAG] = True
-        event.listen(session, "after_commit", _after_commit, once=True)
 
 
+@event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    session.info.pop(_WAKE_FLAG, None)
-    wake_local()
+    # The whole transaction, not a savepoint: only then can listeners read the events.
+    if session.get_nested_transaction() is None and session.info.pop(_WAKE_FLAG, None):
+        wake_local()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    if session.get_nested_transaction() is None:
+        session.info.pop(_WAKE_FLAG, None)
 
 
 def wake_local() -> None:

@@ -10,6 +10,7 @@ processor when they have one. The driver gets ready tuples.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
@@ -31,6 +32,13 @@ def _check_aware(values: list[Any]) -> list[Any]:
     return present
 
 
+_FEW = 16  # below this many values numpy's set-up costs more than formatting one by one
+
+
+def _utc_text(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 def _sqlite_utc(values: list[Any]) -> list[Any]:
     """Aware datetimes as naive-UTC ``YYYY-MM-DD HH:MM:SS.ffffff`` text (None stays None)."""
     present = _check_aware(values)
@@ -38,6 +46,8 @@ def _sqlite_utc(values: list[Any]) -> list[Any]:
         return values
     if len(values) > 1 and len(present) == len(values) and all(v is values[0] for v in values):
         return [_sqlite_utc(values[:1])[0]] * len(values)  # one time for all (created_at)
+    if len(present) <= _FEW:
+        return [None if v is None else _utc_text(v) for v in values]
     micros = np.rint(np.fromiter((v.timestamp() for v in present), float, len(present)) * 1e6)
     stamps = np.datetime_as_string(micros.astype(np.int64).astype("datetime64[us]"), unit="us")
     text = [s.replace("T", " ") for s in stamps.tolist()]

@@ -3,6 +3,7 @@ transaction, same-key payloads go to one call, and a bad payload fails alone."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import time
@@ -203,3 +204,45 @@ def test_write_each_keeps_a_committed_job_when_making_the_next_fails(filedb: Dat
     assert _values(filedb) == [7]
     # The write lock is free again.
     assert write(filedb, lambda session: insert_all(session, [8])) == [80]
+
+
+# ---------------------------------------------------------------- combine_async
+
+
+def test_coroutines_queued_behind_a_write_share_one_commit(filedb: Database) -> None:
+    """``combine_async`` (the POST view's path): payloads of many coroutines that arrive while
+    the writer thread is busy go to one call and one commit; each coroutine gets its own
+    result, and a bad payload's error reaches only its coroutine."""
+    commits = _commits(filedb)
+    release = threading.Event()
+    calls: list[list[int]] = []
+
+    def run(session: Session, batch: list[int]) -> list[int | Exception]:
+        calls.append(list(batch))
+        return insert_all(session, batch)
+
+    async def main() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        blocker = loop.run_in_executor(
+            None, write, filedb, lambda session: release.wait(10) and [None]
+        )
+        while not filedb._thread or filedb._queue:
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0.05)  # the blocker is running in the writer thread
+        tasks = [asyncio.ensure_future(filedb.combine_async("t", run, p)) for p in (1, 2, -3, 4)]
+        await asyncio.sleep(0.05)
+        assert len(filedb._queue) == 4
+        release.set()
+        await blocker
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    one, two, bad, four = asyncio.run(main())
+    # The four were one call, which failed and was rolled back; then one by one in savepoints
+    # of a single transaction: one commit (the blocker wrote nothing, so committed nothing).
+    assert len(commits) == 1
+    assert calls[0] == [1, 2, -3, 4]
+    assert (one, two, four) == (10, 20, 40)
+    assert isinstance(bad, ValueError)
+    assert sorted(_values(filedb)) == [1, 2, 4]
+    filedb.dispose()
+    assert filedb._thread is None  # the writer thread stops with the database

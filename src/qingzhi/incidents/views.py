@@ -104,15 +104,16 @@ def incident_query(
 
 
 @router.post("", response_model=IntakeResult, status_code=201)
-def create(
+async def create(
     body: IncidentCreate, request: Request, actor: Actor = Depends(require(Perm.incident_write))
 ) -> Any:
     """Take in one incident; the same source id again returns the existing record (200)."""
     settings = settings_of(request)
     for attempt in range(2):
         try:
-            # Taken in and committed together with concurrent calls: one pass, one disk flush.
-            incident, created = database(request).combine(
+            # Taken in and committed together with concurrent calls: one pass, one disk flush
+            # (by the writer thread, while the event loop goes on).
+            incident, created = await database(request).combine_async(
                 "incident.intake", service.intake_posted, (actor, settings, body)
             )
             break

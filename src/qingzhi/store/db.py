@@ -7,6 +7,8 @@ lock at once (``BEGIN IMMEDIATE``), so the audit chain head it reads cannot move
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -18,6 +20,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import anyio.to_thread
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, Select, create_engine, event, text
@@ -142,9 +145,10 @@ class WriterLock:
 
 
 class _Job(Generic[T]):
-    """A payload waiting for a group commit, then its result or error."""
+    """A payload waiting for a group commit, then its result or error. Its caller waits on an
+    event (a thread) or a future of its event loop (a coroutine)."""
 
-    __slots__ = ("done", "error", "key", "payload", "result", "run")
+    __slots__ = ("error", "event", "future", "key", "loop", "payload", "result", "run")
 
     def __init__(
         self, key: Hashable | None, run: Callable[[Session, list[Any]], Sequence[Any]], payload: Any
@@ -152,15 +156,23 @@ class _Job(Generic[T]):
         self.key = key
         self.run = run
         self.payload = payload
-        self.done = False
         self.result: T | None = None
         # Until the work has run and committed, its caller would get this.
         self.error: BaseException | None = RuntimeError("the write batch was abandoned")
+        self.event: threading.Event | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.future: asyncio.Future[None] | None = None
 
     def outcome(self) -> T:
         if self.error is not None:
             raise self.error
         return self.result  # type: ignore[return-value]
+
+
+def _wake(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():  # its request may have been cancelled (the client went away)
+            future.set_result(None)
 
 
 def _raise_or(result: T | Exception) -> T:
@@ -274,12 +286,15 @@ class Database:
         )
 
     def _writes(self, writer: AbstractContextManager[Any], gather_ms: float) -> None:
-        """The write lock and the group-commit queue."""
+        """The write lock and the group-commit queue (served by a writer thread, started when
+        first needed)."""
         self._writer = writer
         self.gather = gather_ms / 1000
         self._queue: list[_Job[Any]] = []
-        self._queue_lock = threading.Lock()
+        self._queue_ready = threading.Condition()
         self._last_batch = 0
+        self._thread: threading.Thread | None = None
+        self._closing = False
 
     @classmethod
     def on_connection(cls, connection: Connection) -> Database:
@@ -343,50 +358,108 @@ class Database:
         run: Callable[[Session, list[P]], Sequence[T | Exception]],
         payload: P,
     ) -> T:
-        """Write ``payload`` with ``run`` in a transaction committed together with the writes of
-        other threads that arrive meanwhile (group commit); its result once committed.
+        """Write ``payload`` with ``run`` in a transaction committed together with the other
+        writes that arrive meanwhile (group commit); its result once committed.
 
         On SQLite every commit waits for the disk (``synchronous=FULL``) and only one writer runs
         at a time, so requests that each commit alone queue behind one another's flushes. Here
-        the first waiting thread takes everything queued and commits it once; when the last
-        batch had several writers (load), it first waits ``gather_ms`` for more to arrive, so
-        commits are fewer and larger (a lone writer never waits). Payloads queued
-        under the same ``key`` go to one call of ``run`` (the first job's), which returns one
-        result per payload (an exception instance is raised to that payload's caller). Each call
-        runs in a savepoint: if a combined call fails, its payloads are run one by one, so one
-        bad payload fails alone. PostgreSQL runs each payload in its own transaction.
+        one writer thread takes everything queued and commits it once; when its last batch had
+        several payloads (load), it first waits ``gather_ms`` for more to arrive, so commits are
+        fewer and larger (a lone write never waits). Payloads queued under the same ``key`` go
+        to one call of ``run`` (the first job's), which returns one result per payload (an
+        exception instance is raised to that payload's caller). A batch of one key is one call
+        in the transaction; if it fails, the batch is run again with each payload in a savepoint
+        of its own, so one bad payload fails alone (several keys: a savepoint per key first).
+        PostgreSQL runs each payload in its own transaction, in the caller's thread.
         """
         if self.dialect != "sqlite":
             with self.session(write=True) as session:
                 return _raise_or(run(session, [payload])[0])
         job: _Job[T] = _Job(key, run, payload)
-        with self._queue_lock:
-            self._queue.append(job)
-        with self._writer:
-            if not job.done:
-                if self.gather and self._last_batch > 1:
-                    time.sleep(self.gather)  # under load: let more writers join this commit
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                self._last_batch = len(batch)
-                self._run_batch(batch)
+        job.event = threading.Event()
+        self._submit(job)
+        job.event.wait()
         return job.outcome()
+
+    async def combine_async(
+        self,
+        key: Hashable | None,
+        run: Callable[[Session, list[P]], Sequence[T | Exception]],
+        payload: P,
+    ) -> T:
+        """``combine`` for a coroutine: the event loop goes on serving while the writer thread
+        works, and no worker thread is taken per request (a hand-off to a thread pool costs
+        about as much CPU as a small write)."""
+        if self.dialect != "sqlite":
+            return await anyio.to_thread.run_sync(self.combine, key, run, payload)
+        job: _Job[T] = _Job(key, run, payload)
+        job.loop = asyncio.get_running_loop()
+        job.future = job.loop.create_future()
+        self._submit(job)
+        await job.future
+        return job.outcome()
+
+    def _submit(self, job: _Job[Any]) -> None:
+        with self._queue_ready:
+            self._queue.append(job)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._write_loop, name="qingzhi-writer", daemon=True
+                )
+                self._thread.start()
+            self._queue_ready.notify()
+
+    def _write_loop(self) -> None:
+        """The writer thread: each round, everything queued in one transaction."""
+        while True:
+            with self._queue_ready:
+                while not self._queue and not self._closing:
+                    self._queue_ready.wait()
+                if not self._queue:
+                    return
+            if self.gather and self._last_batch > 1:
+                time.sleep(self.gather)  # under load: let more writers join this commit
+            with self._queue_ready:
+                batch, self._queue = self._queue, []
+            self._last_batch = len(batch)
+            try:
+                with self._writer:
+                    self._run_batch(batch)
+            except Exception as exc:  # the write lock could not be had: nothing ran
+                for job in batch:
+                    job.error = exc
+            finally:
+                waiting: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+                for job in batch:
+                    if job.loop is not None and job.future is not None:
+                        waiting.setdefault(job.loop, []).append(job.future)
+                    elif job.event is not None:
+                        job.event.set()
+                for loop, futures in waiting.items():
+                    with contextlib.suppress(RuntimeError):  # its loop has closed
+                        loop.call_soon_threadsafe(_wake, futures)
 
     def _run_batch(self, batch: list[_Job[Any]]) -> None:
         groups: dict[Any, list[_Job[Any]]] = {}
         for n, job in enumerate(batch):
             groups.setdefault(("alone", n) if job.key is None else job.key, []).append(job)
         try:
-            with self.session(write=True) as session:
-                if len(batch) == 1:  # alone: its failure rolls back the transaction, no savepoint
-                    try:
+            if len(groups) == 1:
+                # One call for the whole batch (the usual case), without a savepoint. If it
+                # fails, a lone job has its error; several are run again one by one below.
+                try:
+                    with self.session(write=True) as session:
                         _run(session, batch)
-                    except Exception as exc:
-                        batch[0].error = exc
-                        raise
                     return
+                except Exception as exc:
+                    if len(batch) == 1:
+                        batch[0].error = exc
+                        return
+                    for job in batch:
+                        job.result, job.error = None, None
+            with self.session(write=True) as session:
                 for jobs in groups.values():
-                    if len(jobs) > 1 and _run_in_savepoint(session, jobs):
+                    if len(jobs) > 1 and len(groups) > 1 and _run_in_savepoint(session, jobs):
                         continue
                     for job in jobs:
                         _run_in_savepoint(session, [job])
@@ -394,9 +467,6 @@ class Database:
             for job in batch:
                 if job.error is None:
                     job.error = exc
-        finally:
-            for job in batch:
-                job.done = True
 
     def analyze(self) -> None:
         """Refresh the query planner's statistics (after a bulk load the plans depend on it)."""
@@ -404,5 +474,12 @@ class Database:
             session.execute(text("ANALYZE"))
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Stop the writer thread (after the writes queued) and close every pooled connection."""
+        thread = self._thread
+        if thread is not None:
+            with self._queue_ready:
+                self._closing = True
+                self._queue_ready.notify()
+            thread.join()
+            self._thread, self._closing = None, False
         self.engine.dispose()

@@ -135,6 +135,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         openapi_url="/api/openapi.json",
         redoc_url=None,
         swagger_ui_parameters={"syntaxHighlight": False},
+        # No OpenTelemetry: the police network has no collector, and FastAPI's default spans,
+        # metrics and logs (to no-op providers) cost every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
     app.state.db = db or Database(

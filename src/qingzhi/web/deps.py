@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "X-CSRF-Token"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+# Request ids need only be unique, not secret: drawn from a generator seeded once per process
+# (``os.urandom`` is a system call, and the event loop's thread would give up the GIL for it).
+_ids = random.Random(os.urandom(32))
+os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))
 
 
 def request_id_of(request: Request) -> str:
@@ -33,7 +38,7 @@ def request_id_of(request: Request) -> str:
     if rid:
         return str(rid)
     given = request.headers.get("X-Request-ID", "")
-    rid = given if _REQUEST_ID.match(given) else os.urandom(16).hex()
+    rid = given if _REQUEST_ID.match(given) else f"{_ids.getrandbits(128):032x}"
     request.state.request_id = rid
     return rid
 

@@ -157,7 +157,9 @@ def test_bearer_lookup_outside_a_transaction(tmp_path: Path) -> None:
         service.touch_token(session=session, token_id=token_id)
     assert service.bearer_actor(db=db, token=token, request_id=None)[1] is None
     with db.session(write=True) as session:
-        session.get(ApiToken, token_id).last_used_at -= dt.timedelta(hours=2)  # type: ignore[union-attr]
+        used = session.get(ApiToken, token_id)
+        assert used is not None and used.last_used_at is not None
+        used.last_used_at -= dt.timedelta(hours=2)
     assert service.bearer_actor(db=db, token=token, request_id=None)[1] == token_id
     with db.session(write=True) as session:
         service.revoke_token(session=session, actor=system_actor(), token_id=token_id)

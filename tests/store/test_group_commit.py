@@ -160,7 +160,7 @@ def test_write_each_commits_each_job_before_yielding_it(filedb: Database, tmp_pa
     for result in filedb.write_each(jobs):
         results.append(result)
         seen = [r[0] for r in outside.execute("SELECT x FROM t ORDER BY x")]
-        assert seen[-1] == result // 10
+        assert seen[-1] * 10 == result
     outside.close()
     assert results == [10, 20, 30]
 

@@ -6,6 +6,7 @@ import datetime as dt
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -214,7 +215,7 @@ def test_bulk_insert_stores_times_as_the_orm_does(db: Database, org: Org, count:
         dt.datetime(2026, 11, 1, 10, 0, 0, 123456, tzinfo=shanghai) + dt.timedelta(minutes=7 * i)
         for i in range(count)
     ]
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "seq": 1000 + i,
             "at": at,

@@ -52,6 +52,7 @@ def _database() -> Database:
     return Database(
         settings.database_url,
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        cache_mb=settings.sqlite_cache_mb,
         gather_ms=settings.sqlite_gather_ms,
     )
 

@@ -43,7 +43,9 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 30_000, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, *, busy_timeout_ms: int = 30_000, cache_mb: int = 64, **kwargs: Any
+) -> Engine:
     """An engine for ``url`` with qingzhi's SQLite pragmas and transaction handling applied."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -66,6 +68,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, **kwargs: Any) -> En
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute(f"PRAGMA cache_size=-{int(cache_mb) * 1024}")  # in KiB when negative
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -270,11 +273,14 @@ class Database:
         url: str,
         *,
         busy_timeout_ms: int = 30_000,
+        cache_mb: int = 64,
         gather_ms: float = 0.0,
         **engine_kwargs: Any,
     ) -> None:
         self.url = url
-        self.engine = make_engine(url, busy_timeout_ms=busy_timeout_ms, **engine_kwargs)
+        self.engine = make_engine(
+            url, busy_timeout_ms=busy_timeout_ms, cache_mb=cache_mb, **engine_kwargs
+        )
         self.connection: Connection | None = None  # set when bound to a test's transaction
         self._read = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._write = sessionmaker(

@@ -143,6 +143,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db or Database(
         settings.database_url,
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        cache_mb=settings.sqlite_cache_mb,
         gather_ms=settings.sqlite_gather_ms,
     )
 

@@ -1,9 +1,11 @@
 """Incident intake, reading, lifecycle transitions and the timeline.
 
-Every way in (the API, bulk intake, the CSV/Excel importer, the demo) goes through
-``intake_many``: idempotent on the source system's id, routed by jurisdiction, linked to earlier
-calls about the same matter, and audited in the same transaction. A batch is routed with one
-spatial query and written with bulk inserts, so the same code serves one call and a year of them.
+Every way in (the API, bulk intake, the CSV/Excel importer, the demo) goes through one intake
+pass (``intake_many``; ``intake_posted`` for calls posted together, ``intake_batches`` for a
+stream of batches): idempotent on the source system's id, routed by jurisdiction, linked to
+earlier calls about the same matter, and audited in the same transaction. A batch is routed with
+one spatial query and written with bulk inserts, so the same code serves one call and a year of
+them.
 """
 
 from __future__ import annotations

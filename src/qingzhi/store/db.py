@@ -376,7 +376,8 @@ class Database:
         exception instance is raised to that payload's caller). A batch of one key is one call
         in the transaction; if it fails, the batch is run again with each payload in a savepoint
         of its own, so one bad payload fails alone (several keys: a savepoint per key first).
-        PostgreSQL runs each payload in its own transaction, in the caller's thread.
+        PostgreSQL runs each payload in its own transaction, in the caller's thread. Not to be
+        called while holding the write lock (a write session): the writer thread would wait for it.
         """
         if self.dialect != "sqlite":
             with self.session(write=True) as session:

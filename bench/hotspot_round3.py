@@ -26,8 +26,10 @@ recommended kernel + g150 feature set unless said otherwise):
   the series' / all crime's all-history count per cell of the cell's VPD neighbourhood, the
   majority NEIGHBOURHOOD of the cell's 2020-2023 rows), ``s:all:g600``, ``s:all:g1200``.
 
-    .venv/bin/python bench/hotspot_round3.py [--only NAME,...]   # ~5 min without hier:*;
-                                                                  # each hier:LAM 5-20 min
+    .venv/bin/python bench/hotspot_round3.py [--only 'NAME;...'] [--ceiling]
+
+About 5 min of CPU without the ``hier:*`` variants; each ``hier:LAM`` adds 5-20 min.
+``--ceiling`` prints only the half-quarter diagnostic (``half_quarter_ceiling``).
 """
 
 from __future__ import annotations
@@ -367,11 +369,38 @@ def ratios(ours: dict[str, FloatArray], base: dict[str, FloatArray]) -> tuple[fl
     return float(r1), float(r5), float(worst)
 
 
+def half_quarter_ceiling(banks: dict[str, Bank]) -> dict[str, tuple[float, float]]:
+    """Ratios at 1% and 5% to naive counts when half of the quarter itself is known.
+
+    A diagnostic no forecast can reach: on the even days of each validation quarter, cells are
+    ranked by the all-history count plus ``m`` times the events of the quarter's odd days.
+    """
+    out: dict[str, tuple[float, float]] = {}
+    for m in (0.0, 1.0, 4.0):
+        rates = {}
+        for s, bank in banks.items():
+            h = np.zeros(len(COVERAGES))
+            tot = 0.0
+            for q in VALIDATION:
+                _, y, c = bank.block(q.start, q.days, bank.rows(q.start), KG[:1])
+                score = c[0] + m * y[1::2].sum(axis=0)
+                h += hits_of(np.tile(score, (len(y[0::2]), 1)), y[0::2])
+                tot += float(y[0::2].sum())
+            rates[s] = h / tot
+        if m == 0.0:
+            base = rates
+        r1, r5, _ = ratios(rates, base)
+        out[f"count + {m:g} x odd days"] = (r1, r5)
+        print(f"even days ranked by count + {m:g} x the quarter's odd days: {r1:.3f} {r5:.3f}")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--only", default="", help="variant names separated by ';'")
     parser.add_argument("--out", type=Path, default=REPO / "var" / "bench" / "hotspot_round3.json")
+    parser.add_argument("--ceiling", action="store_true", help="only the half-quarter diagnostic")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     wanted = [n for n in args.only.split(";") if n] or list(VARIANTS)
@@ -381,6 +410,9 @@ def main() -> None:
         began = time.perf_counter()
         banks[s] = build_bank(events, nb_code, s)
         log.warning("%s: bank %.1f s", s, time.perf_counter() - began)
+    if args.ceiling:
+        half_quarter_ceiling(banks)
+        return
     runner = Runner(banks)
     base = runner.rates("naive")
     summary: dict[str, dict[str, object]] = {}

@@ -372,8 +372,9 @@ def ratios(ours: dict[str, FloatArray], base: dict[str, FloatArray]) -> tuple[fl
 def half_quarter_ceiling(banks: dict[str, Bank]) -> dict[str, tuple[float, float]]:
     """Ratios at 1% and 5% to naive counts when half of the quarter itself is known.
 
-    A diagnostic no forecast can reach: on the even days of each validation quarter, cells are
-    ranked by the all-history count plus ``m`` times the events of the quarter's odd days.
+    A rough diagnostic, not a bound (it uses future events, but crudely): on the even days of
+    each validation quarter, cells are ranked by the all-history count plus ``m`` times the events
+    of the quarter's odd days.
     """
     out: dict[str, tuple[float, float]] = {}
     for m in (0.0, 1.0, 4.0):

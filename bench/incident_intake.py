@@ -13,7 +13,10 @@ prefixed) over at most five years, so N incidents keep the county's places, hour
 (b) http: ``POST /api/incidents`` from 16 concurrent keep-alive clients (an asyncio load
     generator costing about 0.1 ms of CPU a request) against a real uvicorn server on 127.0.0.1
     (a subprocess on a temp SQLite file with the demo org and a token from ``qingzhi token
-    create``), with 1 and with 2 workers: requests/s and p50/p95/p99/max latency.
+    create``), with 1 and with 2 workers: requests/s and p50/p95/p99/max latency, and beside
+    them the disk's own flush latency during the run (a thread writing 4 KiB + fsync every
+    20 ms): every commit waits for one, and on a shared machine a stalled flush shows up in the
+    p99 whatever the server does.
 (c) kill: the same under load, the server killed with SIGKILL mid-way, restarted; every incident
     that got a 2xx answer must be there (read back through the restarted server) and
     ``qingzhi audit verify`` must pass.
@@ -286,6 +289,39 @@ def bench_bulk(folder: Path, total: int) -> None:
 # ---------------------------------------------------------------- (b), (c) http
 
 
+class FlushProbe:
+    """The disk's flush latency while a run goes on: a thread writes 4 KiB and fsyncs it every
+    20 ms. Every commit on SQLite (``synchronous=FULL``) waits for such a flush, so when the
+    shared disk stalls, the stall shows here and in the POST latencies alike."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "flush-probe.bin"
+        self.times: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            block = os.urandom(4096)
+            while not self._stop.wait(0.02):
+                t0 = time.perf_counter()
+                os.pwrite(fd, block, 0)
+                os.fsync(fd)
+                self.times.append((time.perf_counter() - t0) * 1000)
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> FlushProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.path.unlink(missing_ok=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -482,9 +518,17 @@ def bench_http(
             try:
                 work = bodies(total + 50, f"HTTP{n}-")
                 post_all(server.base, token, work[:50], 4)  # warm up
-                t0 = time.perf_counter()
-                lat, acked, bad, broken = post_all(server.base, token, work[50:], clients)
-                rows.append(http_row(n, lat, acked, bad + broken, time.perf_counter() - t0))
+                with FlushProbe(folder) as probe:
+                    t0 = time.perf_counter()
+                    lat, acked, bad, broken = post_all(server.base, token, work[50:], clients)
+                    wall = time.perf_counter() - t0
+                rows.append(
+                    (
+                        *http_row(n, lat, acked, bad + broken, wall),
+                        float(np.percentile(probe.times, 99)) if probe.times else None,
+                        max(probe.times, default=None),
+                    )
+                )
             finally:
                 server.stop()
         table(
@@ -500,6 +544,8 @@ def bench_http(
                 "p95 ms",
                 "p99 ms",
                 "max ms",
+                "disk flush p99 ms",
+                "disk flush max ms",
             ),
             rows,
         )

@@ -13,6 +13,7 @@ import logging
 import math
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import shapely
@@ -40,6 +41,18 @@ class Route:
     routed_by: RoutedBy
     needs_review: bool
     review_reason: str | None = None
+
+    @cached_property
+    def columns(self) -> dict[str, object]:
+        """The incident columns this route sets."""
+        return {
+            "unit_id": self.unit_id,
+            "station_id": self.station_id,
+            "zone_id": self.zone_id,
+            "routed_by": str(self.routed_by),
+            "needs_review": self.needs_review,
+            "review_reason": self.review_reason,
+        }
 
 
 def _aliases(name: str) -> list[str]:
@@ -118,28 +131,33 @@ class RegionIndex:
         if self.zone_tree is not None and n:
             zp, zg = self.zone_tree.query(points, predicate="intersects")
             zone[zp] = self.zone_ids[zg]
-        flagged = set(outside.tolist())
+        flagged = np.zeros(n, dtype=bool)
+        flagged[outside] = True
+        # A batch has few distinct routes (stations × zones): each is made once and shared.
+        made: dict[tuple[int, int, bool], Route] = {}
         routes = []
-        for i in range(n):
-            sid = int(station[i])
-            if sid < 0:
-                routes.append(self._queue("坐标不在任何辖区且无可用辖区"))
-                continue
-            zid = int(zone[i]) if zone[i] >= 0 else None
-            if i in flagged:
-                routes.append(
-                    Route(
-                        self.handler[sid],
-                        sid,
-                        None,
-                        RoutedBy.nearest,
-                        True,
-                        "坐标不在任何派出所辖区内，已派最近派出所，请核查",
-                    )
-                )
-            else:
-                routes.append(Route(self.handler[sid], sid, zid, RoutedBy.jurisdiction, False))
+        for sid, zid, near in zip(station.tolist(), zone.tolist(), flagged.tolist(), strict=True):
+            route = made.get((sid, zid, near))
+            if route is None:
+                route = made[(sid, zid, near)] = self._point_route(sid, zid, near)
+            routes.append(route)
         return routes
+
+    def _point_route(self, sid: int, zid: int, near: bool) -> Route:
+        if sid < 0:
+            return self._queue("坐标不在任何辖区且无可用辖区")
+        if near:
+            return Route(
+                self.handler[sid],
+                sid,
+                None,
+                RoutedBy.nearest,
+                True,
+                "坐标不在任何派出所辖区内，已派最近派出所，请核查",
+            )
+        return Route(
+            self.handler[sid], sid, zid if zid >= 0 else None, RoutedBy.jurisdiction, False
+        )
 
     def route_address(self, address: str) -> Route:
         """A route from the address text alone."""

@@ -264,14 +264,7 @@ def _route(new: Sequence[_New], index: RegionIndex) -> None:
 
 def _set_route(n: _New, route: Route) -> None:
     n.route = route
-    n.row.update(
-        unit_id=route.unit_id,
-        station_id=route.station_id,
-        zone_id=route.zone_id,
-        routed_by=str(route.routed_by),
-        needs_review=route.needs_review,
-        review_reason=route.review_reason,
-    )
+    n.row.update(route.columns)
 
 
 def intake_batches(

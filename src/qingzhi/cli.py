@@ -48,13 +48,7 @@ app.add_typer(hotspot_app, name="hotspot")
 
 
 def _database() -> Database:
-    settings = get_settings()
-    return Database(
-        settings.database_url,
-        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-        cache_mb=settings.sqlite_cache_mb,
-        gather_ms=settings.sqlite_gather_ms,
-    )
+    return Database.from_settings(get_settings())
 
 
 def _fail(exc: QingzhiError) -> None:

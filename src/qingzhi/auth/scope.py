@@ -6,6 +6,7 @@ Scope is enforced in services: every query that returns police data filters on
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
@@ -24,6 +25,12 @@ class Scope:
     def bureau(cls) -> Scope:
         """The whole bureau."""
         return cls(None)
+
+    @classmethod
+    def of_unit(cls, unit_id: int | None, members: Iterable[int] = ()) -> Scope:
+        """A user's scope: their unit with a central station's members, or the whole bureau
+        for a user attached to no unit."""
+        return cls.bureau() if unit_id is None else cls(frozenset([unit_id, *members]))
 
     @property
     def whole_bureau(self) -> bool:
@@ -47,5 +54,6 @@ def scope_for_unit(session: Session, unit_id: int | None) -> Scope:
     """The scope of a user attached to ``unit_id`` (``None``: the whole bureau)."""
     if unit_id is None:
         return Scope.bureau()
-    members = session.connection().execute(_MEMBERS, {"unit": unit_id}).scalars().all()
-    return Scope(frozenset([unit_id, *members]))
+    return Scope.of_unit(
+        unit_id, session.connection().execute(_MEMBERS, {"unit": unit_id}).scalars()
+    )

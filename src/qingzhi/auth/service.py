@@ -333,11 +333,7 @@ def bearer_actor(*, db: Database, token: str, request_id: str | None) -> tuple[A
     if not rows:
         raise Unauthenticated("API 令牌无效或已吊销")
     token_id, last_used, user_id, username, role, unit_id, _ = rows[0]
-    scope = (
-        Scope.bureau()
-        if unit_id is None
-        else Scope(frozenset([unit_id, *(r[6] for r in rows if r[6] is not None)]))
-    )
+    scope = Scope.of_unit(unit_id, (r[6] for r in rows if r[6] is not None))
     actor = Actor(
         user_id=user_id,
         name=username,

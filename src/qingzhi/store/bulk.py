@@ -45,7 +45,7 @@ def _sqlite_utc(values: list[Any]) -> list[Any]:
     if not present:
         return values
     if len(values) > 1 and len(present) == len(values) and all(v is values[0] for v in values):
-        return [_sqlite_utc(values[:1])[0]] * len(values)  # one time for all (created_at)
+        return [_utc_text(values[0])] * len(values)  # one time for all (created_at)
     if len(present) <= _FEW:
         return [None if v is None else _utc_text(v) for v in values]
     micros = np.rint(np.fromiter((v.timestamp() for v in present), float, len(present)) * 1e6)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio.to_thread
 from alembic import command
@@ -27,6 +27,9 @@ from sqlalchemy import Connection, Engine, Select, create_engine, event, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
+
+if TYPE_CHECKING:
+    from qingzhi.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +154,7 @@ class _Job(Generic[T]):
     """A payload waiting for a group commit, then its result or error. Its caller waits on an
     event (a thread) or a future of its event loop (a coroutine)."""
 
-    __slots__ = ("error", "event", "future", "key", "loop", "payload", "result", "run")
+    __slots__ = ("error", "event", "future", "key", "payload", "result", "run")
 
     def __init__(
         self, key: Hashable | None, run: Callable[[Session, list[Any]], Sequence[Any]], payload: Any
@@ -163,7 +166,6 @@ class _Job(Generic[T]):
         # Until the work has run and committed, its caller would get this.
         self.error: BaseException | None = RuntimeError("the write batch was abandoned")
         self.event: threading.Event | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
         self.future: asyncio.Future[None] | None = None
 
     def outcome(self) -> T:
@@ -303,6 +305,16 @@ class Database:
         self._closing = False
 
     @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        """The configured database with its SQLite settings (the server's and the CLI's)."""
+        return cls(
+            settings.database_url,
+            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            cache_mb=settings.sqlite_cache_mb,
+            gather_ms=settings.sqlite_gather_ms,
+        )
+
+    @classmethod
     def on_connection(cls, connection: Connection) -> Database:
         """A Database whose sessions run as savepoints inside ``connection``'s transaction.
 
@@ -344,13 +356,9 @@ class Database:
         job = next(it, None)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qingzhi-commit") as helper:
             while job is not None:
-                with self._writer, self._write() as session:
+                with self._writer, self._write() as session:  # closing it rolls back a failure
                     transaction = session.begin()
-                    try:
-                        result = job(session)
-                    except BaseException:
-                        transaction.rollback()
-                        raise
+                    result = job(session)
                     committed = helper.submit(transaction.commit)
                     try:
                         job = next(it, None)
@@ -400,8 +408,7 @@ class Database:
         if self.dialect != "sqlite":
             return await anyio.to_thread.run_sync(self.combine, key, run, payload)
         job: _Job[T] = _Job(key, run, payload)
-        job.loop = asyncio.get_running_loop()
-        job.future = job.loop.create_future()
+        job.future = asyncio.get_running_loop().create_future()
         self._submit(job)
         await job.future
         return job.outcome()
@@ -438,8 +445,8 @@ class Database:
             finally:
                 waiting: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
                 for job in batch:
-                    if job.loop is not None and job.future is not None:
-                        waiting.setdefault(job.loop, []).append(job.future)
+                    if job.future is not None:
+                        waiting.setdefault(job.future.get_loop(), []).append(job.future)
                     elif job.event is not None:
                         job.event.set()
                 for loop, futures in waiting.items():

@@ -140,12 +140,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
-    app.state.db = db or Database(
-        settings.database_url,
-        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-        cache_mb=settings.sqlite_cache_mb,
-        gather_ms=settings.sqlite_gather_ms,
-    )
+    app.state.db = db or Database.from_settings(settings)
 
     app.add_middleware(EdgeMiddleware, settings=settings)
 

@@ -57,16 +57,20 @@ OURS = RECOMMENDED
 OTHERS = ("mixture",)
 
 
-def load(data: Path) -> EventTable:
+TIME_COLS = ["YEAR", "MONTH", "DAY", "HOUR", "MINUTE"]
+
+
+def vancouver_files(data: Path) -> list[Path]:
     files = sorted(data.glob("crimedata_csv_AllNeighbourhoods_*.csv.gz"))
     if not files:
         raise SystemExit(f"no Vancouver files in {data}")
+    return files
+
+
+def load(data: Path, category_col: str = "TYPE") -> EventTable:
+    """Every located event, with ``category_col`` as its category."""
     return read_events_csv(
-        files,
-        time_cols=["YEAR", "MONTH", "DAY", "HOUR", "MINUTE"],
-        x_col="X",
-        y_col="Y",
-        category_col="TYPE",
+        vancouver_files(data), time_cols=TIME_COLS, x_col="X", y_col="Y", category_col=category_col
     )
 
 

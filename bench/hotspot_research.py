@@ -37,7 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from hotspot_eval import DATA, REPO, load
+from hotspot_eval import DATA, REPO, VALIDATION, load
 from qingzhi.analysis.ensemble import (
     KERNEL_FEATURES,
     SMOOTH_FEATURES,
@@ -45,7 +45,13 @@ from qingzhi.analysis.ensemble import (
     fit_loglinear,
     surface_features,
 )
-from qingzhi.analysis.evaluation import Period, evaluate, n_selected, study_mask
+from qingzhi.analysis.evaluation import (
+    DEFAULT_COVERAGES,
+    Period,
+    evaluate,
+    n_selected,
+    study_mask,
+)
 from qingzhi.analysis.events import EventTable
 from qingzhi.analysis.forecast import FloatArray, Forecaster, SeriesData, series_on_grid
 from qingzhi.analysis.grid import grid_for
@@ -55,12 +61,8 @@ from qingzhi.analysis.prediction import NaiveCounts
 log = logging.getLogger(__name__)
 
 SERIES = ("Break and Enter Residential/Other", "Theft from Vehicle", "Mischief")
-QUARTERS = (
-    Period.of("2023-04-01", 91),
-    Period.of("2023-07-01", 92),
-    Period.of("2023-10-01", 92),
-)
-COVERAGES = (1.0, 2.0, 5.0, 10.0, 20.0)
+QUARTERS = VALIDATION
+COVERAGES = DEFAULT_COVERAGES
 
 
 class EmpiricalBayes(Forecaster):

@@ -45,7 +45,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize
 
-from hotspot_eval import DATA, REPO
+from hotspot_eval import DATA, REPO, VALIDATION, load
+from hotspot_research import COVERAGES, SERIES
 from qingzhi.analysis.ensemble import (
     KERNEL_FEATURES,
     SMOOTH_FEATURES,
@@ -53,20 +54,13 @@ from qingzhi.analysis.ensemble import (
     surface_features,
 )
 from qingzhi.analysis.evaluation import Period, n_selected
-from qingzhi.analysis.events import EventTable, read_events_csv
+from qingzhi.analysis.events import EventTable
 from qingzhi.analysis.forecast import FloatArray, SeriesData, series_on_grid
 from qingzhi.analysis.grid import grid_for
 
 log = logging.getLogger(__name__)
 
-SERIES = ("Break and Enter Residential/Other", "Theft from Vehicle", "Mischief")
-COVERAGES = (1.0, 2.0, 5.0, 10.0, 20.0)
 PRIOR = (Period.of("2022-10-01", 92), Period.of("2023-01-01", 90))
-VALIDATION = (
-    Period.of("2023-04-01", 91),
-    Period.of("2023-07-01", 92),
-    Period.of("2023-10-01", 92),
-)
 QUARTERS = PRIOR + VALIDATION
 FIRST = PRIOR[0].start - 365
 END = Period.of("2024-01-01", 1).start
@@ -122,14 +116,7 @@ class Bank:
 
 def load_with_neighbourhoods(data: Path) -> tuple[EventTable, NDArray[np.int64]]:
     """All located events with TYPE as category, and each event's neighbourhood code."""
-    files = sorted(data.glob("crimedata_csv_AllNeighbourhoods_*.csv.gz"))
-    if not files:
-        raise SystemExit(f"no Vancouver files in {data}")
-    cols = ["YEAR", "MONTH", "DAY", "HOUR", "MINUTE"]
-    by_type = read_events_csv(files, time_cols=cols, x_col="X", y_col="Y", category_col="TYPE")
-    by_nb = read_events_csv(
-        files, time_cols=cols, x_col="X", y_col="Y", category_col="NEIGHBOURHOOD"
-    )
+    by_type, by_nb = load(data), load(data, category_col="NEIGHBOURHOOD")
     if not (np.array_equal(by_type.x, by_nb.x) and np.array_equal(by_type.t, by_nb.t)):
         raise SystemExit("the two reads of the files disagree")
     assert by_nb.category is not None

@@ -21,7 +21,6 @@ class Incident(Base):
         Index("ix_incident_received", "received_at", "id"),
         Index("ix_incident_category_received", "category", "received_at"),
         Index("ix_incident_status_received", "status", "received_at"),
-        Index("ix_incident_phone_received", "caller_phone", "received_at"),
         Index("ix_incident_lat_lon", "lat", "lon"),
     )
 

@@ -19,8 +19,6 @@ class Incident(Base):
     __table_args__ = (
         Index("ix_incident_unit_received", "unit_id", "received_at", "id"),
         Index("ix_incident_received", "received_at", "id"),
-        Index("ix_incident_category_received", "category", "received_at"),
-        Index("ix_incident_status_received", "status", "received_at"),
         Index("ix_incident_lat_lon", "lat", "lon"),
     )
 

@@ -26,11 +26,12 @@ from qingzhi.auth.permissions import Perm
 from qingzhi.errors import ValidationFailed
 from qingzhi.incidents import search
 from qingzhi.incidents.enums import Category
-from qingzhi.incidents.lifecycle import OPEN_STATUS_SQL, Status
+from qingzhi.incidents.lifecycle import Status
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.schemas import IncidentPage
 from qingzhi.incidents.service import (
     haversine_m,
+    open_only,
     record_personal_read,
     scope_filter,
     to_read,
@@ -103,7 +104,7 @@ def filtered(
     if query.statuses:
         conds.append(Incident.status.in_(query.statuses))
         if all(s.is_open for s in query.statuses):
-            conds.append(text(f"incident.{OPEN_STATUS_SQL}"))  # lets the partial index serve
+            conds.append(open_only())
     if query.unit_id is not None:
         members = select(Unit.id).where(Unit.central_id == query.unit_id)
         conds.append(

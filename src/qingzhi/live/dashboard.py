@@ -20,9 +20,8 @@ from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
 from qingzhi.incidents.enums import Category
-from qingzhi.incidents.lifecycle import OPEN_STATUSES
 from qingzhi.incidents.models import Incident
-from qingzhi.incidents.service import scope_filter
+from qingzhi.incidents.service import open_only, scope_filter
 from qingzhi.live.enums import LiveStatus
 from qingzhi.live.models import OfficerLive
 from qingzhi.live.service import effective_status
@@ -76,7 +75,7 @@ def build(
         hourly[key] = hours
 
     open_query = scope_filter(select(func.count()).select_from(Incident), actor).where(
-        Incident.valid.is_(True), Incident.status.in_(OPEN_STATUSES)
+        Incident.valid.is_(True), open_only()
     )
     open_count = int(session.execute(open_query).scalar_one())
 

@@ -3,13 +3,14 @@
 - ``(caller_phone, received_at)``: its one reader is repeat linking, which looks for the same
   caller within 24 hours; the received-time index finds that window (a county's calls of a
   day, a few hundred) about as fast. Phone numbers arrive in random order, so each insert
-  landed on a random leaf and every batch rewrote most of the index's pages: about a sixth of
-  bulk intake.
+  landed on a random leaf and every batch rewrote most of the index's pages.
 - ``(category, received_at)`` and ``(status, received_at)``: lists are read newest first a page
   at a time, and a category or a status is a share of calls large enough (a few per cent and
   up) that walking the received-time index finds a page in no time; open incidents, the one
   status filter that must be quick however old the store, have their own partial index
   (``ix_incident_open``, migration 0004).
+
+Bulk intake without the three ran 6-13% faster than with them, in the same runs.
 
 Revision ID: 0006
 Revises: 0005

@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     login_lock_minutes: int = 15
     login_max_delay_seconds: int = 60
     sqlite_busy_timeout_ms: int = 30_000
-    # SQLite's page cache per connection (its default is 2 MB): intake updates a dozen indexes
+    # SQLite's page cache per connection (its default is 2 MB): intake updates eight indexes
     # of a large table, whose pages a small cache reads again and again.
     sqlite_cache_mb: int = Field(default=64, ge=2, le=4096)
     # Group commit on SQLite: under load the writer waits this long for more writes to join.

@@ -23,8 +23,8 @@ prefixed) over at most five years, so N incidents keep the county's places, hour
 (d) query (``--query N``): N incidents written straight into the table (routed with the same
     region index, repeats from the generator, added to the text index), ANALYZE as qingzhi runs
     after bulk loads, then the ten most common one-click queries through
-    ``qingzhi.incidents.query`` timed on SQLite and, when
-    QINGZHI_BENCH_DATABASE_URL is set, on PostgreSQL (in a schema of its own). With ``--keep
+    ``qingzhi.incidents.query`` timed on SQLite and, when QINGZHI_BENCH_DATABASE_URL is set, on
+    PostgreSQL (in a schema of its own). With ``--keep
     DIR`` the stores stay and a second run only times the queries. Each query's first run is
     shown apart (pages not yet in memory: the first query after a restart) from the p50/p95 of
     the ``--repeat`` runs after it.
@@ -832,7 +832,9 @@ def main() -> None:
         default=0,
         help="incidents for (d) (alone: 5,000,000, long); 0 or absent skips it",
     )
-    parser.add_argument("--repeat", type=int, default=20, help="runs of each query in (d)")
+    parser.add_argument(
+        "--repeat", type=int, default=20, help="timed runs of each query in (d) after its first"
+    )
     parser.add_argument("--skip", default="", help="comma list of bulk,http,kill")
     parser.add_argument("--keep", type=Path, default=None, help="work in this folder (kept)")
     args = parser.parse_args()

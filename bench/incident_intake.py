@@ -24,10 +24,9 @@ prefixed) over at most five years, so N incidents keep the county's places, hour
     region index, repeats from the generator, added to the text index), ANALYZE as qingzhi runs
     after bulk loads, then the ten most common one-click queries through
     ``qingzhi.incidents.query`` timed on SQLite and, when QINGZHI_BENCH_DATABASE_URL is set, on
-    PostgreSQL (in a schema of its own). With ``--keep
-    DIR`` the stores stay and a second run only times the queries. Each query's first run is
-    shown apart (pages not yet in memory: the first query after a restart) from the p50/p95 of
-    the ``--repeat`` runs after it.
+    PostgreSQL (in a schema of its own). With ``--keep DIR`` the stores stay and a second run only
+    times the queries. Each query's first run is shown apart (pages not yet in memory: the first
+    query after a restart) from the p50/p95 of the ``--repeat`` runs after it.
 
 The process applies ``qingzhi.runtime.tune_gc`` as every qingzhi process does. The machine is
 shared: absolute figures move with other jobs; ratios in one run move less.

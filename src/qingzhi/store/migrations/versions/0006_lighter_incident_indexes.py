@@ -2,8 +2,9 @@
 
 - ``(caller_phone, received_at)``: its one reader is repeat linking, which looks for the same
   caller within 24 hours; the received-time index finds that window (a county's calls of a
-  day, a few hundred) about as fast. Phone numbers arrive in random order, so each insert
-  landed on a random leaf and every batch rewrote most of the index's pages.
+  day, a few hundred) in milliseconds: 4-12 ms for three days on a store ten times as dense as
+  the county, against 0.04-0.4 ms with the phone index. Phone numbers arrive in random order,
+  so each insert landed on a random leaf and every batch rewrote most of the index's pages.
 - ``(category, received_at)`` and ``(status, received_at)``: lists are read newest first a page
   at a time, and a category or a status is a share of calls large enough (a few per cent and
   up) that walking the received-time index finds a page in no time; open incidents, the one

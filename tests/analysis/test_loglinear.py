@@ -93,18 +93,36 @@ def test_bh_qvalues_hand_computed() -> None:
 
 
 def test_scan_baseline_by_hand() -> None:
-    # two cells, 14 history days (Mondays first): cell 0 has 3 events, cell 1 has 1
-    history = np.zeros((2, 14))
+    # four cells, 14 history days (Mondays first): cell 0 has 3 events, cell 1 has 1, cells 2
+    # and 3 none
+    history = np.zeros((4, 14))
     history[0, [0, 7, 3]] = 1.0
     history[1, 7] = 1.0
     weekdays = np.arange(14) % 7
-    base = scan_baseline(history, weekdays, np.array([0, 1]))
+    base = scan_baseline(history.sum(axis=1), history.sum(axis=0), weekdays, np.array([0, 1]))
     rate = 4 / 14  # events per day
     monday = (3 + 1) / (rate * 2 + 1)  # two Mondays held 3 events (plus one pseudo-event)
     tuesday = 1 / (rate * 2 + 1)  # none on Tuesdays: shrunk, never zero
-    share = (np.array([3.0, 1.0]) + 0.5) / 5.0
+    # Good-Turing: 1 of the 4 events is alone in its cell, so a new event falls in a cell
+    # without history with chance 1/4, shared by cells 2 and 3; cells 0 and 1 share 3/4.
+    share = np.array([0.75 * 3 / 4, 0.75 * 1 / 4, 0.125, 0.125])
     assert np.allclose(base[:, 0], share * rate * monday)
     assert np.allclose(base[:, 1], share * rate * tuesday)
     assert float(base[:, 0].sum()) == pytest.approx(8 / 11)
-    with pytest.raises(ValueError):
-        scan_baseline(history, weekdays[:3], np.array([0]))
+
+
+def test_scan_baseline_shares_without_singletons() -> None:
+    weekdays = np.zeros(2, dtype=np.int64)
+    # no cell with exactly one event: one pseudo-event, 1 / (4 + 1), for the empty cell
+    base = scan_baseline(np.array([2.0, 2.0, 0.0]), np.array([4.0, 0.0]), weekdays, weekdays[:1])
+    assert np.allclose(base[:, 0] / base[:, 0].sum(), [0.4, 0.4, 0.2])
+    # every cell has history: no share for new places
+    base = scan_baseline(np.array([1.0, 3.0]), np.array([2.0, 2.0]), weekdays, weekdays[:1])
+    assert np.allclose(base[:, 0] / base[:, 0].sum(), [0.25, 0.75])
+    # no history at all: even shares at one event over the history's days
+    base = scan_baseline(np.zeros(4), np.zeros(2), weekdays, weekdays[:1])
+    assert np.allclose(base[:, 0], 0.125)
+    with pytest.raises(ValueError, match="weekday"):
+        scan_baseline(np.ones(2), np.ones(2), weekdays[:1], weekdays[:1])
+    with pytest.raises(ValueError, match="same events"):
+        scan_baseline(np.ones(2), np.ones(3), np.zeros(3, dtype=np.int64), weekdays[:1])

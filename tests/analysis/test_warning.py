@@ -10,6 +10,7 @@ from qingzhi.analysis.warning import (
     control_charts,
     poisson_cusum,
     poisson_upper_limit,
+    scan_baseline,
     space_time_scan,
 )
 
@@ -39,6 +40,41 @@ def test_scan_power_and_false_alarm_rate() -> None:
     assert found / runs >= 0.9
     # At alpha 0.05 the false-alarm rate is 5%; 60 null runs allow up to 7 by chance (p ~ 0.95).
     assert false <= 7
+
+
+def _from_history(rng: np.random.Generator, seed: int, inject: bool) -> tuple[bool, set[int]]:
+    """A county-like year: most of 900 cells of 500 m are quiet (many have no call in the year,
+    so calls in new places are common); the baseline is estimated from the year by
+    ``scan_baseline``. With ``inject``, six extra calls in the last two days in four adjacent
+    cells at a random place."""
+    side = 30
+    n = side * side
+    xy = np.array([(i % side, i // side) for i in range(n)], dtype=float) * 500.0
+    rate = rng.gamma(0.2, 0.11, n)  # calls per cell-day: about 20 a day in all
+    history = rng.poisson(rate[:, None] * np.ones((1, 365))).astype(float)
+    recent = rng.poisson(rate[:, None] * np.ones((1, 7))).astype(float)
+    cluster: set[int] = set()
+    if inject:
+        centre = int(rng.integers(n))
+        near = np.argsort(((xy - xy[centre]) ** 2).sum(axis=1), kind="stable")[:4]
+        cluster = {int(c) for c in near}
+        for k in range(6):
+            recent[near[k % 4], 5 + k % 2] += 1.0
+    weekdays = np.arange(372) % 7
+    base = scan_baseline(history.sum(axis=1), history.sum(axis=0), weekdays[:365], weekdays[365:])
+    r = space_time_scan(recent, base, xy, max_cells=9, max_days=7, simulations=49, seed=seed)
+    return r.alarm, set(r.cells) & cluster if inject else set(r.cells)
+
+
+def test_scan_with_a_baseline_from_history_keeps_its_false_alarm_rate() -> None:
+    # Calls in places with no history must not alarm on their own: at alpha 0.05, 40 quiet weeks
+    # give about 2 alarms (up to 6 by chance, p ~ 0.99). A baseline that gives such places only
+    # a token expectation alarmed in 29 of these 40 weeks, mostly on a single call.
+    rng = np.random.default_rng(5)
+    assert sum(int(_from_history(rng, i, False)[0]) for i in range(40)) <= 6
+    # six calls in two days in a small area are still found, where they are
+    found = [_from_history(rng, 100 + i, True) for i in range(20)]
+    assert sum(int(alarm and len(hit) >= 2) for alarm, hit in found) >= 18
 
 
 def test_scan_hand_computed_score() -> None:

@@ -225,18 +225,46 @@ def test_near_repeat_table(as_user: Callable[[str], TestClient]) -> None:
     assert sum(out["observed"][1]) == 0
 
 
-def test_warnings_scan_alarms_on_a_burst(as_user: Callable[[str], TestClient]) -> None:
-    rows: list[Row] = []
+def _scattered() -> list[Row]:
+    """One call a day for 100 days (120 calls), each at a new place over the station."""
     start = dt.date(2026, 7, 1)
-    for i in range(120):  # one scattered call a day over the station
-        rows.append(
-            (
-                _at(start + dt.timedelta(days=i % 100), 10),
-                "dispute",
-                "neighbour_dispute",
-                *_spread(i, A_HOT),
-            )
+    return [
+        (
+            _at(start + dt.timedelta(days=i % 100), 10),
+            "dispute",
+            "neighbour_dispute",
+            *_spread(i, A_HOT),
         )
+        for i in range(120)
+    ]
+
+
+WARN_PARAMS = {"end": "2026-10-11", "days": 7, "history_days": 90, "cell": 300, "simulations": 99}
+
+
+def test_warnings_scan_is_quiet_when_calls_come_as_before(
+    as_user: Callable[[str], TestClient],
+) -> None:
+    # The last week's calls are each at a place with no call in the history, as every call of
+    # the history was: that is the usual pattern, not a cluster.
+    _load(as_user("dispatcher"), _scattered(), "q")
+    scan = as_user("chief_a").get("/api/analysis/warnings", params=WARN_PARAMS).json()["scan"]
+    assert scan["alarm"] is False and scan["p_value"] > 0.05
+
+
+def test_warnings_scan_refuses_a_grid_too_fine_for_the_area(
+    as_user: Callable[[str], TestClient],
+) -> None:
+    # both stations, about 17 x 9 km: some 15,000 cells of 100 m, over 28 days
+    far = (_at(dt.date(2026, 10, 1), 9), "dispute", "neighbour_dispute", 107.19, 30.09)
+    _load(as_user("dispatcher"), [*_scattered(), far], "f")
+    params = {**WARN_PARAMS, "cell": 100, "days": 28}
+    r = as_user("analyst").get("/api/analysis/warnings", params=params)
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "cell"
+
+
+def test_warnings_scan_alarms_on_a_burst(as_user: Callable[[str], TestClient]) -> None:
+    rows = _scattered()
     burst = (107.0903, 30.0903)
     for i in range(8):  # eight calls in two days at one corner, 4 h apart
         rows.append(
@@ -249,8 +277,7 @@ def test_warnings_scan_alarms_on_a_burst(as_user: Callable[[str], TestClient]) -
             )
         )
     _load(as_user("dispatcher"), rows, "w")
-    params = {"end": "2026-10-11", "days": 7, "history_days": 90, "cell": 300, "simulations": 99}
-    out = as_user("chief_a").get("/api/analysis/warnings", params=params).json()
+    out = as_user("chief_a").get("/api/analysis/warnings", params=WARN_PARAMS).json()
     scan = out["scan"]
     assert scan["alarm"] is True and scan["p_value"] <= 0.05
     assert scan["observed"] >= 8

@@ -60,14 +60,15 @@ def neighbours(xy: FloatArray, max_cells: int) -> NDArray[np.int64]:
     return np.asarray(idx, dtype=np.int64).reshape(len(xy), k)
 
 
-def _scores(
-    counts: FloatArray, baseline: FloatArray, nb: NDArray[np.int64], max_days: int
-) -> tuple[float, int, int, int]:
-    """Maximum EBP score and its (centre, region size index, duration index)."""
-    c_days = np.cumsum(counts[:, ::-1][:, :max_days], axis=1)  # (n, D): last d days
-    b_days = np.cumsum(baseline[:, ::-1][:, :max_days], axis=1)
-    c = np.cumsum(c_days[nb], axis=1)  # (n, K, D)
-    b = np.cumsum(b_days[nb], axis=1)
+def _cumulative(values: FloatArray, nb: NDArray[np.int64], max_days: int) -> FloatArray:
+    """Sums over every region (n_cells, region sizes, durations ending today)."""
+    by_days = np.cumsum(values[:, ::-1][:, :max_days], axis=1)  # (n, D): last d days
+    return np.asarray(np.cumsum(by_days[nb], axis=1), dtype=np.float64)  # (n, K, D)
+
+
+def _scores(c: FloatArray, b: FloatArray) -> tuple[float, int, int, int]:
+    """Maximum EBP score of region counts ``c`` against expectations ``b`` and its (centre,
+    region size index, duration index)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         f = np.where(c > b, c * np.log(np.where(c > 0, c / b, 1.0)) + b - c, 0.0)
     flat = int(np.argmax(f))
@@ -96,13 +97,14 @@ def space_time_scan(
         raise ValueError("counts and baseline must be (n_cells, n_days) and match xy")
     d_max = min(max_days, counts.shape[1])
     nb = neighbours(np.asarray(xy, dtype=np.float64), max_cells)
-    score, centre, k, d = _scores(counts, baseline, nb, d_max)
+    b = _cumulative(baseline, nb, d_max)
+    score, centre, k, d = _scores(_cumulative(counts, nb, d_max), b)
     rng = np.random.default_rng(seed)
     recent_base = baseline[:, -d_max:]
     exceed = 0
     for _ in range(simulations):
         sim = rng.poisson(recent_base).astype(np.float64)
-        if _scores(sim, recent_base, nb, d_max)[0] >= score:
+        if _scores(_cumulative(sim, nb, d_max), b)[0] >= score:
             exceed += 1
     p = (1.0 + exceed) / (1.0 + simulations)
     cells = tuple(int(v) for v in nb[centre, : k + 1])
@@ -121,33 +123,54 @@ def space_time_scan(
 
 
 def scan_baseline(
-    history: FloatArray,
+    cell_counts: FloatArray,
+    day_counts: FloatArray,
     history_weekdays: NDArray[np.int64],
     weekdays: NDArray[np.int64],
 ) -> FloatArray:
     """Expected counts (n_cells, n_days) for the days to scan, estimated from history.
 
-    ``history`` is (n_cells, n_history_days) of counts with each history day's weekday (0-6) in
+    ``cell_counts`` holds the history's events in every cell of the study area (cells without
+    history included), ``day_counts`` its events on each history day, whose weekdays (0-6) are
     ``history_weekdays``; ``weekdays`` gives the weekday of each day to scan. The expectation of
     cell ``i`` on a day of weekday ``w`` is ``R * f_w * s_i``: ``R`` the mean daily total of the
     history; ``f_w = (C_w + 1) / (R n_w + 1)`` the weekday's events against what ``R`` gives for
     its ``n_w`` days, with one pseudo-event so a sparse history stays near 1; ``s_i`` the cell's
-    share of the history with one pseudo-event spread evenly over the cells. So no cell and no
-    weekday expects zero, and one event in a quiet cell is never an infinitely unlikely cluster.
+    share of where events happen.
+
+    Calls keep arriving from places that had none in the history (a county's year of calls
+    leaves many cells with one call only), so the cells without history share, evenly, the
+    Good-Turing estimate of the chance that the next event falls in such a cell (Good 1953,
+    "The population frequencies of species and the estimation of population parameters",
+    Biometrika): ``p0 = N1 / N``, the share of the history's ``N`` events that are the only one
+    in their cell, and at least one pseudo-event ``1 / (N + 1)``; the cells with history share
+    ``1 - p0`` by their counts. A call in a quiet place is then as likely as it is in fact, so
+    the Monte Carlo replicates draw such calls too, and one call in a new place does not alarm;
+    several there still do.
     """
-    h = np.asarray(history, dtype=np.float64)
+    per_cell = np.asarray(cell_counts, dtype=np.float64)
+    per_day = np.asarray(day_counts, dtype=np.float64)
     hw = np.asarray(history_weekdays, dtype=np.int64)
-    if h.ndim != 2 or h.shape[1] == 0 or len(hw) != h.shape[1]:
-        raise ValueError("history must be (n_cells, n_days) with one weekday per day")
-    n_cells, n_days = h.shape
-    per_day = h.sum(axis=0)
-    rate = float(per_day.sum()) / n_days
+    if per_cell.ndim != 1 or len(per_cell) == 0 or per_day.ndim != 1 or len(per_day) == 0:
+        raise ValueError("need at least one cell and one history day")
+    if len(hw) != len(per_day):
+        raise ValueError("need one weekday per history day")
+    total = float(per_cell.sum())
+    if not math.isclose(total, float(per_day.sum())):
+        raise ValueError("the cell counts and the day counts must hold the same events")
+    n_cells, n_days = len(per_cell), len(per_day)
+    rate = total / n_days
     factor = np.ones(7)
     for w in range(7):
         on = hw == w
         factor[w] = (float(per_day[on].sum()) + 1.0) / (rate * int(on.sum()) + 1.0)
-    total = float(h.sum())
-    share = (h.sum(axis=1) + 1.0 / n_cells) / (total + 1.0)
+    unseen = per_cell == 0
+    n_unseen = int(unseen.sum())
+    if total == 0:
+        share = np.full(n_cells, 1.0 / n_cells)
+    else:
+        p0 = max(float(np.sum(per_cell == 1)) / total, 1.0 / (total + 1.0)) if n_unseen else 0.0
+        share = np.where(unseen, p0 / max(n_unseen, 1), (1.0 - p0) * per_cell / total)
     day_rate = max(rate, 1.0 / n_days) * factor[np.asarray(weekdays, dtype=np.int64) % 7]
     return np.asarray(share[:, None] * day_rate[None, :], dtype=np.float64)
 

@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 VERDICTS = {"up": "显著上升", "down": "显著下降", "flat": "无显著变化"}
 GROUPINGS = ("category", "unit", "zone")
 FREQUENCIES = {"day": "D", "week": "W", "month": "M"}
+# The scan holds (cells x scanned days x region sizes) sums per replicate: 400,000 cell-days is a
+# county at 500 m over 28 days, about 50 MB an array.
+MAX_SCAN_CELL_DAYS = 400_000
 
 
 @dataclass(frozen=True)
@@ -567,27 +570,37 @@ def _scan(
     if len(located) == 0 or not ((day >= r0).any() and (day < r0).any()):
         return {"alarm": False, "reason": "基线期或监测期内没有带坐标的警情", "feature": None}
     grid = grid_for(located.x, located.y, cell)
+    n_recent = r1 - r0
+    if grid.n_cells * n_recent > MAX_SCAN_CELL_DAYS:
+        raise ValidationFailed.field(
+            "cell",
+            f"监测区域 {grid.n_cells} 格 × {n_recent} 天，超过上限 {MAX_SCAN_CELL_DAYS}；"
+            "请增大 cell 或缩短 days",
+        )
+    # The study area is every cell of the grid over the incidents' bounding box (as for the
+    # hotspot map): the baseline spreads calls in new places over the cells without history.
     flat = grid.flat_index(located.x, located.y)
-    active, col = np.unique(flat, return_inverse=True)
-    n_days = r1 - h0
-    counts = np.zeros((len(active), n_days))
-    np.add.at(counts, (col, day - h0), 1.0)
-    history, recent = counts[:, : r0 - h0], counts[:, r0 - h0 :]
+    past = day < r0
+    cell_counts = np.bincount(flat[past], minlength=grid.n_cells).astype(np.float64)
+    day_counts = np.bincount(day[past] - h0, minlength=r0 - h0).astype(np.float64)
+    recent = np.zeros((grid.n_cells, n_recent))
+    np.add.at(recent, (flat[~past], day[~past] - r0), 1.0)
     hist_days = np.arange(h0, r0, dtype=np.int64)
     recent_days = np.arange(r0, r1, dtype=np.int64)
-    baseline = warning.scan_baseline(history, _weekday(hist_days), _weekday(recent_days))
+    baseline = warning.scan_baseline(
+        cell_counts, day_counts, _weekday(hist_days), _weekday(recent_days)
+    )
     xc, yc = grid.centres()
-    xy = np.column_stack([xc[active], yc[active]])
     result = warning.space_time_scan(
         recent,
         baseline,
-        xy,
+        np.column_stack([xc, yc]),
         max_cells=max_cells,
-        max_days=recent.shape[1],
+        max_days=n_recent,
         simulations=simulations,
         alpha=alpha,
     )
-    cells = [int(active[i]) for i in result.cells]
+    cells = list(result.cells)
     features = [
         _cell_feature(grid, c, settings.projected_crs, {"cell": c, "centre": c == cells[0]})
         for c in cells

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from qingzhi.analysis.events import EventTable, read_events_csv
+
 DATA_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "vancouver_vpd"
 
 
@@ -16,3 +18,15 @@ def vancouver_files() -> list[Path]:
     if not files:
         pytest.skip(f"Vancouver data not found at {DATA_DIR} (shared/data beside the repo)")
     return files
+
+
+@pytest.fixture(scope="session")
+def vancouver(vancouver_files: list[Path]) -> EventTable:
+    """Every located Vancouver record (X/Y in EPSG:26910, local times, TYPE as category)."""
+    return read_events_csv(
+        vancouver_files,
+        time_cols=["YEAR", "MONTH", "DAY", "HOUR", "MINUTE"],
+        x_col="X",
+        y_col="Y",
+        category_col="TYPE",
+    )

@@ -6,13 +6,11 @@ implementation of the same protocol; each method's PAI is pinned so that a chang
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from qingzhi.analysis.evaluation import Period, evaluate, evaluate_hindsight
-from qingzhi.analysis.events import EventTable, read_events_csv
+from qingzhi.analysis.events import EventTable
 from qingzhi.analysis.forecast import series_on_grid
 from qingzhi.analysis.grid import grid_for
 from qingzhi.analysis.methods import make_forecaster, prepare
@@ -31,17 +29,6 @@ REFERENCE = {
     "tfv": (1455, (0.253, 0.452, 0.530), (0.292, 0.571, 0.722)),
     "mischief": (1333, (0.262, 0.482, 0.606), (0.284, 0.598, 0.770)),
 }
-
-
-@pytest.fixture(scope="module")
-def vancouver(vancouver_files: list[Path]) -> EventTable:
-    return read_events_csv(
-        vancouver_files,
-        time_cols=["YEAR", "MONTH", "DAY", "HOUR", "MINUTE"],
-        x_col="X",
-        y_col="Y",
-        category_col="TYPE",
-    )
 
 
 @pytest.mark.parametrize("key", list(SERIES))

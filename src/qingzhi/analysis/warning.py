@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 from scipy import stats
 from scipy.spatial import cKDTree
 
+from qingzhi.analysis.grid import Grid
 from qingzhi.analysis.trends import count_table
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,54 @@ def scan_baseline(
         share = np.where(unseen, p0 / max(n_unseen, 1), (1.0 - p0) * per_cell / total)
     day_rate = max(rate, 1.0 / n_days) * factor[np.asarray(weekdays, dtype=np.int64) % 7]
     return np.asarray(share[:, None] * day_rate[None, :], dtype=np.float64)
+
+
+def scan_on_grid(
+    grid: Grid,
+    x: FloatArray,
+    y: FloatArray,
+    day: NDArray[np.int64],
+    *,
+    history_start: int,
+    recent_start: int,
+    end: int,
+    max_cells: int = 16,
+    simulations: int = 99,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> ScanResult:
+    """Scan the days ``[recent_start, end)`` on every cell of ``grid`` against the baseline
+    ``scan_baseline`` draws from ``[history_start, recent_start)``.
+
+    ``day`` is each event's local day number (days since 1970-01-01, a Thursday); events outside
+    the grid or the days are left out. The result's cells are flat indices of ``grid``.
+    """
+    if not history_start < recent_start < end:
+        raise ValueError("need history_start < recent_start < end")
+    d = np.asarray(day, dtype=np.int64)
+    flat = grid.flat_index(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    keep = (d >= history_start) & (d < end) & (flat >= 0)
+    flat, d = flat[keep], d[keep]
+    past = d < recent_start
+    n_history, n_recent = recent_start - history_start, end - recent_start
+    cell_counts = np.bincount(flat[past], minlength=grid.n_cells).astype(np.float64)
+    day_counts = np.bincount(d[past] - history_start, minlength=n_history).astype(np.float64)
+    recent = np.zeros((grid.n_cells, n_recent))
+    np.add.at(recent, (flat[~past], d[~past] - recent_start), 1.0)
+    history_days = np.arange(history_start, recent_start, dtype=np.int64)
+    recent_days = np.arange(recent_start, end, dtype=np.int64)
+    baseline = scan_baseline(cell_counts, day_counts, (history_days + 3) % 7, (recent_days + 3) % 7)
+    xc, yc = grid.centres()
+    return space_time_scan(
+        recent,
+        baseline,
+        np.column_stack([xc, yc]),
+        max_cells=max_cells,
+        max_days=n_recent,
+        simulations=simulations,
+        alpha=alpha,
+        seed=seed,
+    )
 
 
 @dataclass(frozen=True)

@@ -505,10 +505,6 @@ def _day_index(t: NDArray[np.datetime64]) -> NDArray[np.int64]:
     return np.asarray(t.astype("datetime64[D]").astype(np.int64), dtype=np.int64)
 
 
-def _weekday(days: NDArray[np.int64]) -> NDArray[np.int64]:
-    return np.asarray((days + 3) % 7, dtype=np.int64)  # 1970-01-01 was a Thursday; Monday = 0
-
-
 def early_warnings(
     *,
     session: Session,
@@ -570,33 +566,23 @@ def _scan(
     if len(located) == 0 or not ((day >= r0).any() and (day < r0).any()):
         return {"alarm": False, "reason": "基线期或监测期内没有带坐标的警情", "feature": None}
     grid = grid_for(located.x, located.y, cell)
-    n_recent = r1 - r0
-    if grid.n_cells * n_recent > MAX_SCAN_CELL_DAYS:
+    if grid.n_cells * (r1 - r0) > MAX_SCAN_CELL_DAYS:
         raise ValidationFailed.field(
             "cell",
-            f"监测区域 {grid.n_cells} 格 × {n_recent} 天，超过上限 {MAX_SCAN_CELL_DAYS}；"
+            f"监测区域 {grid.n_cells} 格 × {r1 - r0} 天，超过上限 {MAX_SCAN_CELL_DAYS}；"
             "请增大 cell 或缩短 days",
         )
     # The study area is every cell of the grid over the incidents' bounding box (as for the
     # hotspot map): the baseline spreads calls in new places over the cells without history.
-    flat = grid.flat_index(located.x, located.y)
-    past = day < r0
-    cell_counts = np.bincount(flat[past], minlength=grid.n_cells).astype(np.float64)
-    day_counts = np.bincount(day[past] - h0, minlength=r0 - h0).astype(np.float64)
-    recent = np.zeros((grid.n_cells, n_recent))
-    np.add.at(recent, (flat[~past], day[~past] - r0), 1.0)
-    hist_days = np.arange(h0, r0, dtype=np.int64)
-    recent_days = np.arange(r0, r1, dtype=np.int64)
-    baseline = warning.scan_baseline(
-        cell_counts, day_counts, _weekday(hist_days), _weekday(recent_days)
-    )
-    xc, yc = grid.centres()
-    result = warning.space_time_scan(
-        recent,
-        baseline,
-        np.column_stack([xc, yc]),
+    result = warning.scan_on_grid(
+        grid,
+        located.x,
+        located.y,
+        day,
+        history_start=h0,
+        recent_start=r0,
+        end=r1,
         max_cells=max_cells,
-        max_days=n_recent,
         simulations=simulations,
         alpha=alpha,
     )
@@ -605,7 +591,7 @@ def _scan(
         _cell_feature(grid, c, settings.projected_crs, {"cell": c, "centre": c == cells[0]})
         for c in cells
     ]
-    first = recent_days[-result.days]
+    first = r1 - result.days
     return {
         "alarm": result.alarm,
         "score": round(result.score, 4),

@@ -5,6 +5,7 @@ Skipped with a reason when /usr/bin/chromium is missing. Screenshots go to test-
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -185,3 +186,50 @@ def test_unauthenticated_and_cross_site_requests_are_refused(site, browser) -> N
     assert r.status == 403
     assert r.json()["error"]["code"] == "csrf_failed"
     page.context.close()
+
+
+def test_the_map_shows_a_warning_where_calls_cluster(site, browser) -> None:
+    # A hundred days of scattered calls over station A (each at a new place), then eight calls
+    # in the last two days at one spot: the scan's cluster and its legend show on the big screen.
+    url, db = site
+    today = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).date()
+    items = []
+    for i in range(120):
+        day = today - dt.timedelta(days=100 - i % 100)
+        lon, lat = 107.01 + 0.006 * (i % 12), 30.01 + 0.006 * (i // 12 % 12)
+        items.append(_call(f"BR-HIST-{i}", f"{day.isoformat()}T10:00:00+08:00", lon, lat, i))
+    for i in range(8):
+        day = today - dt.timedelta(days=2 - i % 2)
+        at = f"{day.isoformat()}T{2 + 3 * (i // 2):02d}:00:00+08:00"
+        items.append(_call(f"BR-BURST-{i}", at, 107.09 + 0.0002 * (i % 2), 30.09, 500 + i))
+    with db.session(write=True) as session:
+        incidents.intake_many(
+            session=session, actor=system_actor("110"), settings=SETTINGS, items=items
+        )
+    page = _login(browser, url, "commander", "/map")
+    page.wait_for_selector("body[data-analysis]", timeout=30_000)
+    assert page.locator("#legend-warn").is_visible()
+    assert page.locator("#legend-warn-note").inner_text().startswith("时空聚集 1 处")
+    page.hover(".leaflet-control-layers")
+    assert "预警" in page.locator(".leaflet-control-layers-overlays").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-warning.png"))
+    # the forecast is fetched when its overlay is switched on
+    page.locator(".leaflet-control-layers-overlays label", has_text="明日预测").click()
+    page.wait_for_selector("#legend-forecast:not([hidden])", timeout=30_000)
+    assert page.errors == []
+    page.context.close()
+
+
+def _call(source_id: str, at: str, lon: float, lat: float, n: int) -> IncidentCreate:
+    return IncidentCreate(
+        source_id=source_id,
+        received_at=at,
+        category="dispute",
+        subtype="neighbour_dispute",
+        description="邻里纠纷",
+        address="城一社区",
+        caller_phone=f"139{n:08d}",
+        location={"lon": lon, "lat": lat},
+        priority=3,
+    )

@@ -162,7 +162,9 @@
     base.layers.control.addOverlay(officers.group, "警力");
     document.body.setAttribute("data-ready", "1");
     document.body.setAttribute("data-render-ms", String(Date.now() - started));
-    setTimeout(base.loadHotspots, 500);  // analysis is slower: after the first render
+    setTimeout(function () {  // analysis is slower: after the first render
+      base.loadAnalysis().then(function () { document.body.setAttribute("data-analysis", "1"); });
+    }, 500);
     QZ.stream(since, {
       "incident": function (f) {
         window.__qz.seen[f.id] = Date.now();

@@ -146,13 +146,27 @@
     });
     return {
       map: map, layers: layers, overlays: overlays, ready: ready,
-      loadHotspots: function () { loadHotspots(map, layers, overlays); }
+      loadAnalysis: function () { return loadAnalysis(map, layers, overlays); }
     };
   }
 
-  // Hotspots (治安乱点) from analysis, when the analysis service provides them.
-  function loadHotspots(map, layers, overlays) {
-    api("/api/analysis/hotspots?cell=300").then(function (fc) {
+  // ------------------------------------------------------------------ analysis layers
+
+  function addOverlay(layers, overlays, layer, name, show) {
+    overlays[name] = layer;
+    if (layers.control) layers.control.addOverlay(layer, name);
+    if (show) layer.addTo(layers.map);
+  }
+
+  function showLegend(id) {
+    var legend = document.getElementById(id);
+    if (legend) legend.hidden = false;
+  }
+
+  // Hotspots (治安乱点): Gi* hot cells of the last 30 days. Nothing here when the user may not
+  // read analysis (the call fails) or nothing is significant.
+  function loadHotspots(layers, overlays) {
+    return api("/api/analysis/hotspots?cell=300").then(function (fc) {
       var hot = { type: "FeatureCollection", features: fc.features.filter(function (f) { return f.properties.kind === "hot"; }) };
       if (!hot.features.length) return;
       layers.hotspots = L.geoJSON(hot, {
@@ -162,15 +176,91 @@
           return { stroke: false, fillColor: "#ff3b3b", fillOpacity: 0.18 + 0.05 * Math.max(0, z - 2) };
         }
       });
-      layers.hotspots.addTo(map);
+      addOverlay(layers, overlays, layers.hotspots, "治安乱点（热点）", true);
       layers.hotspots.bringToBack();
       if (layers.units) layers.units.bringToBack();
       if (layers.county) layers.county.bringToBack();
-      overlays["治安乱点（热点）"] = layers.hotspots;
-      if (layers.control) layers.control.addOverlay(layers.hotspots, "治安乱点（热点）");
-      var legend = document.getElementById("legend-hot");
-      if (legend) legend.hidden = false;
-    }).catch(function () { /* no analysis here: no hotspot layer */ });
+      showLegend("legend-hot");
+    }).catch(function () { /* no analysis for this user */ });
+  }
+
+  function warningText(scan) {
+    return "时空预警：近 " + scan.days + " 天 " + scan.observed + " 起，预期 " +
+      Number(scan.expected).toFixed(1) + " 起（p = " + scan.p_value + "）";
+  }
+
+  // Early warnings (预警): the space-time scan's cluster when it alarms, and the stations whose
+  // weekly control charts alarmed, outlined with what rose.
+  function loadWarnings(layers, overlays) {
+    return api("/api/analysis/warnings").then(function (w) {
+      var group = L.featureGroup();
+      var scan = w.scan;
+      if (scan.alarm && scan.feature) {
+        var region = L.geoJSON(scan.feature, {
+          style: { color: "#ffb020", weight: 2, dashArray: "5 4", fillColor: "#ffb020", fillOpacity: 0.22 }
+        });
+        region.bindTooltip(esc(warningText(scan)), { sticky: true, className: "warn-tip" });
+        group.addLayer(region);
+      }
+      var byUnit = {};
+      w.control_charts.forEach(function (c) {
+        var last = c.alarms[c.alarms.length - 1];
+        (byUnit[c.unit_id] = byUnit[c.unit_id] || []).push(
+          (CATEGORY[c.category] ? CATEGORY[c.category].label : c.category) + " " + last.week.slice(5) +
+          " 周 " + last.count + " 起（基线 " + Number(c.baseline_mean).toFixed(1) + "）");
+      });
+      if (layers.units) {
+        layers.units.eachLayer(function (l) {
+          var lines = byUnit[l.feature.properties.id];
+          if (!lines) return;
+          var outline = L.geoJSON(l.feature, {
+            style: { color: "#ffb020", weight: 3, fill: false }
+          });
+          outline.bindTooltip("<b>" + esc(l.feature.properties.name) + " 警情上升</b><br>" +
+            lines.map(esc).join("<br>"), { sticky: true, className: "warn-tip" });
+          group.addLayer(outline);
+        });
+      }
+      var n = group.getLayers().length;
+      var note = document.getElementById("legend-warn-note");
+      if (note) {
+        note.textContent = (scan.alarm ? "时空聚集 1 处" : "无时空聚集") + " · 单位上升 " +
+          Object.keys(byUnit).length + " 个";
+      }
+      showLegend("legend-warn");
+      if (!n) return;
+      layers.warnings = group;
+      addOverlay(layers, overlays, group, "预警", true);
+    }).catch(function () { /* no analysis for this user */ });
+  }
+
+  // Tomorrow's forecast (the recommended method's top 1% of cells): fetched when switched on.
+  function forecastOverlay(layers, overlays) {
+    var group = L.featureGroup();
+    var loaded = false;
+    group.on("add", function () {
+      if (loaded) return;
+      loaded = true;
+      api("/api/analysis/forecast?coverage=1").then(function (fc) {
+        group.addLayer(L.geoJSON(fc, {
+          style: { stroke: false, fillColor: "#c46bff", fillOpacity: 0.5 },
+          onEachFeature: function (f, l) {
+            l.bindTooltip("预测第 " + f.properties.rank + " 格 · 历史 " + f.properties.history_count + " 起");
+          }
+        }));
+        showLegend("legend-forecast");
+      }).catch(function () { loaded = false; });
+    });
+    addOverlay(layers, overlays, group, "明日预测（前 1% 格）", false);
+  }
+
+  function loadAnalysis(map, layers, overlays) {
+    layers.map = map;
+    return loadHotspots(layers, overlays).then(function () {
+      return loadWarnings(layers, overlays);
+    }).then(function () {
+      forecastOverlay(layers, overlays);
+    });
   }
 
   // ------------------------------------------------------------------ incidents layer

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import stats
 
+from qingzhi.analysis.grid import Grid
 from qingzhi.analysis.warning import (
     control_chart,
     control_charts,
     poisson_cusum,
     poisson_upper_limit,
     scan_baseline,
+    scan_on_grid,
     space_time_scan,
 )
 
@@ -104,3 +107,30 @@ def test_control_charts_by_group() -> None:
     charts = control_charts(t, g, freq="W", baseline_periods=6)
     assert charts[0].group == "A"
     assert len(charts[0].shewhart_alarms) >= 1
+
+
+def test_scan_on_grid_keeps_to_the_study_area() -> None:
+    # A 10 x 10 grid of 100 m; the study area is the left half (columns 0-4). One quiet call a
+    # day for 60 days spread over the area, then five calls on the last day at column 2, row 3.
+    grid = Grid(0.0, 0.0, 100.0, 10, 10)
+    area = (np.arange(100) % 10) < 5
+    history = [(50.0 + 100 * (i % 5), 50.0 + 100 * (i // 5 % 10), 1000 + i) for i in range(60)]
+    burst = [(250.0, 350.0, 1064)] * 5
+    outside = [(950.0, 950.0, 1063)]  # a call outside the area is scanned in its own cell
+    x, y, day = (np.array(v, dtype=float) for v in zip(*history, *burst, *outside, strict=False))
+    r = scan_on_grid(
+        grid,
+        x,
+        y,
+        day.astype(np.int64),
+        history_start=1000,
+        recent_start=1060,
+        end=1065,
+        area=area,
+        max_cells=4,
+        simulations=49,
+    )
+    assert r.alarm and r.centre == 3 * 10 + 2 and r.observed >= 5
+    assert all(c % 10 < 5 or c == 99 for c in r.cells)
+    with pytest.raises(ValueError):
+        scan_on_grid(grid, x, y, day.astype(np.int64), history_start=5, recent_start=5, end=6)

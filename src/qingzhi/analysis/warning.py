@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -185,16 +185,19 @@ def scan_on_grid(
     history_start: int,
     recent_start: int,
     end: int,
+    area: NDArray[np.bool_] | None = None,
     max_cells: int = 16,
     simulations: int = 99,
     alpha: float = 0.05,
     seed: int = 0,
 ) -> ScanResult:
-    """Scan the days ``[recent_start, end)`` on every cell of ``grid`` against the baseline
+    """Scan the days ``[recent_start, end)`` on the cells of ``grid`` against the baseline
     ``scan_baseline`` draws from ``[history_start, recent_start)``.
 
     ``day`` is each event's local day number (days since 1970-01-01, a Thursday); events outside
-    the grid or the days are left out. The result's cells are flat indices of ``grid``.
+    the grid or the days are left out. The study area is the cells where ``area`` (flat, one per
+    cell) is true and every cell with an event; all cells without ``area``. The result's cells
+    are flat indices of ``grid``.
     """
     if not history_start < recent_start < end:
         raise ValueError("need history_start < recent_start < end")
@@ -202,25 +205,35 @@ def scan_on_grid(
     flat = grid.flat_index(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
     keep = (d >= history_start) & (d < end) & (flat >= 0)
     flat, d = flat[keep], d[keep]
+    inside = np.ones(grid.n_cells, dtype=bool) if area is None else np.array(area, dtype=bool)
+    inside[flat] = True
+    cells = np.flatnonzero(inside)
+    position = np.cumsum(inside) - 1  # a study cell's row in the arrays below
+    row = position[flat]
     past = d < recent_start
     n_history, n_recent = recent_start - history_start, end - recent_start
-    cell_counts = np.bincount(flat[past], minlength=grid.n_cells).astype(np.float64)
+    cell_counts = np.bincount(row[past], minlength=len(cells)).astype(np.float64)
     day_counts = np.bincount(d[past] - history_start, minlength=n_history).astype(np.float64)
-    recent = np.zeros((grid.n_cells, n_recent))
-    np.add.at(recent, (flat[~past], d[~past] - recent_start), 1.0)
+    recent = np.zeros((len(cells), n_recent))
+    np.add.at(recent, (row[~past], d[~past] - recent_start), 1.0)
     history_days = np.arange(history_start, recent_start, dtype=np.int64)
     recent_days = np.arange(recent_start, end, dtype=np.int64)
     baseline = scan_baseline(cell_counts, day_counts, (history_days + 3) % 7, (recent_days + 3) % 7)
     xc, yc = grid.centres()
-    return space_time_scan(
+    result = space_time_scan(
         recent,
         baseline,
-        np.column_stack([xc, yc]),
+        np.column_stack([xc[cells], yc[cells]]),
         max_cells=max_cells,
         max_days=n_recent,
         simulations=simulations,
         alpha=alpha,
         seed=seed,
+    )
+    return replace(
+        result,
+        centre=int(cells[result.centre]),
+        cells=tuple(int(cells[i]) for i in result.cells),
     )
 
 

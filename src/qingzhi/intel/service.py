@@ -11,6 +11,7 @@ local time (``settings.timezone``); coordinates are projected to ``settings.proj
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import math
 from collections.abc import Sequence
@@ -19,6 +20,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import shapely
+import shapely.geometry
 from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -290,6 +293,23 @@ def _empty(**properties: Any) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": [], "properties": properties}
 
 
+def study_area(session: Session, actor: Actor, grid: Grid, crs: str) -> NDArray[np.bool_]:
+    """Cells of ``grid`` (flat) whose centre lies in a jurisdiction in the caller's scope.
+
+    All cells when no unit in scope has a jurisdiction drawn. Hotspots and warnings compare a
+    place with the area policed, not with the hills and the next county inside a bounding box.
+    """
+    stmt = select(Unit.jurisdiction).where(Unit.jurisdiction.is_not(None))
+    if not actor.scope.whole_bureau:
+        stmt = stmt.where(Unit.id.in_(actor.scope.unit_ids))
+    shapes = [shapely.geometry.shape(json.loads(j)) for j in session.scalars(stmt) if j]
+    if not shapes:
+        return np.ones(grid.n_cells, dtype=bool)
+    xc, yc = grid.centres()
+    lon, lat = to_lonlat(xc, yc, crs)
+    return np.asarray(shapely.contains_xy(shapely.union_all(shapes), lon, lat), dtype=bool)
+
+
 def hotspot_map(
     *,
     session: Session,
@@ -304,7 +324,8 @@ def hotspot_map(
 ) -> dict[str, Any]:
     """Gi* hot and cold cells at FDR ``fdr`` as WGS-84 GeoJSON polygons with z, p, q and counts.
 
-    The study area is every cell of the grid over the located incidents' bounding box.
+    The study area is the cells of the grid over the located incidents' bounding box that lie in
+    the jurisdictions in scope (``study_area``), and every cell with an incident.
     """
     if end <= start:
         raise ValidationFailed.field("end", "须晚于 start")
@@ -322,12 +343,22 @@ def hotspot_map(
     grid = grid_for(located.x, located.y, cell)
     features: list[dict[str, Any]] = []
     n_hot = n_cold = 0
-    if grid.n_cells >= 3:
-        counts = np.bincount(grid.flat_index(located.x, located.y), minlength=grid.n_cells)
-        result = hotspots.gi_star(counts.reshape(grid.shape).astype(float), radius_cells, q=fdr)
+    counts = np.bincount(grid.flat_index(located.x, located.y), minlength=grid.n_cells)
+    area = study_area(session, actor, grid, settings.projected_crs) | (counts > 0)
+    if area.sum() >= 3:
+        result = hotspots.gi_star(
+            counts.reshape(grid.shape).astype(float),
+            radius_cells,
+            study_area=area.reshape(grid.shape),
+            q=fdr,
+        )
         z = result.z.ravel()
         p_hot, p_cold = result.p_hot.ravel(), 1.0 - result.p_hot.ravel()
-        q_hot, q_cold = hotspots.bh_qvalues(p_hot), hotspots.bh_qvalues(p_cold)
+        q_hot, q_cold = np.full(grid.n_cells, np.nan), np.full(grid.n_cells, np.nan)
+        q_hot[area], q_cold[area] = (
+            hotspots.bh_qvalues(p_hot[area]),
+            hotspots.bh_qvalues(p_cold[area]),
+        )
         hot, cold = result.hot.ravel(), result.cold.ravel()
         n_hot, n_cold = int(hot.sum()), int(cold.sum())
         for i in np.flatnonzero(hot | cold):
@@ -349,7 +380,7 @@ def hotspot_map(
             "radius_cells": radius_cells,
             "fdr": fdr,
             "n_events": len(located),
-            "n_cells": grid.n_cells,
+            "n_cells": int(area.sum()),
             "n_hot": n_hot,
             "n_cold": n_cold,
         },
@@ -535,7 +566,19 @@ def early_warnings(
         end=_local_midnight(end, tz),
         categories=categories,
     )
-    scan = _scan(ev, settings, hist_start, recent_start, end, cell, max_cells, simulations, alpha)
+    scan = _scan(
+        session,
+        actor,
+        ev,
+        settings,
+        hist_start,
+        recent_start,
+        end,
+        cell,
+        max_cells,
+        simulations,
+        alpha,
+    )
     charts = _charts(ev, end, chart_weeks, baseline_weeks)
     return {
         "end": end.isoformat(),
@@ -546,6 +589,8 @@ def early_warnings(
 
 
 def _scan(
+    session: Session,
+    actor: Actor,
     ev: IncidentEvents,
     settings: Settings,
     hist_start: dt.date,
@@ -566,14 +611,17 @@ def _scan(
     if len(located) == 0 or not ((day >= r0).any() and (day < r0).any()):
         return {"alarm": False, "reason": "基线期或监测期内没有带坐标的警情", "feature": None}
     grid = grid_for(located.x, located.y, cell)
-    if grid.n_cells * (r1 - r0) > MAX_SCAN_CELL_DAYS:
+    # The study area as for the hotspot map: the baseline spreads calls in new places over its
+    # cells without history.
+    area = study_area(session, actor, grid, settings.projected_crs)
+    area[grid.flat_index(located.x, located.y)] = True
+    n_cells = int(area.sum())
+    if n_cells * (r1 - r0) > MAX_SCAN_CELL_DAYS:
         raise ValidationFailed.field(
             "cell",
-            f"监测区域 {grid.n_cells} 格 × {r1 - r0} 天，超过上限 {MAX_SCAN_CELL_DAYS}；"
+            f"监测区域 {n_cells} 格 × {r1 - r0} 天，超过上限 {MAX_SCAN_CELL_DAYS}；"
             "请增大 cell 或缩短 days",
         )
-    # The study area is every cell of the grid over the incidents' bounding box (as for the
-    # hotspot map): the baseline spreads calls in new places over the cells without history.
     result = warning.scan_on_grid(
         grid,
         located.x,
@@ -582,6 +630,7 @@ def _scan(
         history_start=h0,
         recent_start=r0,
         end=r1,
+        area=area,
         max_cells=max_cells,
         simulations=simulations,
         alpha=alpha,

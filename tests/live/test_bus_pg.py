@@ -22,11 +22,12 @@ pytestmark = pytest.mark.skipif(
 def test_notify_wakes_hubs_of_other_processes(tmp_path: Path) -> None:
     with committed_database("postgresql", tmp_path, PG_URL) as writer:
         # Each hub has its own engine, as each server process would; polling is slowed to
-        # 30 s, so only a NOTIFY can deliver within the deadline.
+        # 60 s, so only a NOTIFY can deliver within the deadline. The deadline leaves room for
+        # the shared disk's flush stalls on the publishing commit (seen at over 1 s).
         readers = [Database(writer.url) for _ in range(2)]
 
         async def scenario() -> list[float]:
-            hubs = [bus.Hub(db, poll_seconds=30.0) for db in readers]
+            hubs = [bus.Hub(db, poll_seconds=60.0) for db in readers]
             subs = [await hub.subscribe(Scope.bureau()) for hub in hubs]
             deadline = time.monotonic() + 10
             while not all(h.listening for h in hubs):
@@ -42,7 +43,7 @@ def test_notify_wakes_hubs_of_other_processes(tmp_path: Path) -> None:
             await asyncio.to_thread(publish)
             delays = []
             for sub in subs:
-                ev = await asyncio.wait_for(sub.queue.get(), timeout=3.0)
+                ev = await asyncio.wait_for(sub.queue.get(), timeout=15.0)
                 assert ev.kind == "incident"
                 delays.append(time.monotonic() - t0)
             for hub in hubs:
@@ -54,7 +55,7 @@ def test_notify_wakes_hubs_of_other_processes(tmp_path: Path) -> None:
         finally:
             for db in readers:
                 db.dispose()
-        assert max(delays) < 1.0
+        assert max(delays) < 10.0
 
 
 def test_a_rolled_back_change_publishes_nothing(tmp_path: Path) -> None:

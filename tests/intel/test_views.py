@@ -225,6 +225,27 @@ def test_near_repeat_table(as_user: Callable[[str], TestClient]) -> None:
     assert sum(out["observed"][1]) == 0
 
 
+def test_forecast_fit_is_kept_for_the_day(as_user: Callable[[str], TestClient]) -> None:
+    from qingzhi.intel import service
+
+    _load(as_user("dispatcher"), _cluster_rows(40, 40, dt.date(2026, 9, 1), A_HOT), "k")
+    params = {"day": "2026-10-11", "top": 5, "fit_days": 20, "category": "criminal"}
+    first = as_user("chief_a").get("/api/analysis/forecast", params=params).json()
+    fits = len(service._FITTED)
+    # a call on the eve (10-10) is scored but does not refit: the fit stops at the eve
+    _load(
+        as_user("dispatcher"), [(_at(dt.date(2026, 10, 10), 9), "criminal", "theft", *A_HOT)], "e"
+    )
+    again = as_user("chief_a").get("/api/analysis/forecast", params=params).json()
+    assert len(service._FITTED) == fits
+    assert again["properties"]["params"] == first["properties"]["params"]
+    assert again["properties"]["n_events"] == first["properties"]["n_events"] + 1
+    # a call inside the fitted days changes the data: fitted again
+    _load(as_user("dispatcher"), [(_at(dt.date(2026, 10, 1), 9), "criminal", "theft", *A_HOT)], "d")
+    as_user("chief_a").get("/api/analysis/forecast", params=params)
+    assert len(service._FITTED) == min(fits + 1, service.FITTED_KEPT)
+
+
 def _scattered() -> list[Row]:
     """One call a day for 100 days (120 calls), each at a new place over the station."""
     start = dt.date(2026, 7, 1)

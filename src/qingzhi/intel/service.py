@@ -14,6 +14,8 @@ import datetime as dt
 import json
 import logging
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +31,7 @@ from sqlalchemy.orm import Session
 from qingzhi.analysis import hotspots, nearrepeat, trends, warning
 from qingzhi.analysis.evaluation import n_selected, rank_cells
 from qingzhi.analysis.events import EventTable
-from qingzhi.analysis.forecast import SeriesData, series_on_grid
+from qingzhi.analysis.forecast import Forecaster, SeriesData, series_on_grid
 from qingzhi.analysis.grid import Grid, grid_for
 from qingzhi.analysis.methods import RECOMMENDED, make_forecaster, prepare
 from qingzhi.auth.context import Actor
@@ -394,6 +396,42 @@ def _series(ev: IncidentEvents, context: IncidentEvents | None, cell: float) -> 
     return series_on_grid(table, grid_for(pts.x, pts.y, cell), ctx)
 
 
+_FITTED: OrderedDict[tuple[Any, ...], Forecaster] = OrderedDict()
+_FITTED_LOCK = threading.Lock()
+FITTED_KEPT = 16
+
+
+def _fitted(
+    session: Session, actor: Actor, series: SeriesData, fit_end: int, fit: int
+) -> Forecaster:
+    """The recommended model fitted on the ``fit`` days before ``fit_end``: from the cache when
+    the same store, scope and grid hold the same events before ``fit_end``, else fitted now."""
+    before = series.before(fit_end)
+    g = series.grid
+    key: tuple[Any, ...] = (
+        id(session.get_bind()),
+        actor.scope.units,
+        (g.x0, g.y0, g.cell, g.nx, g.ny),
+        fit_end,
+        fit,
+        len(before),
+        float(before.t.sum()),
+        None if before.context is None else (len(before.context), float(before.context.t.sum())),
+    )
+    with _FITTED_LOCK:
+        cached = _FITTED.get(key)
+        if cached is not None:
+            _FITTED.move_to_end(key)
+            return cached
+    forecaster = make_forecaster(RECOMMENDED, None)
+    prepare(forecaster, series, fit_end, fit_days=fit)
+    with _FITTED_LOCK:
+        _FITTED[key] = forecaster
+        while len(_FITTED) > FITTED_KEPT:
+            _FITTED.popitem(last=False)
+    return forecaster
+
+
 def forecast_map(
     *,
     session: Session,
@@ -410,8 +448,9 @@ def forecast_map(
     """The recommended method's forecast for ``day``: the top cells as WGS-84 GeoJSON.
 
     History is the ``history_days`` before ``day``; the model is fitted on its last ``fit_days``
-    days (fewer when the history is short). With ``categories`` all incidents in scope are the
-    context series. The top cells are the ``top`` best, or ``coverage`` % of the active cells.
+    whole days before the eve of ``day`` (fewer when the history is short) and kept for the day.
+    With ``categories`` all incidents in scope are the context series. The top cells are the
+    ``top`` best, or ``coverage`` % of the active cells.
     """
     tz = settings.timezone
     begin = _local_midnight(day - dt.timedelta(days=history_days), tz)
@@ -432,12 +471,14 @@ def forecast_map(
         return _empty(day=day.isoformat(), method=None, cell_m=cell, n_events=0)
     series = _series(ev, context, cell)
     target = int(np.datetime64(day, "D").astype(np.int64))
+    # The model is fitted on whole days only (for tomorrow's forecast, today's calls are still
+    # coming in), so one fit serves the whole day: it is kept while its data stay the same.
+    fit_end = target - 1
     first_day = math.floor(float(series.t[0]))
-    fit = min(fit_days, target - first_day - 1)
+    fit = min(fit_days, fit_end - first_day - 1)
     method = RECOMMENDED
-    forecaster = make_forecaster(method, None)
     if fit >= 7:
-        prepare(forecaster, series, target, fit_days=fit)
+        forecaster = _fitted(session, actor, series, fit_end, fit)
     else:  # too little history to fit: fall back to counts over all history
         method = "naive"
         forecaster = make_forecaster(method, None, {"window": 0.0})

@@ -35,6 +35,7 @@ import argparse
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,29 +166,35 @@ class NonLinearRunner(Runner):
         return hits_of(coef[0] + extra.apply(xq) @ coef[1:], yq)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--only", default="", help="variant names separated by ';'")
-    parser.add_argument("--ridge", type=float, default=0.0, help="ridge of the inter/hinge fits")
-    parser.add_argument("--out", type=Path, default=REPO / "var" / "bench" / "hotspot_round4.json")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    wanted = [n for n in args.only.split(";") if n] or list(VARIANTS)
-    started = time.perf_counter()
-    events, nb_code = load_with_neighbourhoods(args.data)
+def load_banks(data: Path) -> dict[str, Bank]:
+    """The feature banks of the three single-type series."""
+    events, nb_code = load_with_neighbourhoods(data)
     banks: dict[str, Bank] = {}
     for s in SERIES:
         began = time.perf_counter()
         banks[s] = build_bank(events, nb_code, s)
         log.warning("%s: bank %.1f s", s, time.perf_counter() - began)
-    runner = NonLinearRunner(banks, ridge=args.ridge)
+    return banks
+
+
+def run_variants(
+    runner: Runner,
+    wanted: list[str],
+    out: Path,
+    started: float,
+    fits: dict[str, list[dict[str, object]]],
+    extra: dict[str, object],
+    rates_of: Callable[[str], dict[str, FloatArray]] | None = None,
+) -> None:
+    """Score each variant against naive counts over all history by the adoption rule, print its
+    row and rewrite the JSON at ``out`` after each (``extra`` goes into the JSON as it is)."""
+    rates_of = rates_of or runner.rates
     base = runner.rates("naive")
     summary: dict[str, dict[str, object]] = {}
     print("variant                          1% ratio  5% ratio  worst    (mean of 1%, 5%)  adopt")
     for name in wanted:
         began = time.perf_counter()
-        rates = runner.rates(name)
+        rates = rates_of(name)
         r1, r5, worst = ratios(rates, base)
         mean = (r1 + r5) / 2
         adopt = mean > RECOMMENDED_MEAN and worst >= WORST_FLOOR
@@ -199,22 +206,36 @@ def main() -> None:
             "adopted": adopt,
             "hit_rate": {s: [round(float(v), 4) for v in rates[s]] for s in SERIES},
             "seconds": round(time.perf_counter() - began, 1),
-            "fits": runner.fits.get(name, []),
+            "fits": fits.get(name, []),
         }
         print(
             f"{name:32s} {r1:8.3f}  {r5:8.3f}  {worst:6.3f}   ({mean:.4f})          "
             f"{'yes' if adopt else 'no'}",
             flush=True,
         )
-        args.out.parent.mkdir(parents=True, exist_ok=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "naive_all_history": {s: [round(float(v), 4) for v in base[s]] for s in SERIES},
-            "ridge": args.ridge,
+            **extra,
             "variants": summary,
             "wall_seconds": round(time.perf_counter() - started, 1),
         }
-        args.out.write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
-    print(f"wrote {args.out}; wall {time.perf_counter() - started:.0f} s")
+        out.write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
+    print(f"wrote {out}; wall {time.perf_counter() - started:.0f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--only", default="", help="variant names separated by ';'")
+    parser.add_argument("--ridge", type=float, default=0.0, help="ridge of the inter/hinge fits")
+    parser.add_argument("--out", type=Path, default=REPO / "var" / "bench" / "hotspot_round4.json")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    wanted = [n for n in args.only.split(";") if n] or list(VARIANTS)
+    started = time.perf_counter()
+    runner = NonLinearRunner(load_banks(args.data), ridge=args.ridge)
+    run_variants(runner, wanted, args.out, started, runner.fits, {"ridge": args.ridge})
 
 
 if __name__ == "__main__":

@@ -48,7 +48,6 @@ deviances and the seconds of each step. The whole run took 18 min wall.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import time
@@ -61,18 +60,14 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from hotspot_eval import DATA, REPO
-from hotspot_research import SERIES
 from hotspot_round3 import (
     FIT_DAYS,
     KG,
     Bank,
     Runner,
-    build_bank,
     hits_of,
-    load_with_neighbourhoods,
-    ratios,
 )
-from hotspot_round4 import RECOMMENDED_MEAN, WORST_FLOOR
+from hotspot_round4 import load_banks, run_variants
 from qingzhi.analysis.ensemble import fit_loglinear
 from qingzhi.analysis.evaluation import Period
 from qingzhi.analysis.forecast import FloatArray
@@ -228,49 +223,18 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     wanted = [n for n in args.only.split(";") if n] or list(VARIANTS)
     started = time.perf_counter()
-    events, nb_code = load_with_neighbourhoods(args.data)
-    banks: dict[str, Bank] = {}
-    for s in SERIES:
-        began = time.perf_counter()
-        banks[s] = build_bank(events, nb_code, s)
-        log.warning("%s: bank %.1f s", s, time.perf_counter() - began)
-    runner = TreeRunner(banks)
-    base = runner.rates("naive")
-    summary: dict[str, dict[str, object]] = {}
-    print("variant                          1% ratio  5% ratio  worst    (mean of 1%, 5%)  adopt")
-    for name in wanted:
-        began = time.perf_counter()
+    runner = TreeRunner(load_banks(args.data))
+
+    def rates_of(name: str) -> dict[str, FloatArray]:
         with threadpool_limits(limits=1, user_api="openmp"):
-            rates = runner.rates(name)
-        r1, r5, worst = ratios(rates, base)
-        mean = (r1 + r5) / 2
-        adopt = mean > RECOMMENDED_MEAN and worst >= WORST_FLOOR
-        summary[name] = {
-            "ratio_1": r1,
-            "ratio_5": r5,
-            "worst": worst,
-            "mean": mean,
-            "adopted": adopt,
-            "hit_rate": {s: [round(float(v), 4) for v in rates[s]] for s in SERIES},
-            "seconds": round(time.perf_counter() - began, 1),
-            "fits": runner.fits.get(name, []),
-        }
-        print(
-            f"{name:32s} {r1:8.3f}  {r5:8.3f}  {worst:6.3f}   ({mean:.4f})          "
-            f"{'yes' if adopt else 'no'}",
-            flush=True,
-        )
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "naive_all_history": {s: [round(float(v), 4) for v in base[s]] for s in SERIES},
-            "sklearn": sklearn.__version__,
-            "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS"),
-            "openmp_threads": 1,
-            "variants": summary,
-            "wall_seconds": round(time.perf_counter() - started, 1),
-        }
-        args.out.write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
-    print(f"wrote {args.out}; wall {time.perf_counter() - started:.0f} s")
+            return runner.rates(name)
+
+    extra = {
+        "sklearn": sklearn.__version__,
+        "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS"),
+        "openmp_threads": 1,
+    }
+    run_variants(runner, wanted, args.out, started, runner.fits, extra, rates_of)
 
 
 if __name__ == "__main__":

@@ -46,20 +46,17 @@ def weekly(x: np.ndarray, y: np.ndarray, day: np.ndarray, token: bool) -> list[f
     out = []
     first, last = (int(np.datetime64(d, "D").astype(int)) for d in ("2023-01-08", "2024-01-01"))
     for end in range(first, last, 7):
-        h0, r0 = end - 372, end - 7
-        w = (day >= h0) & (day < end)
-        grid = grid_for(x[w], y[w], 500.0)
-        flat, d = grid.flat_index(x[w], y[w]), day[w]
-        past = d < r0
-        cells = np.bincount(flat[past], minlength=grid.n_cells).astype(float)
-        days = np.bincount(d[past] - h0, minlength=r0 - h0).astype(float)
-        recent = np.zeros((grid.n_cells, 7))
-        np.add.at(recent, (flat[~past], d[~past] - r0), 1.0)
-        hw, rw = (np.arange(h0, r0) + 3) % 7, (np.arange(r0, end) + 3) % 7
-        make = token_baseline if token else warning.scan_baseline
-        base = make(cells, days, hw, rw)
-        xc, yc = grid.centres()
-        r = warning.space_time_scan(recent, base, np.column_stack([xc, yc]), max_days=7)
+        w = (day >= end - 372) & (day < end)
+        r = warning.scan_on_grid(
+            grid_for(x[w], y[w], 500.0),
+            x[w],
+            y[w],
+            day[w],
+            history_start=end - 372,
+            recent_start=end - 7,
+            end=end,
+            baseline_of=token_baseline if token else None,
+        )
         out.append(r.observed if r.alarm else float("nan"))
     return out
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -37,6 +37,8 @@ from qingzhi.analysis.trends import count_table
 log = logging.getLogger(__name__)
 
 FloatArray = NDArray[np.float64]
+# An estimator of expected counts: (cell counts, day counts, history weekdays, scan weekdays).
+Baseline = Callable[[FloatArray, FloatArray, NDArray[np.int64], NDArray[np.int64]], FloatArray]
 
 
 @dataclass(frozen=True)
@@ -145,9 +147,9 @@ def scan_baseline(
     "The population frequencies of species and the estimation of population parameters",
     Biometrika): ``p0 = N1 / N``, the share of the history's ``N`` events that are the only one
     in their cell, and at least one pseudo-event ``1 / (N + 1)``; the cells with history share
-    ``1 - p0`` by their counts. A call in a quiet place is then as likely as it is in fact, so
-    the Monte Carlo replicates draw such calls too, and one call in a new place does not alarm;
-    several there still do.
+    ``1 - p0`` by their counts. The Monte Carlo replicates then draw calls in places without
+    history about as often as they come, so one call in a new place does not alarm; several
+    there still do.
     """
     per_cell = np.asarray(cell_counts, dtype=np.float64)
     per_day = np.asarray(day_counts, dtype=np.float64)
@@ -190,6 +192,7 @@ def scan_on_grid(
     simulations: int = 99,
     alpha: float = 0.05,
     seed: int = 0,
+    baseline_of: Baseline | None = None,
 ) -> ScanResult:
     """Scan the days ``[recent_start, end)`` on the cells of ``grid`` against the baseline
     ``scan_baseline`` draws from ``[history_start, recent_start)``.
@@ -197,7 +200,8 @@ def scan_on_grid(
     ``day`` is each event's local day number (days since 1970-01-01, a Thursday); events outside
     the grid or the days are left out. The study area is the cells where ``area`` (flat, one per
     cell) is true and every cell with an event; all cells without ``area``. The result's cells
-    are flat indices of ``grid``.
+    are flat indices of ``grid``. ``baseline_of`` is ``scan_baseline`` unless a study compares
+    another estimator with the same signature.
     """
     if not history_start < recent_start < end:
         raise ValueError("need history_start < recent_start < end")
@@ -218,7 +222,9 @@ def scan_on_grid(
     np.add.at(recent, (row[~past], d[~past] - recent_start), 1.0)
     history_days = np.arange(history_start, recent_start, dtype=np.int64)
     recent_days = np.arange(recent_start, end, dtype=np.int64)
-    baseline = scan_baseline(cell_counts, day_counts, (history_days + 3) % 7, (recent_days + 3) % 7)
+    baseline = (baseline_of or scan_baseline)(
+        cell_counts, day_counts, (history_days + 3) % 7, (recent_days + 3) % 7
+    )
     xc, yc = grid.centres()
     result = space_time_scan(
         recent,

@@ -219,6 +219,14 @@ def test_the_map_shows_a_warning_where_calls_cluster(site, browser) -> None:
     page.wait_for_selector("#legend-forecast:not([hidden])", timeout=30_000)
     assert page.errors == []
     page.context.close()
+    # an auxiliary may not read analysis: the same map without its layers
+    page = _login(browser, url, "aux_a", "/map")
+    page.wait_for_selector("body[data-analysis]", timeout=30_000)
+    assert page.locator("#legend-warn").is_hidden()
+    assert page.locator(".leaflet-control-layers-overlays label", has_text="预警").count() == 0
+    assert page.locator(".leaflet-control-layers-overlays label", has_text="明日预测").count() == 0
+    assert page.errors == []
+    page.context.close()
 
 
 def _call(source_id: str, at: str, lon: float, lat: float, n: int) -> IncidentCreate:

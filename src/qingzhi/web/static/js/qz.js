@@ -146,16 +146,17 @@
     });
     return {
       map: map, layers: layers, overlays: overlays, ready: ready,
-      loadAnalysis: function () { return loadAnalysis(map, layers, overlays); }
+      loadAnalysis: function () { return loadAnalysis({ map: map, layers: layers, overlays: overlays }); }
     };
   }
 
   // ------------------------------------------------------------------ analysis layers
 
-  function addOverlay(layers, overlays, layer, name, show) {
-    overlays[name] = layer;
-    if (layers.control) layers.control.addOverlay(layer, name);
-    if (show) layer.addTo(layers.map);
+  // ctx: { map, layers, overlays } of the base map.
+  function addOverlay(ctx, layer, name, show) {
+    ctx.overlays[name] = layer;
+    if (ctx.layers.control) ctx.layers.control.addOverlay(layer, name);
+    if (show) layer.addTo(ctx.map);
   }
 
   function showLegend(id) {
@@ -163,12 +164,12 @@
     if (legend) legend.hidden = false;
   }
 
-  // Hotspots (治安乱点): Gi* hot cells of the last 30 days. Nothing here when the user may not
-  // read analysis (the call fails) or nothing is significant.
-  function loadHotspots(layers, overlays) {
+  // Hotspots (治安乱点): Gi* hot cells of the last 30 days, when any is significant.
+  function loadHotspots(ctx) {
     return api("/api/analysis/hotspots?cell=300").then(function (fc) {
       var hot = { type: "FeatureCollection", features: fc.features.filter(function (f) { return f.properties.kind === "hot"; }) };
       if (!hot.features.length) return;
+      var layers = ctx.layers;
       layers.hotspots = L.geoJSON(hot, {
         interactive: false,
         style: function (f) {
@@ -176,12 +177,12 @@
           return { stroke: false, fillColor: "#ff3b3b", fillOpacity: 0.18 + 0.05 * Math.max(0, z - 2) };
         }
       });
-      addOverlay(layers, overlays, layers.hotspots, "治安乱点（热点）", true);
+      addOverlay(ctx, layers.hotspots, "治安乱点（热点）", true);
       layers.hotspots.bringToBack();
       if (layers.units) layers.units.bringToBack();
       if (layers.county) layers.county.bringToBack();
       showLegend("legend-hot");
-    }).catch(function () { /* no analysis for this user */ });
+    });
   }
 
   function warningText(scan) {
@@ -191,7 +192,7 @@
 
   // Early warnings (预警): the space-time scan's cluster when it alarms, and the stations whose
   // weekly control charts alarmed, outlined with what rose.
-  function loadWarnings(layers, overlays) {
+  function loadWarnings(ctx) {
     return api("/api/analysis/warnings").then(function (w) {
       var group = L.featureGroup();
       var scan = w.scan;
@@ -209,8 +210,8 @@
           (CATEGORY[c.category] ? CATEGORY[c.category].label : c.category) + " " + last.week.slice(5) +
           " 周 " + last.count + " 起（基线 " + Number(c.baseline_mean).toFixed(1) + "）");
       });
-      if (layers.units) {
-        layers.units.eachLayer(function (l) {
+      if (ctx.layers.units) {
+        ctx.layers.units.eachLayer(function (l) {
           var lines = byUnit[l.feature.properties.id];
           if (!lines) return;
           var outline = L.geoJSON(l.feature, {
@@ -221,21 +222,18 @@
           group.addLayer(outline);
         });
       }
-      var n = group.getLayers().length;
       var note = document.getElementById("legend-warn-note");
       if (note) {
         note.textContent = (scan.alarm ? "时空聚集 1 处" : "无时空聚集") + " · 单位上升 " +
           Object.keys(byUnit).length + " 个";
       }
       showLegend("legend-warn");
-      if (!n) return;
-      layers.warnings = group;
-      addOverlay(layers, overlays, group, "预警", true);
-    }).catch(function () { /* no analysis for this user */ });
+      if (group.getLayers().length) addOverlay(ctx, group, "预警", true);
+    });
   }
 
   // Tomorrow's forecast (the recommended method's top 1% of cells): fetched when switched on.
-  function forecastOverlay(layers, overlays) {
+  function forecastOverlay(ctx) {
     var group = L.featureGroup();
     var loaded = false;
     group.on("add", function () {
@@ -251,16 +249,15 @@
         showLegend("legend-forecast");
       }).catch(function () { loaded = false; });
     });
-    addOverlay(layers, overlays, group, "明日预测（前 1% 格）", false);
+    addOverlay(ctx, group, "明日预测（前 1% 格）", false);
   }
 
-  function loadAnalysis(map, layers, overlays) {
-    layers.map = map;
-    return loadHotspots(layers, overlays).then(function () {
-      return loadWarnings(layers, overlays);
-    }).then(function () {
-      forecastOverlay(layers, overlays);
-    });
+  // The analysis layers, for users who may read analysis (for others the calls fail and the
+  // map has none of them).
+  function loadAnalysis(ctx) {
+    return Promise.all([loadHotspots(ctx), loadWarnings(ctx)]).then(function () {
+      forecastOverlay(ctx);
+    }).catch(function () { /* no analysis for this user */ });
   }
 
   // ------------------------------------------------------------------ incidents layer

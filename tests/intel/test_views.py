@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from scipy import stats
 from shapely.geometry import Point, shape
 
+from qingzhi.analysis.methods import prepare
+from qingzhi.intel import service
 from tests.incidents.conftest import body
 
 # Station A covers lon 107.0-107.1, lat 30.0-30.1; station B lon 107.1-107.2 (tests/factories.py).
@@ -225,25 +228,33 @@ def test_near_repeat_table(as_user: Callable[[str], TestClient]) -> None:
     assert sum(out["observed"][1]) == 0
 
 
-def test_forecast_fit_is_kept_for_the_day(as_user: Callable[[str], TestClient]) -> None:
-    from qingzhi.intel import service
+def test_forecast_fit_is_kept_for_the_day(
+    as_user: Callable[[str], TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fitted: list[int] = []
 
+    def counted(forecaster: Any, series: Any, start: int, fit_days: int) -> None:
+        fitted.append(start)
+        prepare(forecaster, series, start, fit_days=fit_days)
+
+    monkeypatch.setattr(service, "prepare", counted)
+    service._FITTED.clear()
     _load(as_user("dispatcher"), _cluster_rows(40, 40, dt.date(2026, 9, 1), A_HOT), "k")
     params = {"day": "2026-10-11", "top": 5, "fit_days": 20, "category": "criminal"}
     first = as_user("chief_a").get("/api/analysis/forecast", params=params).json()
-    fits = len(service._FITTED)
+    assert len(fitted) == 1
     # a call on the eve (10-10) is scored but does not refit: the fit stops at the eve
     _load(
         as_user("dispatcher"), [(_at(dt.date(2026, 10, 10), 9), "criminal", "theft", *A_HOT)], "e"
     )
     again = as_user("chief_a").get("/api/analysis/forecast", params=params).json()
-    assert len(service._FITTED) == fits
+    assert len(fitted) == 1
     assert again["properties"]["params"] == first["properties"]["params"]
     assert again["properties"]["n_events"] == first["properties"]["n_events"] + 1
     # a call inside the fitted days changes the data: fitted again
     _load(as_user("dispatcher"), [(_at(dt.date(2026, 10, 1), 9), "criminal", "theft", *A_HOT)], "d")
     as_user("chief_a").get("/api/analysis/forecast", params=params)
-    assert len(service._FITTED) == min(fits + 1, service.FITTED_KEPT)
+    assert len(fitted) == 2
 
 
 def _scattered() -> list[Row]:

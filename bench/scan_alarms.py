@@ -24,9 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hotspot_eval import DATA
+from hotspot_eval import DATA, load
 from qingzhi.analysis import warning
-from qingzhi.analysis.events import read_events_csv
 from qingzhi.analysis.grid import grid_for
 
 SERIES = ("Break and Enter Residential/Other", "Theft from Vehicle", "Mischief")
@@ -65,14 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
-    files = sorted(args.data.glob("crimedata_csv_AllNeighbourhoods_*.csv.gz"))
-    ev = read_events_csv(
-        files,
-        time_cols=["YEAR", "MONTH", "DAY", "HOUR", "MINUTE"],
-        x_col="X",
-        y_col="Y",
-        category_col="TYPE",
-    )
+    ev = load(args.data)
     print("series                              baseline      weeks  alarms  on one call  seconds")
     for name in SERIES:
         s = ev.of_categories([name])

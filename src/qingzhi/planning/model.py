@@ -10,9 +10,8 @@ problem no plan can satisfy raises ``PlanInfeasible`` naming the constraint that
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -189,7 +188,7 @@ def organisation_alone(stations: Sequence[Station], *, neighbours: bool = False)
     )
 
 
-def check_codes(known: Mapping[str, Any] | Sequence[str], codes: Sequence[str], name: str) -> None:
+def check_codes(known: Collection[str], codes: Sequence[str], name: str) -> None:
     """ValidationFailed naming ``name[i]`` for the first code not in ``known``."""
     pool = set(known)
     for i, c in enumerate(codes):

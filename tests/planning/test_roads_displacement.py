@@ -34,7 +34,7 @@ def test_length_inside_each_area_in_metres() -> None:
     area = box(107.0, 30.0, 107.1, 30.1)
     road = Road(LineString([(107.05, 30.05), (107.15, 30.05)]), "county")  # half inside
     got = lengths_by_class([road], {"A": area})["A"]
-    half = float(distance_m(107.05, 30.05, 107.1, 30.05)[0])
+    half = float(distance_m(107.05, 30.05, 107.1, 30.05))
     assert got["county"] == pytest.approx(half, rel=1e-3)
     assert got["national"] == 0.0
     cov = coverage([road], {"A": area}, {"A": 2})[0]

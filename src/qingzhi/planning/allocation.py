@@ -57,7 +57,7 @@ STEEP = 1e6  # call-minutes per missing unit-hour below the stable minimum
 class RosterRule:
     """Response duty hours per officer and week, by kind, and officers per response unit."""
 
-    hours: Mapping[str, float] = field(default_factory=lambda: {"sworn": 20.0, "auxiliary": 20.0})
+    hours: Mapping[str, float] = field(default_factory=lambda: {"sworn": 40.0, "auxiliary": 40.0})
     crew: float = 2.0
     min_units: int = 1
     c_max: int = 80

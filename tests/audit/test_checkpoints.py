@@ -323,3 +323,20 @@ def test_an_empty_chain_gets_no_checkpoint(db: Database, cp_settings: Settings) 
         assert audit.head(session=session) == (0, audit.GENESIS_HASH)
     assert make(db, cp_settings).status == "not_due"
     assert not cp_settings.audit_checkpoint_file.exists()
+
+
+def test_the_last_checkpoint_is_read_from_the_end_of_a_long_file(
+    cp_settings: Settings, tmp_path: Path
+) -> None:
+    key = signing.load_private(cp_settings.audit_signing_key)  # type: ignore[arg-type]
+    at = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    made = [
+        signing.sign(key, origin="o", seq=i, head_hash=f"{i:064x}", at=at) for i in range(1, 201)
+    ]
+    path = tmp_path / "long.log"
+    path.write_text("".join(cp.line() + "\n" for cp in made) + "\n\n")  # ~60 KB, blank tail
+    assert checkpoints.last_checkpoint(path, public(cp_settings)) == made[-1]
+    with path.open("a") as fh:
+        fh.write("x" * 100_000)  # a line too long to be a checkpoint, without a newline
+    with pytest.raises(signing.CheckpointError, match="不是合法的 JSON"):
+        checkpoints.last_checkpoint(path, public(cp_settings))

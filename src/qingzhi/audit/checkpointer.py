@@ -5,7 +5,7 @@ Every server process runs one (started by the audit router's lifespan, so ``qing
 transaction; when the head has moved ``QINGZHI_AUDIT_CHECKPOINT_RECORDS`` records, or
 ``QINGZHI_AUDIT_CHECKPOINT_MINUTES`` minutes have passed since the file's last checkpoint and the
 head has moved at all, it makes a checkpoint (``checkpoints.make``: the file's lock makes several
-workers write one). On shutdown it makes a last one for whatever was appended meanwhile.
+workers write one). At start and on shutdown it makes one if the head moved at all.
 """
 
 from __future__ import annotations
@@ -71,9 +71,9 @@ class Checkpointer:
         return outcome
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        self.tick(final=True)  # at start: whatever was written while no server ran
+        while not self._stop.wait(self.poll):
             self.tick()
-            self._stop.wait(self.poll)
 
     def start(self) -> None:
         """Start the thread."""

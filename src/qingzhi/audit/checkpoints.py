@@ -56,32 +56,38 @@ from qingzhi.store.db import Database
 log = logging.getLogger(__name__)
 
 _TAIL_CHUNK = 4096
+_TAIL_MAX = 64 * 1024  # a checkpoint line is about 300 bytes
 
 
 # --- the checkpoint file ------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[int]:
-    """The checkpoint file, created 0600 if missing, opened for appending and ``flock``ed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    created = not path.exists()
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+def _locked(path: Path, *, write: bool = True) -> Iterator[int]:
+    """The checkpoint file ``flock``ed: to append (created 0600 if missing, ``O_APPEND``, an
+    exclusive lock) or to read (a shared lock)."""
+    if not write:
+        fd = os.open(path, os.O_RDONLY)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        created = not path.exists()
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        if created:  # the new name reaches the disk too
+        if write and created:  # the new name reaches the disk too
             dir_fd = os.open(path.parent, os.O_RDONLY)
             try:
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
         yield fd
     finally:
         os.close(fd)  # releases the lock
 
 
 def _last_line(fd: int) -> str | None:
-    """The file's last non-empty line, read from its end."""
+    """The file's last non-empty line, read from its end (at most ``_TAIL_MAX`` bytes of it:
+    a longer one is returned cut, and so fails to parse)."""
     end = os.fstat(fd).st_size
     data = b""
     while end > 0:
@@ -89,7 +95,7 @@ def _last_line(fd: int) -> str | None:
         data = os.pread(fd, end - start, start) + data
         end = start
         lines = [line for line in data.split(b"\n") if line.strip()]
-        if len(lines) > 1 or (lines and end == 0):
+        if len(lines) > 1 or (lines and (end == 0 or len(data) >= _TAIL_MAX)):
             return lines[-1].decode("utf-8", errors="replace")
     return None
 
@@ -108,8 +114,11 @@ def last_checkpoint(path: Path, public_key: Ed25519PublicKey) -> Checkpoint | No
     """The file's last checkpoint, its signature checked (None if the file has none)."""
     if not path.exists():
         return None
-    with _locked(path) as fd:
-        line = _last_line(fd)
+    try:
+        with _locked(path, write=False) as fd:
+            line = _last_line(fd)
+    except OSError as exc:
+        raise CheckpointError(f"检查点文件无法读取：{path}（{exc.strerror}）") from None
     if line is None:
         return None
     checkpoint = parse(line)

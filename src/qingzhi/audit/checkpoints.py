@@ -43,6 +43,7 @@ from qingzhi.audit.signing import (
     CheckpointError,
     SigningKeyError,
     check_signature,
+    key_id,
     load_private,
     load_public,
     parse,
@@ -143,6 +144,7 @@ def load(path: Path, public_key: Ed25519PublicKey) -> list[Numbered]:
     """Every checkpoint in the file, each signature checked, in order; CheckpointError names the
     first line that is malformed, badly signed, of another origin, or goes backwards."""
     out: list[Numbered] = []
+    expected = key_id(public_key)
     try:
         fh = path.open("r", encoding="utf-8", errors="replace")
     except OSError as exc:
@@ -153,7 +155,7 @@ def load(path: Path, public_key: Ed25519PublicKey) -> list[Numbered]:
                 continue
             try:
                 checkpoint = parse(text)
-                check_signature(checkpoint, public_key)
+                check_signature(checkpoint, public_key, expected)
                 if out:
                     _check_order(out[-1].checkpoint, checkpoint)
                 if checkpoint.seq == 0 and checkpoint.hash != service.GENESIS_HASH:

@@ -172,7 +172,7 @@ class Checkpoint:
     @property
     def at(self) -> dt.datetime:
         """The checkpoint's time."""
-        return dt.datetime.strptime(self.time, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+        return dt.datetime.fromisoformat(self.time.removesuffix("Z")).replace(tzinfo=dt.UTC)
 
 
 def signed_body(origin: str, seq: int, head_hash: str, time: str) -> bytes:
@@ -232,9 +232,12 @@ def parse(line: str) -> Checkpoint:
     return checkpoint
 
 
-def check_signature(checkpoint: Checkpoint, public_key: Ed25519PublicKey) -> None:
-    """Raise CheckpointError unless ``public_key`` signed ``checkpoint``."""
-    expected = key_id(public_key)
+def check_signature(
+    checkpoint: Checkpoint, public_key: Ed25519PublicKey, expected: str | None = None
+) -> None:
+    """Raise CheckpointError unless ``public_key`` (whose id is ``expected``) signed
+    ``checkpoint``."""
+    expected = expected or key_id(public_key)
     if checkpoint.key != expected:
         raise CheckpointError(f"由另一把密钥 {checkpoint.key} 签名（应为 {expected}）")
     try:

@@ -14,9 +14,12 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 # demo: the live simulator runs beside the server (so the map is alive on first open) and is
-# stopped when the server exits.
+# stopped when the server exits. The server signs audit checkpoints with a demo key under var/
+# (made on first run) into var/audit-checkpoints.log.
+demo: export QINGZHI_AUDIT_SIGNING_KEY ?= var/audit-signing.key
 demo: $(STAMP)
 	$(BIN)/qingzhi db upgrade
+	test -f "$$QINGZHI_AUDIT_SIGNING_KEY" || $(BIN)/qingzhi audit keygen --out "$$QINGZHI_AUDIT_SIGNING_KEY"
 	$(BIN)/qingzhi demo load
 	$(BIN)/qingzhi demo live --speed $(DEMO_SPEED) & sim=$$!; \
 	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
@@ -35,4 +38,4 @@ pytest: $(STAMP)
 test: lint types pytest
 
 clean:
-	rm -rf $(VENV) var/*.db var/*.db-wal var/*.db-shm .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) var/*.db var/*.db-wal var/*.db-shm var/audit-checkpoints.log .mypy_cache .pytest_cache .ruff_cache

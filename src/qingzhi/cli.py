@@ -12,7 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from qingzhi.analysis.cli import hotspot_app
+from qingzhi.audit import checkpoints, signing
 from qingzhi.audit import service as audit
+from qingzhi.audit.signing import SigningKeyError, key_id
 from qingzhi.auth import service as auth
 from qingzhi.auth.context import system_actor
 from qingzhi.config import get_settings
@@ -180,18 +182,103 @@ def org_export(target: Path = typer.Argument(..., help="目标文件夹，或以
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Recompute the audit hash chain; exit 1 naming the first bad record."""
+def audit_verify(
+    checkpoint_file: Path | None = typer.Option(
+        None, "--checkpoints", help="签名检查点文件（如 var/audit-checkpoints.log 或其异地副本）"
+    ),
+    public_key: Path | None = typer.Option(
+        None, "--public-key", help="核验检查点的公钥（默认 QINGZHI_AUDIT_PUBLIC_KEY）"
+    ),
+) -> None:
+    """Recompute the audit hash chain; exit 1 naming the first bad record. With --checkpoints,
+    also check every signed checkpoint and that the chain still contains each (exit 1 on a
+    truncation, a rewrite or a forged checkpoint)."""
+    if checkpoint_file is None:
+        db = _database()
+        with db.session() as session:
+            result = audit.verify(session=session)
+        if result.ok:
+            console.print(
+                f"审计链完整：共 {result.checked} 条记录（未核对签名检查点：--checkpoints）"
+            )
+            return
+        err.print(
+            f"[red]审计链校验失败[/red]：第一条异常记录 seq={result.first_bad_seq}：{result.reason}"
+        )
+        sys.exit(1)
+    try:
+        key = checkpoints.public_key_of(get_settings(), public_key)
+    except QingzhiError as exc:
+        _fail(exc)
+    try:
+        signed = checkpoints.load(checkpoint_file, key)
+    except QingzhiError as exc:
+        err.print(f"[red]审计检查点校验失败[/red]：{exc.message}", soft_wrap=True)
+        sys.exit(1)
     db = _database()
     with db.session() as session:
-        result = audit.verify(session=session)
-    if result.ok:
-        console.print(f"审计链完整：共 {result.checked} 条记录")
-        return
-    err.print(
-        f"[red]审计链校验失败[/red]：第一条异常记录 seq={result.first_bad_seq}：{result.reason}"
+        trail = checkpoints.check(session=session, checkpoints=signed)
+    if not trail.ok:
+        err.print(
+            f"[red]审计链校验失败[/red]：第一条异常记录 seq={trail.first_bad_seq}：{trail.reason}",
+            soft_wrap=True,
+        )
+        sys.exit(1)
+    latest = signed[-1].checkpoint
+    console.print(
+        f"审计链完整：共 {trail.records} 条记录，与 {len(signed)} 个签名检查点一致"
+        f"（公钥 {key_id(key)}，来源 {latest.origin}；最新检查点 seq {latest.seq}，"
+        f"{latest.time}；其后 {trail.unattested} 条记录尚无检查点）",
+        soft_wrap=True,
     )
-    sys.exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the chain's head into the checkpoint file now if it moved (for cron); exit 1 if the
+    chain no longer extends the file's last checkpoint."""
+    settings = get_settings()
+    try:
+        key = checkpoints.signing_key(settings)
+        if key is None:
+            raise SigningKeyError("未配置审计签名私钥（QINGZHI_AUDIT_SIGNING_KEY）")
+        outcome = checkpoints.make(db=_database(), key=key, settings=settings)
+    except QingzhiError as exc:
+        _fail(exc)
+    cp = outcome.checkpoint
+    if outcome.status == "refused":
+        err.print(f"[red]拒绝签署检查点[/red]：{outcome.reason}", soft_wrap=True)
+        sys.exit(1)
+    if outcome.status == "made" and cp is not None:
+        console.print(
+            f"已写入检查点：seq {cp.seq}，{cp.time}，来源 {cp.origin}，"
+            f"文件 {settings.audit_checkpoint_file}",
+            soft_wrap=True,
+        )
+    elif outcome.status == "unchanged":
+        console.print(f"链头未变（seq {outcome.head_seq}），已有其检查点")
+    elif outcome.head_seq == 0:
+        console.print("审计链为空，无需检查点")
+    else:
+        console.print(f"未写入检查点：{outcome.reason or '暂不需要'}")
+
+
+@audit_app.command("keygen")
+def audit_keygen(
+    out: Path = typer.Option(..., "--out", help="私钥文件（权限 0600；已存在则拒绝覆盖）"),
+    public_out: Path | None = typer.Option(None, "--public-out", help="公钥文件（默认 OUT.pub）"),
+) -> None:
+    """Make an Ed25519 key pair for signing audit checkpoints; print the public key."""
+    public_path = public_out or out.with_name(out.name + ".pub")
+    try:
+        public = signing.generate(out, public_path)
+    except QingzhiError as exc:
+        _fail(exc)
+    console.print(f"已生成审计签名密钥 {key_id(public)}：私钥 {out}，公钥 {public_path}")
+    console.print(
+        "请设置 QINGZHI_AUDIT_SIGNING_KEY 指向私钥；公钥另存一份到本机之外，用于 audit verify。"
+    )
+    print(signing.public_pem(public).decode(), end="")
 
 
 @app.command("units")

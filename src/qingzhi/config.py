@@ -52,6 +52,16 @@ class Settings(BaseSettings):
     live_retention_hours: float = 24.0
     max_body_bytes: int = 1024 * 1024
     max_bulk_bytes: int = 64 * 1024 * 1024
+    # Audit checkpoints (docs/audit.md): the chain's head signed with an Ed25519 key kept out of
+    # the database, appended to a file to copy off the host. The server signs one when the head
+    # has moved `records` records or `minutes` minutes past the last (0 minutes: the server makes
+    # none; run `qingzhi audit checkpoint` from cron). No signing key: no checkpoints.
+    audit_signing_key: Path | None = None  # the private key (`qingzhi audit keygen`)
+    audit_public_key: Path | None = None  # what verify trusts (default: the signing key's half)
+    audit_checkpoint_file: Path = Path("var/audit-checkpoints.log")
+    audit_checkpoint_minutes: float = Field(default=5.0, ge=0)
+    audit_checkpoint_records: int = Field(default=1000, ge=1)
+    audit_origin: str | None = Field(default=None, max_length=200)  # default: qingzhi/<bureau>
 
 
 @lru_cache(maxsize=1)

@@ -47,18 +47,6 @@ def verify(db: Database) -> audit.VerifyResult:
         return audit.verify(session=session)
 
 
-@pytest.fixture
-def unprotected(connection: Connection) -> Connection:
-    """The test's connection with the append-only triggers dropped (rolled back after the test)."""
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("DROP TRIGGER audit_record_no_update")
-        connection.exec_driver_sql("DROP TRIGGER audit_record_no_delete")
-    else:
-        connection.exec_driver_sql("DROP TRIGGER audit_record_append_only ON audit_record")
-        connection.exec_driver_sql("DROP TRIGGER audit_record_no_truncate ON audit_record")
-    return connection
-
-
 def _row(conn: Connection, seq: int) -> dict[str, object]:
     row = conn.execute(select(AuditRecord.__table__).where(AuditRecord.seq == seq)).mappings()
     return dict(row.one())

@@ -1,4 +1,5 @@
-"""ORM models of the audit trail: the records and the single row holding the chain's head."""
+"""ORM models of the audit trail: the records, the single row holding the chain's head, and
+copies of its signed checkpoints."""
 
 from __future__ import annotations
 
@@ -38,3 +39,18 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """A copy of a signed checkpoint (the checkpoint file outside the database is what verify
+    trusts; this table is for looking them up)."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    origin: Mapped[str] = mapped_column(String(200))
+    seq: Mapped[int] = mapped_column(Integer, index=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    key_id: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[str] = mapped_column(String(100))  # base64 Ed25519 signature

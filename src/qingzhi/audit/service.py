@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -337,7 +337,9 @@ class VerifyResult:
     reason: str | None = None
 
 
-def _iter_rows(session: Session, batch: int) -> Iterator[tuple[Any, ...]]:
+def _iter_rows(
+    session: Session, batch: int, after: int | None, until: int | None
+) -> Iterator[tuple[Any, ...]]:
     cols = (
         AuditRecord.seq,
         # the column's own type (not UTCDateTime's per-row conversion): naive here means UTC
@@ -355,17 +357,49 @@ def _iter_rows(session: Session, batch: int) -> Iterator[tuple[Any, ...]]:
     )
     conn = session.connection()  # Core, not the ORM: verify reads every record
     query = select(*cols).order_by(AuditRecord.seq).limit(batch)
-    rows = conn.execute(query).all()  # from the lowest seq: a forged seq <= 0 is seen too
+    if until is not None:
+        query = query.where(AuditRecord.seq <= until)
+    # from the lowest seq unless told: a forged seq <= 0 is seen too
+    first = query if after is None else query.where(AuditRecord.seq > after)
+    rows = conn.execute(first).all()
     while rows:
         yield from rows
         rows = conn.execute(query.where(AuditRecord.seq > rows[-1][0])).all()
 
 
-def verify(*, session: Session, batch: int = 20_000) -> VerifyResult:
-    """Recompute the whole chain; name the first record that was altered, removed or reordered."""
-    prev = GENESIS_HASH
-    expected_seq = 1
+@dataclass(frozen=True)
+class Walk:
+    """What recomputing (part of) the chain found: the result, where it ended, and the chain's
+    hashes at the sequence numbers asked for."""
+
+    result: VerifyResult
+    seq: int  # the last good record's seq
+    hash: str  # and its hash
+    hashes: dict[int, str]
+
+
+def walk(
+    *,
+    session: Session,
+    after: int = 0,
+    after_hash: str = GENESIS_HASH,
+    until: int | None = None,
+    keep: Iterable[int] = (),
+    batch: int = 20_000,
+) -> Walk:
+    """Recompute the chain from the record after ``after`` (whose hash is ``after_hash``) to
+    ``until`` (or its end); stop at the first record that was altered, removed or reordered.
+    The chain's hashes at the seqs in ``keep`` that were reached are returned."""
+    prev = after_hash
+    expected_seq = after + 1
     checked = 0
+    wanted = sorted(set(keep), reverse=True)
+    want = wanted.pop() if wanted else -1
+    hashes: dict[int, str] = {}
+
+    def stop(bad: int, reason: str) -> Walk:
+        return Walk(VerifyResult(False, checked, bad, reason), expected_seq - 1, prev, hashes)
+
     for (
         seq,
         at,
@@ -379,26 +413,45 @@ def verify(*, session: Session, batch: int = 20_000) -> VerifyResult:
         req,
         prev_hash,
         digest,
-    ) in _iter_rows(session, batch):
+    ) in _iter_rows(session, batch, None if after == 0 else after, until):
         if seq > expected_seq:
-            return VerifyResult(
-                False, checked, expected_seq, f"记录 {expected_seq} 缺失（下一条为 {seq}）"
-            )
+            return stop(expected_seq, f"记录 {expected_seq} 缺失（下一条为 {seq}）")
         if seq < expected_seq:
-            return VerifyResult(False, checked, seq, f"记录 {seq} 不在链中（插入或重排）")
+            return stop(seq, f"记录 {seq} 不在链中（插入或重排）")
         if prev_hash != prev:
-            return VerifyResult(False, checked, seq, f"记录 {seq} 的前序哈希与链不符")
+            return stop(seq, f"记录 {seq} 的前序哈希与链不符")
         computed = _hash(
             prev, _body(seq, at, actor_id, actor, action, kind, eid, unit_id, diff, req)
         )
         if computed != digest:
-            return VerifyResult(False, checked, seq, f"记录 {seq} 的内容与其哈希不符（被篡改）")
+            return stop(seq, f"记录 {seq} 的内容与其哈希不符（被篡改）")
         prev = digest
+        if seq == want:
+            hashes[seq] = digest
+            want = wanted.pop() if wanted else -1
         expected_seq += 1
         checked += 1
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
-    if head.seq != checked or head.hash != prev:
-        return VerifyResult(
-            False, checked, checked + 1 if head.seq > checked else checked, "链尾记录缺失或链头不符"
-        )
-    return VerifyResult(True, checked)
+    if until is not None and expected_seq <= until:
+        return stop(expected_seq, f"记录 {expected_seq} 缺失（链在 {expected_seq - 1} 结束）")
+    return Walk(VerifyResult(True, checked), expected_seq - 1, prev, hashes)
+
+
+def head(*, session: Session) -> tuple[int, str]:
+    """The chain's head as stored: its last seq and hash."""
+    row = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
+    return int(row.seq), str(row.hash)
+
+
+def check_head(walked: Walk, head_seq: int, head_hash: str) -> VerifyResult:
+    """The walk's result, failed if the whole chain it walked does not end at the head."""
+    result = walked.result
+    if result.ok and (head_seq != walked.seq or head_hash != walked.hash):
+        bad = walked.seq + 1 if head_seq > walked.seq else walked.seq
+        return VerifyResult(False, result.checked, bad, "链尾记录缺失或链头不符")
+    return result
+
+
+def verify(*, session: Session, batch: int = 20_000) -> VerifyResult:
+    """Recompute the whole chain; name the first record that was altered, removed or reordered."""
+    walked = walk(session=session, batch=batch)
+    return check_head(walked, *head(session=session))

@@ -1,4 +1,7 @@
-"""Audit API: the trail of one entity, and chain verification."""
+"""Audit API: the trail of one entity, and chain verification (with the latest checkpoint).
+
+The router's lifespan runs the server's checkpointer (``qingzhi.audit.checkpointer``).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +10,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from qingzhi.audit import service
+from qingzhi.audit import checkpoints, service
+from qingzhi.audit.checkpointer import lifespan
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.web.deps import require, transaction
 
-router = APIRouter(prefix="/api/audit", tags=["audit"])
+router = APIRouter(prefix="/api/audit", tags=["audit"], lifespan=lifespan)
 
 
 @router.get("/{entity_kind}/{entity_id}")
@@ -32,6 +36,9 @@ def trail(
 
 @router.post("/verify")
 def verify(request: Request, actor: Actor = Depends(require(Perm.audit_verify))) -> dict[str, Any]:
-    """Recompute the whole hash chain."""
+    """Recompute the whole hash chain and check it contains the latest signed checkpoint:
+    ``ok``, ``checked``, ``first_bad_seq``, ``reason``, and ``checkpoint`` (the latest one's
+    ``seq``, ``time``, ``key``, ``ok``, ``reason``, ``unattested`` records after it; null when
+    no key is configured or none was made)."""
     with transaction(request, write=False) as session:
-        return asdict(service.verify(session=session))
+        return checkpoints.latest_status(session=session, settings=request.app.state.settings)

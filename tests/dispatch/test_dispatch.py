@@ -138,6 +138,30 @@ def test_one_click_dispatch_changes_incident_and_officer(
     assert any(e["kind"] == "assignment" for e in timeline)
 
 
+def test_every_way_to_dispatch_checks_the_officers(
+    as_user, db: Database, org: Org, settings
+) -> None:
+    """The lifecycle endpoint sends officers too: a busy officer is refused there as well, the
+    incident stays as it was, and one officer named twice is a field error."""
+    busy, free = _on_duty(org, "A")[:2]
+    first = _incident(db, settings, 107.05, 30.05)
+    c = as_user("dispatcher")
+    assert c.post(f"/api/dispatch/incidents/{first}", json={"officer_ids": [busy]}).is_success
+    second = _incident(db, settings, 107.05, 30.06, "D-2")
+    r = c.post(
+        f"/api/incidents/{second}/transitions",
+        json={"to": "dispatched", "officer_ids": [free, busy]},
+    )
+    assert r.status_code == 409
+    assert r.json()["error"]["details"] == {"officer_id": busy, "status": "dispatched"}
+    assert c.get(f"/api/incidents/{second}").json()["status"] == "received"
+    me = next(o for o in c.get("/api/live/officers").json()["items"] if o["id"] == free)
+    assert (me["status"], me["incident_id"]) == ("available", None)
+    r = c.post(f"/api/dispatch/incidents/{second}", json={"officer_ids": [free, free]})
+    assert r.status_code == 422
+    assert r.json()["error"]["details"][0]["field"] == "officer_ids"
+
+
 def test_off_duty_officer_cannot_be_sent(as_user, db: Database, org: Org, settings) -> None:
     iid = _incident(db, settings, 107.05, 30.05)
     off = next(

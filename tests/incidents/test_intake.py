@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 from sqlalchemy import func, select
 
 from qingzhi.audit.models import AuditRecord
@@ -98,6 +101,119 @@ def test_repeat_calls_link_to_the_first(as_user, org):
     assert sum(1 for e in timeline if e["kind"] == "linked_call") == 2
 
 
+def _linked_records(session, incident_id):
+    from qingzhi.audit.service import trail_of
+
+    trail = trail_of(session=session, entity_kind="incident", entity_id=incident_id)
+    return [e for e in trail if e.action == "incident.repeat_linked"]
+
+
+def _add_user(db, username, unit):
+    from qingzhi.auth import service as auth
+    from qingzhi.auth.context import system_actor
+    from qingzhi.auth.permissions import Role
+    from tests.factories import PASSWORD
+
+    with db.session(write=True) as s:
+        auth.create_user(
+            session=s,
+            actor=system_actor(),
+            username=username,
+            password=PASSWORD,
+            role=Role.station_chief,
+            unit_code=unit,
+        )
+
+
+def test_repeat_links_across_stations_show_only_in_scope(as_user, org, db):
+    """Repeat calls are linked bureau-wide, but a station sees the first call's id only when it
+    is in its scope (else the neutral 此前有跨所报警), and the raised count of the other station's
+    incident is audited there."""
+    _add_user(db, "chief_b", "B")
+    in_b = {"lon": 107.1005, "lat": 30.05}  # station B, 50 m from A's border
+    in_a = {"lon": 107.0995, "lat": 30.05}  # station A, 100 m from the call in B
+    first = (
+        as_user("dispatcher")
+        .post(
+            "/api/incidents",
+            json=body(source_id="b-1", location=in_b, caller_phone="13700000001"),
+        )
+        .json()["incident"]
+    )
+    assert first["unit_id"] == org.id("B")
+    chief = as_user("chief_a")
+    # The same caller, 20 minutes later, in station A.
+    r = chief.post(
+        "/api/incidents",
+        json=body(
+            source_id="a-1",
+            received_at="2026-11-01T10:20:00+08:00",
+            caller_phone="13700000001",
+            location={"lon": 107.05, "lat": 30.05},
+        ),
+    )
+    assert r.status_code == 201, r.text
+    by_phone = r.json()["incident"]
+    # Another caller, same category 100 m away across the border, 30 minutes later.
+    by_place = chief.post(
+        "/api/incidents",
+        json=body(
+            source_id="a-2",
+            received_at="2026-11-01T10:30:00+08:00",
+            caller_phone="13900000009",
+            location=in_a,
+        ),
+    ).json()["incident"]
+    for repeat in (by_phone, by_place):
+        assert repeat["unit_id"] == org.id("A")
+        assert repeat["repeat_of_id"] is None
+        assert repeat["repeat_elsewhere"] is True
+        assert repeat["repeat_elsewhere_label"] == "此前有跨所报警"
+        again = chief.get(f"/api/incidents/{repeat['id']}").json()
+        assert (again["repeat_of_id"], again["repeat_elsewhere"]) == (None, True)
+        timeline = chief.get(f"/api/incidents/{repeat['id']}/timeline").json()
+        assert not [e for e in timeline if e["kind"] == "linked_call"]
+        [created] = [e for e in timeline if e["title"] == "审计：登记警情"]
+        assert created["detail"]["after"]["repeat_of_id"] is None
+        assert created["detail"]["after"]["repeat_elsewhere"] is True
+    listed = chief.get("/api/incidents").json()["items"]
+    assert {(i["id"], i["repeat_of_id"], i["repeat_elsewhere"]) for i in listed} == {
+        (by_phone["id"], None, True),
+        (by_place["id"], None, True),
+    }
+    feature = chief.get(f"/ogc/collections/incidents/items/{by_phone['id']}").json()
+    assert feature["properties"]["repeat_of_id"] is None
+    exported = list(csv.DictReader(io.StringIO(chief.get("/api/incidents/export.csv").text)))
+    assert [(r["\ufeff编号"], r["首报编号"]) for r in exported] == [
+        (str(by_place["id"]), ""),
+        (str(by_phone["id"]), ""),
+    ]
+
+    # The command centre sees the links themselves.
+    c = as_user("dispatcher")
+    for repeat in (by_phone, by_place):
+        seen = c.get(f"/api/incidents/{repeat['id']}").json()
+        assert (seen["repeat_of_id"], seen["repeat_elsewhere"]) == (first["id"], False)
+    assert c.get(f"/api/incidents/{first['id']}").json()["repeat_count"] == 2
+
+    # Station B: its incident's count rose, and each rise is audited there, by the caller who
+    # linked it; the repeat calls, in A, are not named to B.
+    with db.session() as s:
+        linked = _linked_records(s, first["id"])
+    assert [(e.actor, e.unit_id) for e in linked] == [("chief_a", org.id("B"))] * 2
+    assert [e.diff["after"]["repeat_count"] for e in linked] == [1, 2]
+    assert [e.diff["repeat_ids"] for e in linked] == [[by_phone["id"]], [by_place["id"]]]
+    b = as_user("chief_b")
+    assert b.get(f"/api/incidents/{first['id']}").json()["repeat_count"] == 2
+    timeline = b.get(f"/api/incidents/{first['id']}/timeline").json()
+    assert not [e for e in timeline if e["kind"] == "linked_call"]
+    shown = [e["detail"] for e in timeline if e["title"] == "审计：关联重复报警"]
+    assert [(d["repeat_ids"], d["repeats_elsewhere"]) for d in shown] == [([], 1), ([], 1)]
+    # Bureau-wide, the timeline names them.
+    timeline = as_user("dispatcher").get(f"/api/incidents/{first['id']}/timeline").json()
+    assert sum(1 for e in timeline if e["kind"] == "linked_call") == 2
+
+
 def test_gcj02_input_is_stored_as_wgs84(as_user):
     c = as_user("dispatcher")
     r = c.post(
@@ -174,7 +290,7 @@ def test_batches_link_repeats_across_batches_and_keep_their_order(db, org, setti
     """``intake_batches`` (the importer's path): each batch its own transaction, results in
     order, a call of batch 2 linked to one of batch 1, a source id repeated later not duplicated,
     and the audit chain intact."""
-    from qingzhi.audit.service import verify
+    from qingzhi.audit.service import trail_of, verify
     from qingzhi.auth.context import system_actor
     from qingzhi.incidents import service
     from qingzhi.incidents.schemas import IncidentCreate
@@ -200,6 +316,16 @@ def test_batches_link_repeats_across_batches_and_keep_their_order(db, org, setti
     with db.session() as s:
         third = s.get(Incident, out[1][0].incident_id)
         assert third is not None and third.repeat_of_id == out[0][0].incident_id
+        # b2 (same place, a minute later) repeats b1 in its own batch: b1 is created with its
+        # count; the later batch raises it, audited on b1
+        trail = trail_of(session=s, entity_kind="incident", entity_id=out[0][0].incident_id)
+        assert trail[0].diff["after"]["repeat_count"] == 1
+        [linked] = _linked_records(s, out[0][0].incident_id)
+        assert linked.diff == {
+            "before": {"repeat_count": 1},
+            "after": {"repeat_count": 2},
+            "repeat_ids": [third.id],
+        }
     assert _count(db, Incident) == 3
     with db.session() as s:
         assert verify(session=s).ok

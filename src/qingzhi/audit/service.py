@@ -43,6 +43,7 @@ ACTION_LABELS = {
     "incident.closed": "结警",
     "incident.transferred": "移交",
     "incident.cancelled": "撤销",
+    "incident.repeat_linked": "关联重复报警",
     "unit.create": "新建单位",
     "unit.update": "修改单位",
     "unit.bundle": "调整捆绑",

@@ -7,8 +7,9 @@ the travel time on the road graph when one is configured (``QINGZHI_ROAD_GRAPH``
 straight-line distance × ``dispatch_detour_factor`` at ``dispatch_speed_kmh``. An officer with no
 position yet is placed at their station (flagged as estimated).
 
-Dispatching moves the incident to ``dispatched`` through the incident service (which audits it
-and, through the live hooks, marks the officers ``dispatched`` and tells every map in scope).
+Dispatching moves the incident to ``dispatched`` through the incident service, which decides on
+the locked incident row and the officers' locked live rows, audits it and, through the live
+hooks, marks the officers ``dispatched`` and tells every map in scope.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
 from qingzhi.dispatch.roads import load_graph
-from qingzhi.errors import Conflict, ValidationFailed
+from qingzhi.errors import ValidationFailed
 from qingzhi.geo.geometry import load_geometry
 from qingzhi.incidents import service as incidents
 from qingzhi.incidents.lifecycle import Status
@@ -247,32 +248,14 @@ def dispatch(
     officer_ids: list[int],
     reason: str = "",
 ) -> IncidentRead:
-    """Send officers to an incident (one click): the incident and the officers change state."""
+    """Send officers to an incident (one click): the incident and the officers change state.
+
+    Everything is decided in ``incidents.transition`` on locked rows: the incident's state (409
+    naming it when it was already dispatched) and each officer's availability (409 naming the
+    officer who is not free), so of concurrent dispatches exactly one sends an officer."""
     actor.require(Perm.incident_dispatch)
     if not officer_ids:
         raise ValidationFailed.field("officer_ids", "派警须指定至少一名民警")
-    inc = incidents.visible(session, actor, incident_id)
-    if inc.status not in (Status.received, Status.transferred):
-        raise Conflict(
-            f"警情当前状态为“{Status(inc.status).label}”，不能再次派警",
-            details={"status": str(inc.status)},
-        )
-    chosen = session.execute(
-        select(Officer, OfficerLive)
-        .outerjoin(OfficerLive, OfficerLive.officer_id == Officer.id)
-        .where(Officer.id.in_(officer_ids))
-    )
-    found = {row[0].id: row for row in chosen}
-    for oid in officer_ids:
-        if oid not in found or not actor.scope.contains(found[oid][0].unit_id):
-            raise ValidationFailed.field("officer_ids", f"民警 {oid} 不存在或不在权限范围内")
-        status = effective_status(*found[oid])
-        if status != LiveStatus.available:
-            o = found[oid][0]
-            raise Conflict(
-                f"民警 {o.name}（{o.police_number}）当前{status.label}，不能派警",
-                details={"officer_id": oid, "status": str(status)},
-            )
     return incidents.transition(
         session=session,
         actor=actor,

@@ -20,7 +20,12 @@ from sqlalchemy.orm import Session
 from qingzhi.auth.context import Actor
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.query import IncidentQuery, iterate
-from qingzhi.incidents.service import record_personal_read, to_read, unit_names
+from qingzhi.incidents.service import (
+    primaries_in_scope,
+    record_personal_read,
+    to_read,
+    unit_names,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +67,9 @@ def _records(
             record_personal_read(
                 session=session, actor=actor, incident_ids=[b.id for b in batch], purpose="export"
             )
+        primaries = primaries_in_scope(session, actor, batch)
         for inc in batch:
-            r = to_read(inc, names, unmask=unmask).model_dump()
+            r = to_read(inc, names, primaries=primaries, unmask=unmask).model_dump()
             r["lon"] = inc.lon
             r["lat"] = inc.lat
             r["received_at"] = inc.received_at.isoformat()

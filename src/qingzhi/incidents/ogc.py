@@ -20,7 +20,13 @@ from qingzhi.auth.permissions import Perm
 from qingzhi.errors import NotFound, ValidationFailed
 from qingzhi.incidents import query as iq
 from qingzhi.incidents.models import Incident
-from qingzhi.incidents.service import scope_filter, to_read, unit_names, visible
+from qingzhi.incidents.service import (
+    primaries_in_scope,
+    scope_filter,
+    to_read,
+    unit_names,
+    visible,
+)
 from qingzhi.web.deps import require, transaction
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
@@ -183,7 +189,8 @@ def items(
             .all()
         )
         names = unit_names(session)
-        features = [_feature(to_read(r, names)) for r in rows]
+        primaries = primaries_in_scope(session, actor, rows)
+        features = [_feature(to_read(r, names, primaries=primaries)) for r in rows]
     base = f"{_base(request)}/ogc/collections/incidents/items"
     params = {k: v for k, v in request.query_params.items() if k not in ("offset",)}
     links = [
@@ -221,5 +228,6 @@ def item(
         raise NotFound()
     with transaction(request, write=False) as session:
         inc = visible(session, actor, int(feature_id))
-        feature = _feature(to_read(inc, unit_names(session)))
+        primaries = primaries_in_scope(session, actor, [inc])
+        feature = _feature(to_read(inc, unit_names(session), primaries=primaries))
     return JSONResponse(feature, media_type=GEOJSON)

@@ -32,6 +32,7 @@ from qingzhi.incidents.schemas import IncidentPage
 from qingzhi.incidents.service import (
     haversine_m,
     open_only,
+    primaries_in_scope,
     record_personal_read,
     scope_filter,
     to_read,
@@ -318,13 +319,14 @@ def page(
             session=session, actor=actor, incident_ids=[r.id for r in rows], purpose="list"
         )
     names = unit_names(session)
+    primaries = primaries_in_scope(session, actor, rows)
     total = None
     if count:
         total = session.execute(
             select(func.count()).select_from(filtered(session, actor, query).subquery())
         ).scalar_one()
     return IncidentPage(
-        items=[to_read(r, names, unmask=unmask) for r in rows],
+        items=[to_read(r, names, primaries=primaries, unmask=unmask) for r in rows],
         next_cursor=next_cursor,
         total=total,
         facets=facet_counts(session=session, actor=actor, query=query, names=names)

@@ -178,8 +178,12 @@ class IncidentRead(BaseModel):
     routed_by: str
     needs_review: bool
     review_reason: str | None
+    # A repeat call (重复报警) names its first call only when the caller may see that one;
+    # otherwise repeat_of_id is None and repeat_elsewhere says 此前有跨所报警 (no id).
     repeat_of_id: int | None
-    repeat_count: int
+    repeat_elsewhere: bool = False
+    repeat_elsewhere_label: str | None = None
+    repeat_count: int  # calls linked to this one, bureau-wide (a count names no call)
     dispatched_at: dt.datetime | None
     arrived_at: dt.datetime | None
     resolved_at: dt.datetime | None

@@ -6,6 +6,16 @@ stream of batches): idempotent on the source system's id, routed by jurisdiction
 earlier calls about the same matter, and audited in the same transaction. A batch is routed with
 one spatial query and written with bulk inserts, so the same code serves one call and a year of
 them.
+
+Repeat calls are linked bureau-wide (the matter is the same whoever took the call) and stored so;
+what a caller sees is scoped: ``to_read`` names the first call only when it is in the caller's
+scope, else gives the neutral ``repeat_elsewhere`` (此前有跨所报警) without its id, and the
+timeline does the same for linked calls and the audit entries that name them. Raising another
+incident's repeat count is audited on that incident (``incident.repeat_linked``).
+
+Transitions (dispatch included) are decided on the incident's locked row, and officers to be
+sent on their locked live rows (``_movable``, ``live_hooks.officers_held``); only the handling
+unit (or the whole bureau) moves an incident.
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ import datetime as dt
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from types import SimpleNamespace
@@ -142,6 +152,7 @@ _SNAPSHOT_FIELDS = (
     "lat",
     "address",
     "repeat_of_id",
+    "repeat_count",
 )
 
 
@@ -364,19 +375,7 @@ def _intake(
         rows.append(row)
     insert_rows(session.connection(), _TABLE, rows)
     index_at_commit(session, new_ids)
-    # Count repeats on primaries already in the database.
-    bumps: dict[int, int] = defaultdict(int)
-    for n in new:
-        if n.repeat_of is not None:
-            bumps[n.repeat_of] += 1
-    if bumps:
-        session.connection().execute(
-            update(_TABLE)
-            .where(_TABLE.c.id == bindparam("_id"))
-            .values(repeat_count=_TABLE.c.repeat_count + bindparam("_rep")),
-            [{"_id": k, "_rep": v} for k, v in bumps.items()],
-        )
-        session.expire_all()
+    bumped = _count_repeats(session, actors, new, new_ids)
 
     # Lifecycle events: received, then any historical steps an import carries.
     events = []
@@ -431,7 +430,8 @@ def _intake(
                 action, "incident", iid, row["unit_id"], after=_snapshot(row), actor=actors[n.index]
             )
             for iid, n, row in zip(new_ids, new, rows, strict=True)
-        ],
+        ]
+        + bumped,
     )
     live_hooks.incidents_created(session, new_ids, rows)
     for iid, n in zip(new_ids, new, strict=True):
@@ -445,6 +445,69 @@ def _intake(
         else:
             results[i] = ItemResult(results[first_of[sid]].incident_id, False)
     return [results[i] for i in range(len(items))], dict(zip(new_ids, rows, strict=True)), index
+
+
+_PRIMARIES_LOCKED = (
+    select(_TABLE.c.id, _TABLE.c.unit_id, _TABLE.c.repeat_count)
+    .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_TABLE.c.id)
+    .with_for_update(key_share=True)
+)
+_BUMP = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("_id"))
+    .values(repeat_count=_TABLE.c.repeat_count + bindparam("_rep"))
+)
+
+
+def _count_repeats(
+    session: Session, actors: Sequence[Actor], new: Sequence[_New], new_ids: Sequence[int]
+) -> list[audit.Change]:
+    """Raise the repeat count of every first call already in the database that new calls
+    repeat, on its locked row (by id, as transitions lock), and give the audit record of each:
+    ``incident.repeat_linked`` on the first call, in its unit, by the caller who linked it, with
+    the count before and after and the new calls' ids. (A first call of the same batch is
+    inserted with its count, and audited with it in its creation record.)"""
+    linked: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for iid, n in zip(new_ids, new, strict=True):
+        if n.repeat_of is not None:
+            linked[n.repeat_of][id(actors[n.index])].append(iid)
+    if not linked:
+        return []
+    by_key = {id(a): a for a in actors}
+    connection = session.connection()
+    ids = sorted(linked)
+    current: dict[int, tuple[int | None, int]] = {}
+    for start in range(0, len(ids), 500):
+        for pid, unit_id, count in connection.execute(
+            _PRIMARIES_LOCKED, {"ids": ids[start : start + 500]}
+        ):
+            current[pid] = (unit_id, count)
+    connection.execute(
+        _BUMP,
+        [{"_id": pid, "_rep": sum(map(len, linked[pid].values()))} for pid in ids],
+    )
+    session.expire_all()
+    changes = []
+    for pid in ids:
+        unit_id, count = current[pid]
+        for key, repeats in linked[pid].items():
+            changes.append(
+                audit.Change(
+                    "incident.repeat_linked",
+                    "incident",
+                    pid,
+                    unit_id,
+                    diff={
+                        "before": {"repeat_count": count},
+                        "after": {"repeat_count": count + len(repeats)},
+                        "repeat_ids": repeats,
+                    },
+                    actor=by_key[key],
+                )
+            )
+            count += len(repeats)
+    return changes
 
 
 _EARLIER = select(
@@ -606,7 +669,9 @@ def intake_posted(
     for (actor, _, _), result in zip(posted, results, strict=True):
         row = rows.get(result.incident_id) if result.created else None
         if row is not None:
-            answers.append((to_read(SimpleNamespace(**row), names), True))
+            inc = SimpleNamespace(**row)
+            primaries = primaries_in_scope(session, actor, [inc])
+            answers.append((to_read(inc, names, primaries=primaries), True))
             continue
         try:
             answers.append(
@@ -625,10 +690,55 @@ def unit_names(session: Session) -> dict[int, str]:
     return region_index(session).unit_names
 
 
+REPEAT_ELSEWHERE_LABEL = "此前有跨所报警"
+
+
+class _EveryId:
+    """Contains every id: the primaries the whole bureau may see."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+EVERY_PRIMARY: Container[int] = _EveryId()
+
+
+def primaries_in_scope(
+    session: Session, actor: Actor, incidents: Iterable[Incident | SimpleNamespace]
+) -> Container[int]:
+    """Of the first calls these incidents repeat, those in the caller's scope (what ``to_read``
+    may name): one query for a whole page, none for the whole bureau."""
+    if actor.scope.whole_bureau:
+        return EVERY_PRIMARY
+    return _ids_in_scope(session, actor, (inc.repeat_of_id for inc in incidents))
+
+
+def _ids_in_scope(session: Session, actor: Actor, ids: Iterable[int | None]) -> Container[int]:
+    """Those of ``ids`` that are incidents in the caller's scope."""
+    if actor.scope.whole_bureau:
+        return EVERY_PRIMARY
+    wanted = sorted({i for i in ids if i is not None})
+    shown: set[int] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        query = scope_filter(select(Incident.id).where(Incident.id.in_(chunk)), actor)
+        shown.update(session.execute(query).scalars())
+    return shown
+
+
 def to_read(
-    inc: Incident | SimpleNamespace, unit_names: dict[int, str], *, unmask: bool = False
+    inc: Incident | SimpleNamespace,
+    unit_names: dict[int, str],
+    *,
+    primaries: Container[int],
+    unmask: bool = False,
 ) -> IncidentRead:
-    """The API view of an incident (or of its row just written, as attributes)."""
+    """The API view of an incident (or of its row just written, as attributes).
+
+    Repeat calls are linked bureau-wide (the matter is the same whoever took the call), but a
+    caller sees the first call's id only if it is in ``primaries`` (``primaries_in_scope``);
+    otherwise only the neutral flag ``repeat_elsewhere`` (此前有跨所报警)."""
+    elsewhere = inc.repeat_of_id is not None and inc.repeat_of_id not in primaries
     response = handling = None
     if inc.arrived_at is not None:
         response = (inc.arrived_at - inc.received_at).total_seconds()
@@ -659,7 +769,9 @@ def to_read(
         routed_by=inc.routed_by,
         needs_review=inc.needs_review,
         review_reason=inc.review_reason,
-        repeat_of_id=inc.repeat_of_id,
+        repeat_of_id=None if elsewhere else inc.repeat_of_id,
+        repeat_elsewhere=elsewhere,
+        repeat_elsewhere_label=REPEAT_ELSEWHERE_LABEL if elsewhere else None,
         repeat_count=inc.repeat_count,
         dispatched_at=inc.dispatched_at,
         arrived_at=inc.arrived_at,
@@ -718,7 +830,8 @@ def get(*, session: Session, actor: Actor, incident_id: int, unmask: bool = Fals
     inc = visible(session, actor, incident_id)
     if unmask and inc.caller_phone:
         record_personal_read(session=session, actor=actor, incident_ids=[inc.id], purpose="detail")
-    return to_read(inc, unit_names(session), unmask=unmask)
+    primaries = primaries_in_scope(session, actor, [inc])
+    return to_read(inc, unit_names(session), primaries=primaries, unmask=unmask)
 
 
 # ---------------------------------------------------------------- lifecycle
@@ -732,9 +845,15 @@ def transition(
     data: Transition,
     at: dt.datetime | None = None,
 ) -> IncidentRead:
-    """Move an incident along its lifecycle; 409 naming both states when not allowed."""
-    inc = visible(session, actor, incident_id)
+    """Move an incident along its lifecycle; 409 naming both states when not allowed.
+
+    The one place where an incident moves (dispatch comes through here too), decided on its
+    locked row (``_movable``): of concurrent transitions exactly one applies, the others get
+    the 409 naming the state they found. Officers to be sent are checked free on their locked
+    live rows, so one officer is never sent to two incidents at once.
+    """
     actor.require(Perm.incident_dispatch if data.to == Status.dispatched else Perm.incident_write)
+    inc = _movable(session, actor, incident_id)
     check_transition(inc.status, data.to)
     at = at or utcnow()
     before = {"status": str(inc.status), "unit_id": inc.unit_id}
@@ -766,13 +885,18 @@ def transition(
             o = found.get(oid)
             if o is None or not o.active or not actor.scope.contains(o.unit_id):
                 raise ValidationFailed.field("officer_ids", f"民警 {oid} 不存在或不在权限范围内")
+        if len(set(data.officer_ids)) != len(data.officer_ids):
+            raise ValidationFailed.field("officer_ids", "同一民警不能重复指派")
+        live_hooks.officers_held(session, inc.id, data.officer_ids)
         session.add_all(
             IncidentAssignment(incident_id=inc.id, officer_id=oid, assigned_at=at, actor=actor.name)
             for oid in data.officer_ids
         )
         detail["officers"] = list(data.officer_ids)
         inc.dispatched_at = inc.dispatched_at or at
-    elif data.to == Status.arrived:
+    else:
+        live_hooks.officers_held(session, inc.id)
+    if data.to == Status.arrived:
         inc.arrived_at = at
     elif data.to == Status.resolved:
         inc.resolved_at = at
@@ -808,7 +932,65 @@ def transition(
     live_hooks.incident_changed(
         session, actor, inc, data.officer_ids if detail.get("officers") else ()
     )
-    return to_read(inc, unit_names(session))
+    return to_read(inc, unit_names(session), primaries=primaries_in_scope(session, actor, [inc]))
+
+
+_LOCK_ROW = (
+    select(Incident)
+    .where(Incident.id == bindparam("incident_id"))
+    .with_for_update(key_share=True)
+    .execution_options(populate_existing=True)
+)
+
+
+def _movable(session: Session, actor: Actor, incident_id: int) -> Incident:
+    """The incident's row, locked for the rest of the transaction, if the caller may move it.
+
+    PostgreSQL: ``SELECT … FOR NO KEY UPDATE`` (a concurrent transition waits, then reads the
+    state this one left; a repeat call pointing at the incident is not held up). SQLite: the
+    write transaction holds the database's one writer lock from its ``BEGIN IMMEDIATE``; the row
+    is read again inside it either way, never taken from an earlier read of the session.
+
+    Only the handling unit (with its central station) or the whole bureau moves an incident. The
+    station whose jurisdiction holds the place keeps reading it — after it transferred the
+    incident away, or while its central station handles it — but 403 on any transition.
+    """
+    actor.require(Perm.incident_read)
+    inc = session.execute(_LOCK_ROW, {"incident_id": incident_id}).scalar_one_or_none()
+    if inc is None or not in_scope(actor, inc):
+        raise NotFound()
+    if not actor.scope.contains(inc.unit_id):
+        handler = unit_names(session).get(inc.unit_id) if inc.unit_id else None
+        raise PermissionDenied(
+            f"该警情现由{handler or '其他单位'}处置，本单位只能查看，不能变更其状态",
+            details={"incident_id": inc.id, "unit_id": inc.unit_id, "status": str(inc.status)},
+        )
+    return inc
+
+
+def _linked_ids(diff: dict[str, Any]) -> list[int]:
+    """The ids of other incidents an incident's audit record names: the first call in its
+    creation record, the repeat calls in a ``incident.repeat_linked`` record."""
+    after = diff.get("after")
+    first = after.get("repeat_of_id") if isinstance(after, dict) else None
+    return [*([first] if isinstance(first, int) else []), *diff.get("repeat_ids", [])]
+
+
+def _scoped_links(diff: dict[str, Any], shown: Container[int]) -> dict[str, Any]:
+    """An audit record's diff as a caller sees it on a timeline: other incidents outside the
+    caller's scope are not named (the first call becomes ``repeat_elsewhere``, repeat calls a
+    count ``repeats_elsewhere``)."""
+    out = dict(diff)
+    after = out.get("after")
+    first = after.get("repeat_of_id") if isinstance(after, dict) else None
+    if isinstance(after, dict) and isinstance(first, int) and first not in shown:
+        out["after"] = {**after, "repeat_of_id": None, "repeat_elsewhere": True}
+    if "repeat_ids" in out:
+        ids = out["repeat_ids"]
+        out["repeat_ids"] = [i for i in ids if i in shown]
+        if len(out["repeat_ids"]) < len(ids):
+            out["repeats_elsewhere"] = len(ids) - len(out["repeat_ids"])
+    return out
 
 
 def timeline(*, session: Session, actor: Actor, incident_id: int) -> list[TimelineEntry]:
@@ -845,14 +1027,16 @@ def timeline(*, session: Session, actor: Actor, incident_id: int) -> list[Timeli
                 detail={"officer_id": o.id},
             )
         )
-    for entry in audit.trail_of(session=session, entity_kind="incident", entity_id=inc.id):
+    trail = audit.trail_of(session=session, entity_kind="incident", entity_id=inc.id)
+    shown = _ids_in_scope(session, actor, (i for e in trail for i in _linked_ids(e.diff)))
+    for entry in trail:
         out.append(
             TimelineEntry(
                 at=entry.at,
                 kind="audit",
                 title=f"审计：{audit.action_label(entry.action)}",
                 actor=entry.actor,
-                detail={"seq": entry.seq, **entry.diff},
+                detail={"seq": entry.seq, **_scoped_links(entry.diff, shown)},
             )
         )
     linked = (

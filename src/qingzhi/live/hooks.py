@@ -2,7 +2,8 @@
 
 Publishes the incident's map feature on the bus and keeps the live status of the officers sent
 to it in step: dispatched → ``dispatched``, arrived → ``on_scene``, finished or handed over →
-``available``. Runs in the caller's transaction.
+``available``; before the incident moves, ``officers_held`` locks those officers' rows and checks
+that the ones about to be sent are free. Runs in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -71,6 +72,25 @@ def incidents_created(session: Session, ids: Sequence[int], rows: Sequence[dict[
             )
         )
     bus.publish(session, events)
+
+
+def officers_held(session: Session, incident_id: int, sending: Sequence[int] = ()) -> None:
+    """Before an incident moves: lock the live rows of the officers on it and of those about to
+    be sent to it, and refuse (409) one about to be sent who is not available.
+
+    Every writer takes its locks in one order — the incident, then officers' live rows by id,
+    then the audit chain's head and the bus — so concurrent transitions, dispatches and status
+    changes queue rather than deadlock."""
+    from qingzhi.live.service import claim_officers, live_rows
+
+    attached = session.execute(
+        select(OfficerLive.officer_id).where(OfficerLive.incident_id == incident_id)
+    ).scalars()
+    on_it = set(attached) - set(sending)
+    if sending:
+        claim_officers(session, sending, also=on_it)
+    elif on_it:
+        live_rows(session, on_it, lock=True)
 
 
 def incident_changed(

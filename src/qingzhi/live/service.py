@@ -15,12 +15,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from qingzhi.audit import service as audit
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
-from qingzhi.errors import NotFound, ValidationFailed
+from qingzhi.errors import Conflict, NotFound, ValidationFailed
 from qingzhi.geo.datum import Datum, convert
 from qingzhi.incidents.lifecycle import OPEN_STATUSES, Status
 from qingzhi.incidents.models import Incident
@@ -31,7 +33,7 @@ from qingzhi.live.models import OfficerLive
 from qingzhi.live.schemas import OfficerLiveUpdate, PositionIn
 from qingzhi.org.enums import DutyStatus
 from qingzhi.org.models import Officer, Unit
-from qingzhi.store.base import utcnow
+from qingzhi.store.base import table_of, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -187,16 +189,81 @@ def map_incidents(
 # ---------------------------------------------------------------- positions and status
 
 
-def _live_rows(session: Session, officer_ids: Iterable[int]) -> dict[int, OfficerLive]:
-    ids = list(set(officer_ids))
+def _live_rows(
+    session: Session, officer_ids: Iterable[int], *, lock: bool = False
+) -> dict[int, OfficerLive]:
+    ids = sorted(set(officer_ids))
     out: dict[int, OfficerLive] = {}
     for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for row in session.execute(
-            select(OfficerLive).where(OfficerLive.officer_id.in_(chunk))
-        ).scalars():
+        query = select(OfficerLive).where(OfficerLive.officer_id.in_(ids[start : start + 500]))
+        if lock:  # in id order, as every locker takes them; refreshed from the locked row
+            query = (
+                query.order_by(OfficerLive.officer_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        for row in session.execute(query).scalars():
             out[row.officer_id] = row
     return out
+
+
+def live_rows(
+    session: Session, officer_ids: Iterable[int], *, lock: bool = False
+) -> dict[int, OfficerLive]:
+    """Each named officer's live-state row, created where missing.
+
+    A missing row is inserted with ``ON CONFLICT DO NOTHING``: two transactions creating the same
+    officer's row do not fail (on PostgreSQL the second waits for the first and keeps its row).
+    With ``lock`` the rows are locked (``FOR UPDATE`` on PostgreSQL; SQLite's writer holds the
+    database already) in officer id order, after the missing ones exist, so that a decision on an
+    officer's status is made on a row no other transaction can change meanwhile.
+    """
+    ids = sorted(set(officer_ids))
+    rows = _live_rows(session, ids)  # unlocked: which rows are missing
+    missing = [oid for oid in ids if oid not in rows]
+    if missing:
+        table = table_of(OfficerLive)
+        dialect = session.connection().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        now = utcnow()
+        session.connection().execute(
+            insert(table)
+            .values(
+                [
+                    {"officer_id": oid, "status": str(LiveStatus.available), "updated_at": now}
+                    for oid in missing
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["officer_id"])
+        )
+    if lock:
+        return _live_rows(session, ids, lock=True)
+    if missing:
+        rows.update(_live_rows(session, missing))
+    return rows
+
+
+def claim_officers(
+    session: Session, officer_ids: Sequence[int], *, also: Iterable[int] = ()
+) -> None:
+    """Make sure every officer about to be sent is available, deciding on their locked live
+    rows (an officer is on at most one incident at a time); 409 naming the first who is not.
+    The rows of ``also`` are locked in the same pass (one id order)."""
+    officers_by_id = {
+        o.id: o
+        for o in session.execute(select(Officer).where(Officer.id.in_(list(officer_ids)))).scalars()
+    }
+    rows = live_rows(session, [*officers_by_id, *also], lock=True)
+    for oid in officer_ids:
+        o = officers_by_id.get(oid)
+        if o is None:
+            raise ValidationFailed.field("officer_ids", f"民警 {oid} 不存在或不在权限范围内")
+        status = effective_status(o, rows.get(oid))
+        if status != LiveStatus.available:
+            raise Conflict(
+                f"民警 {o.name}（{o.police_number}）当前{status.label}，不能派警",
+                details={"officer_id": oid, "status": str(status)},
+            )
 
 
 def record_positions(*, session: Session, actor: Actor, positions: Sequence[PositionIn]) -> int:
@@ -245,17 +312,13 @@ def record_positions(*, session: Session, actor: Actor, positions: Sequence[Posi
             lonlat[i] = (round(float(cx[k]), 7), round(float(cy[k]), 7))
 
     now = utcnow()
-    rows = _live_rows(session, (o.id for o, _ in resolved))
+    rows = live_rows(session, (o.id for o, _ in resolved))
     per_unit: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for i, (o, p) in enumerate(resolved):
         at = (p.at or now).astimezone(dt.UTC)
         lon, lat = lonlat[i]
-        row = rows.get(o.id)
-        if row is None:
-            row = OfficerLive(officer_id=o.id, status=str(LiveStatus.available))
-            session.add(row)
-            rows[o.id] = row
-        elif row.fix_at is not None and row.fix_at > at:
+        row = rows[o.id]
+        if row.fix_at is not None and row.fix_at > at:
             continue
         row.lon, row.lat, row.fix_at = lon, lat, at
         row.speed_kmh, row.heading = p.speed_kmh, p.heading
@@ -283,14 +346,15 @@ def set_officer_states(
     *,
     reason: str = "",
 ) -> None:
-    """Set officers' live status and current incident; audited and published."""
+    """Set officers' live status and current incident, on their locked live rows; audited and
+    published."""
     if not changes:
         return
     ids = [oid for oid, _, _ in changes]
     officers_by_id = {
         o.id: o for o in session.execute(select(Officer).where(Officer.id.in_(ids))).scalars()
     }
-    rows = _live_rows(session, ids)
+    rows = live_rows(session, officers_by_id, lock=True)
     names = unit_names(session)
     events: list[bus.EventIn] = []
     audits: list[audit.Change] = []
@@ -298,11 +362,7 @@ def set_officer_states(
         o = officers_by_id.get(oid)
         if o is None:
             continue
-        row = rows.get(oid)
-        if row is None:
-            row = OfficerLive(officer_id=oid, status=str(LiveStatus.available))
-            session.add(row)
-            rows[oid] = row
+        row = rows[oid]
         before = {"status": row.status, "incident_id": row.incident_id}
         row.status, row.incident_id = str(status), incident_id
         row.updated_at = utcnow()
@@ -335,15 +395,11 @@ def update_officer(
     o = session.get(Officer, officer_id)
     if o is None or not actor.scope.contains(o.unit_id):
         raise NotFound()
-    row = _live_rows(session, [o.id]).get(o.id)
+    row = live_rows(session, [o.id], lock=True)[o.id]  # the incident kept is read locked
     if data.status is not None:
-        incident_id = row.incident_id if row and data.status != LiveStatus.available else None
+        incident_id = row.incident_id if data.status != LiveStatus.available else None
         set_officer_states(session, actor, [(o.id, data.status, incident_id)], reason="manual")
-        row = _live_rows(session, [o.id]).get(o.id)
     if data.camera_url is not None or data.clear_camera:
-        if row is None:
-            row = OfficerLive(officer_id=o.id, status=str(LiveStatus.available))
-            session.add(row)
         before = row.camera_url
         row.camera_url = None if data.clear_camera else data.camera_url
         session.flush()

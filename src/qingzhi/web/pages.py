@@ -141,8 +141,10 @@ def incident_page(
         context["timeline"] = incidents.timeline(
             session=session, actor=who.actor, incident_id=incident_id
         )
-        context["can_dispatch"] = who.actor.can(Perm.incident_dispatch)
-        context["can_write"] = who.actor.can(Perm.incident_write)
+        # Only the handling unit moves an incident (the territorial station may only read it).
+        context["handles"] = handles = who.actor.scope.contains(context["incident"].unit_id)
+        context["can_dispatch"] = handles and who.actor.can(Perm.incident_dispatch)
+        context["can_write"] = handles and who.actor.can(Perm.incident_write)
     return templates.TemplateResponse(request, "incident.html", context)
 
 

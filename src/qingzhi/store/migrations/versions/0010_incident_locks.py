@@ -1,4 +1,5 @@
-"""Placeholder for the incident/dispatch concurrency work (to be filled in or removed before it lands).
+"""Placeholder for the incident/dispatch concurrency work (to be filled in or removed before it
+lands). That work needed no schema change: it decides on locked rows (see incidents.service).
 
 Revision ID: 0010
 Revises: 0009

@@ -253,6 +253,9 @@ def score_stations(
     r_high = np.ceil(np.percentile(ranks, hi_q, axis=0)).astype(int)
     point = stats.rankdata(-scores[0], method="min").astype(int)
 
+    analytic = [
+        _analytic(ind, sums, pops, confidence) for ind in inds
+    ]  # per indicator: (numerator, denominator, low, high) arrays over stations
     results = []
     for i, s in enumerate(stations):
         above = int(np.sum(s_low > s_high[i]))
@@ -263,7 +266,17 @@ def score_stations(
             if k != i and s_low[k] <= s_high[i] and s_high[k] >= s_low[i]
         )
         ind_scores = tuple(
-            _indicator_score(ind, it, sums, i, pops[i], values[0, i, j], normed[i, j], confidence)
+            IndicatorScore(
+                ind.id,
+                float(values[0, i, j]),
+                float(analytic[j][2][i]),
+                float(analytic[j][3][i]),
+                int(analytic[j][0][i]),
+                float(analytic[j][1][i]),
+                float(normed[i, j]),
+                it.weight,
+                bool(np.isfinite(values[0, i, j])),
+            )
             for j, (ind, it) in enumerate(zip(inds, items, strict=True))
         )
         results.append(
@@ -296,31 +309,24 @@ def score_stations(
     )
 
 
-def _indicator_score(
+def _analytic(
     ind: Indicator,
-    item: SchemeItem,
     sums: Mapping[tuple[str, tuple[str, ...]], NDArray[np.int64]],
-    i: int,
-    population: float,
-    value: float,
-    normed: float,
+    pops: FloatArray,
     confidence: float,
-) -> IndicatorScore:
+) -> tuple[NDArray[np.int64], FloatArray, FloatArray, FloatArray]:
+    """Observed numerators, denominators and exact bounds of one indicator for all stations."""
     num_spec, den_spec = _sum_specs(ind.measure)
-    k = int(sums[num_spec][0, i])
-    d = float(sums[den_spec][0, i])
-    kind = ind.measure.kind
-    if kind == "rate":
-        lo, hi = poisson_bounds(k, population, per=PER_10K, confidence=confidence)
-        d = population
-    elif kind == "share":
+    k = sums[num_spec][0]
+    d = sums[den_spec][0].astype(np.float64)
+    if ind.measure.kind == "rate":
+        lo, hi = poisson_bounds(k, pops, per=PER_10K, confidence=confidence)
+        d = pops
+    elif ind.measure.kind == "share":
         lo, hi = wilson_bounds(k, d, confidence=confidence)
     else:
         lo, hi = rate_ratio_bounds(k, d, confidence=confidence)
-    defined = bool(np.isfinite(value))
-    return IndicatorScore(
-        ind.id, float(value), float(lo), float(hi), k, d, float(normed), item.weight, defined
-    )
+    return k, d, lo, hi
 
 
 def _bootstrap_sums(
@@ -348,7 +354,7 @@ def _bootstrap_sums(
                 code |= np.asarray(rec[c], dtype=bool).astype(np.int64) << b
             counts[i] = np.bincount(code, minlength=n_pat)
         seen = np.flatnonzero(counts.sum(axis=0) > 0)  # only patterns that occur
-        draw = np.empty((draws + 1, len(stations), len(seen)), dtype=np.int64)
+        draw = np.empty((draws + 1, len(stations), len(seen)), dtype=np.float64)
         draw[0] = counts[:, seen]
         draw[1:] = rng.poisson(
             counts[:, seen].astype(np.float64), size=(draws, *counts[:, seen].shape)
@@ -360,5 +366,5 @@ def _bootstrap_sums(
             mask = np.ones(len(seen), dtype=bool)
             for c in cs:
                 mask &= bits[:, cols.index(c)] == 1
-            out[(src, cs)] = draw[:, :, mask].sum(axis=2)
+            out[(src, cs)] = np.rint(draw @ mask.astype(np.float64)).astype(np.int64)
     return out

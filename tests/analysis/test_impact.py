@@ -105,6 +105,14 @@ def panel_kwargs() -> dict[str, Any]:
         ({"neighbours": {"P0": ("Q9",)}}, "neighbours"),
         ({"kind": "ratio"}, "kind"),
         ({"stations": ("A",) * 8}, "stations"),
+        (  # 2,000 stations × 24 months: the model matrix would not fit a request's bounds
+            {
+                "stations": tuple(f"X{i}" for i in range(2000)),
+                "values": np.zeros((2000, 24)),
+                "treated": np.arange(2000) < 10,
+            },
+            "stations",
+        ),
     ],
 )
 def test_bad_panels_name_the_field(change, field) -> None:

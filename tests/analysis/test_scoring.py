@@ -183,3 +183,14 @@ def test_scheme_version_change_leaves_old_scores_reproducible() -> None:
     again = score_stations(data, parse_scheme(SCHEME))  # the stored v1 text, parsed anew
     assert again == first  # same version, same seed (from the digest): identical, intervals too
     assert first.seed != second.seed
+
+
+def test_bounds_on_draws_and_confidence() -> None:
+    for kwargs, field in (
+        ({"draws": 0}, "draws"),
+        ({"draws": 10**6}, "draws"),
+        ({"confidence": 1.0}, "confidence"),
+    ):
+        with pytest.raises(ValidationFailed) as err:
+            score_stations(hand_stations(), parse_scheme(SCHEME), **kwargs)
+        assert err.value.details[0]["field"] == field

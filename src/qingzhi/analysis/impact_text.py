@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from qingzhi.analysis.impact import ImpactReport, Panel
+    from qingzhi.analysis.impact import ImpactReport
+    from qingzhi.analysis.panel import Panel
 
 log = logging.getLogger(__name__)
 

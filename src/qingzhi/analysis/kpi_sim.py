@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from qingzhi.analysis.impact import Panel
+from qingzhi.analysis.panel import Panel
 from qingzhi.analysis.scoring import StationRecords
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,9 @@ Method.
   ``qingzhi.analysis.rates``). An undefined value (a share with no records, a ratio with no
   baseline) is scored on its reference (normalised 1.0) and flagged.
 * **Score** = 100 × Σ wᵢ·nᵢ with the scheme's normalisation nᵢ (``qingzhi.analysis.scheme``);
-  group references are the unweighted mean of the group's stations, recomputed in every draw.
+  group references are the unweighted mean of the group's stations (peers count as equals),
+  recomputed in every draw — so a small, noisy peer widens everyone's interval in its group,
+  which is the honest uncertainty of a peer comparison. A group of one scores 100 on it.
 * **Uncertainty**: the Poisson bootstrap (Hanley & MacGibbon 2006, "Creating non-parametric
   bootstrap samples using Poisson frequencies", *Comput. Methods Programs Biomed.* 83:57-62;
   Chamandy et al. 2012): each record of each station is drawn Poisson(1) times, independently.
@@ -51,7 +53,8 @@ log = logging.getLogger(__name__)
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
-MAX_DRAWS = 20_000
+MAX_DRAWS = 10_000
+CHUNK_CELLS = 2_000_000  # Poisson draws held at once (16 MB)
 
 
 @dataclass(frozen=True)
@@ -354,17 +357,22 @@ def _bootstrap_sums(
                 code |= np.asarray(rec[c], dtype=bool).astype(np.int64) << b
             counts[i] = np.bincount(code, minlength=n_pat)
         seen = np.flatnonzero(counts.sum(axis=0) > 0)  # only patterns that occur
-        draw = np.empty((draws + 1, len(stations), len(seen)), dtype=np.float64)
-        draw[0] = counts[:, seen]
-        draw[1:] = rng.poisson(
-            counts[:, seen].astype(np.float64), size=(draws, *counts[:, seen].shape)
-        )
+        lam = counts[:, seen].astype(np.float64)
         bits = (seen[:, None] >> np.arange(len(cols))[None, :]) & 1  # (patterns, cols)
+        masks = {}
         for src, cs in specs:
-            if src != source:
-                continue
-            mask = np.ones(len(seen), dtype=bool)
-            for c in cs:
-                mask &= bits[:, cols.index(c)] == 1
-            out[(src, cs)] = np.rint(draw @ mask.astype(np.float64)).astype(np.int64)
+            if src == source:
+                mask = np.ones(len(seen), dtype=bool)
+                for c in cs:
+                    mask &= bits[:, cols.index(c)] == 1
+                masks[(src, cs)] = mask.astype(np.float64)
+                out[(src, cs)] = np.empty((draws + 1, len(stations)), dtype=np.int64)
+                out[(src, cs)][0] = np.rint(lam @ masks[(src, cs)]).astype(np.int64)
+        # Draw in chunks so memory stays bounded (chunk × stations × patterns) whatever ``draws``.
+        chunk = max(1, CHUNK_CELLS // max(1, lam.size))
+        for start in range(1, draws + 1, chunk):
+            stop = min(draws + 1, start + chunk)
+            draw = rng.poisson(lam, size=(stop - start, *lam.shape)).astype(np.float64)
+            for spec, m in masks.items():
+                out[spec][start:stop] = np.rint(draw @ m).astype(np.int64)
     return out

@@ -30,7 +30,7 @@ from qingzhi.analysis.rates import PER_10K
 from qingzhi.errors import ValidationFailed
 
 if TYPE_CHECKING:
-    from qingzhi.analysis.impact import Panel
+    from qingzhi.analysis.panel import Panel
 
 log = logging.getLogger(__name__)
 

@@ -62,6 +62,15 @@ def test_did_recovers_the_ratio_of_a_panel_that_follows_the_model() -> None:
     assert m.rate_ratio == pytest.approx(0.8, rel=1e-6)
 
 
+def test_stations_without_any_event_are_dropped_and_named() -> None:
+    p = exact_panel()
+    v = p.values.copy()
+    v[7] = 0.0  # a control station with no incident in two years
+    d = did(Panel(**{**p.__dict__, "values": v}), draws=99)
+    assert d.dropped == ("P7",) and (d.n_treated, d.n_controls) == (3, 4)
+    assert d.rate_ratio == pytest.approx(0.5, rel=1e-6)
+
+
 def test_negbin_family_and_its_limits() -> None:
     p = simulate_panel(7, rate_ratio=0.6)
     nb = did(p, family="negbin", draws=199)

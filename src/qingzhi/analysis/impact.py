@@ -392,7 +392,7 @@ def evaluate_impact(
         notes["displacement"] = exc.message
     if synthetic:
         try:
-            synth = synthetic_control(panel, seed=seed)
+            synth = synthetic_control(panel)
         except ValidationFailed as exc:
             notes["synthetic"] = exc.message
     report = ImpactReport(

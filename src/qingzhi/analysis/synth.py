@@ -106,9 +106,8 @@ def _fit(y: FloatArray, pool: FloatArray, t0: int) -> tuple[FloatArray, FloatArr
     return w, synth, pre, post
 
 
-def synthetic_control(panel: Panel, *, min_donors: int = MIN_DONORS, seed: int = 0) -> SynthResult:
+def synthetic_control(panel: Panel, *, min_donors: int = MIN_DONORS) -> SynthResult:
     """Synthetic control on rates for each treated station, with placebo-in-space p-values."""
-    del seed  # deterministic: kept for a uniform signature with the other estimators
     donors_idx = np.flatnonzero(~panel.treated)
     if len(donors_idx) < min_donors:
         raise ValidationFailed.field(

@@ -1,0 +1,234 @@
+"""Station indicators (考核指标) as data: definition, direction, family and data availability.
+
+Each indicator is computed from one station's **records** for a period, given as boolean columns
+(one flag per record) grouped by source. The kpi service builds them from the store; this module
+only says which sources and columns each indicator reads. Three kinds of measure:
+
+* ``rate``  — records flagged ``numerator`` per 10,000 residents of the station;
+* ``share`` — records flagged ``numerator`` among those flagged ``denominator`` (all records of
+  the source when ``denominator`` is ``None``);
+* ``ratio`` — records flagged ``numerator`` in ``source`` over the same in ``baseline`` (the same
+  period a year earlier): a year-on-year rate ratio (1.0 = no change, 0.8 = down 20%).
+
+Sources and columns the service fills (a record is one row of the named kind in the period):
+
+=====================  ==========================================================================
+source                 columns (bool, one per record)
+=====================  ==========================================================================
+``incidents``          valid incidents (有效警情) of the station: ``prevention`` (criminal or
+                       public order), ``repeat`` (a repeat call: ``repeat_of`` set),
+                       ``dispatched``, ``dispatched_3min`` (dispatched ≤ 180 s after reception),
+                       ``town_arrived`` (arrived, at a place in the town: 城区/集镇),
+                       ``town_arrived_5min`` (of those, arrived ≤ 300 s after reception),
+                       ``mediated``, ``mediated_30min`` (disputes mediated, within 30 minutes)
+``incidents_last_year`` the same columns for the same months a year earlier
+``disputes``           矛盾纠纷 records: ``settled_in_community`` (就地化解, not escalated)
+``households``         households of the station's zones: ``visited`` (走访 in the period)
+``operations``         incidents targeted by a special operation (专项行动): ``targeted``
+``operations_baseline`` the same, in the period before the operation
+``cases``              criminal cases: ``cleared`` (破案), ``fast_cleared`` (快破)
+``tasks``              supervised tasks (督办) due in the period: ``due``, ``on_time``
+=====================  ==========================================================================
+
+``available`` says whether the store holds the data today; an indicator that is not available
+takes no weight (a scheme that weighs it is refused) and says why in ``data_note``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+log = logging.getLogger(__name__)
+
+Direction = Literal["higher", "lower"]
+Family = Literal["prevention", "service", "case", "follow_up"]
+MeasureKind = Literal["rate", "share", "ratio"]
+
+FAMILY_NAMES: dict[str, str] = {
+    "prevention": "主防",
+    "service": "服务",
+    "case": "办案",
+    "follow_up": "督办",
+}
+
+
+@dataclass(frozen=True)
+class Measure:
+    """How an indicator is computed from a station's records (see the module docstring)."""
+
+    kind: MeasureKind
+    source: str
+    numerator: str
+    denominator: str | None = None  # share only; None = all records of the source
+    baseline: str | None = None  # ratio only: the source of the comparison period
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The record sources this measure reads."""
+        return (self.source,) if self.baseline is None else (self.source, self.baseline)
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One station indicator: what it means, which way is better, where its data comes from."""
+
+    id: str
+    name: str  # Chinese, as shown
+    definition: str  # Chinese, the stated definition
+    family: Family
+    direction: Direction  # the default: "lower" = fewer is better
+    measure: Measure
+    available: bool
+    data_note: str  # Chinese: the data source, or why it is not available yet
+    unit: str = ""  # Chinese unit for display ("件/万人", "%", "倍")
+
+
+_INCIDENTS = "数据来源：警情库（有效警情）"
+_PENDING_CASES = "案件（快侦快办）模块尚未建成，暂无数据，不计权重"
+_PENDING_COMMUNITY = "社区警务（两队一室）模块尚未建成，暂无数据，不计权重"
+_PENDING_TASKS = "督办模块尚未建成，暂无数据，不计权重"
+_PENDING_OPS = "专项行动尚未登记，暂无数据，不计权重"
+
+INDICATORS: tuple[Indicator, ...] = (
+    Indicator(
+        "prevention_rate",
+        "刑事治安警情万人比",
+        "本期有效刑事、治安警情数 ÷ 辖区户籍人口 × 10,000",
+        "prevention",
+        "lower",
+        Measure("rate", "incidents", "prevention"),
+        True,
+        _INCIDENTS,
+        "件/万人",
+    ),
+    Indicator(
+        "prevention_change",
+        "刑事治安警情同比",
+        "本期有效刑事、治安警情数 ÷ 上年同期数（1.0 为持平，0.8 为下降 20%）",
+        "prevention",
+        "lower",
+        Measure("ratio", "incidents", "prevention", baseline="incidents_last_year"),
+        True,
+        _INCIDENTS + "，需上年同期数据",
+        "倍",
+    ),
+    Indicator(
+        "repeat_share",
+        "重复报警占比",
+        "本期有效警情中重复报警（同一事由、地点或报警人再次报警）所占比例",
+        "prevention",
+        "lower",
+        Measure("share", "incidents", "repeat"),
+        True,
+        _INCIDENTS,
+        "%",
+    ),
+    Indicator(
+        "disputes_settled",
+        "矛盾纠纷就地化解率",
+        "本期登记的矛盾纠纷中在社区（村）就地化解、未上交升级的比例",
+        "prevention",
+        "higher",
+        Measure("share", "disputes", "settled_in_community"),
+        False,
+        _PENDING_COMMUNITY,
+        "%",
+    ),
+    Indicator(
+        "visit_coverage",
+        "走访覆盖率",
+        "本期辖区片区户数中民警、辅警走访到户的比例",
+        "prevention",
+        "higher",
+        Measure("share", "households", "visited"),
+        False,
+        _PENDING_COMMUNITY,
+        "%",
+    ),
+    Indicator(
+        "operation_effect",
+        "专项行动成效",
+        "专项行动期间所针对警情数 ÷ 行动前同长时段数（越低越好）",
+        "prevention",
+        "lower",
+        Measure("ratio", "operations", "targeted", baseline="operations_baseline"),
+        False,
+        _PENDING_OPS,
+        "倍",
+    ),
+    Indicator(
+        "dispatch_3min",
+        "3 分钟派警率",
+        "本期已派警的有效警情中，接警后 3 分钟内派警的比例",
+        "service",
+        "higher",
+        Measure("share", "incidents", "dispatched_3min", "dispatched"),
+        True,
+        _INCIDENTS,
+        "%",
+    ),
+    Indicator(
+        "arrival_5min_town",
+        "城镇 5 分钟到场率",
+        "本期城区、集镇范围内已到场的有效警情中，接警后 5 分钟内到场的比例",
+        "service",
+        "higher",
+        Measure("share", "incidents", "town_arrived_5min", "town_arrived"),
+        True,
+        _INCIDENTS,
+        "%",
+    ),
+    Indicator(
+        "mediation_30min",
+        "纠纷 30 分钟调处率",
+        "本期调处的纠纷类警情中，30 分钟内调处完毕的比例",
+        "service",
+        "higher",
+        Measure("share", "incidents", "mediated_30min", "mediated"),
+        False,
+        _PENDING_COMMUNITY,
+        "%",
+    ),
+    Indicator(
+        "clearance",
+        "破案率",
+        "本期立案的刑事案件中已破案的比例",
+        "case",
+        "higher",
+        Measure("share", "cases", "cleared"),
+        False,
+        _PENDING_CASES,
+        "%",
+    ),
+    Indicator(
+        "fast_clearance",
+        "快破率",
+        "本期已破刑事案件中快侦快办时限内破案的比例",
+        "case",
+        "higher",
+        Measure("share", "cases", "fast_cleared", "cleared"),
+        False,
+        _PENDING_CASES,
+        "%",
+    ),
+    Indicator(
+        "supervision_on_time",
+        "督办按期办结率",
+        "本期到期的督办事项中按期办结并通过核验的比例",
+        "follow_up",
+        "higher",
+        Measure("share", "tasks", "on_time", "due"),
+        False,
+        _PENDING_TASKS,
+        "%",
+    ),
+)
+
+INDICATOR_BY_ID: dict[str, Indicator] = {i.id: i for i in INDICATORS}
+
+
+def indicator(indicator_id: str) -> Indicator:
+    """The catalogue entry for an id (KeyError when unknown)."""
+    return INDICATOR_BY_ID[indicator_id]

@@ -125,40 +125,28 @@ def test_org_import_with_bad_rows_fails_and_writes_nothing(cli_db: str, tmp_path
 def test_user_and_token_create(org_db: str) -> None:
     r = runner.invoke(
         app,
-        [
-            "user",
-            "create",
-            "--username",
-            "cli_user",
-            "--password",
-            "long-enough-1",
-            "--role",
-            "analyst",
-            "--unit",
-            "A",
-        ],
+        ["user", "create", "--username", "cli_user", "--role", "analyst", "--unit", "A"],
+        input="long-enough-1\nlong-enough-1\n",  # typed twice at a hidden prompt
     )
     assert r.exit_code == 0, r.output
     assert "cli_user" in r.output
+    assert "long-enough-1" not in r.output  # the prompt does not echo it
     bad = runner.invoke(
-        app, ["user", "create", "--username", "x", "--password", "long-enough-1", "--role", "king"]
+        app,
+        ["user", "create", "--username", "x", "--role", "king", "--password-stdin"],
+        input="long-enough-1\n",
     )
     assert bad.exit_code == 2
     assert "role" in bad.output or "角色" in bad.output
     dup = runner.invoke(
         app,
-        [
-            "user",
-            "create",
-            "--username",
-            "cli_user",
-            "--password",
-            "long-enough-1",
-            "--role",
-            "viewer",
-        ],
+        ["user", "create", "--username", "cli_user", "--role", "viewer", "--password-stdin"],
+        input="long-enough-1\n",
     )
     assert dup.exit_code == 2
+    # the password is never an argument of the command line
+    old_style = ["user", "create", "--username", "y", "--password", "long-enough-1"]
+    assert runner.invoke(app, [*old_style, "--role", "viewer"]).exit_code != 0
 
     r = runner.invoke(app, ["token", "create", "--username", "cli_user", "--name", "脚本"])
     assert r.exit_code == 0, r.output

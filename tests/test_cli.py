@@ -189,7 +189,7 @@ def test_audit_verify(org_db: str, tmp_path: Path) -> None:
     assert "seq=4" in r.output
 
 
-def test_user_lifecycle_commands(org_db: str) -> None:
+def test_user_lifecycle_commands(org_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """list, disable/enable, set-password (prompt or stdin), logout and unlock: each acts on the
     account, prints what it did and is audited; unknown users and weak passwords exit 2."""
     from qingzhi.audit.models import AuditRecord
@@ -211,8 +211,10 @@ def test_user_lifecycle_commands(org_db: str) -> None:
                 now=start + n * dt.timedelta(seconds=61),
             )
 
-    wide = {"COLUMNS": "200"}  # one table row per line
-    listing = runner.invoke(app, ["user", "list"], env=wide)
+    from qingzhi import cli_common
+
+    monkeypatch.setattr(cli_common.console, "width", 200)  # one table row per line
+    listing = runner.invoke(app, ["user", "list"])
     assert listing.exit_code == 0, listing.output
     line = next(ln for ln in listing.output.splitlines() if "analyst" in ln)
     assert "研判分析员" in line and "启用" in line and "192.0.2.7" in line
@@ -220,7 +222,7 @@ def test_user_lifecycle_commands(org_db: str) -> None:
     r = runner.invoke(app, ["user", "disable", "analyst"])
     assert r.exit_code == 0, r.output
     assert "吊销令牌 1 个" in r.output
-    listing = runner.invoke(app, ["user", "list"], env=wide)
+    listing = runner.invoke(app, ["user", "list"])
     assert "停用" in next(ln for ln in listing.output.splitlines() if "analyst" in ln)
     assert runner.invoke(app, ["user", "enable", "analyst"]).exit_code == 0
     assert runner.invoke(app, ["user", "disable", "nobody"]).exit_code == 2

@@ -199,6 +199,7 @@ def reserve(
     wait = retry_after(settings, account=account, address=addr, pair=pair, now=now)
     if wait is not None:
         log.info("login attempt for %r from %s refused for %.0f s", username, address, wait)
+        sweep(session=session, now=now)  # with the empty rows this attempt may have created
         return Attempt(wait, pair.failures, account.failures, guarded=guarded(settings, account))
     expiry = now + _lock_span(settings)
     for row, state in ((rows[PAIR], pair), (rows[ACCOUNT], account)):

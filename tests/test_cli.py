@@ -289,35 +289,37 @@ def test_serve_refuses_demo_passwords(cli_db: str, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: started.append(kw))
     db = Database(cli_db)
     with db.session(write=True) as session:
-        build_org(session)  # accounts with the factory's password, not yet vetted by serve
-        auth.create_user(
-            session=session,
-            actor=system_actor(),
-            username="demo_admin",
-            password=DEMO_PASSWORD,
-            password_policy=False,
-            role="admin",
-        )
+        build_org(session)  # accounts made under the password rules: known to be safe
+        for username, password in (("demo_admin", DEMO_PASSWORD), ("legacy", "Legacy-secret-77")):
+            auth.create_user(  # outside the rules, as the demo loader (or an older version)
+                session=session,
+                actor=system_actor(),
+                username=username,
+                password=password,
+                password_policy=False,
+                role="admin",
+            )
     r = runner.invoke(app, ["serve", "--port", "8123"])
     assert r.exit_code == 2
-    assert "demo_admin" in r.output and "admin、" not in r.output
+    assert "demo_admin" in r.output and "legacy" not in r.output
     assert started == []
     r = runner.invoke(app, ["demo", "serve", "--port", "8123"])
     assert r.exit_code == 2 and started == []
-    r = runner.invoke(app, ["serve", "--port", "8123", "--allow-demo-passwords"])
-    assert r.exit_code == 0, r.output
-    assert "警告" in r.output and "demo_admin" in r.output
-    assert started and started[0]["port"] == 8123
-    # the other accounts were checked once and marked; a disabled demo account does not count
+    # the check found "legacy" free of the demo password and marked it: the next start skips it
     with db.session() as session:
         from qingzhi.auth.models import User
 
         vetted = dict(session.execute(select(User.username, User.password_vetted)).all())
-    assert vetted["demo_admin"] is False and all(v for k, v in vetted.items() if k != "demo_admin")
+    assert [name for name, ok in vetted.items() if not ok] == ["demo_admin"]
+    r = runner.invoke(app, ["serve", "--port", "8123", "--allow-demo-passwords"])
+    assert r.exit_code == 0, r.output
+    assert "警告" in r.output and "demo_admin" in r.output and "legacy" not in r.output
+    assert started and started[0]["port"] == 8123
+    # a disabled demo account does not count
     assert runner.invoke(app, ["user", "disable", "demo_admin"]).exit_code == 0
     r = runner.invoke(app, ["serve", "--port", "8124"])
     assert r.exit_code == 0, r.output
-    assert started[-1]["port"] == 8124
+    assert "警告" not in r.output and started[-1]["port"] == 8124
     db.dispose()
 
 

@@ -305,6 +305,19 @@ def unlock(
     return cleared
 
 
+def unvetted(*, db: Database) -> list[str]:
+    """The active accounts whose password is not known to follow the rules (set by the demo
+    loader, or before the rules), by username."""
+    with db.session() as session:
+        return list(
+            session.execute(
+                select(User.username)
+                .where(User.active.is_(True), User.password_vetted.is_(False))
+                .order_by(User.username)
+            ).scalars()
+        )
+
+
 def accounts_using(*, db: Database, password: str) -> list[str]:
     """The active accounts whose password is ``password`` (the demo password: ``serve`` refuses
     to start while there are any). Only accounts not yet vetted are checked, one argon2 check

@@ -5,6 +5,7 @@ it so that the client reconnects under the new one. Over real HTTP, SQLite and P
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -86,10 +87,16 @@ def _cookie_login(url: str, username: str) -> tuple[httpx.Client, dict[str, str]
 
 
 def test_logout_ends_the_sessions_stream(live_db: Database, recheck_server: str) -> None:
-    client, headers = _cookie_login(recheck_server, "chief_a")
+    """A central station chief's session stream goes on through its re-checks (the scope read
+    again is the same), then ends at logout."""
+    client, headers = _cookie_login(recheck_server, "chief_c")
     reader = SSEReader(f"{recheck_server}/api/live/stream", {"Cookie": headers["Cookie"]})
     try:
         assert reader.status == 200
+        time.sleep(3 * RECHECK)  # let it re-check a few times
+        member = _intake(live_db, "T-R1", 107.05, 30.15)  # station R1, a member of C
+        assert reader.next("incident", timeout=DEADLINE).data["id"] == member
+        assert not reader.ended.is_set()
         r = client.post("/api/auth/logout", headers={"X-CSRF-Token": headers["X-CSRF-Token"]})
         assert r.status_code == 204
         _signed_out(reader)

@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/qingzhi demo load
 	$(BIN)/qingzhi demo live --speed $(DEMO_SPEED) & sim=$$!; \
 	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/qingzhi demo serve --host 127.0.0.1 --port 8000
+	$(BIN)/qingzhi demo serve --host 127.0.0.1 --port 8000 --allow-demo-passwords
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

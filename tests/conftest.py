@@ -118,11 +118,11 @@ def _fast_password_hashing() -> Iterator[None]:
     """Argon2id with low cost parameters, so that building users in every test stays fast."""
     from argon2 import PasswordHasher
 
-    from qingzhi.auth import service
+    from qingzhi.auth import passwords
 
-    original, original_dummy = service._hasher, service._DUMMY_HASH
-    service._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    original, original_dummy = passwords._hasher, passwords._DUMMY_HASH
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     # the unknown-user path checks this hash: cheap too (its cost is in the hash itself)
-    service._DUMMY_HASH = service._hasher.hash("qingzhi-timing-equaliser")
+    passwords._DUMMY_HASH = passwords._hasher.hash("qingzhi-timing-equaliser")
     yield
-    service._hasher, service._DUMMY_HASH = original, original_dummy
+    passwords._hasher, passwords._DUMMY_HASH = original, original_dummy

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 
+import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -35,6 +37,27 @@ def cookie_login(client: TestClient, username: str, password: str = PASSWORD) ->
     csrf = r.json()["csrf_token"]
     assert isinstance(csrf, str) and csrf
     return csrf
+
+
+def login_form_token(client: TestClient) -> str:
+    """Open the login form (which sets its CSRF cookie); the token the form carries."""
+    page = client.get("/login")
+    match = re.search(r'name="login_csrf" value="([^"]+)"', page.text)
+    assert match, "the login form carries its CSRF token"
+    return match.group(1)
+
+
+def form_login(
+    client: TestClient, username: str, password: str = PASSWORD, next_page: str = "/"
+) -> httpx.Response:
+    """Sign in through the HTML login form as a browser does (the form first, then its post)."""
+    data = {
+        "username": username,
+        "password": password,
+        "next": next_page,
+        "login_csrf": login_form_token(client),
+    }
+    return client.post("/login", data=data, follow_redirects=False)
 
 
 def counts(db: Database) -> dict[str, int]:

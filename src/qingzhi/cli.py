@@ -8,30 +8,29 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from qingzhi.analysis.cli import hotspot_app
 from qingzhi.audit import checkpoints, signing
 from qingzhi.audit import service as audit
 from qingzhi.audit.signing import SigningKeyError, key_id
-from qingzhi.auth import service as auth
+from qingzhi.auth import accounts
 from qingzhi.auth.context import system_actor
+from qingzhi.cli_accounts import token_app, user_app
+from qingzhi.cli_common import console, err
+from qingzhi.cli_common import database as _database
+from qingzhi.cli_common import fail as _fail
 from qingzhi.config import get_settings
 from qingzhi.errors import QingzhiError
 from qingzhi.org import exchange
 from qingzhi.org import service as org
 from qingzhi.runtime import tune_gc
-from qingzhi.store.db import Database, migrate
+from qingzhi.store.db import migrate
 
 log = logging.getLogger(__name__)
-console = Console()
-err = Console(stderr=True)
 
 app = typer.Typer(help="qingzhi 情指：县级公安情报指挥平台", no_args_is_help=True)
 db_app = typer.Typer(help="数据库", no_args_is_help=True)
-user_app = typer.Typer(help="用户", no_args_is_help=True)
-token_app = typer.Typer(help="API 令牌", no_args_is_help=True)
 org_app = typer.Typer(help="组织机构", no_args_is_help=True)
 audit_app = typer.Typer(help="审计", no_args_is_help=True)
 demo_app = typer.Typer(help="演示数据（模拟）", no_args_is_help=True)
@@ -47,18 +46,6 @@ for sub, name in (
 ):
     app.add_typer(sub, name=name)
 app.add_typer(hotspot_app, name="hotspot")
-
-
-def _database() -> Database:
-    return Database.from_settings(get_settings())
-
-
-def _fail(exc: QingzhiError) -> None:
-    err.print(f"[red]错误[/red]：{exc.message}")
-    if isinstance(exc.details, list):
-        for item in exc.details[:50]:
-            err.print(f"  - {item}")
-    raise typer.Exit(code=2)
 
 
 @app.callback()
@@ -79,60 +66,44 @@ def db_upgrade(revision: str = "head") -> None:
     console.print(f"数据库已迁移到 {revision}：{url.split('@')[-1]}")
 
 
-@user_app.command("create")
-def user_create(
-    username: str = typer.Option(..., "--username"),
-    password: str = typer.Option(..., "--password"),
-    role: str = typer.Option(..., "--role"),
-    unit: str | None = typer.Option(None, "--unit", help="单位代码；不填为全局权限"),
-    officer: str | None = typer.Option(None, "--officer", help="关联民警警号"),
-) -> None:
-    """Create a user account."""
+def _check_demo_passwords(allow: bool) -> None:
+    """Refuse to serve while active accounts still have the demo password. Allowed (the demo):
+    warn loudly, naming the accounts not known to be free of it, without checking them (one
+    argon2 check each would delay every start)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from qingzhi.demo.loader import DEMO_PASSWORD
+
     db = _database()
     try:
-        with db.session(write=True) as session:
-            user = auth.create_user(
-                session=session,
-                actor=system_actor("cli"),
-                username=username,
-                password=password,
-                role=role,
-                unit_code=unit,
-                officer_number=officer,
-            )
-            console.print(f"已创建用户 {user.username}（{user.role.label}）")
-    except QingzhiError as exc:
-        _fail(exc)
+        if allow:
+            names = accounts.unvetted(db=db)
+        else:
+            names = accounts.accounts_using(db=db, password=DEMO_PASSWORD)
+    except SQLAlchemyError as exc:
+        err.print(f"[red]错误[/red]：无法读取账号（数据库是否已迁移？qingzhi db upgrade）：{exc}")
+        raise typer.Exit(code=2) from None
+    finally:
+        db.dispose()
+    if not names:
+        return
+    listed = "、".join(names)
+    if not allow:
+        err.print(
+            f"[red]拒绝启动[/red]：以下账号仍使用公开的演示密码：{listed}。"
+            "请用 qingzhi user set-password 修改或 qingzhi user disable 停用；"
+            "仅在本机演示时可加 --allow-demo-passwords 启动。"
+        )
+        raise typer.Exit(code=2)
+    err.print(
+        f"[bold red]警告：以下账号可能使用公开的演示密码，任何人都能登录：{listed}。"
+        "此实例仅可用于演示，切勿接入公安网络。[/bold red]"
+    )
 
 
-@token_app.command("create")
-def token_create(
-    username: str = typer.Option(..., "--username"),
-    name: str = typer.Option("", "--name", help="令牌用途说明"),
-) -> None:
-    """Issue an API token; the token is printed on the last line, once."""
-    db = _database()
-    try:
-        with db.session(write=True) as session:
-            token, row = auth.create_token(
-                session=session, actor=system_actor("cli"), username=username, name=name
-            )
-    except QingzhiError as exc:
-        _fail(exc)
-    console.print(f"已为 {username} 签发令牌 #{row.id}（仅显示一次，请妥善保存）：")
-    print(token)
-
-
-@token_app.command("revoke")
-def token_revoke(token_id: int = typer.Argument(...)) -> None:
-    """Revoke an API token by its number."""
-    db = _database()
-    try:
-        with db.session(write=True) as session:
-            auth.revoke_token(session=session, actor=system_actor("cli"), token_id=token_id)
-    except QingzhiError as exc:
-        _fail(exc)
-    console.print(f"令牌 #{token_id} 已吊销")
+_ALLOW_DEMO = typer.Option(
+    False, "--allow-demo-passwords", help="允许仍使用演示密码的账号（仅限演示）"
+)
 
 
 @app.command("serve")
@@ -140,10 +111,12 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
     workers: int = typer.Option(1, "--workers"),
+    allow_demo_passwords: bool = _ALLOW_DEMO,
 ) -> None:
-    """Serve the web application."""
+    """Serve the web application (refused while accounts have the demo password)."""
     import uvicorn
 
+    _check_demo_passwords(allow_demo_passwords)
     console.print(f"情指平台已启动：http://{host}:{port}/")
     uvicorn.run(
         "qingzhi.web.asgi:app",
@@ -409,10 +382,12 @@ def demo_load(
 def demo_serve(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
+    allow_demo_passwords: bool = _ALLOW_DEMO,
 ) -> None:
-    """Print the demo accounts, then serve the web application."""
+    """Print the demo accounts, then serve the web application (the demo accounts' shared
+    password needs --allow-demo-passwords)."""
     _print_demo_accounts()
-    serve(host=host, port=port, workers=1)
+    serve(host=host, port=port, workers=1, allow_demo_passwords=allow_demo_passwords)
 
 
 @demo_app.command("live")

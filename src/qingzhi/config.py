@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
@@ -23,12 +24,25 @@ class Settings(BaseSettings):
     csrf_cookie: str = "qingzhi_csrf"
     session_hours: int = 12
     cookie_secure: bool = False
-    # Login throttling: after `login_slow_after` consecutive failures each further attempt must
-    # wait 2^(n - slow_after) seconds (capped); after `login_lock_after` the account is locked.
-    login_slow_after: int = 3
-    login_lock_after: int = 10
-    login_lock_minutes: int = 15
-    login_max_delay_seconds: int = 60
+    # Login throttling (the rules: ``qingzhi.auth.throttle``). Per username from one address:
+    # after `login_slow_after` consecutive failures each attempt waits 2^(n - slow_after) s
+    # (at most `login_max_delay_seconds`), after `login_lock_after` that address is locked out of
+    # that username for `login_lock_minutes`. Per username from all addresses: after
+    # `login_guard_after` failures an address may fail only `login_slow_after` times. Per
+    # address: at most `login_address_limit` failures in a sliding `login_address_window_minutes`.
+    login_slow_after: int = Field(default=3, ge=1)
+    login_lock_after: int = Field(default=10, ge=1)
+    login_lock_minutes: float = Field(default=15, gt=0)
+    login_max_delay_seconds: int = Field(default=60, ge=1)
+    login_guard_after: int = Field(default=10, ge=1)
+    login_address_limit: int = Field(default=30, ge=1)
+    login_address_window_minutes: float = Field(default=15, gt=0)
+    # Reverse proxies (comma-separated addresses or CIDR networks) whose X-Forwarded-For names
+    # the client; without them the client is the TCP peer and the header is ignored.
+    trusted_proxies: str = ""
+    # API tokens: the lifetime of a new token when none is asked for, and the longest allowed.
+    token_days: int = Field(default=90, ge=1)
+    token_max_days: int = Field(default=365, ge=1)
     sqlite_busy_timeout_ms: int = 30_000
     # SQLite's page cache per connection (its default is 2 MB): intake updates eight indexes
     # of a large table, whose pages a small cache reads again and again.
@@ -50,6 +64,8 @@ class Settings(BaseSettings):
     # Live: how often an SSE hub looks for new events without a wake-up, how long events are kept.
     live_poll_seconds: float = 0.5
     live_retention_hours: float = 24.0
+    # How often an open event stream re-checks its token or session (and ends once it is gone).
+    live_recheck_seconds: float = Field(default=5.0, gt=0, le=60)
     max_body_bytes: int = 1024 * 1024
     max_bulk_bytes: int = 64 * 1024 * 1024
     # Audit checkpoints (docs/audit.md): the chain's head signed with an Ed25519 key kept out of
@@ -62,6 +78,15 @@ class Settings(BaseSettings):
     audit_checkpoint_minutes: float = Field(default=5.0, ge=0)
     audit_checkpoint_records: int = Field(default=1000, ge=1)
     audit_origin: str | None = Field(default=None, max_length=200)  # default: qingzhi/<bureau>
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_proxies(cls, value: str) -> str:
+        """Every entry must be an IP address or network."""
+        for part in value.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)
+        return value
 
 
 @lru_cache(maxsize=1)

@@ -79,15 +79,11 @@ class CsrfFailed(PermissionDenied):
 
 
 class TooManyAttempts(QingzhiError):
+    """A throttled login (answered alike for every username; ``retry_after`` in seconds)."""
+
     code = "too_many_attempts"
     status = 429
     message = "登录尝试过于频繁，请稍后再试"
-
-
-class AccountLocked(QingzhiError):
-    code = "account_locked"
-    status = 423
-    message = "账号已被临时锁定，请稍后再试或联系管理员"
 
 
 class ConfigurationError(QingzhiError):

@@ -1,7 +1,7 @@
 """Imports every domain's ORM models so that ``Base.metadata`` is complete (for Alembic)."""
 
 from qingzhi.audit.models import AuditHead, AuditRecord
-from qingzhi.auth.models import ApiToken, User, WebSession
+from qingzhi.auth.models import ApiToken, LoginThrottle, User, WebSession
 from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
 from qingzhi.live.models import LiveEvent, OfficerLive
 from qingzhi.org.models import Bureau, Officer, Unit, Zone
@@ -17,6 +17,7 @@ __all__ = [
     "IncidentAssignment",
     "IncidentEvent",
     "LiveEvent",
+    "LoginThrottle",
     "Officer",
     "OfficerLive",
     "Unit",

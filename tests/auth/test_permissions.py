@@ -49,6 +49,7 @@ class Ctx:
     username: str
     spare_token_id: int
     chief_a_user_id: int
+    spare_user_id: int
     bundle_zip: bytes
 
     def unit(self, code: str) -> int:
@@ -76,6 +77,10 @@ def _get(path: str) -> Callable[[Ctx], Request]:
     return lambda c: (path, {})
 
 
+def _on_spare_user(action: str, body: dict[str, Any] | None) -> Callable[[Ctx], Request]:
+    return lambda c: (f"/api/users/{c.spare_user_id}/{action}", {"json": body})
+
+
 ENDPOINTS: list[Endpoint] = [
     # auth / me
     Endpoint(
@@ -87,6 +92,23 @@ ENDPOINTS: list[Endpoint] = [
     ),
     Endpoint("auth", "GET", "/api/me", (), _get("/api/me")),
     Endpoint("auth", "POST", "/api/auth/logout", (), _get("/api/auth/logout")),
+    Endpoint(
+        "auth",
+        "POST",
+        "/api/me/password",
+        (),
+        lambda c: (
+            "/api/me/password",
+            {"json": {"current_password": PASSWORD, "new_password": "fresh-Passw0rd-9"}},
+        ),
+    ),
+    Endpoint(
+        "auth",
+        "POST",
+        "/api/me/sessions/revoke",
+        (),
+        lambda c: ("/api/me/sessions/revoke", {"json": {}}),
+    ),
     # users
     Endpoint(
         "users",
@@ -103,6 +125,23 @@ ENDPOINTS: list[Endpoint] = [
                 }
             },
         ),
+    ),
+    Endpoint("users", "GET", "/api/users", (Perm.user_manage,), _get("/api/users")),
+    *(
+        Endpoint(
+            "users",
+            "POST",
+            f"/api/users/{{user_id}}/{action}",
+            (Perm.user_manage,),
+            _on_spare_user(action, body),
+        )
+        for action, body in (
+            ("disable", None),
+            ("enable", None),
+            ("password", {"password": "reset-Passw0rd-7"}),
+            ("sessions/revoke", {"tokens": True}),
+            ("unlock", {"address": "10.0.0.9"}),
+        )
     ),
     # tokens
     Endpoint("tokens", "GET", "/api/tokens", (Perm.token_own,), _get("/api/tokens")),
@@ -258,8 +297,16 @@ def _context(db: Database, org: Org, username: str) -> Ctx:
             session=session, actor=system_actor("test"), username=username, name="spare"
         )
         chief = session.execute(select(User.id).where(User.username == "chief_a")).scalar_one()
+        spare_user = auth.create_user(
+            session=session,
+            actor=system_actor("test"),
+            username=f"spare_{username}",
+            password="long-enough-1",
+            role=Role.viewer,
+            unit_code="A",
+        )
         files = exchange.export_bundle(session=session, actor=system_actor("test"))
-    return Ctx(org, username, spare.id, chief, exchange.zip_bundle(files))
+    return Ctx(org, username, spare.id, chief, spare_user.id, exchange.zip_bundle(files))
 
 
 def _run(client: TestClient, endpoint: Endpoint, ctx: Ctx, headers: dict[str, str]) -> Any:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from qingzhi.auth.models import User, WebSession
-from qingzhi.auth.service import check_password, hash_password, token_digest
+from qingzhi.auth.passwords import check_password, hash_password
+from qingzhi.auth.service import token_digest
 from qingzhi.store.db import Database
 from tests.factories import PASSWORD, Org
-from tests.helpers import cookie_login
+from tests.helpers import cookie_login, form_login, login_form_token
 
 
 def test_passwords_are_argon2id(db: Database, org: Org) -> None:
@@ -125,25 +127,17 @@ def test_form_login_page(client: TestClient, org: Org) -> None:
     assert r.status_code == 303
     assert r.headers["location"].startswith("/login")
 
-    bad = client.post("/login", data={"username": "admin", "password": "nope-nope"})
+    bad = form_login(client, "admin", "nope-nope")
     assert bad.status_code == 401
     assert "用户名或密码错误" in bad.text
     assert "qingzhi_session" not in client.cookies
 
-    r = client.post(
-        "/login",
-        data={"username": "admin", "password": PASSWORD, "next": "/"},
-        follow_redirects=False,
-    )
+    r = form_login(client, "admin", PASSWORD, "/")
     assert r.status_code == 303
     assert r.headers["location"] == "/"
     assert "httponly" in _set_cookies(r)["qingzhi_session"].lower()
     # an open redirect is not possible through ``next``
-    r2 = client.post(
-        "/login",
-        data={"username": "admin", "password": PASSWORD, "next": "//evil.example/"},
-        follow_redirects=False,
-    )
+    r2 = form_login(client, "admin", PASSWORD, "//evil.example/")
     assert r2.headers["location"] == "/"
 
     overview = client.get("/", headers={"accept": "text/html"})
@@ -181,3 +175,52 @@ def test_multipart_form_may_carry_the_csrf_token(client: TestClient, org: Org) -
     assert r.status_code == 403
     r = client.post("/api/org/import", files=upload, data={"csrf_token": csrf})
     assert r.status_code == 200, r.text
+
+
+def test_login_form_refuses_a_cross_site_post(client: TestClient, db: Database, org: Org) -> None:
+    """A page on another site cannot sign the browser in (login CSRF): without the form's own
+    token (its SameSite=Strict cookie does not travel on a cross-site post), or with a foreign
+    Origin or Referer, the form answers 403 and opens no session."""
+    with db.session() as session:
+        before = session.execute(select(WebSession.id)).scalars().all()
+    good = {"username": "admin", "password": PASSWORD, "next": "/"}
+    # no token at all (a cross-site post: no cookie, no field)
+    r = client.post("/login", data=good, follow_redirects=False)
+    assert r.status_code == 403
+    assert "请求来源校验失败" in r.text
+    token = login_form_token(client)
+    # the right token but posted from another site
+    for header in ({"Origin": "http://evil.example"}, {"Referer": "http://evil.example/x"}):
+        r = client.post(
+            "/login", data={**good, "login_csrf": token}, headers=header, follow_redirects=False
+        )
+        assert r.status_code == 403, header
+    # a field that does not match the cookie (the attacker's page does not know the cookie)
+    r = client.post("/login", data={**good, "login_csrf": "x" * 32}, follow_redirects=False)
+    assert r.status_code == 403
+    # nor a cookie that the field does not repeat
+    client.cookies.delete("qingzhi_login_csrf", path="/login")
+    r = client.post("/login", data={**good, "login_csrf": token}, follow_redirects=False)
+    assert r.status_code == 403
+    with db.session() as session:
+        assert session.execute(select(WebSession.id)).scalars().all() == before
+    # the same form from this site signs in
+    r = form_login(client, "admin", PASSWORD)
+    assert r.status_code == 303
+    assert "qingzhi_session" in client.cookies
+
+
+def test_json_login_refuses_another_origin(client: TestClient, org: Org) -> None:
+    body = {"username": "admin", "password": PASSWORD}
+    r = client.post("/api/auth/login", json=body, headers={"Origin": "http://evil.example"})
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "csrf_failed"
+    # a form posing as JSON (text/plain needs no CORS preflight) is not read as JSON
+    r = client.post(
+        "/api/auth/login",
+        content=json.dumps(body),
+        headers={"Content-Type": "text/plain"},
+    )
+    assert r.status_code == 422
+    assert "qingzhi_session" not in client.cookies
+    assert client.post("/api/auth/login", json=body).status_code == 200

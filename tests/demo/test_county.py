@@ -25,6 +25,7 @@ from qingzhi.org import exchange
 from qingzhi.org import service as org
 from qingzhi.org.models import Officer, Unit, Zone
 from qingzhi.store.db import Database
+from tests.helpers import form_login
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "dianjiang"
 
@@ -185,11 +186,7 @@ def test_demo_load_is_idempotent(db: Database) -> None:
 def test_demo_accounts_can_log_in(client: Any, db: Database) -> None:
     with db.session(write=True) as session:
         load_demo(session=session, actor=system_actor("demo"), seed=2026)
-    r = client.post(
-        "/login",
-        data={"username": "chief_guiyang", "password": DEMO_PASSWORD},
-        follow_redirects=False,
-    )
+    r = form_login(client, "chief_guiyang", DEMO_PASSWORD)
     assert r.status_code == 303
     page = client.get("/")
     assert page.status_code == 200 and "桂阳派出所" in page.text and "模拟" in page.text

@@ -107,6 +107,7 @@ class SSEReader:
         self.messages: queue.Queue[Message] = queue.Queue()
         self.status: int | None = None
         self.opened = threading.Event()
+        self.ended = threading.Event()  # the server ended the stream (or it failed)
         self._client = httpx.Client(timeout=httpx.Timeout(30.0, read=60.0))
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -138,6 +139,8 @@ class SSEReader:
                         ev[key] = value[1:] if value.startswith(" ") else value
         except Exception:
             self.opened.set()
+        finally:
+            self.ended.set()
 
     def next(self, kind: str | None = None, timeout: float = 5.0) -> Message:
         """The next message (of ``kind``), or AssertionError after ``timeout`` seconds."""

@@ -1,4 +1,12 @@
-"""Accounts: argon2id passwords, throttled logins, browser sessions and API tokens."""
+"""Accounts: users, throttled logins, browser sessions and API tokens (every token expires).
+
+Passwords are argon2id and follow the rules of ``qingzhi.auth.passwords``; only the demo loader
+creates accounts outside them (``password_policy=False``).
+
+Logins are throttled by ``qingzhi.auth.throttle`` (its docstring has the rules). An unknown
+username, a disabled account and a wrong password are answered alike (401, the same message,
+one argon2 check each), and a throttled attempt alike for all (429 with ``Retry-After``).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +15,20 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from qingzhi.audit import service as audit
+from qingzhi.auth import passwords, throttle
 from qingzhi.auth.context import Actor
 from qingzhi.auth.models import ApiToken, User, WebSession
+from qingzhi.auth.passwords import check_new_password, check_password, hash_password
 from qingzhi.auth.permissions import Perm, Role
 from qingzhi.auth.scope import Scope, scope_for_unit
-from qingzhi.config import Settings
+from qingzhi.config import Settings, get_settings
 from qingzhi.errors import (
-    AccountLocked,
     Conflict,
     NotFound,
     QingzhiError,
@@ -34,23 +42,15 @@ from qingzhi.store.db import Database, HotRead
 
 log = logging.getLogger(__name__)
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-_DUMMY_HASH = _hasher.hash("qingzhi-timing-equaliser")
-MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "qz_"  # noqa: S105 - a visible marker, not a secret
+BAD_LOGIN = "用户名或密码错误"
 
 
-def hash_password(password: str) -> str:
-    """An argon2id hash of ``password``."""
-    return _hasher.hash(password)
-
-
-def check_password(password_hash: str, password: str) -> bool:
-    """Whether ``password`` matches ``password_hash``."""
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+def set_password(user: User, password: str, *, vetted: bool = True) -> None:
+    """Store a new password hash (``vetted``: it was checked against the rules)."""
+    user.password_hash = hash_password(password)
+    user.password_vetted = vetted
+    user.password_changed_at = utcnow()
 
 
 def token_digest(token: str) -> str:
@@ -93,14 +93,16 @@ def create_user(
     unit_code: str | None = None,
     officer_number: str | None = None,
     display_name: str | None = None,
+    password_policy: bool = True,
 ) -> User:
-    """Create an account; its scope is its unit (with a central station's members) or the bureau."""
+    """Create an account; its scope is its unit (with a central station's members) or the bureau.
+    The password must follow the rules unless ``password_policy`` is off (the demo loader)."""
     actor.require(Perm.user_manage)
     username = username.strip()
     if not username or len(username) > 64:
         raise ValidationFailed.field("username", "用户名不能为空且不超过64个字符")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed.field("password", f"密码至少{MIN_PASSWORD_LENGTH}个字符")
+    if password_policy:
+        check_new_password(password, username=username)
     try:
         role = Role(role)
     except ValueError:
@@ -129,11 +131,11 @@ def create_user(
     user = User(
         username=username,
         display_name=display_name or username,
-        password_hash=hash_password(password),
         role=role,
         unit_id=unit_id,
         officer_id=officer_id,
     )
+    set_password(user, password, vetted=password_policy)
     session.add(user)
     session.flush()
     audit.record(
@@ -150,76 +152,127 @@ def create_user(
 
 @dataclass(frozen=True)
 class LoginOutcome:
-    """The result of a login attempt: a user, or the error to show once the attempt is saved."""
+    """The result of a login: the user with their new session's cookie token and CSRF token,
+    or the error to show (the attempt is saved either way)."""
 
     user: User | None
     error: QingzhiError | None
+    token: str | None = None
+    csrf_token: str | None = None
+
+
+def _attempt_actor(username: str, user: User | None, request_id: str | None) -> Actor:
+    """Who an attempt claims to be (for its audit record)."""
+    return Actor(
+        user_id=user.id if user is not None else None,
+        name=username,
+        role=user.role if user is not None else Role.viewer,
+        scope=Scope.of_unit(user.unit_id) if user is not None else Scope.bureau(),
+        request_id=request_id,
+        unit_id=user.unit_id if user is not None else None,
+        via="login",
+    )
+
+
+def checked_password(
+    *,
+    db: Database,
+    settings: Settings,
+    username: str,
+    password: str,
+    address: str,
+    request_id: str | None = None,
+    now: dt.datetime | None = None,
+    purpose: str = "login",
+) -> int | None:
+    """Check ``username``'s password under the throttle: the user's id when it is right (the
+    caller then calls ``throttle.forgive`` in its own transaction), None when it is wrong or the
+    account is unknown or disabled (the failure is recorded and audited). Raises
+    TooManyAttempts, the same for every username, when the throttle refuses the attempt."""
+    with db.session(write=True) as session:
+        attempt = throttle.reserve(
+            session=session, settings=settings, username=username, address=address, now=now
+        )
+        row = session.execute(
+            select(User.id, User.password_hash, User.active).where(User.username == username)
+        ).first()
+    if attempt.retry_after is not None:
+        raise TooManyAttempts(
+            f"登录尝试过于频繁，请 {attempt.retry_seconds} 秒后再试",
+            details={"retry_after": attempt.retry_seconds},
+        )
+    stored = row.password_hash if row is not None and row.active else None
+    right = passwords.check_dummy(password) if stored is None else check_password(stored, password)
+    if right and row is not None:
+        return int(row.id)
+    with db.session(write=True) as session:
+        user = session.get(User, row.id) if row is not None else None
+        audit.record(
+            session=session,
+            actor=_attempt_actor(username, user, request_id),
+            action="auth.locked" if attempt.locks else "auth.login_failed",
+            entity_kind="user" if user is not None else "login",
+            entity_id=user.id if user is not None else username,
+            unit_id=user.unit_id if user is not None else None,
+            diff={
+                "address": address,
+                "failures": attempt.pair_failures,
+                "account_failures": attempt.account_failures,
+                "guarded": attempt.guarded,
+                "purpose": purpose,
+            },
+        )
+        throttle.sweep(session=session, now=attempt.at or utcnow())
+    return None
 
 
 def login(
     *,
-    session: Session,
+    db: Database,
     settings: Settings,
     username: str,
     password: str,
+    address: str,
     request_id: str | None = None,
     now: dt.datetime | None = None,
 ) -> LoginOutcome:
-    """Check a password with throttling; failures are recorded (commit before raising)."""
-    now = now or utcnow()
-    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-    bad = Unauthenticated("用户名或密码错误")
-    if user is None or not user.active:
-        check_password(_DUMMY_HASH, password)
-        return LoginOutcome(None, bad)
-    if user.locked_until is not None and now < user.locked_until:
-        return LoginOutcome(
-            None, AccountLocked(details={"locked_until": user.locked_until.isoformat()})
+    """Sign in with a password under the throttle; on success open a browser session."""
+    try:
+        user_id = checked_password(
+            db=db,
+            settings=settings,
+            username=username,
+            password=password,
+            address=address,
+            request_id=request_id,
+            now=now,
         )
-    if user.failed_logins >= settings.login_slow_after and user.last_failed_at is not None:
-        delay = min(
-            2 ** (user.failed_logins - settings.login_slow_after),
-            settings.login_max_delay_seconds,
-        )
-        wait = (user.last_failed_at + dt.timedelta(seconds=delay) - now).total_seconds()
-        if wait > 0:
-            return LoginOutcome(None, TooManyAttempts(details={"retry_after": int(wait) + 1}))
-    actor = Actor(
-        user_id=user.id,
-        name=user.username,
-        role=user.role,
-        scope=scope_for_unit(session, user.unit_id),
-        request_id=request_id,
-        via="login",
-    )
-    if not check_password(user.password_hash, password):
-        user.failed_logins += 1
-        user.last_failed_at = now
-        action = "auth.login_failed"
-        if user.failed_logins >= settings.login_lock_after:
-            user.locked_until = now + dt.timedelta(minutes=settings.login_lock_minutes)
-            user.failed_logins = 0
-            action = "auth.locked"
-        audit.record(
+    except TooManyAttempts as exc:
+        return LoginOutcome(None, exc)
+    if user_id is None:
+        return LoginOutcome(None, Unauthenticated(BAD_LOGIN))
+    with db.session(write=True) as session:
+        throttle.forgive(
             session=session,
-            actor=actor,
-            action=action,
-            entity_kind="user",
-            entity_id=user.id,
-            unit_id=user.unit_id,
-            diff={"failed_logins": user.failed_logins},
+            settings=settings,
+            username=username,
+            address=address,
+            now=now or utcnow(),
         )
-        return LoginOutcome(None, bad)
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.failed_logins = 0
-    user.last_failed_at = None
-    user.locked_until = None
-    return LoginOutcome(user, None)
+        user = session.get(User, user_id)
+        if user is None or not user.active:  # disabled since the check
+            return LoginOutcome(None, Unauthenticated(BAD_LOGIN))
+        if passwords.needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+        actor = actor_for(session, user, request_id=request_id, via="login")
+        token, web = start_session(
+            session=session, settings=settings, user=user, actor=actor, address=address
+        )
+        return LoginOutcome(user, None, token, web.csrf_token)
 
 
 def start_session(
-    *, session: Session, settings: Settings, user: User, actor: Actor
+    *, session: Session, settings: Settings, user: User, actor: Actor, address: str | None = None
 ) -> tuple[str, WebSession]:
     """Open a browser session; returns the cookie token (shown once) and the row."""
     token = secrets.token_urlsafe(32)
@@ -238,7 +291,7 @@ def start_session(
         entity_kind="user",
         entity_id=user.id,
         unit_id=user.unit_id,
-        diff={"session": row.id},
+        diff={"session": row.id, "address": address},
     )
     return token, row
 
@@ -270,19 +323,40 @@ def end_session(*, session: Session, web_session: WebSession, actor: Actor) -> N
 
 
 def create_token(
-    *, session: Session, actor: Actor, username: str, name: str = ""
+    *,
+    session: Session,
+    actor: Actor,
+    username: str,
+    name: str = "",
+    expires_days: int | None = None,
+    settings: Settings | None = None,
 ) -> tuple[str, ApiToken]:
-    """Issue an API token for ``username``; the plain token is returned once and never stored."""
+    """Issue an API token for ``username``, valid for ``expires_days`` (default
+    ``QINGZHI_TOKEN_DAYS``, at most ``QINGZHI_TOKEN_MAX_DAYS``); the plain token is returned
+    once and never stored."""
+    settings = settings or get_settings()
+    days = settings.token_days if expires_days is None else expires_days
+    if not 1 <= days <= settings.token_max_days:
+        raise ValidationFailed.field("expires_days", f"有效期须为1至{settings.token_max_days}天")
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
         raise NotFound(f"用户 {username} 不存在")
     if user.id == actor.user_id:
         actor.require(Perm.token_own)
-    elif not _manages(actor, user):
+    elif not manages(actor, user):
         actor.require(Perm.user_manage)
         raise NotFound(f"用户 {username} 不存在或不在您的权限范围内")
+    if not user.active:
+        raise ValidationFailed.field("username", f"用户 {username} 已停用")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, name=name, prefix=token[:10], token_hash=token_digest(token))
+    expires_at = utcnow() + dt.timedelta(days=days)
+    row = ApiToken(
+        user_id=user.id,
+        name=name,
+        prefix=token[:10],
+        token_hash=token_digest(token),
+        expires_at=expires_at,
+    )
     session.add(row)
     session.flush()
     audit.record(
@@ -292,23 +366,30 @@ def create_token(
         entity_kind="user",
         entity_id=user.id,
         unit_id=user.unit_id,
-        diff={"token": row.id, "prefix": row.prefix, "name": name},
+        diff={
+            "token": row.id,
+            "prefix": row.prefix,
+            "name": name,
+            "expires_at": expires_at.isoformat(),
+        },
     )
     return token, row
 
 
-def _manages(actor: Actor, user: User) -> bool:
+def manages(actor: Actor, user: User) -> bool:
     """Whether ``actor`` may manage ``user``'s account: a user manager whose scope holds it."""
     return actor.can(Perm.user_manage) and actor.scope.contains(user.unit_id)
 
 
 # A live token, its user, and the members of the user's unit when it is a central station (one
-# row per member, or one row with no member): the actor in one round trip.
+# row per member, or one row with no member): the actor in one round trip. Expiry is compared in
+# Python (HotRead binds raw values; the column's result type converts what it reads).
 _MEMBER = aliased(Unit)
 _BEARER = HotRead(
     select(
         ApiToken.id,
         ApiToken.last_used_at,
+        ApiToken.expires_at,
         User.id,
         User.username,
         User.role,
@@ -323,28 +404,65 @@ _BEARER = HotRead(
         User.active.is_(True),
     )
 )
+# The same for a browser session, by its id (an open event stream re-checks it).
+_SESSION = HotRead(
+    select(
+        WebSession.id,
+        WebSession.revoked_at,
+        WebSession.expires_at,
+        User.id,
+        User.username,
+        User.role,
+        User.unit_id,
+        _MEMBER.id,
+    )
+    .join(User, User.id == WebSession.user_id)
+    .outerjoin(_MEMBER, _MEMBER.central_id == User.unit_id)
+    .where(WebSession.id == bindparam("session_id"), User.active.is_(True))
+)
+
+
+def _actor_of_rows(rows: list[tuple[Any, ...]], request_id: str | None, via: str) -> Actor:
+    _, _, _, user_id, username, role, unit_id, _ = rows[0]
+    return Actor(
+        user_id=user_id,
+        name=username,
+        role=role,
+        scope=Scope.of_unit(unit_id, (r[7] for r in rows if r[7] is not None)),
+        request_id=request_id,
+        unit_id=unit_id,
+        via=via,
+    )
 
 
 def bearer_actor(*, db: Database, token: str, request_id: str | None) -> tuple[Actor, int | None]:
     """The actor behind a live API token (one statement outside any transaction: it runs on
     every API request), and the token's id when its last use is due to be recorded (see
-    ``touch_token``)."""
+    ``touch_token``). Revoked and expired tokens and disabled users are refused."""
     rows = _BEARER.all(db, digest=token_digest(token))
     if not rows:
         raise Unauthenticated("API 令牌无效或已吊销")
-    token_id, last_used, user_id, username, role, unit_id, _ = rows[0]
-    scope = Scope.of_unit(unit_id, (r[6] for r in rows if r[6] is not None))
-    actor = Actor(
-        user_id=user_id,
-        name=username,
-        role=role,
-        scope=scope,
-        request_id=request_id,
-        unit_id=unit_id,
-        via="token",
-    )
-    stale = last_used is None or utcnow() - last_used >= TOKEN_USE_RESOLUTION
+    token_id, last_used, expires_at = rows[0][:3]
+    now = utcnow()
+    if expires_at <= now:
+        raise Unauthenticated("API 令牌已过期")
+    actor = _actor_of_rows(rows, request_id, "token")
+    stale = last_used is None or now - last_used >= TOKEN_USE_RESOLUTION
     return actor, token_id if stale else None
+
+
+def session_actor(*, db: Database, session_id: int, request_id: str | None) -> Actor:
+    """The actor of a live browser session by its id (one statement outside any transaction);
+    a revoked or expired session or a disabled user is refused."""
+    rows = _SESSION.all(db, session_id=session_id)
+    if not rows:
+        raise Unauthenticated("登录已失效，请重新登录")
+    _, revoked_at, expires_at = rows[0][:3]
+    if revoked_at is not None:
+        raise Unauthenticated("登录已失效，请重新登录")
+    if expires_at <= utcnow():
+        raise Unauthenticated("登录已过期，请重新登录")
+    return _actor_of_rows(rows, request_id, "session")
 
 
 TOKEN_USE_RESOLUTION = dt.timedelta(hours=1)
@@ -363,7 +481,7 @@ def touch_token(*, session: Session, token_id: int, now: dt.datetime | None = No
 def revoke_token(*, session: Session, actor: Actor, token_id: int) -> ApiToken:
     """Revoke an API token (its owner, or a user manager)."""
     row = session.get(ApiToken, token_id)
-    if row is None or (row.user_id != actor.user_id and not _manages(actor, row.user)):
+    if row is None or (row.user_id != actor.user_id and not manages(actor, row.user)):
         raise NotFound()
     if row.revoked_at is None:
         row.revoked_at = utcnow()

@@ -4,8 +4,9 @@ synthetic 110 calls.
 Idempotent: the bundle import upserts by code (unchanged rows write nothing, not even audit
 records), accounts that already exist are skipped, and incidents go through the one intake path
 (``qingzhi.incidents.service.intake_batches``), which returns existing source ids instead of adding
-them again. Every account shares ``DEMO_PASSWORD``; the demo is for a laptop, never for a police
-network.
+them again. Every account shares ``DEMO_PASSWORD`` (set outside the password rules, which refuse
+it); the demo is for a laptop, never for a police network: ``qingzhi serve`` refuses to start
+while an active account has it, unless ``--allow-demo-passwords``.
 
 The incidents are ``qingzhi.demo.incidents.generate_incidents`` for the ``days`` local days that
 end yesterday (Asia/Shanghai), loaded in batches of ``INCIDENT_BATCH``, one transaction per batch,
@@ -153,6 +154,7 @@ def create_accounts(
             actor=actor,
             username=acc.username,
             password=DEMO_PASSWORD,
+            password_policy=False,  # the documented demo password; `serve` refuses it by default
             role=acc.role,
             unit_code=acc.unit,
             officer_number=number,

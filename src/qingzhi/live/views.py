@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
+from qingzhi.errors import Unauthenticated
 from qingzhi.live import bus, service
 from qingzhi.live.dashboard import build as build_dashboard
 from qingzhi.live.schemas import (
@@ -21,13 +23,22 @@ from qingzhi.live.schemas import (
     PositionResult,
     Snapshot,
 )
-from qingzhi.web.deps import database, principal, require, settings_of, transaction
+from qingzhi.web.deps import (
+    current_actor,
+    database,
+    principal,
+    require,
+    settings_of,
+    transaction,
+)
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/live", tags=["live"])
 HEARTBEAT_SECONDS = 15.0
 REPLAY_LIMIT = 50_000  # events replayed on one resume; beyond that the client reloads
+# The last frame of a stream whose token or session is gone: the page goes to the login form.
+SIGNED_OUT_FRAME = "event: signed_out\ndata: {}\n\n"
 
 
 def hub_of(app: FastAPI) -> bus.Hub:
@@ -109,8 +120,14 @@ async def stream(
     since: int | None = Query(default=None, ge=0, description="resume after this event id"),
     last_event_id: str | None = Header(default=None, alias="Last-Event-ID"),
 ) -> StreamingResponse:
-    """Server-sent events in the caller's scope; resumes after ``Last-Event-ID`` (or ``since``)."""
-    actor = (await principal(request)).actor
+    """Server-sent events in the caller's scope; resumes after ``Last-Event-ID`` (or ``since``).
+
+    The token or session is checked again every ``QINGZHI_LIVE_RECHECK_SECONDS`` (one statement
+    outside any transaction): once it is revoked or expired, or its user disabled, the stream
+    sends ``signed_out`` and ends; if the user's role or scope changed, it ends without it (the
+    client reconnects and resumes under its new scope)."""
+    who = await principal(request)
+    actor = who.actor
     actor.require(Perm.incident_read)
     hub = hub_of(request.app)
     sub = await hub.subscribe(actor.scope)
@@ -118,10 +135,21 @@ async def stream(
     if resume is None:
         resume = since
     db = database(request)
+    recheck = settings_of(request).live_recheck_seconds
 
     def replay(after: int) -> list[bus.Event]:
         with db.session() as session:
             return bus.read_since(session, last=after, scope=actor.scope)
+
+    def still_valid() -> str | None:
+        """None while the credential holds as at connect; else the stream's last frame."""
+        try:
+            now = current_actor(request, who)
+        except Unauthenticated:
+            return SIGNED_OUT_FRAME
+        if now.can(Perm.incident_read) and (now.role, now.scope) == (actor.role, actor.scope):
+            return None
+        return ""
 
     async def events() -> AsyncIterator[str]:
         sent = resume
@@ -140,11 +168,24 @@ async def stream(
                 else:
                     yield "event: reload\ndata: {}\n\n"
             yield f": live from {sent if sent is not None else hub.last_id}\n\n"
+            clock = time.monotonic()
+            check_at, ping_at = clock + recheck, clock + HEARTBEAT_SECONDS
             while True:
-                try:
-                    ev = await asyncio.wait_for(sub.queue.get(), timeout=HEARTBEAT_SECONDS)
-                except TimeoutError:
+                clock = time.monotonic()
+                if clock >= check_at:
+                    last = await asyncio.to_thread(still_valid)
+                    if last is not None:
+                        if last:
+                            yield last
+                        return
+                    check_at = time.monotonic() + recheck
+                if clock >= ping_at:
                     yield ": ping\n\n"
+                    ping_at = clock + HEARTBEAT_SECONDS
+                wait = max(0.0, min(check_at, ping_at) - time.monotonic())
+                try:
+                    ev = await asyncio.wait_for(sub.queue.get(), timeout=wait)
+                except TimeoutError:
                     continue
                 if sent is not None and ev.id <= sent:
                     continue

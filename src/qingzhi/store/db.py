@@ -46,6 +46,20 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def _create_private(path: Path) -> None:
+    """Create a missing database file readable and writable by its owner only (mode 0600):
+    SQLite gives its -wal and -shm files the database file's mode. An existing file that
+    others may read is left as it is, with a warning."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            log.warning("database file %s has mode %o: others may read it (chmod 600)", path, mode)
+        return
+    os.close(fd)
+
+
 def make_engine(
     url: str, *, busy_timeout_ms: int = 30_000, cache_mb: int = 64, **kwargs: Any
 ) -> Engine:
@@ -56,6 +70,7 @@ def make_engine(
     path = _sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},

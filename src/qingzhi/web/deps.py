@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import random
@@ -9,6 +10,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from fastapi import Request
@@ -79,6 +81,52 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == host
 
 
+def require_same_origin(request: Request) -> None:
+    """Refuse a request whose Origin (or Referer) names another site (a cross-site form post)."""
+    if not _same_origin(request):
+        raise CsrfFailed(details={"reason": "cross-site request"})
+
+
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=8)
+def _proxy_networks(setting: str) -> tuple[_Network, ...]:
+    parts = (p.strip() for p in setting.split(","))
+    return tuple(ipaddress.ip_network(p, strict=False) for p in parts if p)
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the TCP peer; or, when the peer is a trusted reverse proxy
+    (``QINGZHI_TRUSTED_PROXIES``), the last address of X-Forwarded-For that is not one. Proxy
+    headers from anyone else are ignored (a client could name any address in them)."""
+    peer_text = request.client.host if request.client is not None else ""
+    peer = _ip(peer_text)
+    if peer is None:
+        return peer_text[:64] or "unknown"
+    proxies = _proxy_networks(settings_of(request).trusted_proxies)
+    if not any(peer in net for net in proxies):
+        return str(peer)
+    hops = [h for header in request.headers.getlist("X-Forwarded-For") for h in header.split(",")]
+    for hop in reversed(hops):
+        address = _ip(hop)
+        if address is None:
+            break  # a malformed hop: trust nothing before it
+        if not any(address in net for net in proxies):
+            return str(address)
+    return str(peer)
+
+
 async def principal(request: Request) -> Principal:
     """Who is calling: a bearer token, or a browser session cookie (with CSRF checks)."""
     cached = getattr(request.state, "principal", None)
@@ -121,6 +169,16 @@ async def principal(request: Request) -> Principal:
             raise CsrfFailed(details={"reason": "missing or wrong CSRF token"})
     request.state.principal = found
     return found
+
+
+def current_actor(request: Request, who: Principal) -> Actor:
+    """The caller's actor as of now, re-read from their token or session (one statement outside
+    any transaction): Unauthenticated once it is revoked or expired or its user is disabled."""
+    rid = request_id_of(request)
+    if who.session_id is not None:
+        return auth.session_actor(db=database(request), session_id=who.session_id, request_id=rid)
+    header = request.headers.get("Authorization", "")
+    return auth.bearer_actor(db=database(request), token=header[7:].strip(), request_id=rid)[0]
 
 
 def require(perm: Perm) -> Callable[[Request], Awaitable[Actor]]:

@@ -7,6 +7,8 @@ Pages carry no data of their own beyond what the server renders into the templat
 
 from __future__ import annotations
 
+import re
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +21,17 @@ from sqlalchemy.orm import Session
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.auth.views import sign_in, sign_out
-from qingzhi.errors import NotFound, QingzhiError
+from qingzhi.errors import CsrfFailed, NotFound, QingzhiError
 from qingzhi.incidents import service as incidents
 from qingzhi.org import service as org
 from qingzhi.org.models import Unit
-from qingzhi.web.deps import Principal, principal, settings_of, transaction
+from qingzhi.web.deps import (
+    Principal,
+    principal,
+    require_same_origin,
+    settings_of,
+    transaction,
+)
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -35,12 +43,53 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
+# The login form's own CSRF token (there is no session yet): a random value in a SameSite=Strict
+# cookie that the form repeats; a post from another site carries no cookie and is refused.
+LOGIN_CSRF_COOKIE = "qingzhi_login_csrf"
+_TOKEN = re.compile(r"^[A-Za-z0-9_\-]{16,64}$")
+
+
+def _login_form(
+    request: Request,
+    next_page: str,
+    *,
+    error: QingzhiError | None = None,
+    username: str | None = None,
+) -> Response:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not _TOKEN.match(token):
+        token = secrets.token_urlsafe(24)
+    context = {
+        "next": next_page,
+        "error": error.message if error is not None else None,
+        "username": username,
+        "login_csrf": token,
+    }
+    headers = {}
+    if error is not None and isinstance(error.details, dict) and "retry_after" in error.details:
+        headers["Retry-After"] = str(error.details["retry_after"])
+    response = templates.TemplateResponse(
+        request,
+        "login.html",
+        context,
+        status_code=error.status if error is not None else 200,
+        headers=headers,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=settings_of(request).cookie_secure,
+        path="/login",
+    )
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str | None = None) -> Response:
     """The login form."""
-    return templates.TemplateResponse(
-        request, "login.html", {"next": _safe_next(next), "error": None}
-    )
+    return _login_form(request, _safe_next(next))
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -49,18 +98,20 @@ def login_submit(
     username: str = Form(max_length=64),
     password: str = Form(max_length=256),
     next: str = Form(default="/"),
+    login_csrf: str = Form(default="", max_length=64),
 ) -> Response:
-    """Sign in from the form; on failure, show the form again with the reason."""
+    """Sign in from the form (refused from another site: Origin/Referer and the form's CSRF
+    token); on failure, show the form again with the reason."""
     redirect = RedirectResponse(_safe_next(next), status_code=303)
     try:
+        require_same_origin(request)
+        expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        if not expected or not secrets.compare_digest(expected.encode(), login_csrf.encode()):
+            raise CsrfFailed(details={"reason": "missing or wrong login form token"})
         sign_in(request, redirect, username, password)
     except QingzhiError as exc:
-        return templates.TemplateResponse(
-            request,
-            "login.html",
-            {"next": _safe_next(next), "error": exc.message, "username": username},
-            status_code=exc.status,
-        )
+        return _login_form(request, _safe_next(next), error=exc, username=username)
+    redirect.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return redirect
 
 

@@ -376,6 +376,11 @@
     }
     es.onopen = function () { setState(true); };
     es.onerror = function () { setState(false); };
+    // the token or session was revoked or has expired: sign in again
+    es.addEventListener("signed_out", function () {
+      es.close();
+      window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname);
+    });
     Object.keys(handlers).forEach(function (kind) {
       es.addEventListener(kind, function (ev) {
         window.__qzLastEventId = ev.lastEventId;

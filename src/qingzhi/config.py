@@ -50,8 +50,14 @@ class Settings(BaseSettings):
     # Live: how often an SSE hub looks for new events without a wake-up, how long events are kept.
     live_poll_seconds: float = 0.5
     live_retention_hours: float = 24.0
+    # Request bodies: every request up to max_body_bytes; bulk intake and imports from a caller
+    # with a credential up to max_bulk_bytes (counted as received, chunked bodies too).
     max_body_bytes: int = 1024 * 1024
     max_bulk_bytes: int = 64 * 1024 * 1024
+    # The public URL the server is reached at (e.g. https://qingzhi.example.gov.cn), for the
+    # absolute links of the OGC API; unset, links are relative to this server. Never taken
+    # from a request's Host header.
+    base_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
 
 @lru_cache(maxsize=1)

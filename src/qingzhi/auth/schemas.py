@@ -7,15 +7,15 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 from qingzhi.auth.permissions import Role
+from qingzhi.params import Input
 
 
-class LoginRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class LoginRequest(Input):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
 
-class UserCreate(BaseModel):
+class UserCreate(Input):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=8, max_length=256)
@@ -42,8 +42,7 @@ class SessionInfo(BaseModel):
     csrf_token: str | None
 
 
-class TokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TokenCreate(Input):
     name: str = Field(default="", max_length=100)
 
 

@@ -18,7 +18,8 @@ from qingzhi.auth.schemas import (
     UserCreate,
     UserRead,
 )
-from qingzhi.errors import NotFound
+from qingzhi.errors import LOCKED_RESPONSE, NotFound
+from qingzhi.params import IdPath
 from qingzhi.web.deps import Principal, principal, request_id_of, require, settings_of, transaction
 
 router = APIRouter(prefix="/api", tags=["auth"])
@@ -93,7 +94,7 @@ def sign_in(request: Request, response: Response, username: str, password: str) 
     return info
 
 
-@router.post("/auth/login", response_model=SessionInfo)
+@router.post("/auth/login", response_model=SessionInfo, responses=LOCKED_RESPONSE)
 def login(body: LoginRequest, request: Request, response: Response) -> SessionInfo:
     """Sign in with a password; sets the HttpOnly session cookie and returns the CSRF token."""
     return sign_in(request, response, body.username, body.password)
@@ -174,7 +175,7 @@ def create_token(
 
 @router.delete("/tokens/{token_id}", response_model=TokenRead)
 def revoke_token(
-    token_id: int, request: Request, actor: Actor = Depends(require(Perm.token_own))
+    token_id: IdPath, request: Request, actor: Actor = Depends(require(Perm.token_own))
 ) -> TokenRead:
     """Revoke an API token."""
     with transaction(request, write=True) as session:

@@ -23,6 +23,7 @@ from qingzhi.errors import NotFound, QingzhiError
 from qingzhi.incidents import service as incidents
 from qingzhi.org import service as org
 from qingzhi.org.models import Unit
+from qingzhi.params import IdPath, Text
 from qingzhi.web.deps import Principal, principal, settings_of, transaction
 
 router = APIRouter(include_in_schema=False)
@@ -46,8 +47,8 @@ def login_page(request: Request, next: str | None = None) -> Response:
 @router.post("/login", response_class=HTMLResponse)
 def login_submit(
     request: Request,
-    username: str = Form(max_length=64),
-    password: str = Form(max_length=256),
+    username: Text = Form(max_length=64),
+    password: Text = Form(max_length=256),
     next: str = Form(default="/"),
 ) -> Response:
     """Sign in from the form; on failure, show the form again with the reason."""
@@ -130,7 +131,7 @@ def desk(request: Request, who: Principal = Depends(principal)) -> Response:
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
 def incident_page(
-    incident_id: int, request: Request, who: Principal = Depends(principal)
+    incident_id: IdPath, request: Request, who: Principal = Depends(principal)
 ) -> Response:
     """One incident: details, timeline (lifecycle, audit, linked calls) and dispatch."""
     with transaction(request, write=False) as session:
@@ -157,7 +158,7 @@ def units_page(request: Request, who: Principal = Depends(principal)) -> Respons
 
 
 @router.get("/units/{unit_id}", response_class=HTMLResponse)
-def unit_page(unit_id: int, request: Request, who: Principal = Depends(principal)) -> Response:
+def unit_page(unit_id: IdPath, request: Request, who: Principal = Depends(principal)) -> Response:
     """One unit (a central station with its member stations) and its officers."""
     who.actor.require(Perm.officer_read)
     with transaction(request, write=False) as session:

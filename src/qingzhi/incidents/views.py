@@ -109,7 +109,12 @@ def incident_query(
     )
 
 
-@router.post("", response_model=IntakeResult, status_code=201)
+@router.post(
+    "",
+    response_model=IntakeResult,
+    status_code=201,
+    responses={200: {"model": IntakeResult, "description": "already taken in (same source_id)"}},
+)
 async def create(
     body: IncidentCreate, request: Request, actor: Actor = Depends(require(Perm.incident_write))
 ) -> Any:

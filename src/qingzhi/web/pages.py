@@ -8,7 +8,7 @@ Pages carry no data of their own beyond what the server renders into the templat
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -47,8 +47,8 @@ def login_page(request: Request, next: str | None = None) -> Response:
 @router.post("/login", response_class=HTMLResponse)
 def login_submit(
     request: Request,
-    username: Text = Form(max_length=64),
-    password: Text = Form(max_length=256),
+    username: Annotated[Text, Form(max_length=64)],
+    password: Annotated[Text, Form(max_length=256)],
     next: str = Form(default="/"),
 ) -> Response:
     """Sign in from the form; on failure, show the form again with the reason."""

@@ -136,7 +136,7 @@ class EdgeMiddleware:
 
     def limit_for(self, request: Request) -> int:
         """The body limit of this request: bulk intake and imports with a credential, or not."""
-        bulk = request.url.path.endswith(BULK_SUFFIXES)
+        bulk = str(request.scope["path"]).endswith(BULK_SUFFIXES)
         if bulk and _has_credential(request, self.settings):
             return self.settings.max_bulk_bytes
         return self.settings.max_body_bytes
@@ -164,7 +164,8 @@ class EdgeMiddleware:
                 headers["Content-Security-Policy"] = CSP
             await send(message)
 
-        bad = control_in_query(parse_qsl(scope["query_string"].decode("latin-1"), True))
+        query: bytes = scope.get("query_string", b"")
+        bad = control_in_query(parse_qsl(query.decode("latin-1"), True)) if query else None
         if bad is not None:
             error = ValidationFailed.field(bad, "含有控制字符（如 NUL）")
             await JSONResponse(error.to_dict(), status_code=422)(scope, receive, stamped)

@@ -5,7 +5,8 @@ types, so that input at the edges (ids beyond the columns' 32 bits, years 1 or 9
 +23:59, bare Unix numbers read as times, NUL characters that PostgreSQL refuses in text) is a
 422 naming the field, never a 500 from the database or from date arithmetic.
 
-Below every domain (it imports only pydantic and FastAPI's parameter declarations).
+Below every domain: it imports only pydantic and FastAPI (parameter declarations, the
+request and its validation error), never ``qingzhi.web``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ INT8_MAX = 2**63 - 1  # the live event id is a 64-bit column
 EARLIEST_DAY = dt.date(2000, 1, 1)
 LATEST_DAY = dt.date(2100, 12, 31)
 EARLIEST = dt.datetime.combine(EARLIEST_DAY, dt.time(), tzinfo=dt.UTC)
-MAX_UTC_OFFSET = dt.timedelta(hours=14)  # the widest real offsets: UTC-12:00 to UTC+14:00
+# the widest offsets in use: UTC-12:00 (Baker Island) to UTC+14:00 (Line Islands)
+MIN_UTC_OFFSET, MAX_UTC_OFFSET = dt.timedelta(hours=-12), dt.timedelta(hours=14)
 _NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
 # C0 control characters except tab, line feed and carriage return (NUL among them)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -72,9 +74,9 @@ def check_day(value: dt.date) -> dt.date:
 
 
 def check_instant(value: dt.datetime) -> dt.datetime:
-    """A time with an offset within ±14:00 (or none), its date between 2000 and 2100."""
+    """A time with an offset from -12:00 to +14:00 (or none), its date in 2000–2100."""
     offset = value.utcoffset()
-    if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+    if offset is not None and not MIN_UTC_OFFSET <= offset <= MAX_UTC_OFFSET:
         raise ValueError("时区偏移须在 -12:00 到 +14:00 之间")
     if not EARLIEST_DAY <= value.date() <= LATEST_DAY:
         raise ValueError(f"时间须在 {EARLIEST_DAY.year} 年到 {LATEST_DAY.year} 年之间")
@@ -114,18 +116,18 @@ _KINDS: dict[type[BaseModel], dict[str, str]] = {}
 
 
 def _kinds(model: type[BaseModel]) -> dict[str, str]:
-    """The fields of ``model`` that are JSON booleans ("bool") or numbers ("number")."""
+    """The fields of ``model`` that are JSON booleans ("bool") or numbers ("number"); an
+    IntEnum is neither (a CSV cell's "3" is a valid priority)."""
     kinds = _KINDS.get(model)
     if kinds is None:
         kinds = {}
         for name, info in model.model_fields.items():
-            types = get_args(info.annotation) if get_origin(info.annotation) in _UNIONS else ()
-            plain = [t for t in types or (info.annotation,) if t is not type(None)]
+            union = get_origin(info.annotation) in _UNIONS
+            args = get_args(info.annotation) if union else (info.annotation,)
+            plain = [t for t in args if t is not type(None)]
             if plain == [bool]:
                 kinds[name] = "bool"
-            elif plain and all(
-                t in (int, float) for t in plain
-            ):  # not IntEnum: a CSV cell's "3" is a valid priority
+            elif plain and all(t in (int, float) for t in plain):
                 kinds[name] = "number"
         _KINDS[model] = kinds
     return kinds

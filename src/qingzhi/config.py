@@ -66,8 +66,14 @@ class Settings(BaseSettings):
     live_retention_hours: float = 24.0
     # How often an open event stream re-checks its token or session (and ends once it is gone).
     live_recheck_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Request bodies: every request up to max_body_bytes; bulk intake and imports from a caller
+    # with a credential up to max_bulk_bytes (counted as received, chunked bodies too).
     max_body_bytes: int = 1024 * 1024
     max_bulk_bytes: int = 64 * 1024 * 1024
+    # The public URL the server is reached at (e.g. https://qingzhi.example.gov.cn), for the
+    # absolute links of the OGC API; unset, the address the server listens on. Never taken
+    # from a request's Host header.
+    base_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     # Audit checkpoints (docs/audit.md): the chain's head signed with an Ed25519 key kept out of
     # the database, appended to a file to copy off the host. The server signs one when the head
     # has moved `records` records or `minutes` minutes past the last (0 minutes: the server makes

@@ -14,6 +14,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from qingzhi.auth.models import User
+from qingzhi.org import exchange
 from qingzhi.org.models import Bureau, Officer, Unit, Zone
 from qingzhi.store.db import Database
 from tests.factories import Org, square
@@ -319,4 +320,92 @@ def test_malformed_bundles_are_reported_not_500(
     details = r.json()["error"]["details"]
     assert problem in {(d["file"], d["row"], d["field"]) for d in details}
     assert "第None行" not in r.json()["error"]["message"]
+    assert counts(db) == before
+
+
+@pytest.fixture(scope="module")
+def zip_bomb() -> bytes:
+    """About half a megabyte of zip that inflates to 100 MiB of officers.csv (over the cap)."""
+    buf = io.BytesIO()
+    block = b"A000," * (1 << 18)
+    with (
+        zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf,
+        zf.open("officers.csv", "w", force_zip64=True) as member,
+    ):
+        for _ in range(100 * 1024 * 1024 // len(block)):
+            member.write(block)
+    return buf.getvalue()
+
+
+def test_a_zip_bomb_is_refused_within_bounded_memory(
+    client: TestClient, db: Database, admin: dict[str, str], zip_bomb: bytes
+) -> None:
+    import tracemalloc
+
+    assert len(zip_bomb) < 2 * 1024 * 1024
+    before = counts(db)
+    tracemalloc.start()
+    try:
+        r = client.post(
+            "/api/org/import",
+            files={"file": ("org.zip", zip_bomb, "application/zip")},
+            headers=admin,
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert r.status_code == 422, r.text
+    assert [d["field"] for d in r.json()["error"]["details"]] == ["bundle"]
+    assert "officers.csv 解压后超过 64 MB" in r.json()["error"]["message"]
+    # the member is read in 1 MiB chunks and dropped at the 64 MiB cap, not inflated whole
+    assert peak < exchange.MAX_MEMBER_BYTES + 32 * 1024 * 1024, peak
+    assert counts(db) == before
+
+
+def _zip_entries(names: list[str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name in names:
+            zf.writestr(name, b'{"type": "FeatureCollection", "features": []}')
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    "names, message",
+    [
+        ([f"junk-{i}.txt" for i in range(21)], "zip 内文件过多"),
+        (["a/units.geojson", "b/units.geojson"], "zip 内有多个 units.geojson"),
+    ],
+)
+def test_zip_entries_are_bounded_and_unambiguous(
+    client: TestClient, db: Database, admin: dict[str, str], names: list[str], message: str
+) -> None:
+    before = counts(db)
+    r = client.post(
+        "/api/org/import",
+        files={"file": ("org.zip", _zip_entries(names), "application/zip")},
+        headers=admin,
+    )
+    assert r.status_code == 422, r.text
+    assert message in r.json()["error"]["message"]
+    assert counts(db) == before
+
+
+def test_bundle_text_with_nul_or_deep_nesting_is_a_row_problem(
+    client: TestClient, db: Database, admin: dict[str, str]
+) -> None:
+    before = counts(db)
+    header = "police_number,name,kind,unit\n"
+    for files in (
+        {"officers.csv": f"{header}A900,张\x00三,sworn,A\n".encode()},
+        {"units.geojson": b'{"type": "FeatureCollection", "features": [], "x": "\\u0000"}'},
+        {"zones.geojson": b"[" * 100_000},
+    ):
+        r = client.post(
+            "/api/org/import",
+            files={"file": ("org.zip", zip_of(files), "application/zip")},
+            headers=admin,
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["details"][0]["field"] == "file"
     assert counts(db) == before

@@ -241,3 +241,32 @@ def _call(source_id: str, at: str, lon: float, lat: float, n: int) -> IncidentCr
         location={"lon": lon, "lat": lat},
         priority=3,
     )
+
+
+def test_api_docs_render_under_the_csp(site, browser) -> None:
+    """Vendored Swagger UI lists the operations with no CSP violation and no request leaving
+    the server (it would fail: no network beyond loopback)."""
+    url, _ = site
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on(
+        "console",
+        lambda m: problems.append(m.text) if m.type == "error" else None,
+    )
+    outside: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(url) else outside.append(r.url))
+    page.goto(f"{url}/api/docs")
+    assert "/login" in page.url  # behind login
+    page.fill("input[name=username]", "analyst")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector(".opblock-summary", timeout=20_000)
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert any("/api/incidents" in p for p in paths)
+    assert any("/ogc/collections/incidents/items" in p for p in paths)
+    assert problems == [] and outside == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-apidocs.png"))
+    context.close()

@@ -6,14 +6,15 @@ The router's lifespan runs the server's checkpointer (``qingzhi.audit.checkpoint
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 
 from qingzhi.audit import checkpoints, service
 from qingzhi.audit.checkpointer import lifespan
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
+from qingzhi.params import Text
 from qingzhi.web.deps import require, transaction
 
 router = APIRouter(prefix="/api/audit", tags=["audit"], lifespan=lifespan)
@@ -21,8 +22,8 @@ router = APIRouter(prefix="/api/audit", tags=["audit"], lifespan=lifespan)
 
 @router.get("/{entity_kind}/{entity_id}")
 def trail(
-    entity_kind: str,
-    entity_id: str,
+    entity_kind: Annotated[Text, Path(max_length=32)],
+    entity_id: Annotated[Text, Path(max_length=64)],
     request: Request,
     actor: Actor = Depends(require(Perm.audit_read)),
 ) -> list[dict[str, Any]]:

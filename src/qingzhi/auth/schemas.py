@@ -8,15 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from qingzhi.auth.passwords import MAX_PASSWORD_LENGTH
 from qingzhi.auth.permissions import Role
+from qingzhi.params import Input
 
 
-class LoginRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class LoginRequest(Input):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
 
-class UserCreate(BaseModel):
+class UserCreate(Input):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(
@@ -95,8 +95,7 @@ class SessionInfo(BaseModel):
     csrf_token: str | None
 
 
-class TokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TokenCreate(Input):
     name: str = Field(default="", max_length=100)
     expires_days: int | None = Field(
         default=None, ge=1, description="days of validity (default and maximum: settings)"

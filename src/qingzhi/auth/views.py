@@ -28,6 +28,7 @@ from qingzhi.auth.schemas import (
     UserRead,
 )
 from qingzhi.errors import NotFound
+from qingzhi.params import IdPath
 from qingzhi.web.deps import (
     Principal,
     client_address,
@@ -342,7 +343,7 @@ def create_token(
 
 @router.delete("/tokens/{token_id}", response_model=TokenRead)
 def revoke_token(
-    token_id: int, request: Request, actor: Actor = Depends(require(Perm.token_own))
+    token_id: IdPath, request: Request, actor: Actor = Depends(require(Perm.token_own))
 ) -> TokenRead:
     """Revoke an API token."""
     with transaction(request, write=True) as session:

@@ -5,29 +5,30 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.dispatch import service
 from qingzhi.incidents.schemas import IncidentRead
+from qingzhi.params import DbId, IdPath, Input
 from qingzhi.web.deps import require, settings_of, transaction
 
 router = APIRouter(prefix="/api/dispatch", tags=["dispatch"])
 
 
-class DispatchRequest(BaseModel):
+class DispatchRequest(Input):
     """Officers to send, with an optional note."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    officer_ids: list[int] = Field(min_length=1, max_length=20)
+    officer_ids: list[DbId] = Field(min_length=1, max_length=20)
     reason: str = Field(default="", max_length=500)
 
 
 @router.get("/incidents/{incident_id}/candidates")
 def candidates(
-    incident_id: int,
+    incident_id: IdPath,
     request: Request,
     limit: int = Query(default=10, ge=1, le=100),
     actor: Actor = Depends(require(Perm.incident_read)),
@@ -46,7 +47,7 @@ def candidates(
 
 @router.post("/incidents/{incident_id}", response_model=IncidentRead)
 def dispatch(
-    incident_id: int,
+    incident_id: IdPath,
     body: DispatchRequest,
     request: Request,
     actor: Actor = Depends(require(Perm.incident_dispatch)),

@@ -24,13 +24,15 @@ def parse_area(value: Any, field: str) -> BaseGeometry:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise ValidationFailed.field(field, f"不是合法的 GeoJSON：{exc.msg}") from None
+        except RecursionError:  # e.g. [[[[...]]]] nested 20,000 deep
+            raise ValidationFailed.field(field, "不是合法的 GeoJSON：嵌套过深") from None
     if isinstance(value, dict) and value.get("type") == "Feature":
         value = value.get("geometry")
     if not isinstance(value, dict) or value.get("type") not in AREAL:
         raise ValidationFailed.field(field, "须为 GeoJSON Polygon 或 MultiPolygon 几何")
     try:
         geom = shape(value)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as exc:
         raise ValidationFailed.field(field, f"几何无法解析：{exc}") from None
     if geom.is_empty:
         raise ValidationFailed.field(field, "几何为空")

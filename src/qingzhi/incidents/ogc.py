@@ -8,6 +8,8 @@ same bearer token as the API and see only the caller's scope. Coordinates are WG
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,7 +29,8 @@ from qingzhi.incidents.service import (
     unit_names,
     visible,
 )
-from qingzhi.web.deps import require, transaction
+from qingzhi.params import INT4_MAX, OffsetQuery, check_instant
+from qingzhi.web.deps import require, settings_of, transaction
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 
@@ -39,10 +42,32 @@ CONFORMANCE = [
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 MAX_LIMIT = 10_000
 GEOJSON = "application/geo+json"
+_FEATURE_ID = re.compile(r"[0-9]{1,10}")
+
+
+class GeoJSONResponse(JSONResponse):
+    """A JSON answer declared (and sent) as GeoJSON."""
+
+    media_type = GEOJSON
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """The links' base: the configured public URL (``QINGZHI_BASE_URL``), else the address
+    this server listens on (GDAL needs absolute links); never the request's Host header,
+    which any client can set."""
+    configured = settings_of(request).base_url
+    if configured:
+        return configured.rstrip("/")
+    root = str(request.scope.get("root_path", "")).rstrip("/")
+    server = request.scope.get("server")
+    if not server or server[1] is None:
+        return root
+    host, port = str(server[0]), int(server[1])
+    scheme = str(request.scope.get("scheme", "http"))
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}{'' if port == default else f':{port}'}{root}"
 
 
 def _collection(request: Request, extent: dict[str, Any]) -> dict[str, Any]:
@@ -128,14 +153,22 @@ def collection(request: Request, actor: Actor = Depends(require(Perm.incident_re
     return _collection(request, _extent(request, actor))
 
 
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}([Tt ][0-9:.,]+([Zz]|[+-]\d{2}:?\d{2})?)?")
+
+
 def _parse_datetime(value: str) -> tuple[dt.datetime | None, dt.datetime | None]:
     def one(text: str) -> dt.datetime | None:
         if text in ("", ".."):
             return None
         try:
-            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if not _RFC3339.fullmatch(text):
+                raise ValueError(text)
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+            parsed = check_instant(parsed)
         except ValueError:
-            raise ValidationFailed.field("datetime", f"无法解析时间 {text!r}（RFC 3339）") from None
+            raise ValidationFailed.field(
+                "datetime", f"无法解析时间 {text!r}（RFC 3339，2000–2100 年，时区 ±14:00 内）"
+            ) from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
     if "/" in value:
@@ -153,13 +186,13 @@ def _feature(read: Any) -> dict[str, Any]:
     return {"type": "Feature", "id": read.id, "geometry": geometry, "properties": props}
 
 
-@router.get("/collections/incidents/items")
+@router.get("/collections/incidents/items", response_class=GeoJSONResponse)
 def items(
     request: Request,
-    bbox: str | None = None,
+    bbox: str | None = Query(default=None, max_length=200),
     datetime: str | None = Query(default=None, max_length=100),
     limit: int = Query(default=100, ge=1, le=MAX_LIMIT),
-    offset: int = Query(default=0, ge=0),
+    offset: OffsetQuery = 0,
     actor: Actor = Depends(require(Perm.incident_read)),
 ) -> Any:
     """Incidents as GeoJSON features, filtered by bbox and datetime, paged by limit/offset."""
@@ -173,6 +206,8 @@ def items(
             parts = [parts[0], parts[1], parts[3], parts[4]]
         if len(parts) != 4:
             raise ValidationFailed.field("bbox", "须为 4 个（或 6 个）数")
+        if not all(math.isfinite(p) for p in parts):
+            raise ValidationFailed.field("bbox", "须为有限的数")
         filters.bbox = (parts[0], parts[1], parts[2], parts[3])
     if datetime:
         filters.start, filters.end = _parse_datetime(datetime)
@@ -216,18 +251,19 @@ def items(
         "timeStamp": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
         "links": links,
     }
-    return JSONResponse(body, media_type=GEOJSON)
+    return GeoJSONResponse(body)
 
 
-@router.get("/collections/incidents/items/{feature_id}")
+@router.get("/collections/incidents/items/{feature_id}", response_class=GeoJSONResponse)
 def item(
     feature_id: str, request: Request, actor: Actor = Depends(require(Perm.incident_read))
 ) -> Any:
-    """One incident as a GeoJSON feature."""
-    if not feature_id.isdigit():
+    """One incident as a GeoJSON feature (any id that is not one is simply not found)."""
+    # ASCII digits only: str.isdigit() accepts "²", which int() refuses.
+    if not _FEATURE_ID.fullmatch(feature_id) or not 1 <= int(feature_id) <= INT4_MAX:
         raise NotFound()
     with transaction(request, write=False) as session:
         inc = visible(session, actor, int(feature_id))
         primaries = primaries_in_scope(session, actor, [inc])
         feature = _feature(to_read(inc, unit_names(session), primaries=primaries))
-    return JSONResponse(feature, media_type=GEOJSON)
+    return GeoJSONResponse(feature)

@@ -39,6 +39,7 @@ from qingzhi.incidents.service import (
     unit_names,
 )
 from qingzhi.org.models import Unit
+from qingzhi.params import INT4_MAX, check_instant
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +76,17 @@ def _encode_cursor(at: dt.datetime, iid: int) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
+    """The keyset position of a cursor; a forged one (an id beyond the column, a float, a
+    naive or out-of-range time) is refused naming ``cursor``."""
     try:
         at, iid = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return dt.datetime.fromisoformat(at), int(iid)
-    except (ValueError, TypeError, json.JSONDecodeError):
+        if not isinstance(iid, int) or isinstance(iid, bool) or not 0 <= iid <= INT4_MAX:
+            raise ValueError("id")
+        when = check_instant(dt.datetime.fromisoformat(at))
+        if when.tzinfo is None:
+            raise ValueError("naive time")
+        return when, iid
+    except (ValueError, TypeError, RecursionError):  # JSONDecodeError is a ValueError
         raise ValidationFailed.field("cursor", "翻页游标无效") from None
 
 
@@ -151,9 +159,11 @@ def _text_condition(session: Session, q: str) -> Any:
     q = q.strip()
     if not search.query_tokens(q):
         raise ValidationFailed.field("q", "检索词无有效字符")
-    if search.needs_like(q):
-        like = f"%{q}%"
-        return or_(Incident.description.like(like), Incident.address.like(like))
+    if search.needs_like(q):  # % and _ in the text match literally (autoescape)
+        return or_(
+            Incident.description.contains(q, autoescape=True),
+            Incident.address.contains(q, autoescape=True),
+        )
     if session.get_bind().dialect.name == "postgresql":
         return literal_column("to_tsvector('simple', incident.search_text)").op("@@")(
             func.to_tsquery("simple", search.tsquery_text(q))

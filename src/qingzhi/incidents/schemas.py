@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from qingzhi.geo.datum import Datum
 from qingzhi.incidents.enums import SUBTYPES, Category, InvalidReason, Priority
 from qingzhi.incidents.lifecycle import Status
+from qingzhi.params import EARLIEST, DbId, Input, Instant
 
-EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 FUTURE_SLACK = dt.timedelta(minutes=5)
 MAX_DESCRIPTION = 4000
 
@@ -28,10 +28,8 @@ def _check_time(value: dt.datetime | None, now: dt.datetime | None = None) -> dt
     return value.astimezone(dt.UTC)
 
 
-class Location(BaseModel):
+class Location(Input):
     """A point with its declared datum."""
-
-    model_config = ConfigDict(extra="forbid")
 
     lon: float = Field(description="longitude")
     lat: float = Field(description="latitude")
@@ -57,13 +55,13 @@ class Location(BaseModel):
         return value
 
 
-class IncidentCreate(BaseModel):
+class IncidentCreate(Input):
     """A new 110 incident."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     source_id: str = Field(min_length=1, max_length=64, pattern=r"^[\w\-.:/]+$")
-    received_at: dt.datetime
+    received_at: Instant
     category: Category
     subtype: str | None = Field(default=None, max_length=32, validate_default=True)
     description: str = Field(default="", max_length=MAX_DESCRIPTION)
@@ -74,19 +72,19 @@ class IncidentCreate(BaseModel):
     valid: bool = True
     invalid_reason: InvalidReason | None = Field(default=None, validate_default=True)
 
+    @field_validator("caller_phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        if value is not None and sum(c in "0123456789" for c in value) < 3:
+            raise ValueError("电话号码至少含 3 位数字")
+        return value
+
     @field_validator("received_at")
     @classmethod
     def _received(cls, value: dt.datetime) -> dt.datetime:
         checked = _check_time(value)
         assert checked is not None
         return checked
-
-    @field_validator("description", "address")
-    @classmethod
-    def _no_controls(cls, value: str) -> str:
-        if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
-            raise ValueError("含有控制字符")
-        return value
 
     @field_validator("subtype")
     @classmethod
@@ -113,10 +111,10 @@ class IncidentCreate(BaseModel):
 class IncidentImport(IncidentCreate):
     """A historical incident from a CAD export or the demo: may carry its lifecycle times."""
 
-    dispatched_at: dt.datetime | None = None
-    arrived_at: dt.datetime | None = None
-    resolved_at: dt.datetime | None = None
-    closed_at: dt.datetime | None = None
+    dispatched_at: Instant | None = None
+    arrived_at: Instant | None = None
+    resolved_at: Instant | None = None
+    closed_at: Instant | None = None
     cancelled: bool = False
     synthetic: bool = False
 
@@ -156,7 +154,7 @@ class IncidentRead(BaseModel):
 
     id: int
     source_id: str
-    received_at: dt.datetime
+    received_at: Instant
     category: Category
     category_label: str
     subtype: str | None
@@ -200,8 +198,7 @@ class IntakeResult(BaseModel):
     incident: IncidentRead
 
 
-class BulkIntake(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BulkIntake(Input):
     items: list[dict[str, Any]] = Field(max_length=10_000)
 
 
@@ -212,15 +209,17 @@ class BulkResult(BaseModel):
     ids: list[int | None]
 
 
-class Transition(BaseModel):
+class Transition(Input):
     """A lifecycle step requested by a user."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     to: Status
     reason: str = Field(default="", max_length=500)
-    unit: str | None = Field(default=None, description="target unit code, for a transfer")
-    officer_ids: list[int] = Field(default_factory=list, max_length=20)
+    unit: str | None = Field(
+        default=None, max_length=32, description="target unit code, for a transfer"
+    )
+    officer_ids: list[DbId] = Field(default_factory=list, max_length=20)
 
 
 class IncidentPage(BaseModel):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -31,6 +32,7 @@ from qingzhi.incidents.schemas import (
     TimelineEntry,
     Transition,
 )
+from qingzhi.params import IdPath, IdQuery, Instant, json_body, json_request_body
 from qingzhi.web.deps import database, require, settings_of, transaction
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
@@ -41,7 +43,7 @@ def _floats(value: str, n: int, field: str) -> list[float]:
         parts = [float(p) for p in value.split(",")]
     except ValueError:
         raise ValidationFailed.field(field, f"须为 {n} 个以逗号分隔的数") from None
-    if len(parts) != n:
+    if len(parts) != n or not all(math.isfinite(p) for p in parts):
         raise ValidationFailed.field(field, f"须为 {n} 个以逗号分隔的数")
     return parts
 
@@ -54,13 +56,13 @@ def _local(value: dt.datetime | None, tz: str) -> dt.datetime | None:
 
 def incident_query(
     request: Request,
-    start: dt.datetime | None = None,
-    end: dt.datetime | None = None,
+    start: Instant | None = None,
+    end: Instant | None = None,
     category: list[Category] = Query(default=[]),
     subtype: list[str] = Query(default=[]),
     status: list[Status] = Query(default=[]),
-    unit_id: int | None = None,
-    zone_id: int | None = None,
+    unit_id: IdQuery = None,
+    zone_id: IdQuery = None,
     valid: bool | None = None,
     q: str | None = Query(default=None, max_length=100),
     near: str | None = Query(default=None, description="lon,lat (WGS-84)"),
@@ -82,6 +84,10 @@ def incident_query(
     box = None
     if bbox:
         b = _floats(bbox, 4, "bbox")
+        if not (-180 <= b[0] <= b[2] <= 180 and -90 <= b[1] <= b[3] <= 90):
+            raise ValidationFailed.field(
+                "bbox", "须为 minlon,minlat,maxlon,maxlat（WGS-84 范围内）"
+            )
         box = (b[0], b[1], b[2], b[3])
     return query.IncidentQuery(
         start=_local(start, tz),
@@ -103,7 +109,12 @@ def incident_query(
     )
 
 
-@router.post("", response_model=IntakeResult, status_code=201)
+@router.post(
+    "",
+    response_model=IntakeResult,
+    status_code=201,
+    responses={200: {"model": IntakeResult, "description": "already taken in (same source_id)"}},
+)
 async def create(
     body: IncidentCreate, request: Request, actor: Actor = Depends(require(Perm.incident_write))
 ) -> Any:
@@ -129,9 +140,11 @@ async def create(
     )
 
 
-@router.post("/bulk", response_model=BulkResult)
+@router.post("/bulk", response_model=BulkResult, openapi_extra=json_request_body(BulkIntake))
 def bulk(
-    body: BulkIntake, request: Request, actor: Actor = Depends(require(Perm.incident_write))
+    request: Request,
+    actor: Actor = Depends(require(Perm.incident_write)),
+    body: BulkIntake = Depends(json_body(BulkIntake)),  # read after the caller is known
 ) -> BulkResult:
     """Take in up to 10,000 incidents; bad items are reported by index and field, good ones load."""
     items: list[IncidentCreate] = []
@@ -183,9 +196,16 @@ def list_incidents(
         )
 
 
-@router.get("/export.{fmt}")
+EXPORT_CONTENT: dict[str, Any] = {media.split(";")[0]: {} for media in exports.FORMATS.values()}
+
+
+@router.get(
+    "/export.{fmt}",
+    response_class=Response,
+    responses={200: {"content": EXPORT_CONTENT, "description": "the file (streamed)"}},
+)
 def export(
-    fmt: str,
+    fmt: Literal["csv", "xlsx", "geojson"],
     request: Request,
     filters: query.IncidentQuery = Depends(incident_query),
     unmask: bool = False,
@@ -219,9 +239,9 @@ def export(
     return StreamingResponse(stream(), media_type=exports.FORMATS[fmt], headers=headers)
 
 
-@router.get("/{incident_id}", response_model=IncidentRead)
+@router.get("/{incident_id:int}", response_model=IncidentRead)
 def get_incident(
-    incident_id: int,
+    incident_id: IdPath,
     request: Request,
     unmask: bool = False,
     actor: Actor = Depends(require(Perm.incident_read)),
@@ -231,9 +251,9 @@ def get_incident(
         return service.get(session=session, actor=actor, incident_id=incident_id, unmask=unmask)
 
 
-@router.post("/{incident_id}/transitions", response_model=IncidentRead)
+@router.post("/{incident_id:int}/transitions", response_model=IncidentRead)
 def transition(
-    incident_id: int,
+    incident_id: IdPath,
     body: Transition,
     request: Request,
     actor: Actor = Depends(require(Perm.incident_write)),
@@ -243,9 +263,9 @@ def transition(
         return service.transition(session=session, actor=actor, incident_id=incident_id, data=body)
 
 
-@router.get("/{incident_id}/timeline", response_model=list[TimelineEntry])
+@router.get("/{incident_id:int}/timeline", response_model=list[TimelineEntry])
 def timeline(
-    incident_id: int, request: Request, actor: Actor = Depends(require(Perm.incident_read))
+    incident_id: IdPath, request: Request, actor: Actor = Depends(require(Perm.incident_read))
 ) -> list[TimelineEntry]:
     """Lifecycle, audit records, officers and linked calls, in time order (全溯源)."""
     with transaction(request, write=False) as session:

@@ -18,6 +18,7 @@ from qingzhi.auth.permissions import Perm
 from qingzhi.errors import ValidationFailed
 from qingzhi.incidents.enums import Category
 from qingzhi.intel import service
+from qingzhi.params import Day
 from qingzhi.web.deps import require, settings_of, transaction
 
 router = APIRouter(prefix="/api/analysis", tags=["analysis"])
@@ -58,8 +59,8 @@ def _midnight(day: dt.date) -> dt.datetime:
 @router.get("/trends")
 def trends(
     request: Request,
-    start: dt.date | None = None,
-    end: dt.date | None = Query(default=None, description="exclusive; default tomorrow"),
+    start: Day | None = None,
+    end: Day | None = Query(default=None, description="exclusive; default tomorrow"),
     freq: Literal["day", "week", "month"] = "day",
     group_by: Literal["category", "unit", "zone"] = "category",
     category: list[Category] = Query(default=[]),
@@ -83,8 +84,8 @@ def trends(
 @router.get("/hotspots")
 def hotspots(
     request: Request,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
+    start: Day | None = None,
+    end: Day | None = None,
     cell: float = Query(default=150.0, ge=50.0, le=2000.0, description="cell size, metres"),
     radius_cells: float = Query(default=1.5, ge=1.0, le=5.0),
     fdr: float = Query(default=0.05, gt=0.0, le=0.5),
@@ -110,7 +111,7 @@ def hotspots(
 @router.get("/forecast")
 def forecast(
     request: Request,
-    day: dt.date | None = Query(default=None, description="default tomorrow"),
+    day: Day | None = Query(default=None, description="default tomorrow"),
     cell: float = Query(default=150.0, ge=50.0, le=2000.0),
     top: int = Query(default=50, ge=1, le=1000),
     coverage: float | None = Query(default=None, gt=0.0, le=100.0, description="% of cells"),
@@ -141,8 +142,8 @@ def near_repeat(
     request: Request,
     category: Category,
     subtype: list[str] = Query(default=[]),
-    start: dt.date | None = None,
-    end: dt.date | None = None,
+    start: Day | None = None,
+    end: Day | None = None,
     distance_edges: str = Query(default="0,100,200,300,400", max_length=200),
     time_edges: str = Query(default="0,7,14,21,28", max_length=200),
     permutations: int = Query(default=99, ge=19, le=999),
@@ -170,7 +171,7 @@ def near_repeat(
 @router.get("/warnings")
 def warnings(
     request: Request,
-    end: dt.date | None = Query(default=None, description="exclusive; default tomorrow"),
+    end: Day | None = Query(default=None, description="exclusive; default tomorrow"),
     days: int = Query(default=7, ge=1, le=28),
     history_days: int = Query(default=365, ge=28, le=1825),
     cell: float = Query(default=500.0, ge=100.0, le=5000.0),

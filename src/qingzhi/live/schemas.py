@@ -5,23 +5,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from qingzhi.geo.datum import Datum
 from qingzhi.live.enums import LiveStatus
+from qingzhi.params import DbId, Input, Instant
 
 
-class PositionIn(BaseModel):
+class PositionIn(Input):
     """One GPS fix of one officer (by id or police number)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    officer_id: int | None = None
+    officer_id: DbId | None = None
     police_number: str | None = Field(default=None, max_length=32)
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
     datum: Datum = Datum.wgs84
-    at: dt.datetime | None = None
+    at: Instant | None = None
     speed_kmh: float | None = Field(default=None, ge=0, le=400)
     heading: float | None = Field(default=None, ge=0, le=360)
 
@@ -39,10 +38,8 @@ class PositionIn(BaseModel):
         return self
 
 
-class PositionBatch(BaseModel):
+class PositionBatch(Input):
     """Positions from one device or gateway."""
-
-    model_config = ConfigDict(extra="forbid")
 
     positions: list[PositionIn] = Field(min_length=1, max_length=5_000)
 
@@ -52,10 +49,8 @@ class PositionResult(BaseModel):
     event_id: int
 
 
-class OfficerLiveUpdate(BaseModel):
+class OfficerLiveUpdate(Input):
     """A change of an officer's live status or body-camera stream."""
-
-    model_config = ConfigDict(extra="forbid")
 
     status: LiveStatus | None = None
     camera_url: str | None = Field(default=None, max_length=500, pattern=r"^(https?://|/)\S+$")

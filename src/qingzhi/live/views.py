@@ -23,6 +23,7 @@ from qingzhi.live.schemas import (
     PositionResult,
     Snapshot,
 )
+from qingzhi.params import INT8_MAX, EventIdQuery, IdPath, IdQuery
 from qingzhi.web.deps import (
     current_actor,
     database,
@@ -65,7 +66,7 @@ def positions(
 @router.get("/officers", response_model=Snapshot)
 def officers(
     request: Request,
-    unit_id: int | None = None,
+    unit_id: IdQuery = None,
     on_duty: bool = Query(default=False, description="only officers on duty now"),
     actor: Actor = Depends(require(Perm.officer_read)),
 ) -> Snapshot:
@@ -78,7 +79,7 @@ def officers(
 
 @router.patch("/officers/{officer_id}")
 def update_officer(
-    officer_id: int,
+    officer_id: IdPath,
     body: OfficerLiveUpdate,
     request: Request,
     actor: Actor = Depends(require(Perm.officer_write)),
@@ -109,15 +110,18 @@ def dashboard_view(
 
 
 def _event_id(value: str | None) -> int | None:
-    if value is None or not value.strip().isdigit():
+    """The event id of a Last-Event-ID header; anything else (text, "²", beyond 64 bits) is
+    ignored, as a browser's stale or foreign id must not stop the stream."""
+    text = (value or "").strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 19) or int(text) > INT8_MAX:
         return None
-    return int(value.strip())
+    return int(text)
 
 
 @router.get("/stream")
 async def stream(
     request: Request,
-    since: int | None = Query(default=None, ge=0, description="resume after this event id"),
+    since: EventIdQuery = None,
     last_event_id: str | None = Header(default=None, alias="Last-Event-ID"),
 ) -> StreamingResponse:
     """Server-sent events in the caller's scope; resumes after ``Last-Event-ID`` (or ``since``).

@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from qingzhi.geo.geometry import parse_area, to_geojson_text
 from qingzhi.org.enums import DutyStatus, OfficerKind, Team, UnitKind
 from qingzhi.org.models import Bureau, Officer, Unit, Zone
 from qingzhi.org.service import check_bundle, officer_snapshot, unit_snapshot, zone_snapshot
+from qingzhi.params import any_control, has_control
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +80,81 @@ class _Problems:
             )
 
 
+MAX_MEMBERS = 20  # entries in a zip bundle (it needs four)
+MAX_MEMBER_BYTES = 64 * 1024 * 1024  # one file, uncompressed
+MAX_BUNDLE_BYTES = 128 * 1024 * 1024  # all files, uncompressed
+_CHUNK = 1024 * 1024
+
+
+def _too_big(name: str, limit: int) -> ValidationFailed:
+    return ValidationFailed.field("bundle", f"{name} 解压后超过 {limit // (1024 * 1024)} MB")
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes:
+    """One member, read in chunks and counted as it inflates (a header's size can lie)."""
+    limit = min(MAX_MEMBER_BYTES, budget)
+    parts: list[bytes] = []
+    size = 0
+    with zf.open(info) as member:
+        while chunk := member.read(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                which = info.filename if limit == MAX_MEMBER_BYTES else "导入包"
+                raise _too_big(which, limit if limit == MAX_MEMBER_BYTES else MAX_BUNDLE_BYTES)
+            parts.append(chunk)
+    return b"".join(parts)
+
+
+def _read_zip(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise ValidationFailed.field("bundle", f"zip 内文件过多（最多 {MAX_MEMBERS} 个）")
+        wanted: dict[str, zipfile.ZipInfo] = {}
+        for info in infos:
+            name = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
+            if info.is_dir() or name not in FILES:
+                continue
+            if name in wanted:
+                raise ValidationFailed.field("bundle", f"zip 内有多个 {name}")
+            if info.flag_bits & 0x1:
+                raise ValidationFailed.field("bundle", f"{name} 已加密，无法读取")
+            wanted[name] = info
+        # Refuse early by the declared sizes, then count the real bytes while inflating.
+        declared = sum(info.file_size for info in wanted.values())
+        if declared > MAX_BUNDLE_BYTES:
+            raise _too_big("导入包", MAX_BUNDLE_BYTES)
+        out: dict[str, bytes] = {}
+        budget = MAX_BUNDLE_BYTES
+        for name in FILES:
+            if name in wanted:
+                if wanted[name].file_size > MAX_MEMBER_BYTES:
+                    raise _too_big(name, MAX_MEMBER_BYTES)
+                out[name] = _read_member(zf, wanted[name], budget)
+                budget -= len(out[name])
+        return out
+
+
 def read_bundle(source: Path | bytes) -> dict[str, bytes]:
-    """The bundle's files from a folder, a zip file path or zip bytes."""
+    """The bundle's files from a folder, a zip file path or zip bytes; a zip may hold at most
+    ``MAX_MEMBERS`` entries and inflate to at most ``MAX_MEMBER_BYTES`` a file and
+    ``MAX_BUNDLE_BYTES`` in all (counted while inflating, not taken from its headers)."""
     if isinstance(source, Path) and source.is_dir():
-        return {name: (source / name).read_bytes() for name in FILES if (source / name).exists()}
+        out: dict[str, bytes] = {}
+        for name in FILES:
+            path = source / name
+            if path.exists():
+                if path.stat().st_size > MAX_MEMBER_BYTES:
+                    raise _too_big(name, MAX_MEMBER_BYTES)
+                out[name] = path.read_bytes()
+        return out
     try:
         data = source.read_bytes() if isinstance(source, Path) else source
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            names = {Path(n).name: n for n in zf.namelist()}
-            return {name: zf.read(names[name]) for name in FILES if name in names}
-    except (zipfile.BadZipFile, OSError) as exc:
+        return _read_zip(data)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error) as exc:
         raise ValidationFailed.field("bundle", f"不是文件夹或 zip 文件：{exc}") from None
+    except NotImplementedError as exc:  # an unsupported compression method
+        raise ValidationFailed.field("bundle", f"zip 压缩方式不受支持：{exc}") from None
 
 
 def _bool(value: Any, default: bool) -> bool:
@@ -104,10 +170,22 @@ def _bool(value: Any, default: bool) -> bool:
     raise ValueError(f"不是布尔值：{value!r}")
 
 
-def _features(raw: bytes, name: str, problems: _Problems) -> list[dict[str, Any]]:
+def _load_json(raw: bytes) -> Any:
+    """A bundle file's JSON; ValueError when it is not UTF-8 JSON, nests too deeply or holds
+    control characters (NUL) in its text."""
     try:
         doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise ValueError("JSON 嵌套过深") from None
+    if any_control(doc):
+        raise ValueError("文本含有控制字符（如 NUL）")
+    return doc
+
+
+def _features(raw: bytes, name: str, problems: _Problems) -> list[dict[str, Any]]:
+    try:
+        doc = _load_json(raw)
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         problems.add(name, None, "file", f"不是合法的 UTF-8 GeoJSON：{exc}")
         return []
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
@@ -160,7 +238,7 @@ def import_bundle(*, session: Session, actor: Actor, files: Mapping[str, bytes])
     bureau = session.execute(select(Bureau).order_by(Bureau.id).limit(1)).scalar_one_or_none()
     if "bureau.json" in files:
         try:
-            b = json.loads(files["bureau.json"].decode("utf-8"))
+            b = _load_json(files["bureau.json"])
             if not isinstance(b, dict):
                 raise ValueError("须为 JSON 对象")
             boundary = b.get("boundary")
@@ -298,6 +376,9 @@ def import_bundle(*, session: Session, actor: Actor, files: Mapping[str, bytes])
             text = files["officers.csv"].decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             problems.add("officers.csv", None, "file", f"不是 UTF-8 文本：{exc}")
+            text = ""
+        if has_control(text):
+            problems.add("officers.csv", None, "file", "含有控制字符（如 NUL）")
             text = ""
         reader = csv.DictReader(io.StringIO(text))
         missing = [

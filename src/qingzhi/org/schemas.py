@@ -7,9 +7,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qingzhi.org.enums import DutyStatus, OfficerKind, Team, UnitKind
+from qingzhi.params import Input
 
 
-class _Strict(BaseModel):
+class _Strict(Input):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

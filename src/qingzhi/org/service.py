@@ -20,7 +20,7 @@ from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import Conflict, NotFound, ValidationFailed
 from qingzhi.geo.geometry import load_geometry, parse_area, to_geojson_text
-from qingzhi.org.enums import OfficerKind, UnitKind
+from qingzhi.org.enums import DutyStatus, OfficerKind, UnitKind
 from qingzhi.org.models import Bureau, Officer, Unit, Zone
 from qingzhi.org.schemas import (
     BundleUpdate,
@@ -238,8 +238,10 @@ def list_units(
     actor.require(Perm.org_read)
     query = _scoped(select(Unit), Unit.id, actor).order_by(Unit.code)
     if q:
-        like = f"%{q}%"
-        query = query.where(or_(Unit.name.like(like), Unit.code.like(like)))
+        # autoescape: % and _ in the text are matched literally, not as LIKE wildcards
+        query = query.where(
+            or_(Unit.name.contains(q, autoescape=True), Unit.code.contains(q, autoescape=True))
+        )
     if kind:
         query = query.where(Unit.kind == kind)
     return _unit_reads(session, list(session.execute(query).scalars()))
@@ -390,7 +392,9 @@ def list_zones(
     if station_id is not None:
         query = query.where(Zone.station_id == station_id)
     if q:
-        query = query.where(or_(Zone.name.like(f"%{q}%"), Zone.code.like(f"%{q}%")))
+        query = query.where(
+            or_(Zone.name.contains(q, autoescape=True), Zone.code.contains(q, autoescape=True))
+        )
     return [_zone_read(z) for z in session.execute(query).scalars()]
 
 
@@ -496,7 +500,7 @@ def list_officers(
     unit_id: int | None = None,
     q: str | None = None,
     kind: OfficerKind | None = None,
-    duty_status: str | None = None,
+    duty_status: DutyStatus | str | None = None,
     offset: int = 0,
     limit: int = 100,
 ) -> OfficerPage:
@@ -507,11 +511,21 @@ def list_officers(
         members = select(Unit.id).where(Unit.central_id == unit_id)
         query = query.where(or_(Officer.unit_id == unit_id, Officer.unit_id.in_(members)))
     if q:
-        query = query.where(or_(Officer.name.like(f"%{q}%"), Officer.police_number.like(f"{q}%")))
+        query = query.where(
+            or_(
+                Officer.name.contains(q, autoescape=True),
+                Officer.police_number.startswith(q, autoescape=True),
+            )
+        )
     if kind:
         query = query.where(Officer.kind == kind)
     if duty_status:
-        query = query.where(Officer.duty_status == duty_status)
+        try:
+            status = DutyStatus(duty_status)
+        except ValueError:
+            known = ", ".join(d.value for d in DutyStatus)
+            raise ValidationFailed.field("duty_status", f"可选：{known}") from None
+        query = query.where(Officer.duty_status == status)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = session.execute(query.order_by(Officer.police_number).offset(offset).limit(limit))
     return OfficerPage(

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
+from starlette.datastructures import UploadFile
 
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import NotFound, ValidationFailed
 from qingzhi.org import exchange, service
-from qingzhi.org.enums import OfficerKind, UnitKind
+from qingzhi.org.enums import DutyStatus, OfficerKind, UnitKind
 from qingzhi.org.models import Unit, Zone
 from qingzhi.org.schemas import (
     BundleUpdate,
@@ -29,6 +30,7 @@ from qingzhi.org.schemas import (
     ZoneRead,
     ZoneUpdate,
 )
+from qingzhi.params import IdPath, IdQuery, OffsetQuery
 from qingzhi.web.deps import require, transaction
 
 router = APIRouter(prefix="/api", tags=["org"])
@@ -56,7 +58,7 @@ def list_units(
 
 @router.get("/units/{unit_id}", response_model=UnitRead)
 def get_unit(
-    unit_id: int, request: Request, actor: Actor = Depends(require(Perm.org_read))
+    unit_id: IdPath, request: Request, actor: Actor = Depends(require(Perm.org_read))
 ) -> UnitRead:
     """One unit."""
     with transaction(request, write=False) as session:
@@ -74,7 +76,7 @@ def create_unit(
 
 @router.patch("/units/{unit_id}", response_model=UnitRead)
 def update_unit(
-    unit_id: int,
+    unit_id: IdPath,
     body: UnitUpdate,
     request: Request,
     actor: Actor = Depends(require(Perm.org_write)),
@@ -86,7 +88,7 @@ def update_unit(
 
 @router.put("/units/{unit_id}/members", response_model=UnitRead)
 def set_members(
-    unit_id: int,
+    unit_id: IdPath,
     body: BundleUpdate,
     request: Request,
     actor: Actor = Depends(require(Perm.org_write)),
@@ -99,7 +101,7 @@ def set_members(
 @router.get("/zones", response_model=list[ZoneRead])
 def list_zones(
     request: Request,
-    station_id: int | None = None,
+    station_id: IdQuery = None,
     q: str | None = Query(default=None, max_length=100),
     actor: Actor = Depends(require(Perm.org_read)),
 ) -> list[ZoneRead]:
@@ -110,7 +112,7 @@ def list_zones(
 
 @router.get("/zones/{zone_id}", response_model=ZoneRead)
 def get_zone(
-    zone_id: int, request: Request, actor: Actor = Depends(require(Perm.org_read))
+    zone_id: IdPath, request: Request, actor: Actor = Depends(require(Perm.org_read))
 ) -> ZoneRead:
     """One zone."""
     with transaction(request, write=False) as session:
@@ -128,7 +130,7 @@ def create_zone(
 
 @router.patch("/zones/{zone_id}", response_model=ZoneRead)
 def update_zone(
-    zone_id: int,
+    zone_id: IdPath,
     body: ZoneUpdate,
     request: Request,
     actor: Actor = Depends(require(Perm.org_write)),
@@ -141,11 +143,11 @@ def update_zone(
 @router.get("/officers", response_model=OfficerPage)
 def list_officers(
     request: Request,
-    unit_id: int | None = None,
+    unit_id: IdQuery = None,
     q: str | None = Query(default=None, max_length=50),
     kind: OfficerKind | None = None,
-    duty_status: str | None = Query(default=None, max_length=32),
-    offset: int = Query(default=0, ge=0),
+    duty_status: DutyStatus | None = None,
+    offset: OffsetQuery = 0,
     limit: int = Query(default=100, ge=1, le=1000),
     actor: Actor = Depends(require(Perm.officer_read)),
 ) -> OfficerPage:
@@ -165,7 +167,7 @@ def list_officers(
 
 @router.get("/officers/{officer_id}", response_model=OfficerRead)
 def get_officer(
-    officer_id: int, request: Request, actor: Actor = Depends(require(Perm.officer_read))
+    officer_id: IdPath, request: Request, actor: Actor = Depends(require(Perm.officer_read))
 ) -> OfficerRead:
     """One officer."""
     with transaction(request, write=False) as session:
@@ -183,7 +185,7 @@ def create_officer(
 
 @router.patch("/officers/{officer_id}", response_model=OfficerRead)
 def update_officer(
-    officer_id: int,
+    officer_id: IdPath,
     body: OfficerUpdate,
     request: Request,
     actor: Actor = Depends(require(Perm.officer_write)),
@@ -195,7 +197,11 @@ def update_officer(
         )
 
 
-@router.get("/org/export")
+@router.get(
+    "/org/export",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}, "description": "zip bundle"}},
+)
 def export(request: Request, actor: Actor = Depends(require(Perm.org_read))) -> Response:
     """The organisation in scope as a zip of GeoJSON and CSV (the import format)."""
     with transaction(request, write=False) as session:
@@ -207,14 +213,38 @@ def export(request: Request, actor: Actor = Depends(require(Perm.org_read))) -> 
     )
 
 
-@router.post("/org/import")
+_UPLOAD_SCHEMA = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary", "description": "zip bundle"}},
+}
+
+
+@router.post(
+    "/org/import",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": _UPLOAD_SCHEMA}},
+        }
+    },
+)
 async def import_bundle(
-    request: Request,
-    file: UploadFile = File(...),
-    actor: Actor = Depends(require(Perm.org_write)),
+    request: Request, actor: Actor = Depends(require(Perm.org_write))
 ) -> dict[str, Any]:
     """Import a zip bundle; all-or-nothing, with every bad row listed."""
-    data = await file.read(MAX_IMPORT_BYTES + 1)
+    # The upload is read here, after the caller is known (a body parameter would be read
+    # before the dependencies run): an anonymous upload is refused before its first byte.
+    if not actor.scope.whole_bureau:
+        raise ValidationFailed.field("bundle", "只有全局权限的用户可以导入组织机构")
+    form = await request.form(max_files=1, max_fields=10)
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ValidationFailed.field("file", "缺少必填字段（zip 文件）")
+        data = await upload.read(MAX_IMPORT_BYTES + 1)
+    finally:
+        await form.close()
     if len(data) > MAX_IMPORT_BYTES:
         raise ValidationFailed.field("file", "文件超过 50 MB")
     files = exchange.read_bundle(data)

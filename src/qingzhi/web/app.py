@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qingzhi import __version__
@@ -19,14 +21,21 @@ from qingzhi.audit.views import router as audit_router
 from qingzhi.auth.views import router as auth_router
 from qingzhi.config import Settings, get_settings
 from qingzhi.dispatch.views import router as dispatch_router
-from qingzhi.errors import QingzhiError, Unauthenticated
+from qingzhi.errors import (
+    ERROR_RESPONSES,
+    QingzhiError,
+    Unauthenticated,
+    ValidationFailed,
+    error_schemas,
+)
 from qingzhi.incidents.ogc import router as ogc_router
 from qingzhi.incidents.views import router as incidents_router
 from qingzhi.intel.views import router as intel_router
 from qingzhi.live.views import router as live_router
 from qingzhi.org.views import router as org_router
+from qingzhi.params import control_in_query
 from qingzhi.store.db import Database
-from qingzhi.web import pages
+from qingzhi.web import docs, pages
 from qingzhi.web.deps import request_id_of
 
 log = logging.getLogger(__name__)
@@ -43,6 +52,7 @@ _HTTP_CODES = {
     400: ("bad_request", "请求体无法解析（须为 UTF-8 编码的 JSON）"),
     413: ("too_large", "请求内容过大"),
 }
+BULK_SUFFIXES = ("/bulk", "/import")
 
 
 def _field_of(loc: tuple[Any, ...]) -> str:
@@ -67,21 +77,69 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """The Allow header of a 405: every method some route takes on this path (Starlette names
+    only the first route's, where GET and POST of one path are two routes)."""
+    allowed = []
+    for method in _METHODS:
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
 def _wants_html(request: Request) -> bool:
-    return not request.url.path.startswith(
-        ("/api/", "/ogc")
-    ) and "text/html" in request.headers.get("accept", "")
+    path = request.url.path
+    page = path == "/api/docs" or not path.startswith(("/api/", "/ogc"))
+    return page and "text/html" in request.headers.get("accept", "")
+
+
+class _BodyTooLarge(Exception):
+    """Raised by the counting ``receive`` once a request body passes its limit."""
+
+
+def _has_credential(request: Request, settings: Settings) -> bool:
+    """Whether the request carries a bearer token or a session cookie (checked later)."""
+    header = request.headers.get("authorization", "")
+    return header.lower().startswith("bearer ") or settings.session_cookie in request.cookies
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse(
+        {
+            "error": {
+                "code": "too_large",
+                "message": f"请求内容超过 {limit // 1024} KB",
+                "details": {"limit_bytes": limit},
+            }
+        },
+        status_code=413,
+    )
 
 
 class EdgeMiddleware:
-    """Every HTTP request: a body over the limit is refused (413) before it is read, and every
-    answer carries the request id and the security headers. Plain ASGI (Starlette's
-    ``BaseHTTPMiddleware`` streams each response through a task group, a large share of a small
-    request's cost)."""
+    """Every HTTP request: a query parameter with a control character (NUL) is refused (422
+    naming it); a body over the limit is refused (413) — before it is read when its declared
+    length says so, and once the bytes actually received pass the limit otherwise (chunked
+    bodies too), so no body costs more memory than its limit. Only a request with a credential
+    (checked by the route before it reads the body) may send a bulk body; any other gets the
+    ordinary limit. Every answer carries the request id and the security headers, the API
+    documentation included. Plain ASGI (Starlette's ``BaseHTTPMiddleware`` streams each
+    response through a task group, a large share of a small request's cost)."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
+
+    def limit_for(self, request: Request) -> int:
+        """The body limit of this request: bulk intake and imports with a credential, or not."""
+        bulk = str(request.scope["path"]).endswith(BULK_SUFFIXES)
+        if bulk and _has_credential(request, self.settings):
+            return self.settings.max_bulk_bytes
+        return self.settings.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,40 +147,57 @@ class EdgeMiddleware:
             return
         request = Request(scope)
         rid = request_id_of(request)
-        path: str = scope["path"]
-        csp = not path.startswith("/api/docs")
+        started = False
+        refused = False
 
         async def stamped(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the app's answer to a body cut short: the 413 goes instead
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 headers["X-Request-ID"] = rid
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["X-Frame-Options"] = "DENY"
                 headers["Referrer-Policy"] = "same-origin"
-                if csp:
-                    headers["Content-Security-Policy"] = CSP
+                headers["Content-Security-Policy"] = CSP
             await send(message)
 
-        limit = (
-            self.settings.max_bulk_bytes
-            if path.endswith(("/bulk", "/import"))
-            else self.settings.max_body_bytes
-        )
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            refusal = JSONResponse(
-                {
-                    "error": {
-                        "code": "too_large",
-                        "message": f"请求内容超过 {limit // 1024} KB",
-                        "details": {"limit_bytes": limit},
-                    }
-                },
-                status_code=413,
-            )
-            await refusal(scope, receive, stamped)
+        query: bytes = scope.get("query_string", b"")
+        bad = control_in_query(parse_qsl(query.decode("latin-1"), True)) if query else None
+        if bad is not None:
+            error = ValidationFailed.field(bad, "含有控制字符（如 NUL）")
+            await JSONResponse(error.to_dict(), status_code=422)(scope, receive, stamped)
             return
-        await self.app(scope, receive, stamped)
+        limit = self.limit_for(request)
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isascii() or not length.isdigit()):
+            length = str(limit + 1)
+        if length is not None and int(length) > limit:
+            await _too_large(limit)(scope, receive, stamped)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    refused = True
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, stamped)
+        except Exception:
+            if not refused:
+                raise
+        if refused and not started:
+            refused = False
+            log.info("request %s: body over %d bytes refused", rid, limit)
+            await _too_large(limit)(scope, receive, stamped)
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -131,10 +206,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app = FastAPI(
         title="qingzhi 情指",
         version=__version__,
-        docs_url="/api/docs",
+        docs_url=None,  # web/docs.py serves the vendored Swagger UI, behind login
         openapi_url="/api/openapi.json",
         redoc_url=None,
-        swagger_ui_parameters={"syntaxHighlight": False},
         # No OpenTelemetry: the police network has no collector, and FastAPI's default spans,
         # metrics and logs (to no-op providers) cost every request.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
@@ -171,9 +245,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
         return JSONResponse(
             {"error": {"code": code, "message": message, "details": None}},
             status_code=exc.status_code,
+            headers=headers,
         )
 
     @app.exception_handler(Exception)
@@ -199,9 +277,20 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         intel_router,
         live_router,
         dispatch_router,
-        pages.router,
     ):
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
+    app.include_router(docs.router)
+    describe = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """The OpenAPI description, with the error body's schema."""
+        if app.openapi_schema is None:
+            schema = describe()
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(error_schemas())
+        return app.openapi_schema or describe()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

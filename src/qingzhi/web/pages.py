@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -25,6 +25,7 @@ from qingzhi.errors import CsrfFailed, NotFound, QingzhiError
 from qingzhi.incidents import service as incidents
 from qingzhi.org import service as org
 from qingzhi.org.models import Unit
+from qingzhi.params import IdPath, Text
 from qingzhi.web.deps import (
     Principal,
     principal,
@@ -95,8 +96,8 @@ def login_page(request: Request, next: str | None = None) -> Response:
 @router.post("/login", response_class=HTMLResponse)
 def login_submit(
     request: Request,
-    username: str = Form(max_length=64),
-    password: str = Form(max_length=256),
+    username: Annotated[Text, Form(max_length=64)],
+    password: Annotated[Text, Form(max_length=256)],
     next: str = Form(default="/"),
     login_csrf: str = Form(default="", max_length=64),
 ) -> Response:
@@ -181,7 +182,7 @@ def desk(request: Request, who: Principal = Depends(principal)) -> Response:
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
 def incident_page(
-    incident_id: int, request: Request, who: Principal = Depends(principal)
+    incident_id: IdPath, request: Request, who: Principal = Depends(principal)
 ) -> Response:
     """One incident: details, timeline (lifecycle, audit, linked calls) and dispatch."""
     with transaction(request, write=False) as session:
@@ -210,7 +211,7 @@ def units_page(request: Request, who: Principal = Depends(principal)) -> Respons
 
 
 @router.get("/units/{unit_id}", response_class=HTMLResponse)
-def unit_page(unit_id: int, request: Request, who: Principal = Depends(principal)) -> Response:
+def unit_page(unit_id: IdPath, request: Request, who: Principal = Depends(principal)) -> Response:
     """One unit (a central station with its member stations) and its officers."""
     who.actor.require(Perm.officer_read)
     with transaction(request, write=False) as session:

@@ -62,25 +62,21 @@ class AccountChange(BaseModel):
     tokens_revoked: int
 
 
-class PasswordReset(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PasswordReset(Input):
     password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
     revoke_tokens: bool = Field(default=False, description="revoke the user's API tokens too")
 
 
-class PasswordChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PasswordChange(Input):
     current_password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
     new_password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
 
-class SessionsRevoke(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SessionsRevoke(Input):
     tokens: bool = Field(default=False, description="revoke every API token too")
 
 
-class UnlockRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class UnlockRequest(Input):
     address: str | None = Field(
         default=None, max_length=64, description="also lift this client address's throttle"
     )

@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     live_retention_hours: float = 24.0
     max_body_bytes: int = 1024 * 1024
     max_bulk_bytes: int = 64 * 1024 * 1024
+    # Documents: the Fandol fonts' folder (default: Debian's texlive-lang-chinese path), the
+    # LibreOffice program for PDF (default: soffice on PATH), a conversion's time limit and how
+    # many conversions one process runs at once (each LibreOffice takes ~150 MB).
+    font_dir: Path | None = None
+    soffice: str | None = None
+    pdf_timeout_seconds: float = Field(default=120.0, gt=0, le=1800)
+    pdf_max_parallel: int = Field(default=2, ge=1, le=16)
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from typing import Any
 
 import docx
@@ -12,7 +13,7 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 
 from qingzhi.reports.render import FACES, Block, Document, PageBreak, Paragraph, Table, to_docx
-from qingzhi.reports.render.word_styles import LINE_CHARS
+from qingzhi.reports.render.word_styles import LINE_CHARS, PPR_SEQ, RPR_SEQ
 from tests.reports.samples import DATE, GRID_LINE, ISSUER, TITLE, sample_document
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -253,3 +254,19 @@ def test_characters_fandol_lacks_are_replaced() -> None:
     )
     back = docx.Document(io.BytesIO(to_docx(odd)))
     assert "下降-3.0%" in [p.text for p in back.paragraphs]
+
+
+def test_property_elements_in_schema_order(sample_docx: bytes) -> None:
+    # Word refuses a file whose w:pPr / w:rPr children are out of the schema's order.
+    with zipfile.ZipFile(io.BytesIO(sample_docx)) as z:
+        parts = [n for n in z.namelist() if n.startswith("word/") and n.endswith(".xml")]
+        roots = [docx.oxml.parse_xml(z.read(n)) for n in parts]
+    checked = 0
+    for root in roots:
+        for tag, seq in (("pPr", PPR_SEQ), ("rPr", RPR_SEQ)):
+            for props in root.iter(f"{W}{tag}"):
+                names = [f"w:{c.tag.split('}')[1]}" for c in props if c.tag.startswith(W)]
+                known = [n for n in names if n in seq]
+                assert known == sorted(known, key=seq.index), names
+                checked += 1
+    assert checked > 100

@@ -90,7 +90,6 @@ def to_pdf(docx: bytes, *, timeout: float | None = None) -> bytes:
         source.write_bytes(docx)
         env = dict(os.environ)
         env["FONTCONFIG_FILE"] = str(write_fontconfig(work / "fonts.conf", fonts))
-        env.pop("SAL_USE_VCLPLUGIN", None)
         command = [
             program,
             f"-env:UserInstallation={(work / 'profile').as_uri()}",

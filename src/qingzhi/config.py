@@ -85,6 +85,14 @@ class Settings(BaseSettings):
     audit_checkpoint_records: int = Field(default=1000, ge=1)
     audit_origin: str | None = Field(default=None, max_length=200)  # default: qingzhi/<bureau>
 
+    # Documents: the Fandol fonts' folder (default: Debian's texlive-lang-chinese path), the
+    # LibreOffice program for PDF (default: soffice on PATH), a conversion's time limit and how
+    # many conversions one process runs at once (each LibreOffice takes ~150 MB).
+    font_dir: Path | None = None
+    soffice: str | None = None
+    pdf_timeout_seconds: float = Field(default=120.0, gt=0, le=1800)
+    pdf_max_parallel: int = Field(default=2, ge=1, le=16)
+
     @field_validator("trusted_proxies")
     @classmethod
     def _valid_proxies(cls, value: str) -> str:

@@ -30,10 +30,20 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage, optimize
+from threadpoolctl import threadpool_limits
 
 from qingzhi.analysis.forecast import FloatArray, Forecaster, SeriesData
 
 log = logging.getLogger(__name__)
+
+# The fits stop at L-BFGS-B's default tolerance, in a flat valley of nearly collinear columns, so
+# where they stop depends on the last bits of the loss and gradient. OpenBLAS sums a product in
+# as many slices as it has threads: the same fit on 1 and 2 threads gave coefficients 0.02
+# apart and 387 against 390 of Vancouver's Theft from Vehicle events at 1%. The fits therefore
+# run their matrix products on one BLAS thread whatever the process's setting (the machine's
+# cores, OPENBLAS_NUM_THREADS, a server under load): one fit gives one answer on this machine.
+# A CPU with other BLAS kernels (AVX-512 instead of AVX2) may still round differently.
+FIT_BLAS_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -108,14 +118,15 @@ def fit_mixture(x: FloatArray, y: FloatArray) -> FloatArray:
         return f, grad
 
     w0 = np.full(k, max(float(y.mean()), 1e-6) / k)
-    res = optimize.minimize(
-        loss,
-        w0,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(0.0, None)] * k,
-        options={"maxiter": 1000},
-    )
+    with threadpool_limits(FIT_BLAS_THREADS, user_api="blas"):
+        res = optimize.minimize(
+            loss,
+            w0,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(0.0, None)] * k,
+            options={"maxiter": 1000},
+        )
     return np.asarray(res.x, dtype=np.float64)
 
 
@@ -197,7 +208,8 @@ def fit_loglinear(
 
     beta0 = np.zeros(xs.shape[1])
     beta0[0] = np.log(max(float(y.mean()), 1e-9))
-    res = optimize.minimize(loss, beta0, jac=True, method="L-BFGS-B", options={"maxiter": 1000})
+    with threadpool_limits(FIT_BLAS_THREADS, user_api="blas"):
+        res = optimize.minimize(loss, beta0, jac=True, method="L-BFGS-B", options={"maxiter": 1000})
     return np.asarray(res.x, dtype=np.float64)
 
 

@@ -1,30 +1,34 @@
 """The analysis API's budget: what one request may cost, checked before anything is loaded.
 
-Budget (this project's deployment target, a 2-core server with a few GB of memory, shared by the
-whole bureau): **one request at most 1 GB of memory and 30 s**, and a background forecast fit
-(``intel.forecasting``, run as a job) at most 2 GB and 10 minutes. Every analysis endpoint
-derives its cost from its parameters and the store's counts before it loads or allocates, and
-refuses with a 422 naming the field and saying the limit when the cost is over (a bigger ``cell``
-or a shorter range always brings it back in). The unit costs below were measured on the demo
-county (85,620 calls; ``bench/analysis_bounds.py`` prints them at every bound):
+Budget (this project's deployment target, a 2-core server shared by the whole bureau): **one
+request at most 1 GB of memory and 30 s**, and a background forecast fit (``intel.forecasting``,
+run as a job) at most 2 GB and 10 minutes. Every analysis endpoint derives its cost from its
+parameters and the store's counts before it loads or allocates, and refuses with a 422 naming
+the field and saying the limit when the cost is over (a bigger ``cell``, fewer days or
+replicates, or a shorter range always brings it back in).
 
-==============  ===============================================  =============================
-endpoint        cost driver (limit)                               measured unit cost
-==============  ===============================================  =============================
-every one       incidents loaded (``MAX_EVENTS``)                 ~8 µs, ~100 B each
-trends          periods x groups in the table (``MAX_TREND_CELLS``) JSON of the table
-hotspots        grid cells (``MAX_GRID_CELLS``)                   ~8 µs, ~250 B a cell
-nearrepeat      pairs within the largest distance band            ~70 B a pair,
-                (``MAX_KNOX_PAIRS``), pairs x permutations         ~70 ns a pair per permutation
-                (``MAX_KNOX_WORK``); edges finite, at most
-                ``MAX_KNOX_DISTANCE_M`` and ``MAX_KNOX_DAYS``
-warnings        grid cells, scanned cell-days                      ~20 ns a region value per
-                (``MAX_SCAN_CELL_DAYS``), replicates x cell-days   replicate (16 region sizes a
-                (``MAX_SCAN_WORK``)                                cell-day)
-forecast        grid cells (``MAX_FORECAST_CELLS``), fit rows =    features ~1.5 µs a cell-day of
-                active cells x fit days (``MAX_FIT_ROWS``);        the grid; optimiser ~10 µs and
-                a fit over ``forecast_inline_seconds`` is a job    ~300 B a row
-==============  ===============================================  =============================
+Costs at the bounds, bureau-wide on the demo county (85,620 calls in a year; 2-core machine
+shared with other work, load average 7-12; ``bench/analysis_bounds.py``, peak memory above the
+process's own):
+
+================  ==========================================  =====================================
+endpoint          limits                                      at the bound (default in brackets)
+================  ==========================================  =====================================
+every one         ``MAX_EVENTS`` incidents loaded             ~20-33 µs and ~0.4 kB an incident
+                                                              (60k: 1.1-2.0 s, 23 MB)
+trends            ``MAX_TREND_CELLS`` periods x groups        (2.0 s, 24 MB)
+hotspots          ``MAX_GRID_CELLS`` cells                    861k cells (42 m): 5.6 s, 182 MB
+                                                              (150 m: 2.3 s, 24 MB)
+nearrepeat        ``MAX_KNOX_DISTANCE_M``, ``MAX_KNOX_DAYS``,  4.99M pairs (2.5 km, 60 perm.):
+                  ``MAX_KNOX_PAIRS`` pairs in the largest      24 s, 323 MB (400 m: 1.4 s, 8 MB)
+                  band, ``MAX_KNOX_WORK`` pairs x perm.
+warnings          ``MAX_SCAN_CELL_DAYS`` scanned cell-days,    ~380k cell-days x 75 replicates:
+                  ``MAX_SCAN_WORK`` replicates x cell-days     16.8 s, 196 MB (2.5 s, 27 MB)
+forecast          in the request: estimated fit time at most  the default's fit (1.84M rows,
+                  ``settings.forecast_inline_seconds``; in a   150 m): 15-19 s, 477 MB, so a job;
+                  job: ``MAX_FORECAST_CELLS`` cells,           984k cells x 360 days: 165 s, 281 MB;
+                  ``MAX_FIT_ROWS`` rows, ``MAX_FIT_SECONDS``   3.8M rows: 25 s, 945 MB
+================  ==========================================  =====================================
 
 The grid of every map is the extent of the jurisdictions in the caller's scope (``intel.areas``),
 not the bounding box of the incidents, so a mis-geocoded call far away cannot stretch it.
@@ -38,7 +42,7 @@ from qingzhi.errors import ValidationFailed
 
 log = logging.getLogger(__name__)
 
-MAX_EVENTS = 1_000_000
+MAX_EVENTS = 750_000
 MAX_TREND_CELLS = 200_000
 MAX_GRID_CELLS = 1_500_000
 MAX_KNOX_DISTANCE_M = 5_000.0
@@ -49,9 +53,11 @@ MAX_SCAN_CELL_DAYS = 400_000  # the scan holds (cells x days x 16 region sizes) 
 MAX_SCAN_WORK = 30_000_000  # replicates x scanned cell-days
 MAX_FORECAST_CELLS = 1_000_000
 MAX_FIT_ROWS = 5_000_000
-# Measured unit costs of a forecast fit (2-core machine): the daily features over the whole grid,
-# and the optimiser over the rows of the design matrix (about 150 L-BFGS-B iterations).
-FIT_SECONDS_PER_GRID_CELL_DAY = 1.5e-6
+MAX_FIT_SECONDS = 600.0  # estimated (fit_seconds)
+# Unit costs of a forecast fit (2-core machine): the daily features over the whole grid (measured
+# 0.5-2 µs a cell-day, the less the larger the grid), and the optimiser over the rows of the
+# design matrix (about 10 µs a row: some 150 L-BFGS-B iterations; ~250 B a row).
+FIT_SECONDS_PER_GRID_CELL_DAY = 1.0e-6
 FIT_SECONDS_PER_ROW = 1.0e-5
 
 

@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 
 KIND = "analysis.forecast_fit"
 MIN_FIT_DAYS = 7
-MAX_FIT_SECONDS = 600.0
 FITTED_KEPT = 16
 
 
@@ -156,10 +155,10 @@ def fit_inputs(
         raise budget.over(
             "fit_days", "拟合的格日数", rows, budget.MAX_FIT_ROWS, "请减少 fit_days 或增大 cell"
         )
-    if seconds > MAX_FIT_SECONDS:
+    if seconds > budget.MAX_FIT_SECONDS:
         raise ValidationFailed.field(
             "fit_days",
-            f"拟合预计 {seconds / 60:.0f} 分钟，超过上限 {MAX_FIT_SECONDS / 60:.0f} 分钟；"
+            f"拟合预计 {seconds / 60:.0f} 分钟，超过上限 {budget.MAX_FIT_SECONDS / 60:.0f} 分钟；"
             "请减少 fit_days 或增大 cell",
         )
     before = series.before(fit_end)

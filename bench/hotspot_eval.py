@@ -1,10 +1,13 @@
 """Hotspot forecasting benchmark on the Vancouver police records (issue 6).
 
 Runs the evaluation protocol of ``qingzhi.analysis.evaluation`` for four series (all located
-crime; Break and Enter Residential/Other; Theft from Vehicle; Mischief) and every method. Each
-method's settings are chosen by ``methods.tune`` on three validation quarters (2023-Q2, Q3 and Q4,
-rolling origin, hits pooled) and frozen; the ensembles' weights are fitted on the 365 days before
-the period they forecast. Nothing is tuned on the evaluation period 2024-01-01 to 2024-03-31.
+crime; Break and Enter Residential/Other; Theft from Vehicle; Mischief) and every method, through
+the same procedure as ``qingzhi hotspot evaluate --tune`` (``methods.run_method``): each method's
+settings are chosen by ``methods.tune`` on the three validation quarters before the evaluation
+period (``methods.validation_quarters``: 2023-Q2, Q3 and Q4, rolling origin, hits pooled) and
+frozen; the ensembles' weights are fitted on the 365 days before the period they forecast, and
+(for the criterion on validation) evaluated on the same quarters. Nothing is tuned on the
+evaluation period 2024-01-01 to 2024-03-31.
 
 Prints the table, the 1.05x criterion check and the self-exciting point process fit time on the
 year before the evaluation period, and writes everything to var/bench/hotspot_eval.json.
@@ -17,23 +20,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 
 from qingzhi.analysis.cli import results_table
-from qingzhi.analysis.evaluation import MethodResult, Period, evaluate, evaluate_hindsight
+from qingzhi.analysis.evaluation import MethodResult, Period
 from qingzhi.analysis.events import EventTable, read_events_csv
 from qingzhi.analysis.forecast import series_on_grid
 from qingzhi.analysis.grid import grid_for
 from qingzhi.analysis.methods import (
+    HINDSIGHT,
     RECOMMENDED,
     STANDARD_METHODS,
-    make_forecaster,
-    prepare,
-    tune,
+    run_method,
+    validation_quarters,
 )
 from qingzhi.analysis.sepp import fit_sepp
 
@@ -47,12 +49,8 @@ SERIES: dict[str, str | None] = {
     "Theft from Vehicle": "Theft from Vehicle",
     "Mischief": "Mischief",
 }
-VALIDATION = (
-    Period.of("2023-04-01", 91),
-    Period.of("2023-07-01", 92),
-    Period.of("2023-10-01", 92),
-)
 EVALUATION = Period.of("2024-01-01", 91)
+VALIDATION = tuple(validation_quarters(EVALUATION.start))
 OURS = RECOMMENDED
 OTHERS = ("mixture",)
 
@@ -82,18 +80,14 @@ def run_series(events: EventTable, category: str | None, console: Console) -> di
     validation: dict[str, list[float]] = {}
     fit_seconds: dict[str, float] = {}
     for name in (*STANDARD_METHODS, OURS, *OTHERS):
-        began = time.perf_counter()
-        params, val_result = tune(name, series, VALIDATION)
-        tuned[name] = params
-        validation[name] = [round(float(v), 4) for v in val_result.hit_rate]
-        forecaster = make_forecaster(name, 365.0, params)
-        fit_began = time.perf_counter()
-        prepare(forecaster, series, EVALUATION.start)
-        fit_seconds[name] = round(time.perf_counter() - fit_began, 2)
-        result = evaluate(series, forecaster, EVALUATION)
-        results.append(result)
-        log.info("%s: tuning and evaluation %.1f s", name, time.perf_counter() - began)
-    results.append(evaluate_hindsight(series, EVALUATION))
+        run = run_method(name, series, EVALUATION, tuning=VALIDATION, validate=True)
+        assert run.validation is not None
+        tuned[name] = run.params
+        validation[name] = [round(float(v), 4) for v in run.validation.hit_rate]
+        fit_seconds[name] = round(run.result.fit_time, 2)
+        results.append(run.result)
+        log.info("%s: tuning, fit and evaluation %.1f s", name, run.result.total_time)
+    results.append(run_method(HINDSIGHT, series, EVALUATION).result)
     title = f"{category or 'all located crime'}: {int(results[0].totals.sum())} events"
     console.print(results_table(results, title))
     return {

@@ -92,6 +92,17 @@ class Settings(BaseSettings):
     soffice: str | None = None
     pdf_timeout_seconds: float = Field(default=120.0, gt=0, le=1800)
     pdf_max_parallel: int = Field(default=2, ge=1, le=16)
+    # Background jobs (qingzhi.jobs): threads per server process that run them, how many may wait
+    # or run at once in the whole store, how often a process shows its jobs are alive, and after
+    # how long without a sign a queued or running job is taken for dead (its process stopped).
+    jobs_threads: int = Field(default=1, ge=1, le=8)
+    jobs_max_active: int = Field(default=8, ge=1, le=1000)
+    jobs_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
+    jobs_stale_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # Forecast fits (intel.forecasting): a fit estimated to take at most this long (from the grid
+    # cells, active cells and fit days; intel.budget) is made inside the request; a longer one
+    # runs as a background job (202 with the job's id).
+    forecast_inline_seconds: float = Field(default=5.0, ge=0, le=30)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -3,6 +3,7 @@
 from qingzhi.audit.models import AuditHead, AuditRecord
 from qingzhi.auth.models import ApiToken, LoginThrottle, User, WebSession
 from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
+from qingzhi.jobs.models import Job
 from qingzhi.live.models import LiveEvent, OfficerLive
 from qingzhi.org.models import Bureau, Officer, Unit, Zone
 from qingzhi.store.base import Base
@@ -16,6 +17,7 @@ __all__ = [
     "Incident",
     "IncidentAssignment",
     "IncidentEvent",
+    "Job",
     "LiveEvent",
     "LoginThrottle",
     "Officer",

@@ -78,3 +78,41 @@ def test_grid_origin_and_flat_index() -> None:
 def test_make_events_validates_lengths() -> None:
     with pytest.raises(ValueError):
         make_events([1.0, 2.0], [1.0], ["2024-01-01", "2024-01-02"])
+
+
+def test_extent_cells_counts_before_allocating() -> None:
+    from qingzhi.analysis.grid import extent_cells, grid_for_extent
+
+    # x 120..460 at 100 m: origin 100, columns 100..499 -> 4; y 0..99: one row
+    assert extent_cells(120.0, 0.0, 460.0, 99.0, 100.0) == 4
+    g = grid_for_extent(120.0, 0.0, 460.0, 99.0, 100.0)
+    assert (g.x0, g.y0, g.nx, g.ny) == (100.0, 0.0, 4, 1)
+    # a county and one point 1,500 km away at 50 m: counted, not allocated
+    assert extent_cells(0.0, 0.0, 1.5e6, 1.5e6, 50.0) == 30_001 * 30_001
+    assert grid_for(np.array([120.0, 460.0]), np.array([0.0, 99.0]), 100.0) == g
+    with pytest.raises(ValueError):
+        extent_cells(0.0, 0.0, float("inf"), 1.0, 50.0)
+
+
+def test_a_geographic_or_feet_crs_is_refused_and_us_dates_read_with_a_format(
+    tmp_path: Path,
+) -> None:
+    from qingzhi.analysis.events import read_events, require_projected
+
+    require_projected("EPSG:32648")
+    for crs, says in (
+        ("EPSG:4326", "不是投影坐标系"),
+        ("EPSG:2227", "须为米"),
+        ("nope", "无法识别"),
+    ):
+        with pytest.raises(ValueError, match=says):
+            require_projected(crs)
+    path = tmp_path / "us.csv"
+    path.write_text("T,X,Y\n03/15/2024 10:30,1,2\n13/45/2024 10:30,1,2\n,1,2\n", encoding="utf-8")
+    _, report = read_events([path], time_cols=["T"], x_col="X", y_col="Y")
+    assert (report.rows, report.kept, report.bad_time) == (3, 0, 3) and report.us_dates()
+    table, report = read_events(
+        [path], time_cols=["T"], x_col="X", y_col="Y", time_format="%m/%d/%Y %H:%M"
+    )
+    assert str(table.t[0]) == "2024-03-15T10:30:00"
+    assert report.bad_time == 2 and report.time_examples[0] == ("第 3 行", "13/45/2024 10:30")

@@ -31,6 +31,26 @@ def test_fit_loglinear_recovers_coefficients() -> None:
     assert np.allclose(fit_loglinear(x, y), beta, atol=0.03)
 
 
+def test_fits_are_the_same_whatever_the_blas_threads() -> None:
+    # Nearly collinear columns, as the surface features are; enough rows that OpenBLAS splits
+    # its products over threads. The fits pin their own threads, so the caller's setting (the
+    # machine's cores, a test worker, a loaded server) does not change a bit of the result.
+    from threadpoolctl import threadpool_limits
+
+    from qingzhi.analysis.ensemble import fit_mixture
+
+    rng = np.random.default_rng(1)
+    base = rng.gamma(0.3, 1.0, 200_000)
+    x = np.log1p(np.column_stack([base * rng.uniform(0.9, 1.1, len(base)) for _ in range(8)]))
+    y = rng.poisson(np.exp(-3 + 0.5 * x[:, 0] + 0.3 * x[:, 1])).astype(float)
+    fits = []
+    for threads in (1, 2):
+        with threadpool_limits(threads, user_api="blas"):
+            fits.append((fit_loglinear(x, y), fit_mixture(np.expm1(x), y)))
+    assert np.array_equal(fits[0][0], fits[1][0])
+    assert np.array_equal(fits[0][1], fits[1][1])
+
+
 def _events(rng: np.random.Generator, n: int, hot_share: float, days: float) -> EventTable:
     hot = rng.random(n) < hot_share
     x = np.where(hot, 1050.0, rng.uniform(0, 2000, n))

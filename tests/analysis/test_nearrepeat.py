@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from qingzhi.analysis.nearrepeat import knox_test
 
@@ -46,3 +47,19 @@ def test_knox_quiet_on_homogeneous_poisson() -> None:
         assert big.any() and np.all(np.abs(r.ratio[big] - 1.0) < 0.3)
     # 5 runs x 9 bands at 5%: about 2 false flags expected by chance.
     assert flagged <= 6
+
+
+def test_close_pairs_are_counted_as_the_test_lists_them() -> None:
+    from qingzhi.analysis.nearrepeat import count_close_pairs
+
+    x = np.array([0.0, 50.0, 1000.0, 1060.0, 5000.0])
+    y = np.zeros(5)
+    assert count_close_pairs(x, y, 100.0) == 2  # (0, 50) and (1000, 1060)
+    assert count_close_pairs(x, y, 1060.0) == 6  # ... and 0-1000, 0-1060, 50-1000, 50-1060
+    assert count_close_pairs(x[:1], y[:1], 100.0) == 0
+    rng = np.random.default_rng(3)
+    xs, ys, ts = _poisson(rng, 300)
+    r = knox_test(xs, ys, ts, (0.0, 250.0, 500.0), (0.0, 400.0), permutations=9)
+    assert int(r.observed.sum()) <= count_close_pairs(xs, ys, 500.0)
+    with pytest.raises(ValueError, match="finite"):
+        knox_test(xs, ys, ts, (0.0, float("inf")), (0.0, 7.0), permutations=9)

@@ -46,27 +46,46 @@ def test_naive_and_hindsight_match_reference(vancouver: EventTable, key: str) ->
     assert np.round(hind.hit_rate, 3).tolist() == list(hind_ref)
 
 
-# PAI at 1% and 5% on Theft from Vehicle, 2024-01-01 + 91 days, with the settings the bench's
-# rolling-origin tuning chose on 2023-Q2..Q4 for this series (bench/hotspot_eval.py); the
-# ensembles are fitted on the 365 days before the period. One event is 0.07 PAI at 1%.
-PINNED_PAI = {
-    "naive": ({"window": 730.0}, (25.43, 9.29)),
-    "kde": ({"bandwidth": 50.0, "tau": 365.0, "window": 0.0}, (25.36, 9.28)),
-    "prospective": ({"bandwidth": 150.0, "window": 365.0}, (24.26, 8.82)),
-    "sepp": ({"bg_bandwidth": 75.0}, (25.09, 9.00)),
-    "ensemble": ({}, (26.74, 9.43)),
-    "mixture": ({}, (26.94, 9.32)),
+# Events hit at 1% and 5% coverage on Theft from Vehicle (1,455 events), 2024-01-01 + 91 days,
+# with the settings the bench's rolling-origin tuning chose on 2023-Q2..Q4 for this series
+# (bench/hotspot_eval.py); the ensembles are fitted on the 365 days before the period. One event
+# is 0.069 PAI at 1% and 0.014 at 5%.
+PINNED_HITS = {
+    "naive": ({"window": 730.0}, (370, 676)),
+    "kde": ({"bandwidth": 50.0, "tau": 365.0, "window": 0.0}, (369, 675)),
+    "prospective": ({"bandwidth": 150.0, "window": 365.0}, (353, 642)),
+    "sepp": ({"bg_bandwidth": 75.0}, (365, 655)),
+    "ensemble": ({}, (387, 688)),
+    "mixture": ({}, (392, 678)),
 }
+# The figures were measured with OpenBLAS's Haswell kernels (this machine's). The learned
+# methods' fits run on one BLAS thread (``ensemble.FIT_BLAS_THREADS``), so with those kernels
+# they are exact whatever the threads, load or test workers. Other kernels (AVX-512) round the
+# fit's products differently, and the fit stops at L-BFGS-B's tolerance in a flat valley, where
+# a change of the last bits moved the ranking by 3 events (1 against 2 BLAS threads before the
+# fits were pinned: 387 against 390 at 1%); beyond 3 events is a change of the method.
+PINNED_KERNELS = "Haswell"
+OTHER_KERNELS_EVENTS = 3
+
+
+def _blas_kernels() -> set[str]:
+    from threadpoolctl import threadpool_info
+
+    return {str(i.get("architecture")) for i in threadpool_info() if i["user_api"] == "blas"}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", list(PINNED_PAI))
-def test_method_pai_pinned(vancouver: EventTable, method: str) -> None:
+@pytest.mark.parametrize("method", list(PINNED_HITS))
+def test_method_hits_pinned(vancouver: EventTable, method: str) -> None:
     ev = vancouver.of_categories(["Theft from Vehicle"])
     s = series_on_grid(ev, grid_for(ev.x, ev.y, 150.0), context=vancouver)
     period = Period.of("2024-01-01", 91)
-    params, expected = PINNED_PAI[method]
+    params, expected = PINNED_HITS[method]
     forecaster = make_forecaster(method, 365.0, params)
     prepare(forecaster, s, period.start)
     result = evaluate(s, forecaster, period, (1.0, 5.0))
-    assert np.allclose(result.pai, expected, atol=0.006), result.pai
+    hits = tuple(int(h) for h in result.hits.sum(axis=0))
+    learned = method in ("ensemble", "mixture")
+    tolerance = 0 if not learned or _blas_kernels() == {PINNED_KERNELS} else OTHER_KERNELS_EVENTS
+    assert int(result.totals.sum()) == 1455
+    assert all(abs(h - e) <= tolerance for h, e in zip(hits, expected, strict=True)), hits

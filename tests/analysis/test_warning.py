@@ -148,3 +148,21 @@ def test_scan_on_grid_keeps_to_the_study_area() -> None:
     assert all(c % 10 < 5 or c == 99 for c in r.cells)
     with pytest.raises(ValueError):
         scan_on_grid(grid, x, y, day.astype(np.int64), history_start=5, recent_start=5, end=6)
+
+
+def test_scores_keep_the_maximum_and_its_region_of_the_full_formula() -> None:
+    # The scan takes logarithms only where a region has more events than expected; the maximum
+    # and where it is (first in flat order) are those of the formula over every region.
+    from qingzhi.analysis.warning import _scores
+
+    rng = np.random.default_rng(4)
+    for trial in range(20):
+        b = rng.uniform(0.01, 2.0, (30, 4, 5))
+        c = rng.poisson(b * (1.0 + 2.0 * (trial % 2))).astype(float)
+        c[0, 0, 0] = c[1, 0, 0] = 9.0  # a tie: the first wins
+        b[0, 0, 0] = b[1, 0, 0] = 0.5
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.where(c > b, c * np.log(np.where(c > 0, c / b, 1.0)) + b - c, 0.0)
+        flat = int(np.argmax(f))
+        assert _scores(c, b) == (float(f.ravel()[flat]), *np.unravel_index(flat, f.shape))
+    assert _scores(np.zeros((3, 2, 2)), np.ones((3, 2, 2))) == (0.0, 0, 0, 0)

@@ -12,7 +12,7 @@ from scipy import stats
 from shapely.geometry import Point, shape
 
 from qingzhi.analysis.methods import prepare
-from qingzhi.intel import service
+from qingzhi.intel import forecasting
 from tests.incidents.conftest import body
 
 # Station A covers lon 107.0-107.1, lat 30.0-30.1; station B lon 107.1-107.2 (tests/factories.py).
@@ -233,12 +233,12 @@ def test_forecast_fit_is_kept_for_the_day(
 ) -> None:
     fitted: list[int] = []
 
-    def counted(forecaster: Any, series: Any, start: int, fit_days: int) -> None:
+    def counted(forecaster: Any, series: Any, start: int, **kw: Any) -> None:
         fitted.append(start)
-        prepare(forecaster, series, start, fit_days=fit_days)
+        prepare(forecaster, series, start, **kw)
 
-    monkeypatch.setattr(service, "prepare", counted)
-    service._FITTED.clear()
+    monkeypatch.setattr(forecasting, "prepare", counted)
+    forecasting._FITTED.clear()
     _load(as_user("dispatcher"), _cluster_rows(40, 40, dt.date(2026, 9, 1), A_HOT), "k")
     params = {"day": "2026-10-11", "top": 5, "fit_days": 20, "category": "criminal"}
     first = as_user("chief_a").get("/api/analysis/forecast", params=params).json()

@@ -24,16 +24,49 @@ surfaces; weights are learned once and frozen, like the other methods' settings.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage, optimize
+from threadpoolctl import threadpool_limits
 
 from qingzhi.analysis.forecast import FloatArray, Forecaster, SeriesData
 
 log = logging.getLogger(__name__)
+
+# The fits stop at L-BFGS-B's default tolerance, in a flat valley of nearly collinear columns, so
+# where they stop depends on the last bits of the loss and gradient. OpenBLAS sums a product in
+# as many slices as it has threads: the same fit on 1 and 2 threads gave coefficients 0.02
+# apart and 387 against 390 of Vancouver's Theft from Vehicle events at 1%. The fits therefore
+# run their matrix products on one BLAS thread whatever the process's setting (the machine's
+# cores, OPENBLAS_NUM_THREADS, a server under load): one fit gives one answer on this machine.
+# A CPU with other BLAS kernels (AVX-512 instead of AVX2) may still round differently.
+FIT_BLAS_THREADS = 1
+# Progress of a fit: (fraction done 0..1, what it is doing, in Chinese). The daily features take
+# this share of the fraction, the optimiser the rest (about 150 L-BFGS-B iterations).
+Progress = Callable[[float, str], None]
+FEATURE_SHARE = 0.5
+EXPECTED_ITERATIONS = 150
+
+
+def _feature_progress(progress: Progress | None, done: int, days: int) -> None:
+    if progress is not None:
+        progress(FEATURE_SHARE * done / days, f"计算特征：第 {done}/{days} 天")
+
+
+def _iteration_progress(progress: Progress | None) -> Callable[[object], None] | None:
+    if progress is None:
+        return None
+    count = [0]
+
+    def step(_: object) -> None:
+        count[0] += 1
+        share = min(count[0] / EXPECTED_ITERATIONS, 0.99)
+        progress(FEATURE_SHARE + (1 - FEATURE_SHARE) * share, f"拟合系数：第 {count[0]} 次迭代")
+
+    return step
 
 
 @dataclass(frozen=True)
@@ -96,7 +129,7 @@ def features(history: SeriesData, day: int, spec: FeatureSpec) -> FloatArray:
     return np.column_stack(cols)
 
 
-def fit_mixture(x: FloatArray, y: FloatArray) -> FloatArray:
+def fit_mixture(x: FloatArray, y: FloatArray, progress: Progress | None = None) -> FloatArray:
     """Non-negative weights w maximising the Poisson likelihood of y under rate x @ w."""
     n, k = x.shape
     colsum = x.sum(axis=0)
@@ -108,14 +141,16 @@ def fit_mixture(x: FloatArray, y: FloatArray) -> FloatArray:
         return f, grad
 
     w0 = np.full(k, max(float(y.mean()), 1e-6) / k)
-    res = optimize.minimize(
-        loss,
-        w0,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(0.0, None)] * k,
-        options={"maxiter": 1000},
-    )
+    with threadpool_limits(FIT_BLAS_THREADS, user_api="blas"):
+        res = optimize.minimize(
+            loss,
+            w0,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(0.0, None)] * k,
+            options={"maxiter": 1000},
+            callback=_iteration_progress(progress),
+        )
     return np.asarray(res.x, dtype=np.float64)
 
 
@@ -127,8 +162,11 @@ class LearnedEnsemble(Forecaster):
         self.name = name
         self.coef: FloatArray | None = None
         self.feature_names: list[str] = []
+        self.fit_days = 0
 
-    def fit(self, series: SeriesData, start: int, days: int) -> LearnedEnsemble:
+    def fit(
+        self, series: SeriesData, start: int, days: int, progress: Progress | None = None
+    ) -> LearnedEnsemble:
         """Learn the weights on days [start, start + days) over cells active before ``start``."""
         mask = np.flatnonzero(series.before(start).counts() > 0)
         xs: list[FloatArray] = []
@@ -137,10 +175,12 @@ class LearnedEnsemble(Forecaster):
             day = start + i
             xs.append(features(series.before(day), day, self.spec)[mask])
             ys.append(series.before(day + 1).since(day).counts()[mask])
+            _feature_progress(progress, i + 1, days)
         x = np.vstack(xs)
         y = np.concatenate(ys)
-        self.coef = fit_mixture(x, y)
+        self.coef = fit_mixture(x, y, progress)
         self.feature_names = self.spec.names(series.context is not None)
+        self.fit_days = days
         log.info("ensemble fitted on %d cell-days: %s", len(y), self.params())
         return self
 
@@ -165,6 +205,10 @@ class LearnedEnsemble(Forecaster):
             )
         return out
 
+    def history(self) -> dict[str, float | int | str]:
+        """All history (its longest window) and the days its weights were fitted on."""
+        return {"window_days": "all", "fit_days": self.fit_days}
+
 
 def _gauss(flat: FloatArray, history: SeriesData, metres: float) -> FloatArray:
     grid = history.grid
@@ -175,7 +219,11 @@ def _gauss(flat: FloatArray, history: SeriesData, metres: float) -> FloatArray:
 
 
 def fit_loglinear(
-    x: FloatArray, y: FloatArray, weights: FloatArray | None = None, ridge: float = 0.0
+    x: FloatArray,
+    y: FloatArray,
+    weights: FloatArray | None = None,
+    ridge: float = 0.0,
+    progress: Progress | None = None,
 ) -> FloatArray:
     """Intercept and coefficients of the Poisson regression log E[y] = b0 + x @ b (max. lik.).
 
@@ -197,7 +245,15 @@ def fit_loglinear(
 
     beta0 = np.zeros(xs.shape[1])
     beta0[0] = np.log(max(float(y.mean()), 1e-9))
-    res = optimize.minimize(loss, beta0, jac=True, method="L-BFGS-B", options={"maxiter": 1000})
+    with threadpool_limits(FIT_BLAS_THREADS, user_api="blas"):
+        res = optimize.minimize(
+            loss,
+            beta0,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": 1000},
+            callback=_iteration_progress(progress),
+        )
     return np.asarray(res.x, dtype=np.float64)
 
 
@@ -311,24 +367,58 @@ class LogLinearEnsemble(Forecaster):
         self.name = name
         self.coef: FloatArray | None = None
         self.feature_names: list[str] = []
+        self.fit_days = 0
 
     def _used(self, history: SeriesData) -> list[str]:
         return [f for f in self.features if history.context is not None or not f.startswith("x:")]
 
-    def fit(self, series: SeriesData, start: int, days: int) -> LogLinearEnsemble:
-        """Fit on days [start, start + days) over cells active before ``start``."""
+    def fit(
+        self, series: SeriesData, start: int, days: int, progress: Progress | None = None
+    ) -> LogLinearEnsemble:
+        """Fit on days [start, start + days) over cells active before ``start``.
+
+        The design matrix (days x active cells rows, one column per feature) is filled in place:
+        8 bytes per row and feature, the fit's largest allocation with the optimiser's copy.
+        """
         mask = np.flatnonzero(series.before(start).counts() > 0)
         used = self._used(series)
-        xs: list[FloatArray] = []
-        ys: list[FloatArray] = []
+        rows = len(mask)
+        x = np.empty((days * rows, len(used)))
+        y = np.empty(days * rows)
         for i in range(days):
             day = start + i
-            xs.append(surface_features(series.before(day), day, used)[mask])
-            ys.append(series.before(day + 1).since(day).counts()[mask])
-        self.coef = fit_loglinear(np.vstack(xs), np.concatenate(ys))
+            x[i * rows : (i + 1) * rows] = surface_features(series.before(day), day, used)[mask]
+            y[i * rows : (i + 1) * rows] = series.before(day + 1).since(day).counts()[mask]
+            _feature_progress(progress, i + 1, days)
+        self.coef = fit_loglinear(x, y, progress=progress)
         self.feature_names = ["intercept", *used]
-        log.info("log-linear ensemble fitted on %d cell-days: %s", sum(map(len, ys)), self.params())
+        self.fit_days = days
+        log.info("log-linear ensemble fitted on %d cell-days: %s", len(y), self.params())
         return self
+
+    def state(self) -> dict[str, object]:
+        """The fitted model as JSON-ready data (``from_state`` restores it)."""
+        if self.coef is None:
+            raise RuntimeError("fit the ensemble before saving it")
+        return {
+            "name": self.name,
+            "features": list(self.features),
+            "feature_names": self.feature_names,
+            "coef": [float(c) for c in self.coef],
+            "fit_days": self.fit_days,
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, object]) -> LogLinearEnsemble:
+        """The model saved by ``state`` (coefficients to the last bit: JSON keeps doubles)."""
+        features, names, coef = state["features"], state["feature_names"], state["coef"]
+        if not (isinstance(features, list) and isinstance(names, list) and isinstance(coef, list)):
+            raise ValueError("not a saved log-linear ensemble")
+        model = cls(features=[str(f) for f in features], name=str(state.get("name", "ensemble")))
+        model.feature_names = [str(n) for n in names]
+        model.coef = np.asarray(coef, dtype=np.float64)
+        model.fit_days = int(str(state.get("fit_days", 0)))
+        return model
 
     def predict(self, history: SeriesData, day: int) -> FloatArray:
         """Expected events per cell on ``day``."""
@@ -345,3 +435,7 @@ class LogLinearEnsemble(Forecaster):
         if self.coef is None:
             return {}
         return {n: round(float(c), 4) for n, c in zip(self.feature_names, self.coef, strict=True)}
+
+    def history(self) -> dict[str, float | int | str]:
+        """All history (its all-history features) and the days its coefficients were fitted on."""
+        return {"window_days": "all", "fit_days": self.fit_days}

@@ -77,3 +77,9 @@ class Forecaster(ABC):
     def params(self) -> dict[str, float | int | str]:
         """The method's settings, for reports."""
         return {}
+
+    def history(self) -> dict[str, float | int | str]:
+        """The history the method forecasts from, for reports: ``window_days`` (days before the
+        forecast day, or ``"all"``) and, for a method that learns, ``fit_days`` (the days before
+        the first forecast day its weights were fitted on)."""
+        return {"window_days": "all"}

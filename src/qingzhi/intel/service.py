@@ -6,34 +6,29 @@ trends, hotspots, forecast and warnings count only the station's incidents. Time
 local time (``settings.timezone``); coordinates are projected to ``settings.projected_crs``
 (EPSG:32648 for Chongqing) for metric work and back to WGS-84 for maps. Only valid incidents
 (有效警情) that are not repeat calls (重复报警, counted once through the first call) are analysed.
+This module loads them and makes the trend report; ``intel.maps`` makes the hotspot map, the
+near-repeat table and the warnings, ``intel.forecasting`` the forecast. Each request keeps
+within the budget of ``intel.budget``: the incidents are counted before they are loaded.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import shapely
-import shapely.geometry
 from numpy.typing import NDArray
-from sqlalchemy import select
+from sqlalchemy import BigInteger, Select, String, cast, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from qingzhi.analysis import hotspots, nearrepeat, trends, warning
-from qingzhi.analysis.evaluation import n_selected, rank_cells
+from qingzhi.analysis import trends
 from qingzhi.analysis.events import EventTable
-from qingzhi.analysis.forecast import Forecaster, SeriesData, series_on_grid
-from qingzhi.analysis.grid import Grid, grid_for
-from qingzhi.analysis.methods import RECOMMENDED, make_forecaster, prepare
+from qingzhi.analysis.grid import Grid
 from qingzhi.auth.context import Actor
 from qingzhi.config import Settings
 from qingzhi.errors import ValidationFailed
@@ -41,6 +36,7 @@ from qingzhi.geo.projection import to_lonlat, to_metres
 from qingzhi.incidents.enums import CATEGORY_LABELS, Category
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.service import scope_filter
+from qingzhi.intel import budget
 from qingzhi.org.models import Unit, Zone
 
 log = logging.getLogger(__name__)
@@ -48,9 +44,9 @@ log = logging.getLogger(__name__)
 VERDICTS = {"up": "显著上升", "down": "显著下降", "flat": "无显著变化"}
 GROUPINGS = ("category", "unit", "zone")
 FREQUENCIES = {"day": "D", "week": "W", "month": "M"}
-# The scan holds (cells x scanned days x region sizes) sums per replicate: 400,000 cell-days is a
-# county at 500 m over 28 days, about 50 MB an array.
-MAX_SCAN_CELL_DAYS = 400_000
+PERIOD_DAYS = {"day": 1, "week": 7, "month": 28}
+LOAD_CHUNK = 100_000  # rows converted at a time
+OFFSET_STEP = 900  # seconds: time-zone offsets change on quarter-hour UTC boundaries
 
 
 @dataclass(frozen=True)
@@ -88,13 +84,75 @@ class IncidentEvents:
         return EventTable(ev.x, ev.y, ev.t, ev.category)
 
 
-def _utc(moment: dt.datetime, tz: str) -> dt.datetime:
+def utc(moment: dt.datetime, tz: str) -> dt.datetime:
+    """A moment as UTC (a naive one is local time in ``tz``)."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(tz))
     return aware.astimezone(dt.UTC)
 
 
-def _local_midnight(day: dt.date, tz: str) -> dt.datetime:
+def local_midnight(day: dt.date, tz: str) -> dt.datetime:
+    """The start of a local day, as an aware datetime."""
     return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(tz))
+
+
+def _epoch_seconds(dialect: str) -> Any:
+    """Received time as whole UTC seconds since 1970, computed by the database (exact)."""
+    if dialect == "postgresql":
+        return cast(func.floor(func.extract("epoch", Incident.received_at)), BigInteger)
+    return cast(func.strftime("%s", Incident.received_at), BigInteger)  # naive UTC text
+
+
+def _local_seconds(utc_seconds: NDArray[np.int64], tz: str) -> NDArray[np.int64]:
+    """UTC seconds to local wall-clock seconds: one offset lookup per quarter hour present."""
+    if len(utc_seconds) == 0:
+        return utc_seconds
+    steps, where = np.unique(utc_seconds // OFFSET_STEP, return_inverse=True)
+    zone = ZoneInfo(tz)
+    offsets = np.array(
+        [
+            int(dt.datetime.fromtimestamp(int(q) * OFFSET_STEP, zone).utcoffset().total_seconds())  # type: ignore[union-attr]
+            for q in steps
+        ],
+        dtype=np.int64,
+    )
+    return np.asarray(utc_seconds + offsets[where.ravel()], dtype=np.int64)
+
+
+def _incidents(
+    actor: Actor,
+    settings: Settings,
+    start: dt.datetime,
+    end: dt.datetime,
+    categories: Sequence[Category],
+    subtypes: Sequence[str],
+    columns: Sequence[Any],
+) -> Select[Any]:
+    stmt = select(*columns).where(
+        Incident.valid.is_(True),
+        Incident.repeat_of_id.is_(None),
+        Incident.received_at >= utc(start, settings.timezone),
+        Incident.received_at < utc(end, settings.timezone),
+    )
+    if categories:
+        stmt = stmt.where(Incident.category.in_(list(categories)))
+    if subtypes:
+        stmt = stmt.where(Incident.subtype.in_(list(subtypes)))
+    return scope_filter(stmt, actor)
+
+
+def count_events(
+    *,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    start: dt.datetime,
+    end: dt.datetime,
+    categories: Sequence[Category] = (),
+    subtypes: Sequence[str] = (),
+) -> int:
+    """How many incidents ``load_events`` would load."""
+    stmt = _incidents(actor, settings, start, end, categories, subtypes, [func.count()])
+    return int(session.execute(stmt).scalar_one())
 
 
 def load_events(
@@ -107,45 +165,60 @@ def load_events(
     categories: Sequence[Category] = (),
     subtypes: Sequence[str] = (),
 ) -> IncidentEvents:
-    """Valid, non-repeat incidents received in [start, end) in scope (naive times are local)."""
-    stmt = select(
-        Incident.received_at,
+    """Valid, non-repeat incidents received in [start, end) in scope (naive times are local),
+    in time order; refused (422) when there are more than ``budget.MAX_EVENTS``.
+
+    Rows are read through the connection (no ORM objects), the time as whole UTC seconds from
+    the database, and converted to arrays a chunk at a time: about 100 bytes an incident."""
+    budget.check_events(
+        count_events(
+            session=session,
+            actor=actor,
+            settings=settings,
+            start=start,
+            end=end,
+            categories=categories,
+            subtypes=subtypes,
+        )
+    )
+    conn = session.connection()
+    columns = [
+        _epoch_seconds(conn.dialect.name),
         Incident.lon,
         Incident.lat,
-        Incident.category,
-        Incident.unit_id,
-        Incident.station_id,
+        type_coerce(Incident.category, String()),
+        func.coalesce(Incident.station_id, Incident.unit_id),
         Incident.zone_id,
-    ).where(
-        Incident.valid.is_(True),
-        Incident.repeat_of_id.is_(None),
-        Incident.received_at >= _utc(start, settings.timezone),
-        Incident.received_at < _utc(end, settings.timezone),
-    )
-    if categories:
-        stmt = stmt.where(Incident.category.in_(list(categories)))
-    if subtypes:
-        stmt = stmt.where(Incident.subtype.in_(list(subtypes)))
-    rows = session.execute(scope_filter(stmt, actor).order_by(Incident.received_at)).all()
-    tz = ZoneInfo(settings.timezone)
-    times = [r.received_at.astimezone(tz).replace(tzinfo=None) for r in rows]
-    t = np.array(times, dtype="datetime64[s]") if times else np.array([], dtype="datetime64[s]")
-    lon = np.array([np.nan if r.lon is None else r.lon for r in rows], dtype=np.float64)
-    lat = np.array([np.nan if r.lat is None else r.lat for r in rows], dtype=np.float64)
-    x = np.full(len(rows), np.nan)
-    y = np.full(len(rows), np.nan)
+    ]
+    stmt = _incidents(actor, settings, start, end, categories, subtypes, columns)
+    result = conn.execute(stmt.order_by(Incident.received_at, Incident.id))
+    parts: list[tuple[NDArray[Any], ...]] = []
+    for rows in result.partitions(LOAD_CHUNK):
+        c_secs, c_lon, c_lat, c_cat, c_unit, c_zone = zip(*rows, strict=True)
+        parts.append(
+            (
+                np.array(c_secs, dtype=np.int64),
+                np.array([np.nan if v is None else v for v in c_lon], dtype=np.float64),
+                np.array([np.nan if v is None else v for v in c_lat], dtype=np.float64),
+                np.array(c_cat, dtype=np.str_),
+                np.array(["" if u is None else str(u) for u in c_unit], dtype=np.str_),
+                np.array(["" if z is None else str(z) for z in c_zone], dtype=np.str_),
+            )
+        )
+    if not parts:
+        empty = np.array([], dtype=np.str_)
+        nothing = np.array([], dtype=np.float64)
+        return IncidentEvents(
+            np.array([], dtype="datetime64[s]"), nothing, nothing, empty, empty, empty
+        )
+    secs, lon, lat, cat, unit, zone = (np.concatenate(col) for col in zip(*parts, strict=True))
+    local = _local_seconds(secs, settings.timezone).astype("datetime64[s]")
+    x = np.full(len(secs), np.nan)
+    y = np.full(len(secs), np.nan)
     ok = np.isfinite(lon) & np.isfinite(lat)
     if ok.any():
         x[ok], y[ok] = to_metres(lon[ok], lat[ok], settings.projected_crs)
-    unit = [r.station_id if r.station_id is not None else r.unit_id for r in rows]
-    return IncidentEvents(
-        t,
-        x,
-        y,
-        np.array([str(r.category) for r in rows], dtype=np.str_),
-        np.array(["" if u is None else str(u) for u in unit], dtype=np.str_),
-        np.array(["" if r.zone_id is None else str(r.zone_id) for r in rows], dtype=np.str_),
-    )
+    return IncidentEvents(local, x, y, cat, unit, zone)
 
 
 # ---------------------------------------------------------------- trends
@@ -217,8 +290,8 @@ def trend_report(
         session=session,
         actor=actor,
         settings=settings,
-        start=_local_midnight(earliest, tz),
-        end=_local_midnight(end, tz),
+        start=local_midnight(earliest, tz),
+        end=local_midnight(end, tz),
         categories=categories,
     )
 
@@ -227,6 +300,16 @@ def trend_report(
         return ev.select((ev.t >= lo) & (ev.t < hi))
 
     cur = within(start, end)
+    n_groups = len(np.unique(getattr(cur, group_by)))
+    n_periods = -(-days // PERIOD_DAYS[freq]) + 1
+    if n_groups * n_periods > budget.MAX_TREND_CELLS:
+        raise budget.over(
+            "freq",
+            f"{n_periods} 个周期 × {n_groups} 组的表",
+            n_groups * n_periods,
+            budget.MAX_TREND_CELLS,
+            "请按周或按月统计，或缩短时间范围",
+        )
     prev = within(prev_start, start)
     year = within(year_start, year_end)
     year_days = (year_end - year_start).days
@@ -279,462 +362,40 @@ def trend_report(
 # ---------------------------------------------------------------- maps
 
 
-def _cell_feature(grid: Grid, index: int, crs: str, props: dict[str, Any]) -> dict[str, Any]:
-    ring = np.asarray(grid.cell_polygon(index))
-    lon, lat = to_lonlat(ring[:, 0], ring[:, 1], crs)
-    coords = [[round(float(a), 7), round(float(b), 7)] for a, b in zip(lon, lat, strict=True)]
-    return {
-        "type": "Feature",
-        "geometry": {"type": "Polygon", "coordinates": [coords]},
-        "properties": props,
-    }
+def cell_features(
+    grid: Grid, indices: Sequence[int], crs: str, props: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Grid cells as WGS-84 GeoJSON polygon features, one ``props`` each (one projection call
+    for all their corners)."""
+    if len(indices) == 0:
+        return []
+    rings = np.asarray([grid.cell_polygon(int(i)) for i in indices], dtype=np.float64)
+    lon, lat = to_lonlat(rings[:, :, 0].ravel(), rings[:, :, 1].ravel(), crs)
+    lons = np.round(lon, 7).reshape(len(indices), -1).tolist()
+    lats = np.round(lat, 7).reshape(len(indices), -1).tolist()
+    return [
+        {
+            "type": "Feature",
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[a, b] for a, b in zip(xs, ys, strict=True)]],
+            },
+            "properties": p,
+        }
+        for xs, ys, p in zip(lons, lats, props, strict=True)
+    ]
 
 
-def _empty(**properties: Any) -> dict[str, Any]:
+def cell_feature(grid: Grid, index: int, crs: str, props: dict[str, Any]) -> dict[str, Any]:
+    """A grid cell as a WGS-84 GeoJSON polygon feature with ``props``."""
+    return cell_features(grid, [index], crs, [props])[0]
+
+
+def empty_layer(**properties: Any) -> dict[str, Any]:
     """A map layer with nothing on it (no located incidents in scope and range)."""
     return {"type": "FeatureCollection", "features": [], "properties": properties}
 
 
-def study_area(session: Session, actor: Actor, grid: Grid, crs: str) -> NDArray[np.bool_]:
-    """Cells of ``grid`` (flat) whose centre lies in a jurisdiction in the caller's scope.
-
-    All cells when no unit in scope has a jurisdiction drawn. Hotspots and warnings compare a
-    place with the area policed, not with the hills and the next county inside a bounding box.
-    """
-    stmt = select(Unit.jurisdiction).where(Unit.jurisdiction.is_not(None))
-    if not actor.scope.whole_bureau:
-        stmt = stmt.where(Unit.id.in_(actor.scope.unit_ids))
-    shapes = [shapely.geometry.shape(json.loads(j)) for j in session.scalars(stmt) if j]
-    if not shapes:
-        return np.ones(grid.n_cells, dtype=bool)
-    xc, yc = grid.centres()
-    lon, lat = to_lonlat(xc, yc, crs)
-    return np.asarray(shapely.contains_xy(shapely.union_all(shapes), lon, lat), dtype=bool)
-
-
-def hotspot_map(
-    *,
-    session: Session,
-    actor: Actor,
-    settings: Settings,
-    start: dt.datetime,
-    end: dt.datetime,
-    cell: float = 150.0,
-    radius_cells: float = 1.5,
-    fdr: float = 0.05,
-    categories: Sequence[Category] = (),
-) -> dict[str, Any]:
-    """Gi* hot and cold cells at FDR ``fdr`` as WGS-84 GeoJSON polygons with z, p, q and counts.
-
-    The study area is the cells of the grid over the located incidents' bounding box that lie in
-    the jurisdictions in scope (``study_area``), and every cell with an incident.
-    """
-    if end <= start:
-        raise ValidationFailed.field("end", "须晚于 start")
-    ev = load_events(
-        session=session,
-        actor=actor,
-        settings=settings,
-        start=start,
-        end=end,
-        categories=categories,
-    )
-    located = ev.located()
-    if len(located) == 0:
-        return _empty(cell_m=cell, radius_cells=radius_cells, fdr=fdr, n_events=0, n_hot=0)
-    grid = grid_for(located.x, located.y, cell)
-    features: list[dict[str, Any]] = []
-    n_hot = n_cold = 0
-    counts = np.bincount(grid.flat_index(located.x, located.y), minlength=grid.n_cells)
-    area = study_area(session, actor, grid, settings.projected_crs) | (counts > 0)
-    if area.sum() >= 3:
-        result = hotspots.gi_star(
-            counts.reshape(grid.shape).astype(float),
-            radius_cells,
-            study_area=area.reshape(grid.shape),
-            q=fdr,
-        )
-        z = result.z.ravel()
-        p_hot, p_cold = result.p_hot.ravel(), 1.0 - result.p_hot.ravel()
-        q_hot, q_cold = np.full(grid.n_cells, np.nan), np.full(grid.n_cells, np.nan)
-        q_hot[area], q_cold[area] = (
-            hotspots.bh_qvalues(p_hot[area]),
-            hotspots.bh_qvalues(p_cold[area]),
-        )
-        hot, cold = result.hot.ravel(), result.cold.ravel()
-        n_hot, n_cold = int(hot.sum()), int(cold.sum())
-        for i in np.flatnonzero(hot | cold):
-            is_hot = bool(hot[i])
-            props = {
-                "cell": int(i),
-                "kind": "hot" if is_hot else "cold",
-                "count": int(counts[i]),
-                "z": round(float(z[i]), 4),
-                "p": float(p_hot[i] if is_hot else p_cold[i]),
-                "q": float(q_hot[i] if is_hot else q_cold[i]),
-            }
-            features.append(_cell_feature(grid, int(i), settings.projected_crs, props))
-    return {
-        "type": "FeatureCollection",
-        "features": features,
-        "properties": {
-            "cell_m": cell,
-            "radius_cells": radius_cells,
-            "fdr": fdr,
-            "n_events": len(located),
-            "n_cells": int(area.sum()),
-            "n_hot": n_hot,
-            "n_cold": n_cold,
-        },
-    }
-
-
-def _series(ev: IncidentEvents, context: IncidentEvents | None, cell: float) -> SeriesData:
-    table = ev.table()
-    ctx = None if context is None else context.table()
-    pts = ctx if ctx is not None else table
-    return series_on_grid(table, grid_for(pts.x, pts.y, cell), ctx)
-
-
-_FITTED: OrderedDict[tuple[Any, ...], Forecaster] = OrderedDict()
-_FITTED_LOCK = threading.Lock()
-FITTED_KEPT = 16
-
-
-def _fitted(
-    session: Session, actor: Actor, series: SeriesData, fit_end: int, fit: int
-) -> Forecaster:
-    """The recommended model fitted on the ``fit`` days before ``fit_end``: from the cache when
-    the same store, scope and grid hold the same events before ``fit_end``, else fitted now."""
-    before = series.before(fit_end)
-    g = series.grid
-    key: tuple[Any, ...] = (
-        id(session.get_bind()),
-        actor.scope.units,
-        (g.x0, g.y0, g.cell, g.nx, g.ny),
-        fit_end,
-        fit,
-        len(before),
-        float(before.t.sum()),
-        None if before.context is None else (len(before.context), float(before.context.t.sum())),
-    )
-    with _FITTED_LOCK:
-        cached = _FITTED.get(key)
-        if cached is not None:
-            _FITTED.move_to_end(key)
-            return cached
-    forecaster = make_forecaster(RECOMMENDED, None)
-    prepare(forecaster, series, fit_end, fit_days=fit)
-    with _FITTED_LOCK:
-        _FITTED[key] = forecaster
-        while len(_FITTED) > FITTED_KEPT:
-            _FITTED.popitem(last=False)
-    return forecaster
-
-
-def forecast_map(
-    *,
-    session: Session,
-    actor: Actor,
-    settings: Settings,
-    day: dt.date,
-    cell: float = 150.0,
-    top: int = 50,
-    coverage: float | None = None,
-    history_days: int = 730,
-    fit_days: int = 90,
-    categories: Sequence[Category] = (),
-) -> dict[str, Any]:
-    """The recommended method's forecast for ``day``: the top cells as WGS-84 GeoJSON.
-
-    History is the ``history_days`` before ``day``; the model is fitted on its last ``fit_days``
-    whole days before the eve of ``day`` (fewer when the history is short) and kept for the day.
-    With ``categories`` all incidents in scope are the context series. The top cells are the
-    ``top`` best, or ``coverage`` % of the active cells.
-    """
-    tz = settings.timezone
-    begin = _local_midnight(day - dt.timedelta(days=history_days), tz)
-    stop = _local_midnight(day, tz)
-    context = None
-    if categories:
-        every = load_events(session=session, actor=actor, settings=settings, start=begin, end=stop)
-        context = every.located()
-    ev = load_events(
-        session=session,
-        actor=actor,
-        settings=settings,
-        start=begin,
-        end=stop,
-        categories=categories,
-    ).located()
-    if len(ev) == 0:
-        return _empty(day=day.isoformat(), method=None, cell_m=cell, n_events=0)
-    series = _series(ev, context, cell)
-    target = int(np.datetime64(day, "D").astype(np.int64))
-    # The model is fitted on whole days only (for tomorrow's forecast, today's calls are still
-    # coming in), so one fit serves the whole day: it is kept while its data stay the same.
-    fit_end = target - 1
-    first_day = math.floor(float(series.t[0]))
-    fit = min(fit_days, fit_end - first_day - 1)
-    method = RECOMMENDED
-    if fit >= 7:
-        forecaster = _fitted(session, actor, series, fit_end, fit)
-    else:  # too little history to fit: fall back to counts over all history
-        method = "naive"
-        forecaster = make_forecaster(method, None, {"window": 0.0})
-    scores = forecaster.predict(series.before(target), target)
-    active = np.flatnonzero(series.counts() > 0).astype(np.int64)
-    n = n_selected(coverage, len(active)) if coverage is not None else min(top, len(active))
-    chosen = rank_cells(scores, active)[:n]
-    counts = series.counts()
-    features = [
-        _cell_feature(
-            series.grid,
-            int(i),
-            settings.projected_crs,
-            {
-                "cell": int(i),
-                "rank": rank + 1,
-                "score": round(float(scores[i]), 6),
-                "history_count": int(counts[i]),
-            },
-        )
-        for rank, i in enumerate(chosen)
-    ]
-    return {
-        "type": "FeatureCollection",
-        "features": features,
-        "properties": {
-            "day": day.isoformat(),
-            "method": method,
-            "params": forecaster.params(),
-            "cell_m": cell,
-            "n_events": len(series),
-            "n_active_cells": len(active),
-            "fit_days": fit if method == RECOMMENDED else 0,
-        },
-    }
-
-
-# ---------------------------------------------------------------- near repeat
-
-
-def near_repeat(
-    *,
-    session: Session,
-    actor: Actor,
-    settings: Settings,
-    start: dt.datetime,
-    end: dt.datetime,
-    category: Category,
-    subtypes: Sequence[str] = (),
-    distance_edges: Sequence[float] = (0.0, 100.0, 200.0, 300.0, 400.0),
-    time_edges: Sequence[float] = (0.0, 7.0, 14.0, 21.0, 28.0),
-    permutations: int = 99,
-) -> dict[str, Any]:
-    """The Knox table with Monte Carlo p-values for one category (optionally subtypes)."""
-    if end <= start:
-        raise ValidationFailed.field("end", "须晚于 start")
-    ev = load_events(
-        session=session,
-        actor=actor,
-        settings=settings,
-        start=start,
-        end=end,
-        categories=[category],
-        subtypes=subtypes,
-    )
-    located = ev.located()
-    if len(located) < 2:
-        raise ValidationFailed.field("category", "所选范围内带坐标的警情少于 2 起")
-    t_days = located.t.astype("datetime64[s]").astype(np.int64) / 86_400.0
-    result = nearrepeat.knox_test(
-        located.x,
-        located.y,
-        t_days,
-        distance_edges=distance_edges,
-        time_edges=time_edges,
-        permutations=permutations,
-    )
-    return {
-        "category": str(category),
-        "n_events": len(located),
-        "distance_edges_m": list(result.distance_edges),
-        "time_edges_days": list(result.time_edges),
-        "observed": result.observed.tolist(),
-        "expected": np.round(result.expected, 3).tolist(),
-        "ratio": np.round(np.nan_to_num(result.ratio, nan=0.0), 3).tolist(),
-        "p_value": np.round(result.p_value, 4).tolist(),
-        "significant": result.significant().tolist(),
-        "permutations": result.permutations,
-    }
-
-
-# ---------------------------------------------------------------- early warning
-
-
-def _day_index(t: NDArray[np.datetime64]) -> NDArray[np.int64]:
+def day_index(t: NDArray[np.datetime64]) -> NDArray[np.int64]:
+    """Local day numbers (days since 1970-01-01) of local times."""
     return np.asarray(t.astype("datetime64[D]").astype(np.int64), dtype=np.int64)
-
-
-def early_warnings(
-    *,
-    session: Session,
-    actor: Actor,
-    settings: Settings,
-    end: dt.date,
-    days: int = 7,
-    history_days: int = 365,
-    cell: float = 500.0,
-    max_cells: int = 16,
-    simulations: int = 99,
-    alpha: float = 0.05,
-    chart_weeks: int = 4,
-    baseline_weeks: int = 26,
-    categories: Sequence[Category] = (),
-) -> dict[str, Any]:
-    """The prospective space-time scan over the ``days`` before ``end`` against a baseline from
-    the ``history_days`` before them, and weekly per-unit per-category control-chart alarms."""
-    tz = settings.timezone
-    recent_start = end - dt.timedelta(days=days)
-    hist_start = recent_start - dt.timedelta(days=history_days)
-    chart_start = end - dt.timedelta(days=7 * (chart_weeks + baseline_weeks))
-    ev = load_events(
-        session=session,
-        actor=actor,
-        settings=settings,
-        start=_local_midnight(min(hist_start, chart_start), tz),
-        end=_local_midnight(end, tz),
-        categories=categories,
-    )
-    scan = _scan(
-        session,
-        actor,
-        ev,
-        settings,
-        hist_start,
-        recent_start,
-        end,
-        cell,
-        max_cells,
-        simulations,
-        alpha,
-    )
-    charts = _charts(ev, end, chart_weeks, baseline_weeks)
-    return {
-        "end": end.isoformat(),
-        "days": days,
-        "scan": scan,
-        "control_charts": charts,
-    }
-
-
-def _scan(
-    session: Session,
-    actor: Actor,
-    ev: IncidentEvents,
-    settings: Settings,
-    hist_start: dt.date,
-    recent_start: dt.date,
-    end: dt.date,
-    cell: float,
-    max_cells: int,
-    simulations: int,
-    alpha: float,
-) -> dict[str, Any]:
-    located = ev.located()
-    day = _day_index(located.t)
-    h0 = int(np.datetime64(hist_start, "D").astype(np.int64))
-    r0 = int(np.datetime64(recent_start, "D").astype(np.int64))
-    r1 = int(np.datetime64(end, "D").astype(np.int64))
-    keep = (day >= h0) & (day < r1)
-    located, day = located.select(keep), day[keep]
-    if len(located) == 0 or not ((day >= r0).any() and (day < r0).any()):
-        return {"alarm": False, "reason": "基线期或监测期内没有带坐标的警情", "feature": None}
-    grid = grid_for(located.x, located.y, cell)
-    # The study area as for the hotspot map: the baseline spreads calls in new places over its
-    # cells without history.
-    area = study_area(session, actor, grid, settings.projected_crs)
-    area[grid.flat_index(located.x, located.y)] = True
-    n_cells = int(area.sum())
-    if n_cells * (r1 - r0) > MAX_SCAN_CELL_DAYS:
-        raise ValidationFailed.field(
-            "cell",
-            f"监测区域 {n_cells} 格 × {r1 - r0} 天，超过上限 {MAX_SCAN_CELL_DAYS}；"
-            "请增大 cell 或缩短 days",
-        )
-    result = warning.scan_on_grid(
-        grid,
-        located.x,
-        located.y,
-        day,
-        history_start=h0,
-        recent_start=r0,
-        end=r1,
-        area=area,
-        max_cells=max_cells,
-        simulations=simulations,
-        alpha=alpha,
-    )
-    cells = list(result.cells)
-    features = [
-        _cell_feature(grid, c, settings.projected_crs, {"cell": c, "centre": c == cells[0]})
-        for c in cells
-    ]
-    first = r1 - result.days
-    return {
-        "alarm": result.alarm,
-        "score": round(result.score, 4),
-        "p_value": result.p_value,
-        "alpha": alpha,
-        "observed": result.observed,
-        "expected": round(result.expected, 4),
-        "from": str(np.datetime64(int(first), "D")),
-        "days": result.days,
-        "cell_m": cell,
-        "simulations": simulations,
-        "feature": {"type": "FeatureCollection", "features": features},
-    }
-
-
-def _charts(
-    ev: IncidentEvents, end: dt.date, chart_weeks: int, baseline_weeks: int
-) -> list[dict[str, Any]]:
-    n_weeks = chart_weeks + baseline_weeks
-    stop = int(np.datetime64(end, "D").astype(np.int64))
-    first = stop - 7 * n_weeks
-    day = _day_index(ev.t)
-    keep = (day >= first) & (day < stop)
-    week = (day[keep] - first) // 7
-    labels = np.array([first + 7 * i for i in range(n_weeks)]).astype("datetime64[D]")
-    groups = np.char.add(np.char.add(ev.unit[keep], "|"), ev.category[keep])
-    out: list[dict[str, Any]] = []
-    for g in np.unique(groups):
-        counts = np.bincount(week[groups == g], minlength=n_weeks)
-        chart = warning.control_chart(
-            counts, baseline_periods=baseline_weeks, group=str(g), periods=labels
-        )
-        alarms = sorted(set(chart.shewhart_alarms) | set(chart.cusum_alarms))
-        if not alarms:
-            continue
-        unit, category = str(g).split("|", 1)
-        out.append(
-            {
-                "unit_id": int(unit) if unit else None,
-                "category": category,
-                "baseline_mean": round(chart.baseline_mean, 4),
-                "upper_limit": chart.upper_limit,
-                "weeks": [str(p) for p in labels[baseline_weeks:]],
-                "counts": counts[baseline_weeks:].tolist(),
-                "alarms": [
-                    {
-                        "week": str(labels[i]),
-                        "count": int(counts[i]),
-                        "shewhart": i in chart.shewhart_alarms,
-                        "cusum": i in chart.cusum_alarms,
-                    }
-                    for i in alarms
-                ],
-            }
-        )
-    return out

@@ -1,25 +1,32 @@
 """Analysis API (研判): trends, hotspots, forecast, near-repeat and early warnings, in scope.
 
 Every route needs ``analysis.read`` and analyses only the incidents in the caller's scope. Dates
-are the bureau's local dates; an end date is exclusive. Bad parameters give 422 naming the field.
+are the bureau's local dates; an end date is exclusive. Bad parameters give 422 naming the field,
+and so does a request whose cost is over the budget of ``intel.budget`` (at most 1 GB and 30 s a
+request: the limit is in the message). A forecast whose model needs a long fit answers 202 with
+a background job (``/api/jobs/{id}``); once the job is done the same request answers 200.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import ValidationFailed
 from qingzhi.incidents.enums import Category
-from qingzhi.intel import service
+from qingzhi.intel import forecasting, maps, service
+from qingzhi.jobs import service as jobs
+from qingzhi.jobs.runner import runner_for
 from qingzhi.params import Day
-from qingzhi.web.deps import require, settings_of, transaction
+from qingzhi.web.deps import database, require, settings_of, transaction
 
 router = APIRouter(prefix="/api/analysis", tags=["analysis"])
 
@@ -47,6 +54,8 @@ def _edges(value: str, field: str) -> list[float]:
         raise ValidationFailed.field(field, "须为以逗号分隔的数") from None
     if len(edges) < 2 or len(edges) > 21:
         raise ValidationFailed.field(field, "须为 2 到 21 个边界")
+    if not all(math.isfinite(e) for e in edges):
+        raise ValidationFailed.field(field, "须为有限的数（不接受 inf、nan）")
     if edges[0] < 0 or any(b <= a for a, b in itertools.pairwise(edges)):
         raise ValidationFailed.field(field, "须为非负且严格递增")
     return edges
@@ -95,7 +104,7 @@ def hotspots(
     """Gi* hotspots (治安乱点) with Benjamini-Hochberg FDR as GeoJSON polygons (WGS-84)."""
     begin, stop = _range(request, start, end, 90)
     with transaction(request, write=False) as session:
-        return service.hotspot_map(
+        return maps.hotspot_map(
             session=session,
             actor=actor,
             settings=settings_of(request),
@@ -108,7 +117,7 @@ def hotspots(
         )
 
 
-@router.get("/forecast")
+@router.get("/forecast", response_model=None)
 def forecast(
     request: Request,
     day: Day | None = Query(default=None, description="default tomorrow"),
@@ -119,11 +128,12 @@ def forecast(
     fit_days: int = Query(default=90, ge=7, le=365),
     category: list[Category] = Query(default=[]),
     actor: Actor = Depends(require(Perm.analysis_read)),
-) -> dict[str, Any]:
-    """The recommended method's hotspot forecast for a day: top cells with scores (map layer)."""
+) -> dict[str, Any] | JSONResponse:
+    """The recommended method's hotspot forecast for a day: top cells with scores (map layer);
+    202 with the background job while its model is being fitted."""
     target = day or _today(request) + dt.timedelta(days=1)
     with transaction(request, write=False) as session:
-        return service.forecast_map(
+        out = forecasting.forecast_map(
             session=session,
             actor=actor,
             settings=settings_of(request),
@@ -135,6 +145,23 @@ def forecast(
             fit_days=fit_days,
             categories=category,
         )
+    if not isinstance(out, forecasting.FitPending):
+        return out
+    settings = settings_of(request)
+    runner = runner_for(database(request), settings)
+    with transaction(request, write=True) as session:
+        job, created = forecasting.submit_fit(
+            session=session, actor=actor, settings=settings, pending=out, worker=runner.worker
+        )
+        body = {
+            "status": "pending",
+            "message": f"预测模型拟合中（预计约 {max(1, round(out.seconds))} 秒），完成后再次请求",
+            "job": jobs.to_read(job),
+        }
+    if created:
+        runner.enqueue(job.id)
+    headers = {"Location": f"/api/jobs/{job.id}", "Retry-After": "2"}
+    return JSONResponse(body, status_code=202, headers=headers)
 
 
 @router.get("/nearrepeat")
@@ -154,7 +181,7 @@ def near_repeat(
     d_edges = _edges(distance_edges, "distance_edges")
     t_edges = _edges(time_edges, "time_edges")
     with transaction(request, write=False) as session:
-        return service.near_repeat(
+        return maps.near_repeat(
             session=session,
             actor=actor,
             settings=settings_of(request),
@@ -185,7 +212,7 @@ def warnings(
     """Early warnings (预警): space-time scan of the last days and control-chart alarms."""
     stop = end or _today(request) + dt.timedelta(days=1)
     with transaction(request, write=False) as session:
-        return service.early_warnings(
+        return maps.early_warnings(
             session=session,
             actor=actor,
             settings=settings_of(request),

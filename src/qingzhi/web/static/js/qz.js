@@ -233,21 +233,57 @@
   }
 
   // Tomorrow's forecast (the recommended method's top 1% of cells): fetched when switched on.
+  // While its model is being fitted the server answers 202 with a background job: the legend
+  // shows "预测计算中 N%" from /api/jobs/{id} (polled every 2 s) until the job is done, then
+  // the same request draws the layer.
+  var FORECAST_URL = "/api/analysis/forecast?coverage=1";
   function forecastOverlay(ctx) {
     var group = L.featureGroup();
     var loaded = false;
+    function note(text) {
+      var el = document.getElementById("legend-forecast-note");
+      if (el) el.textContent = text;
+      showLegend("legend-forecast");
+    }
+    function percent(job) { return "预测计算中 " + Math.round(100 * (job.progress || 0)) + "%"; }
+    function draw(fc) {
+      group.clearLayers();
+      group.addLayer(L.geoJSON(fc, {
+        style: { stroke: false, fillColor: "#c46bff", fillOpacity: 0.5 },
+        onEachFeature: function (f, l) {
+          l.bindTooltip("预测第 " + f.properties.rank + " 格 · 历史 " + f.properties.history_count + " 起");
+        }
+      }));
+      note("");
+      document.body.setAttribute("data-forecast", String(fc.features.length));
+    }
+    function later(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+    function poll(url) {
+      return later(2000).then(function () { return api(url); }).then(function (job) {
+        if (job.status === "done") return request();
+        if (job.status === "failed") {
+          loaded = false;
+          note("预测失败：" + (job.error || "请稍后重试"));
+          return null;
+        }
+        note(percent(job));
+        return poll(url);
+      });
+    }
+    function request() {
+      return api(FORECAST_URL).then(function (fc) {
+        if (fc.status === "pending" && fc.job) {
+          note(percent(fc.job));
+          return poll(fc.job.url);
+        }
+        draw(fc);
+        return null;
+      });
+    }
     group.on("add", function () {
       if (loaded) return;
       loaded = true;
-      api("/api/analysis/forecast?coverage=1").then(function (fc) {
-        group.addLayer(L.geoJSON(fc, {
-          style: { stroke: false, fillColor: "#c46bff", fillOpacity: 0.5 },
-          onEachFeature: function (f, l) {
-            l.bindTooltip("预测第 " + f.properties.rank + " 格 · 历史 " + f.properties.history_count + " 起");
-          }
-        }));
-        showLegend("legend-forecast");
-      }).catch(function () { loaded = false; });
+      request().catch(function (e) { loaded = false; note("预测加载失败：" + e.message); });
     });
     addOverlay(ctx, group, "明日预测（前 1% 格）", false);
   }

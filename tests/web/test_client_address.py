@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 from starlette.requests import Request
 
+from qingzhi.auth.deps import client_address
 from qingzhi.config import Settings
-from qingzhi.web.deps import client_address
 
 
 def _request(peer: str, forwarded: list[str], proxies: str = "") -> Request:

@@ -327,7 +327,7 @@ def trail(
         for e in trail_of(
             session=session, entity_kind=entity_kind, entity_id=entity_id, limit=limit
         )
-        if scope.contains(e.unit_id)
+        if scope.admits(e.unit_id)
     ]
     if not entries:
         raise NotFound(details={"entity_kind": entity_kind, "entity_id": str(entity_id)})

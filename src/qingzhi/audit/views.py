@@ -13,9 +13,10 @@ from fastapi import APIRouter, Depends, Path, Request
 from qingzhi.audit import checkpoints, service
 from qingzhi.audit.checkpointer import lifespan
 from qingzhi.auth.context import Actor
+from qingzhi.auth.deps import require
 from qingzhi.auth.permissions import Perm
 from qingzhi.params import Text
-from qingzhi.web.deps import require, transaction
+from qingzhi.store.deps import transaction
 
 router = APIRouter(prefix="/api/audit", tags=["audit"], lifespan=lifespan)
 

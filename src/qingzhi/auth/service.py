@@ -117,7 +117,7 @@ def create_user(
         if unit is None:
             raise ValidationFailed.field("unit", f"单位代码 {unit_code} 不存在")
         unit_id = unit.id
-    if not actor.scope.contains(unit_id):  # a unit-scoped manager cannot create wider accounts
+    if not actor.scope.admits(unit_id):  # a unit-scoped manager cannot create wider accounts
         raise ValidationFailed.field("unit", "只能为您权限范围内的单位创建用户")
     officer_id = None
     if officer_number:
@@ -378,7 +378,7 @@ def create_token(
 
 def manages(actor: Actor, user: User) -> bool:
     """Whether ``actor`` may manage ``user``'s account: a user manager whose scope holds it."""
-    return actor.can(Perm.user_manage) and actor.scope.contains(user.unit_id)
+    return actor.can(Perm.user_manage) and actor.scope.admits(user.unit_id)
 
 
 # A live token, its user, and the members of the user's unit when it is a central station (one

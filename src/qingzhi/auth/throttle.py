@@ -30,7 +30,7 @@ transaction), then forgiven if it succeeds: concurrent attempts are all counted 
 decision sees the ones before it. An administrator clears a username's counters (``unlock``).
 
 The client address is the TCP peer unless it is a trusted reverse proxy
-(``QINGZHI_TRUSTED_PROXIES``, see ``qingzhi.web.deps.client_address``).
+(``QINGZHI_TRUSTED_PROXIES``, see ``qingzhi.auth.deps.client_address``).
 """
 
 from __future__ import annotations

@@ -9,6 +9,14 @@ from sqlalchemy.orm import Session
 from qingzhi.auth import accounts, service
 from qingzhi.auth.accounts import Ended, UserSummary
 from qingzhi.auth.context import Actor
+from qingzhi.auth.deps import (
+    Principal,
+    client_address,
+    principal,
+    request_id_of,
+    require,
+    require_same_origin,
+)
 from qingzhi.auth.models import ApiToken, User, WebSession
 from qingzhi.auth.permissions import PERMISSIONS, Perm
 from qingzhi.auth.schemas import (
@@ -29,17 +37,7 @@ from qingzhi.auth.schemas import (
 )
 from qingzhi.errors import NotFound
 from qingzhi.params import IdPath
-from qingzhi.web.deps import (
-    Principal,
-    client_address,
-    database,
-    principal,
-    request_id_of,
-    require,
-    require_same_origin,
-    settings_of,
-    transaction,
-)
+from qingzhi.store.deps import database, settings_of, transaction
 
 router = APIRouter(prefix="/api", tags=["auth"])
 

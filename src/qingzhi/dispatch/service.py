@@ -38,6 +38,7 @@ from qingzhi.incidents.schemas import IncidentRead, Transition
 from qingzhi.live.enums import LiveStatus
 from qingzhi.live.models import OfficerLive
 from qingzhi.live.service import effective_status
+from qingzhi.org import scope as org_scope
 from qingzhi.org.models import Officer, Unit
 
 log = logging.getLogger(__name__)
@@ -175,7 +176,7 @@ def recommend(
     pool: list[tuple[Officer, OfficerLive | None, int]] = []
     for o, state in rows:
         live: OfficerLive | None = state
-        if not actor.scope.contains(o.unit_id):
+        if not org_scope.admits_officer(actor, o):
             continue
         if effective_status(o, live) != LiveStatus.available:
             continue

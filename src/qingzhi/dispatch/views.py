@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ConfigDict, Field
 
 from qingzhi.auth.context import Actor
+from qingzhi.auth.deps import require
 from qingzhi.auth.permissions import Perm
 from qingzhi.dispatch import service
 from qingzhi.incidents.schemas import IncidentRead
 from qingzhi.params import DbId, IdPath, Input
-from qingzhi.web.deps import require, settings_of, transaction
+from qingzhi.store.deps import settings_of, transaction
 
 router = APIRouter(prefix="/api/dispatch", tags=["dispatch"])
 

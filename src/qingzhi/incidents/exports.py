@@ -20,12 +20,7 @@ from sqlalchemy.orm import Session
 from qingzhi.auth.context import Actor
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.query import IncidentQuery, iterate
-from qingzhi.incidents.service import (
-    primaries_in_scope,
-    record_personal_read,
-    to_read,
-    unit_names,
-)
+from qingzhi.incidents.service import primaries_in_scope, record_personal_read, to_read, unit_names
 
 log = logging.getLogger(__name__)
 

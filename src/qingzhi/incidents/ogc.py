@@ -18,19 +18,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
 from qingzhi.auth.context import Actor
+from qingzhi.auth.deps import require
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import NotFound, ValidationFailed
 from qingzhi.incidents import query as iq
 from qingzhi.incidents.models import Incident
-from qingzhi.incidents.service import (
-    primaries_in_scope,
-    scope_filter,
-    to_read,
-    unit_names,
-    visible,
-)
+from qingzhi.incidents.scope import scope_filter
+from qingzhi.incidents.service import primaries_in_scope, to_read, unit_names, visible
 from qingzhi.params import INT4_MAX, OffsetQuery, check_instant
-from qingzhi.web.deps import require, settings_of, transaction
+from qingzhi.store.deps import settings_of, transaction
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 

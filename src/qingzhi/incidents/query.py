@@ -29,12 +29,11 @@ from qingzhi.incidents.enums import Category
 from qingzhi.incidents.lifecycle import Status
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.schemas import IncidentPage
+from qingzhi.incidents.scope import open_only, scope_filter
 from qingzhi.incidents.service import (
     haversine_m,
-    open_only,
     primaries_in_scope,
     record_personal_read,
-    scope_filter,
     to_read,
     unit_names,
 )

@@ -28,10 +28,10 @@ from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select, text, union_all, update
+from sqlalchemy import bindparam, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from qingzhi.audit import service as audit
@@ -41,7 +41,7 @@ from qingzhi.config import Settings
 from qingzhi.errors import NotFound, PermissionDenied, ValidationFailed
 from qingzhi.geo.datum import convert
 from qingzhi.incidents.enums import Category, Priority, RoutedBy, subtype_label
-from qingzhi.incidents.lifecycle import OPEN_STATUS_SQL, OPEN_STATUSES, Status, check_transition
+from qingzhi.incidents.lifecycle import Status, check_transition
 from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
 from qingzhi.incidents.routing import RegionIndex, Route, last_index, region_index
 from qingzhi.incidents.schemas import (
@@ -51,8 +51,10 @@ from qingzhi.incidents.schemas import (
     TimelineEntry,
     Transition,
 )
+from qingzhi.incidents.scope import handles, in_scope, scope_filter
 from qingzhi.incidents.search import index_at_commit, search_text
 from qingzhi.live import hooks as live_hooks
+from qingzhi.org import scope as org_scope
 from qingzhi.org.models import Officer, Unit
 from qingzhi.store.base import table_of, utcnow
 from qingzhi.store.bulk import allocate_ids, insert_rows
@@ -88,28 +90,6 @@ def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
-SelectT = TypeVar("SelectT", bound="Select[*tuple[Any, ...]]")
-
-
-def scope_filter(query: SelectT, actor: Actor) -> SelectT:
-    """Restrict an incident query to the caller's scope (handling unit or territorial station)."""
-    if actor.scope.whole_bureau:
-        return query
-    units = list(actor.scope.unit_ids)
-    return query.where(or_(Incident.unit_id.in_(units), Incident.station_id.in_(units)))
-
-
-def open_only() -> ColumnElement[bool]:
-    """Open incidents: their statuses, and the WHERE term of the partial index ix_incident_open
-    word for word (SQLite uses a partial index only when the query repeats it)."""
-    return and_(Incident.status.in_(OPEN_STATUSES), text(f"incident.{OPEN_STATUS_SQL}"))
-
-
-def in_scope(actor: Actor, incident: Incident) -> bool:
-    """Whether the caller may see this incident."""
-    return actor.scope.contains(incident.unit_id) or actor.scope.contains(incident.station_id)
 
 
 # ---------------------------------------------------------------- intake
@@ -883,7 +863,7 @@ def transition(
         found = {o.id: o for o in officers}
         for oid in data.officer_ids:
             o = found.get(oid)
-            if o is None or not o.active or not actor.scope.contains(o.unit_id):
+            if o is None or not o.active or not org_scope.admits_officer(actor, o):
                 raise ValidationFailed.field("officer_ids", f"民警 {oid} 不存在或不在权限范围内")
         if len(set(data.officer_ids)) != len(data.officer_ids):
             raise ValidationFailed.field("officer_ids", "同一民警不能重复指派")
@@ -959,7 +939,7 @@ def _movable(session: Session, actor: Actor, incident_id: int) -> Incident:
     inc = session.execute(_LOCK_ROW, {"incident_id": incident_id}).scalar_one_or_none()
     if inc is None or not in_scope(actor, inc):
         raise NotFound()
-    if not actor.scope.contains(inc.unit_id):
+    if not handles(actor, inc):
         handler = unit_names(session).get(inc.unit_id) if inc.unit_id else None
         raise PermissionDenied(
             f"该警情现由{handler or '其他单位'}处置，本单位只能查看，不能变更其状态",

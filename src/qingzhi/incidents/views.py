@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.background import BackgroundTask
 
 from qingzhi.auth.context import Actor
+from qingzhi.auth.deps import require
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import ValidationFailed
 from qingzhi.geo.geometry import parse_area
@@ -33,7 +34,7 @@ from qingzhi.incidents.schemas import (
     Transition,
 )
 from qingzhi.params import IdPath, IdQuery, Instant, json_body, json_request_body
-from qingzhi.web.deps import database, require, settings_of, transaction
+from qingzhi.store.deps import database, settings_of, transaction
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 

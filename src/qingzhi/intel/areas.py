@@ -28,6 +28,7 @@ from qingzhi.analysis.grid import Grid, extent_cells, grid_for_extent
 from qingzhi.auth.context import Actor
 from qingzhi.geo.projection import project_geometry
 from qingzhi.intel import budget
+from qingzhi.org import scope as org_scope
 from qingzhi.org.models import Unit
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,8 @@ log = logging.getLogger(__name__)
 def jurisdictions(session: Session, actor: Actor, crs: str) -> BaseGeometry | None:
     """The union of the jurisdictions in the caller's scope, projected to ``crs`` (metres);
     None when none is drawn."""
-    stmt = select(Unit.jurisdiction).where(Unit.jurisdiction.is_not(None))
-    if not actor.scope.whole_bureau:
-        stmt = stmt.where(Unit.id.in_(actor.scope.unit_ids))
+    stmt = org_scope.units(select(Unit.jurisdiction), actor)
+    stmt = stmt.where(Unit.jurisdiction.is_not(None))
     shapes = [shapely.geometry.shape(json.loads(j)) for j in session.scalars(stmt) if j]
     if not shapes:
         return None

@@ -166,7 +166,7 @@ def fit_inputs(
     key = jobs.job_key(
         KIND,
         {
-            "scope": None if actor.scope.units is None else sorted(actor.scope.units),
+            "scope": actor.scope.key,
             "grid": [grid.x0, grid.y0, grid.cell, grid.nx, grid.ny],
             "fit_end": fit_end,
             "fit": fit,

@@ -35,7 +35,7 @@ from qingzhi.errors import ValidationFailed
 from qingzhi.geo.projection import to_lonlat, to_metres
 from qingzhi.incidents.enums import CATEGORY_LABELS, Category
 from qingzhi.incidents.models import Incident
-from qingzhi.incidents.service import scope_filter
+from qingzhi.incidents.scope import scope_filter
 from qingzhi.intel import budget
 from qingzhi.org.models import Unit, Zone
 

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from qingzhi.auth.context import Actor
+from qingzhi.auth.deps import require
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import ValidationFailed
 from qingzhi.incidents.enums import Category
@@ -26,7 +27,7 @@ from qingzhi.intel import forecasting, maps, service
 from qingzhi.jobs import service as jobs
 from qingzhi.jobs.runner import runner_for
 from qingzhi.params import Day
-from qingzhi.web.deps import database, require, settings_of, transaction
+from qingzhi.store.deps import database, settings_of, transaction
 
 router = APIRouter(prefix="/api/analysis", tags=["analysis"])
 

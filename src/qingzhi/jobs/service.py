@@ -59,7 +59,7 @@ def visible(actor: Actor) -> ColumnElement[bool] | None:
     if actor.scope.whole_bureau:
         return None
     mine = Job.created_by == actor.user_id if actor.user_id is not None else None
-    in_scope = Job.unit_id.in_(list(actor.scope.unit_ids))
+    in_scope = actor.scope.where(Job.unit_id)
     return in_scope if mine is None else or_(mine, in_scope)
 
 

@@ -16,9 +16,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
 from qingzhi.auth.context import Actor
+from qingzhi.auth.deps import principal
 from qingzhi.jobs import runner, service
 from qingzhi.jobs.enums import JobStatus
-from qingzhi.web.deps import principal, settings_of, transaction
+from qingzhi.store.deps import settings_of, transaction
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, event, func, or_, select, text
+from sqlalchemy import delete, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -67,7 +67,7 @@ class Event:
 
     def visible_to(self, scope: Scope) -> bool:
         """Whether a subscriber with ``scope`` may receive it."""
-        return scope.contains(self.unit_id) or scope.contains(self.station_id)
+        return scope.admits(self.unit_id, self.station_id)
 
 
 def frame(event_id: int, kind: str, payload: str) -> str:
@@ -144,9 +144,8 @@ def read_since(
     query = select(
         _TABLE.c.id, _TABLE.c.kind, _TABLE.c.unit_id, _TABLE.c.station_id, _TABLE.c.payload
     ).where(_TABLE.c.id > last)
-    if scope is not None and not scope.whole_bureau:
-        units = list(scope.unit_ids)
-        query = query.where(or_(_TABLE.c.unit_id.in_(units), _TABLE.c.station_id.in_(units)))
+    if scope is not None:
+        query = scope.apply(query, _TABLE.c.unit_id, _TABLE.c.station_id)
     rows = session.execute(query.order_by(_TABLE.c.id).limit(limit)).all()
     return [Event(r[0], r[1], r[2], r[3], frame(r[0], r[1], r[4])) for r in rows]
 

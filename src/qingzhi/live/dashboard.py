@@ -21,10 +21,11 @@ from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
 from qingzhi.incidents.enums import Category
 from qingzhi.incidents.models import Incident
-from qingzhi.incidents.service import open_only, scope_filter
+from qingzhi.incidents.scope import open_only, scope_filter
 from qingzhi.live.enums import LiveStatus
 from qingzhi.live.models import OfficerLive
 from qingzhi.live.service import effective_status
+from qingzhi.org import scope as org_scope
 from qingzhi.org.models import Officer
 from qingzhi.store.base import utcnow
 
@@ -91,8 +92,7 @@ def build(
         .outerjoin(OfficerLive, OfficerLive.officer_id == Officer.id)
         .where(Officer.active.is_(True))
     )
-    if not actor.scope.whole_bureau:
-        officer_query = officer_query.where(Officer.unit_id.in_(list(actor.scope.unit_ids)))
+    officer_query = org_scope.officers(officer_query, actor)
     statuses = Counter(effective_status(o, live) for o, live in session.execute(officer_query))
     on_duty = sum(n for s, n in statuses.items() if s != LiveStatus.off_duty)
     today_total = sum(by_category["today"].values())

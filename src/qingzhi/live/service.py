@@ -26,11 +26,12 @@ from qingzhi.errors import Conflict, NotFound, ValidationFailed
 from qingzhi.geo.datum import Datum, convert
 from qingzhi.incidents.lifecycle import OPEN_STATUSES, Status
 from qingzhi.incidents.models import Incident
-from qingzhi.incidents.service import scope_filter
+from qingzhi.incidents.scope import scope_filter
 from qingzhi.live import bus
 from qingzhi.live.enums import EventKind, LiveStatus
 from qingzhi.live.models import OfficerLive
 from qingzhi.live.schemas import OfficerLiveUpdate, PositionIn
+from qingzhi.org import scope as org_scope
 from qingzhi.org.enums import DutyStatus
 from qingzhi.org.models import Officer, Unit
 from qingzhi.store.base import table_of, utcnow
@@ -156,8 +157,7 @@ def officers(
         .outerjoin(OfficerLive, OfficerLive.officer_id == Officer.id)
         .where(Officer.active.is_(True))
     )
-    if not actor.scope.whole_bureau:
-        query = query.where(Officer.unit_id.in_(list(actor.scope.unit_ids)))
+    query = org_scope.officers(query, actor)
     if unit_id is not None:
         members = select(Unit.id).where(Unit.central_id == unit_id)
         query = query.where(or_(Officer.unit_id == unit_id, Officer.unit_id.in_(members)))
@@ -293,7 +293,7 @@ def record_positions(*, session: Session, actor: Actor, positions: Sequence[Posi
             if p.officer_id is not None
             else by_number.get(p.police_number or "")
         )
-        if who is None or not actor.scope.contains(who.unit_id):
+        if who is None or not org_scope.admits_officer(actor, who):
             raise ValidationFailed.field(f"positions.{i}", "民警不存在或不在权限范围内")
         resolved.append((who, p))
 
@@ -393,7 +393,7 @@ def update_officer(
     """Change an officer's live status or body-camera stream URL."""
     actor.require(Perm.officer_write)
     o = session.get(Officer, officer_id)
-    if o is None or not actor.scope.contains(o.unit_id):
+    if o is None or not org_scope.admits_officer(actor, o):
         raise NotFound()
     row = live_rows(session, [o.id], lock=True)[o.id]  # the incident kept is read locked
     if data.status is not None:

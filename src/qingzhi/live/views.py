@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from qingzhi.auth.context import Actor
+from qingzhi.auth.deps import current_actor, principal, require
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import Unauthenticated
 from qingzhi.live import bus, service
@@ -24,14 +25,7 @@ from qingzhi.live.schemas import (
     Snapshot,
 )
 from qingzhi.params import INT8_MAX, EventIdQuery, IdPath, IdQuery
-from qingzhi.web.deps import (
-    current_actor,
-    database,
-    principal,
-    require,
-    settings_of,
-    transaction,
-)
+from qingzhi.store.deps import database, settings_of, transaction
 
 log = logging.getLogger(__name__)
 

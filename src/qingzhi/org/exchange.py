@@ -30,6 +30,7 @@ from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import QingzhiError, ValidationFailed
 from qingzhi.geo.geometry import parse_area, to_geojson_text
+from qingzhi.org import scope as org_scope
 from qingzhi.org.enums import DutyStatus, OfficerKind, Team, UnitKind
 from qingzhi.org.models import Bureau, Officer, Unit, Zone
 from qingzhi.org.service import check_bundle, officer_snapshot, unit_snapshot, zone_snapshot
@@ -518,25 +519,20 @@ def export_bundle(*, session: Session, actor: Actor) -> dict[str, bytes]:
     """The organisation in the caller's scope as the bundle's files."""
     actor.require(Perm.org_read)
     actor.require(Perm.officer_read)
-    scope = actor.scope
     bureau = session.execute(select(Bureau).order_by(Bureau.id).limit(1)).scalar_one_or_none()
-    units = [
-        u
-        for u in session.execute(select(Unit).order_by(Unit.code)).scalars()
-        if scope.contains(u.id)
-    ]
+    units = list(
+        session.execute(org_scope.units(select(Unit), actor).order_by(Unit.code)).scalars()
+    )
     codes = {u.id: u.code for u in session.execute(select(Unit)).scalars()}
-    zones = [
-        z
-        for z in session.execute(select(Zone).order_by(Zone.code)).scalars()
-        if scope.contains(z.station_id)
-    ]
+    zones = list(
+        session.execute(org_scope.zones(select(Zone), actor).order_by(Zone.code)).scalars()
+    )
     zone_codes = {z.id: z.code for z in zones}
-    officers = [
-        o
-        for o in session.execute(select(Officer).order_by(Officer.police_number)).scalars()
-        if scope.contains(o.unit_id)
-    ]
+    officers = list(
+        session.execute(
+            org_scope.officers(select(Officer), actor).order_by(Officer.police_number)
+        ).scalars()
+    )
 
     def geometry(text: str | None) -> Any:
         return json.loads(text) if text else None
@@ -547,7 +543,7 @@ def export_bundle(*, session: Session, actor: Actor) -> dict[str, bytes]:
             {
                 "code": bureau.code,
                 "name": bureau.name,
-                "population": bureau.population if scope.whole_bureau else None,
+                "population": bureau.population if actor.scope.whole_bureau else None,
                 "boundary": geometry(bureau.boundary),
                 "synthetic": bureau.synthetic,
             }

@@ -6,13 +6,14 @@ transaction.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from shapely.ops import unary_union
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from qingzhi.audit import service as audit
@@ -20,6 +21,7 @@ from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import Conflict, NotFound, ValidationFailed
 from qingzhi.geo.geometry import load_geometry, parse_area, to_geojson_text
+from qingzhi.org import scope as org_scope
 from qingzhi.org.enums import DutyStatus, OfficerKind, UnitKind
 from qingzhi.org.models import Bureau, Officer, Unit, Zone
 from qingzhi.org.schemas import (
@@ -99,12 +101,6 @@ def officer_snapshot(officer: Officer) -> dict[str, Any]:
 # ---------------------------------------------------------------- scope helpers
 
 
-def _scoped(query: Select[Any], column: Any, actor: Actor) -> Select[Any]:
-    if actor.scope.whole_bureau:
-        return query
-    return query.where(column.in_(actor.scope.unit_ids))
-
-
 def bureau(session: Session) -> Bureau:
     """The bureau of this deployment."""
     row = session.execute(select(Bureau).order_by(Bureau.id).limit(1)).scalar_one_or_none()
@@ -132,7 +128,10 @@ def zone_by_code(session: Session, code: str, *, field: str = "zone") -> Zone:
 # ---------------------------------------------------------------- staffing
 
 
-def _counts(session: Session, unit_ids: Iterable[int] | None) -> dict[int, dict[str, int]]:
+def _counts(
+    session: Session, *, unit_ids: Iterable[int] | None = None, actor: Actor | None = None
+) -> dict[int, dict[str, int]]:
+    """Active sworn and auxiliary officers by unit: of ``unit_ids``, or in ``actor``'s scope."""
     query = (
         select(Officer.unit_id, Officer.kind, func.count())
         .where(Officer.active.is_(True))
@@ -140,6 +139,8 @@ def _counts(session: Session, unit_ids: Iterable[int] | None) -> dict[int, dict[
     )
     if unit_ids is not None:
         query = query.where(Officer.unit_id.in_(list(unit_ids)))
+    if actor is not None:
+        query = org_scope.officers(query, actor)
     out: dict[int, dict[str, int]] = defaultdict(lambda: {"sworn": 0, "auxiliary": 0})
     for unit_id, kind, n in session.execute(query):
         out[unit_id][str(kind)] = n
@@ -174,7 +175,7 @@ def _members_map(session: Session, units: Sequence[Unit]) -> dict[int, list[Unit
 def _unit_reads(session: Session, units: Sequence[Unit]) -> list[UnitRead]:
     members = _members_map(session, units)
     ids = {u.id for u in units} | {m.id for ms in members.values() for m in ms}
-    counts = _counts(session, ids)
+    counts = _counts(session, unit_ids=ids)
     out = []
     for u in units:
         population, sworn, aux = _effective(u, members[u.id], counts)
@@ -204,7 +205,7 @@ def summary(*, session: Session, actor: Actor) -> OrgSummary:
     actor.require(Perm.org_read)
     b = bureau(session)
     units = list_units(session=session, actor=actor)
-    counts = _counts(session, None if actor.scope.whole_bureau else actor.scope.unit_ids)
+    counts = _counts(session, actor=actor)
     sworn = sum(c["sworn"] for c in counts.values())
     aux = sum(c["auxiliary"] for c in counts.values())
     if actor.scope.whole_bureau:
@@ -228,6 +229,17 @@ def summary(*, session: Session, actor: Actor) -> OrgSummary:
     )
 
 
+def scope_label(*, session: Session, actor: Actor) -> str:
+    """What the caller sees, in words: 全局, or their unit's name (else the units' names)."""
+    if actor.scope.whole_bureau:
+        return "全局"
+    top = session.get(Unit, actor.unit_id) if actor.unit_id else None
+    if top is not None:
+        return top.name
+    names = session.scalars(org_scope.units(select(Unit.name), actor).order_by(Unit.code))
+    return "、".join(names)
+
+
 # ---------------------------------------------------------------- units
 
 
@@ -236,7 +248,7 @@ def list_units(
 ) -> list[UnitRead]:
     """Units in the caller's scope, optionally filtered by name/code text and kind."""
     actor.require(Perm.org_read)
-    query = _scoped(select(Unit), Unit.id, actor).order_by(Unit.code)
+    query = org_scope.units(select(Unit), actor).order_by(Unit.code)
     if q:
         # autoescape: % and _ in the text are matched literally, not as LIKE wildcards
         query = query.where(
@@ -249,7 +261,7 @@ def list_units(
 
 def _visible_unit(session: Session, actor: Actor, unit_id: int) -> Unit:
     unit = session.get(Unit, unit_id)
-    if unit is None or not actor.scope.contains(unit.id):
+    if unit is None or not org_scope.admits_unit(actor, unit.id):
         raise NotFound()
     return unit
 
@@ -388,7 +400,7 @@ def list_zones(
 ) -> list[ZoneRead]:
     """Zones in scope."""
     actor.require(Perm.org_read)
-    query = _scoped(select(Zone), Zone.station_id, actor).order_by(Zone.code)
+    query = org_scope.zones(select(Zone), actor).order_by(Zone.code)
     if station_id is not None:
         query = query.where(Zone.station_id == station_id)
     if q:
@@ -400,7 +412,7 @@ def list_zones(
 
 def _visible_zone(session: Session, actor: Actor, zone_id: int) -> Zone:
     zone = session.get(Zone, zone_id)
-    if zone is None or not actor.scope.contains(zone.station_id):
+    if zone is None or not org_scope.admits_zone(actor, zone):
         raise NotFound()
     return zone
 
@@ -413,7 +425,7 @@ def get_zone(*, session: Session, actor: Actor, zone_id: int) -> ZoneRead:
 
 def _unit_in_scope(session: Session, actor: Actor, code: str, field: str) -> Unit:
     station = unit_by_code(session, code, field=field)
-    if not actor.scope.contains(station.id):
+    if not org_scope.admits_unit(actor, station.id):
         raise ValidationFailed.field(field, f"单位 {code} 不在您的权限范围内")
     return station
 
@@ -506,7 +518,7 @@ def list_officers(
 ) -> OfficerPage:
     """Officers in scope, searchable by name or police number."""
     actor.require(Perm.officer_read)
-    query = _scoped(select(Officer), Officer.unit_id, actor)
+    query = org_scope.officers(select(Officer), actor)
     if unit_id is not None:
         members = select(Unit.id).where(Unit.central_id == unit_id)
         query = query.where(or_(Officer.unit_id == unit_id, Officer.unit_id.in_(members)))
@@ -535,7 +547,7 @@ def list_officers(
 
 def _visible_officer(session: Session, actor: Actor, officer_id: int) -> Officer:
     officer = session.get(Officer, officer_id)
-    if officer is None or not actor.scope.contains(officer.unit_id):
+    if officer is None or not org_scope.admits_officer(actor, officer):
         raise NotFound()
     return officer
 
@@ -615,3 +627,51 @@ def update_officer(
         after=officer_snapshot(officer),
     )
     return _officer_read(officer)
+
+
+# ---------------------------------------------------------------- map layers
+
+LAYERS = ("county", "units", "zones")
+
+
+def _feature(geometry: str | None, properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "Feature", "geometry": json.loads(geometry or "null"), "properties": properties}
+
+
+def map_layer(*, session: Session, actor: Actor, layer: str) -> dict[str, Any]:
+    """A map layer as a GeoJSON FeatureCollection in WGS-84, in the caller's scope: ``county``
+    (the bureau's boundary), ``units`` (jurisdictions, a central station's members with it) or
+    ``zones``."""
+    actor.require(Perm.org_read)
+    features: list[dict[str, Any]] = []
+    if layer == "county":
+        b = bureau(session)
+        if b.boundary:
+            features.append(_feature(b.boundary, {"code": b.code, "name": b.name}))
+    elif layer == "units":
+        query = select(Unit).where(Unit.jurisdiction.is_not(None), org_scope.unit_layer(actor))
+        for u in session.execute(query.order_by(Unit.code)).scalars():
+            props = {
+                "id": u.id,
+                "code": u.code,
+                "name": u.name,
+                "kind": str(u.kind),
+                "central_id": u.central_id,
+                "population": u.population,
+                "synthetic": u.synthetic,
+            }
+            features.append(_feature(u.jurisdiction, props))
+    elif layer == "zones":
+        zq = org_scope.zones(select(Zone).where(Zone.geometry.is_not(None)), actor)
+        for z in session.execute(zq.order_by(Zone.code)).scalars():
+            props = {
+                "id": z.id,
+                "code": z.code,
+                "name": z.name,
+                "station_id": z.station_id,
+                "synthetic": z.synthetic,
+            }
+            features.append(_feature(z.geometry, props))
+    else:
+        raise NotFound(f"未知图层 {layer}（可选：{'、'.join(LAYERS)}）")
+    return {"type": "FeatureCollection", "features": features}

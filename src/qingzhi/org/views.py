@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
 from qingzhi.auth.context import Actor
+from qingzhi.auth.deps import require
 from qingzhi.auth.permissions import Perm
-from qingzhi.errors import NotFound, ValidationFailed
+from qingzhi.errors import ValidationFailed
 from qingzhi.org import exchange, service
 from qingzhi.org.enums import DutyStatus, OfficerKind, UnitKind
-from qingzhi.org.models import Unit, Zone
 from qingzhi.org.schemas import (
     BundleUpdate,
     OfficerCreate,
@@ -31,7 +29,7 @@ from qingzhi.org.schemas import (
     ZoneUpdate,
 )
 from qingzhi.params import IdPath, IdQuery, OffsetQuery
-from qingzhi.web.deps import require, transaction
+from qingzhi.store.deps import transaction
 
 router = APIRouter(prefix="/api", tags=["org"])
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
@@ -259,53 +257,4 @@ def layer(
 ) -> dict[str, Any]:
     """Map layers as GeoJSON in WGS-84: ``county``, ``units`` (jurisdictions) or ``zones``."""
     with transaction(request, write=False) as session:
-        features: list[dict[str, Any]] = []
-        if layer == "county":
-            b = service.bureau(session)
-            if b.boundary:
-                features.append(
-                    {
-                        "type": "Feature",
-                        "geometry": json.loads(b.boundary),
-                        "properties": {"code": b.code, "name": b.name},
-                    }
-                )
-        elif layer == "units":
-            query = select(Unit).where(Unit.jurisdiction.is_not(None)).order_by(Unit.code)
-            for u in session.execute(query).scalars():
-                if actor.scope.contains(u.id) or actor.scope.contains(u.central_id):
-                    features.append(
-                        {
-                            "type": "Feature",
-                            "geometry": json.loads(u.jurisdiction or "null"),
-                            "properties": {
-                                "id": u.id,
-                                "code": u.code,
-                                "name": u.name,
-                                "kind": str(u.kind),
-                                "central_id": u.central_id,
-                                "population": u.population,
-                                "synthetic": u.synthetic,
-                            },
-                        }
-                    )
-        elif layer == "zones":
-            zq = select(Zone).where(Zone.geometry.is_not(None)).order_by(Zone.code)
-            for z in session.execute(zq).scalars():
-                if actor.scope.contains(z.station_id):
-                    features.append(
-                        {
-                            "type": "Feature",
-                            "geometry": json.loads(z.geometry or "null"),
-                            "properties": {
-                                "id": z.id,
-                                "code": z.code,
-                                "name": z.name,
-                                "station_id": z.station_id,
-                                "synthetic": z.synthetic,
-                            },
-                        }
-                    )
-        else:
-            raise NotFound(f"未知图层 {layer}")
-    return {"type": "FeatureCollection", "features": features}
+        return service.map_layer(session=session, actor=actor, layer=layer)

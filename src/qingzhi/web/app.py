@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qingzhi import __version__
 from qingzhi.audit.views import router as audit_router
+from qingzhi.auth.deps import request_id_of
 from qingzhi.auth.views import router as auth_router
 from qingzhi.config import Settings, get_settings
 from qingzhi.dispatch.views import router as dispatch_router
@@ -37,7 +38,6 @@ from qingzhi.org.views import router as org_router
 from qingzhi.params import control_in_query
 from qingzhi.store.db import Database
 from qingzhi.web import docs, pages
-from qingzhi.web.deps import request_id_of
 
 log = logging.getLogger(__name__)
 

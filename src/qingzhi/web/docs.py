@@ -11,7 +11,7 @@ import logging
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from qingzhi.web.deps import Principal, principal
+from qingzhi.auth.deps import Principal, principal
 from qingzhi.web.pages import templates
 
 log = logging.getLogger(__name__)

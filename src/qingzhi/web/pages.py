@@ -15,24 +15,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qingzhi.auth.context import Actor
+from qingzhi.auth.deps import Principal, principal, require_same_origin
 from qingzhi.auth.permissions import Perm
 from qingzhi.auth.views import sign_in, sign_out
 from qingzhi.errors import CsrfFailed, NotFound, QingzhiError
+from qingzhi.incidents import scope as incident_scope
 from qingzhi.incidents import service as incidents
+from qingzhi.org import scope as org_scope
 from qingzhi.org import service as org
-from qingzhi.org.models import Unit
 from qingzhi.params import IdPath, Text
-from qingzhi.web.deps import (
-    Principal,
-    principal,
-    require_same_origin,
-    settings_of,
-    transaction,
-)
+from qingzhi.store.deps import settings_of, transaction
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -137,16 +131,6 @@ def overview(request: Request, who: Principal = Depends(principal)) -> Response:
     return templates.TemplateResponse(request, "overview.html", context)
 
 
-def _scope_label(session: Session, actor: Actor) -> str:
-    if actor.scope.whole_bureau:
-        return "全局"
-    names = session.execute(
-        select(Unit.name).where(Unit.id.in_(list(actor.scope.unit_ids))).order_by(Unit.code)
-    ).scalars()
-    top = session.get(Unit, actor.unit_id) if actor.unit_id else None
-    return top.name if top is not None else "、".join(names)
-
-
 def _common(request: Request, session: Session, who: Principal, active: str) -> dict[str, Any]:
     try:
         bureau_name = org.bureau(session).name
@@ -156,7 +140,7 @@ def _common(request: Request, session: Session, who: Principal, active: str) -> 
         "who": who,
         "active": active,
         "bureau_name": bureau_name,
-        "scope_label": _scope_label(session, who.actor),
+        "scope_label": org.scope_label(session=session, actor=who.actor),
         "tile_url": settings_of(request).tile_url,
     }
 
@@ -194,7 +178,7 @@ def incident_page(
             session=session, actor=who.actor, incident_id=incident_id
         )
         # Only the handling unit moves an incident (the territorial station may only read it).
-        context["handles"] = handles = who.actor.scope.contains(context["incident"].unit_id)
+        context["handles"] = handles = incident_scope.handles(who.actor, context["incident"])
         context["can_dispatch"] = handles and who.actor.can(Perm.incident_dispatch)
         context["can_write"] = handles and who.actor.can(Perm.incident_write)
     return templates.TemplateResponse(request, "incident.html", context)
@@ -223,7 +207,7 @@ def unit_page(unit_id: IdPath, request: Request, who: Principal = Depends(princi
         ]
         context["members"] = members
         central = None
-        if unit.central_id is not None and who.actor.scope.contains(unit.central_id):
+        if unit.central_id is not None and org_scope.admits_unit(who.actor, unit.central_id):
             central = org.get_unit(session=session, actor=who.actor, unit_id=unit.central_id)
         context["central"] = central
     return templates.TemplateResponse(request, "unit.html", context)

@@ -1,4 +1,6 @@
-"""Request dependencies: the database, the signed-in actor (cookie or bearer token), CSRF."""
+"""Request dependencies of auth: the request id, the signed-in actor (cookie or bearer token),
+the permission check, CSRF and the client's address. Domain views depend on these; nothing here
+knows of the web pages."""
 
 from __future__ import annotations
 
@@ -7,21 +9,18 @@ import logging
 import os
 import random
 import re
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 from fastapi import Request
-from sqlalchemy.orm import Session
 
 from qingzhi.auth import service as auth
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
-from qingzhi.config import Settings
 from qingzhi.errors import CsrfFailed, Unauthenticated
-from qingzhi.store.db import Database
+from qingzhi.store.deps import database, settings_of, transaction
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +42,6 @@ def request_id_of(request: Request) -> str:
     rid = given if _REQUEST_ID.match(given) else f"{_ids.getrandbits(128):032x}"
     request.state.request_id = rid
     return rid
-
-
-def database(request: Request) -> Database:
-    """The process's database."""
-    db: Database = request.app.state.db
-    return db
-
-
-def settings_of(request: Request) -> Settings:
-    """The application's settings."""
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-@contextmanager
-def transaction(request: Request, *, write: bool) -> Iterator[Session]:
-    """One transaction for this request; it commits before the response is sent."""
-    with database(request).session(write=write) as session:
-        yield session
 
 
 @dataclass(frozen=True)

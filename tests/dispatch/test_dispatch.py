@@ -9,7 +9,7 @@ import pytest
 from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
 from qingzhi.dispatch import service
-from qingzhi.dispatch.roads import build_graph, parse_maxspeed
+from qingzhi.geo.roads import build_graph, parse_maxspeed
 from qingzhi.incidents import service as incidents
 from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.live import service as live

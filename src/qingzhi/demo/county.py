@@ -36,11 +36,12 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from qingzhi.geo.datum import convert_geometry, gcj02_to_wgs84
+from qingzhi.geo.distance import ADJACENCY_TOLERANCE_DEG
 from qingzhi.geo.projection import DEFAULT_EPSG, project_geometry, to_lonlat, unproject_geometry
 from qingzhi.org.enums import DutyStatus, OfficerKind, Team, UnitKind
 from qingzhi.org.exchange import OFFICER_COLUMNS
 from qingzhi.org.models import Unit
-from qingzhi.org.service import ADJACENCY_TOLERANCE_DEG, check_bundle
+from qingzhi.org.service import check_bundle
 
 log = logging.getLogger(__name__)
 

@@ -40,6 +40,7 @@ from qingzhi.demo.incidents import HANDLING_MEDIAN_MIN, IncidentSpec
 from qingzhi.demo.loader import LOCAL_TZ, generate_demo_incidents, to_import
 from qingzhi.dispatch import service as dispatch
 from qingzhi.errors import QingzhiError
+from qingzhi.geo.distance import METRES_PER_DEGREE, offset
 from qingzhi.geo.geometry import load_geometry
 from qingzhi.incidents import service as incidents
 from qingzhi.incidents.lifecycle import Status
@@ -66,7 +67,6 @@ DISPATCH_DELAY_S = 60.0  # simulated seconds a call waits before the simulator d
 DISPATCH_WINDOW = dt.timedelta(hours=2)  # older waiting calls are left to people
 CLOSE_AFTER_S = 120.0
 PRUNE_EVERY_S = 60.0
-M_PER_DEG = 111_320.0
 
 
 @dataclass
@@ -180,8 +180,7 @@ class Simulator:
         for _ in range(50):
             r = abs(float(self.rng.normal(0, 2_000.0)))
             a = float(self.rng.uniform(0, 2 * math.pi))
-            lon = centre.x + r * math.cos(a) / (M_PER_DEG * math.cos(math.radians(centre.y)))
-            lat = centre.y + r * math.sin(a) / M_PER_DEG
+            lon, lat = offset(centre.x, centre.y, r * math.cos(a), r * math.sin(a))
             if area.contains(Point(lon, lat)):
                 return lon, lat
         return float(centre.x), float(centre.y)
@@ -190,8 +189,7 @@ class Simulator:
         for _ in range(30):
             r = float(self.rng.uniform(300.0, PATROL_LEG_M))
             a = float(self.rng.uniform(0, 2 * math.pi))
-            lon = o.lon + r * math.cos(a) / (M_PER_DEG * math.cos(math.radians(o.lat)))
-            lat = o.lat + r * math.sin(a) / M_PER_DEG
+            lon, lat = offset(o.lon, o.lat, r * math.cos(a), r * math.sin(a))
             if o.area.contains(Point(lon, lat)):
                 return lon, lat
         p = o.area.representative_point()
@@ -308,8 +306,8 @@ class Simulator:
             if o.target is None:
                 o.target = self._waypoint(o)
             tx, ty = o.target
-            kx = M_PER_DEG * math.cos(math.radians(o.lat))
-            dx, dy = (tx - o.lon) * kx, (ty - o.lat) * M_PER_DEG
+            kx = METRES_PER_DEGREE * math.cos(math.radians(o.lat))
+            dx, dy = (tx - o.lon) * kx, (ty - o.lat) * METRES_PER_DEGREE
             dist = math.hypot(dx, dy)
             step = o.speed_kmh / 3.6 * seconds
             if dist <= max(step, ARRIVE_M):
@@ -320,7 +318,7 @@ class Simulator:
                     o.target = None
             elif dist > 0:
                 o.lon += dx / dist * step / kx
-                o.lat += dy / dist * step / M_PER_DEG
+                o.lat += dy / dist * step / METRES_PER_DEGREE
         for o in arrivals:
             self._arrive(o)
         self._finish_scenes()

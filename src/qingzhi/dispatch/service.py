@@ -29,9 +29,10 @@ from sqlalchemy.orm import Session
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
-from qingzhi.dispatch.roads import load_graph
 from qingzhi.errors import ValidationFailed
+from qingzhi.geo.distance import METRES_PER_DEGREE, haversine_m_array
 from qingzhi.geo.geometry import load_geometry
+from qingzhi.geo.roads import load_graph
 from qingzhi.incidents import service as incidents
 from qingzhi.incidents.lifecycle import Status
 from qingzhi.incidents.schemas import IncidentRead, Transition
@@ -85,14 +86,6 @@ class Recommendation:
         }
 
 
-def haversine_m(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> Any:
-    """Great-circle distance in metres (vectorised)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp, dl = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * incidents.EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
-
-
 def _geometry(text: str | None) -> BaseGeometry | None:
     if not text:
         return None
@@ -144,7 +137,7 @@ def neighbours(units: _Units, home: set[int]) -> set[int]:
     if not home_geoms:
         return set()
     area = unary_union(home_geoms)
-    tol = TOUCH_M / 111_000
+    tol = TOUCH_M / METRES_PER_DEGREE
     out: set[int] = set()
     for uid, g in units.geom.items():
         if uid in home or uid in units.members:
@@ -200,7 +193,7 @@ def recommend(
     dist = np.full(len(pool), np.nan)
     eta = np.full(len(pool), np.nan)
     if inc.lon is not None and inc.lat is not None and len(pool):
-        dist = haversine_m(lon, lat, inc.lon, inc.lat)
+        dist = haversine_m_array(lon, lat, inc.lon, inc.lat)
         speed = settings.dispatch_speed_kmh / 3.6
         eta = dist * settings.dispatch_detour_factor / speed
         method = "straight_line"

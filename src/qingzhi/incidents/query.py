@@ -11,7 +11,6 @@ import base64
 import datetime as dt
 import json
 import logging
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,19 +23,14 @@ from sqlalchemy.orm import Session
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import ValidationFailed
+from qingzhi.geo.distance import box_around, haversine_m
 from qingzhi.incidents import search
 from qingzhi.incidents.enums import Category
 from qingzhi.incidents.lifecycle import Status
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.schemas import IncidentPage
 from qingzhi.incidents.scope import open_only, scope_filter
-from qingzhi.incidents.service import (
-    haversine_m,
-    primaries_in_scope,
-    record_personal_read,
-    to_read,
-    unit_names,
-)
+from qingzhi.incidents.service import primaries_in_scope, record_personal_read, to_read, unit_names
 from qingzhi.org.models import Unit
 from qingzhi.params import INT4_MAX, check_instant
 
@@ -139,9 +133,7 @@ def filtered(
         radius = query.radius_m or 500.0
         if not 0 < radius <= MAX_RADIUS_M:
             raise ValidationFailed.field("radius", f"半径须在 0–{MAX_RADIUS_M} 米之间")
-        dlat = radius / 111_000
-        dlon = dlat / max(math.cos(math.radians(y)), 0.01)
-        boxes.append((x - dlon, y - dlat, x + dlon, y + dlat))
+        boxes.append(box_around(x, y, radius))
     if query.polygon is not None:
         boxes.append(query.polygon.bounds)
     for minx, miny, maxx, maxy in boxes:

@@ -40,6 +40,7 @@ from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
 from qingzhi.errors import NotFound, PermissionDenied, ValidationFailed
 from qingzhi.geo.datum import convert
+from qingzhi.geo.distance import METRES_PER_DEGREE, haversine_m
 from qingzhi.incidents.enums import Category, Priority, RoutedBy, subtype_label
 from qingzhi.incidents.lifecycle import Status, check_transition
 from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
@@ -62,7 +63,6 @@ from qingzhi.store.db import Database
 
 log = logging.getLogger(__name__)
 
-EARTH_RADIUS_M = 6_371_008.8
 _TABLE = table_of(Incident)
 SWAP_MARGIN_DEG = 1.0
 _TIME_FIELDS = (
@@ -82,14 +82,6 @@ def mask_phone(phone: str | None) -> str | None:
         return "*" * len(digits)
     keep = 3 if len(digits) >= 7 else 1
     return digits[:keep] + "*" * (len(digits) - keep - 4) + digits[-4:]
-
-
-def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Great-circle distance in metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 # ---------------------------------------------------------------- intake
@@ -530,7 +522,7 @@ def _link_repeats(session: Session, settings: Settings, new: list[_New]) -> None
 
     # Earlier valid calls, indexed by caller and by grid cell (about the radius wide) and
     # category, so a new call looks at its 3 × 3 cells of its own category only.
-    cell_deg = max(radius / 111_000, 1e-5)
+    cell_deg = max(radius / METRES_PER_DEGREE, 1e-5)
     ref_lat = next((n.lat for n in new if n.lat is not None), 0.0)
     cell_lon = cell_deg / max(math.cos(math.radians(ref_lat)), 0.05)
     by_phone: dict[str, list[tuple[dt.datetime, _Key]]] = defaultdict(list)

@@ -15,9 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from qingzhi.incidents.enums import Category, subtype_label
+from qingzhi.incidents.lifecycle import Status
 from qingzhi.live import bus
 from qingzhi.live.enums import EventKind, LiveStatus
 from qingzhi.live.models import OfficerLive
+from qingzhi.live.service import (
+    claim_officers,
+    feature_of,
+    incident_feature,
+    live_rows,
+    set_officer_states,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -32,8 +41,6 @@ MAX_SINGLE_EVENTS = 200  # a larger intake batch (an import) sends one summary p
 
 def incidents_created(session: Session, ids: Sequence[int], rows: Sequence[dict[str, Any]]) -> None:
     """New incidents (``rows`` are the inserted column values, ``ids`` their ids)."""
-    from qingzhi.incidents.enums import Category, subtype_label
-    from qingzhi.live.service import incident_feature
 
     if not ids:
         return
@@ -81,7 +88,6 @@ def officers_held(session: Session, incident_id: int, sending: Sequence[int] = (
     Every writer takes its locks in one order — the incident, then officers' live rows by id,
     then the audit chain's head and the bus — so concurrent transitions, dispatches and status
     changes queue rather than deadlock."""
-    from qingzhi.live.service import claim_officers, live_rows
 
     attached = session.execute(
         select(OfficerLive.officer_id).where(OfficerLive.incident_id == incident_id)
@@ -97,8 +103,6 @@ def incident_changed(
     session: Session, actor: Actor, incident: Incident, officer_ids: Sequence[int] = ()
 ) -> None:
     """An incident moved along its lifecycle (``officer_ids``: officers just sent to it)."""
-    from qingzhi.incidents.lifecycle import Status
-    from qingzhi.live.service import feature_of, set_officer_states
 
     status = Status(incident.status)
     changes: list[tuple[int, LiveStatus, int | None]] = []

@@ -24,6 +24,7 @@ from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import Conflict, NotFound, ValidationFailed
 from qingzhi.geo.datum import Datum, convert
+from qingzhi.incidents.enums import Category, subtype_label
 from qingzhi.incidents.lifecycle import OPEN_STATUSES, Status
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.scope import scope_filter
@@ -97,7 +98,6 @@ def incident_feature(
     station_id: int | None,
 ) -> dict[str, Any]:
     """An incident as the map and the stream show it (no personal data)."""
-    from qingzhi.incidents.enums import Category
 
     cat, st = Category(category), Status(status)
     return {
@@ -121,7 +121,6 @@ def incident_feature(
 
 def feature_of(inc: Incident) -> dict[str, Any]:
     """The map feature of an incident row."""
-    from qingzhi.incidents.enums import subtype_label
 
     return incident_feature(
         id=inc.id,

@@ -20,6 +20,7 @@ from qingzhi.audit import service as audit
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import Conflict, NotFound, ValidationFailed
+from qingzhi.geo.distance import ADJACENCY_TOLERANCE_DEG
 from qingzhi.geo.geometry import load_geometry, parse_area, to_geojson_text
 from qingzhi.org import scope as org_scope
 from qingzhi.org.enums import DutyStatus, OfficerKind, UnitKind
@@ -43,7 +44,6 @@ from qingzhi.org.schemas import (
 log = logging.getLogger(__name__)
 
 BUNDLE_MIN, BUNDLE_MAX = 2, 3
-ADJACENCY_TOLERANCE_DEG = 0.0005  # about 50 m: jurisdictions drawn by hand rarely share edges
 
 
 def per_10k(sworn: int, population: int | None) -> float | None:

@@ -14,9 +14,9 @@ from typing import Protocol
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-log = logging.getLogger(__name__)
+from qingzhi.geo.distance import ADJACENCY_TOLERANCE_DEG
 
-ADJACENCY_TOLERANCE_DEG = 0.0005  # the org service's tolerance (about 50 m)
+log = logging.getLogger(__name__)
 
 
 class _HasJurisdiction(Protocol):

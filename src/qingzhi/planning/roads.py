@@ -7,7 +7,7 @@ class is the length of the roads' intersection with it, measured in metres in th
 union of its stations) and an after (each station its own roads) per officer.
 
 An OpenStreetMap extract is read offline with pyosmium, the same reader pattern as the dispatch
-road graph (``qingzhi.dispatch.roads``, whose drivable ``highway`` classes are reused); the class
+road graph (``qingzhi.geo.roads``, whose drivable ``highway`` classes are reused); the class
 comes from the ``ref`` prefix of Chinese roads (G/S/X/Y/C + number), else from ``highway``
 (motorway/trunk → national, primary → provincial, secondary → county, tertiary → township,
 unclassified/residential/track → village).
@@ -68,7 +68,7 @@ def read_osm_roads(path: Path) -> list[Road]:
     """The drivable roads of an OSM extract (.osm, .osm.bz2, .osm.pbf), classified."""
     import osmium
 
-    from qingzhi.dispatch.roads import SPEEDS_KMH
+    from qingzhi.geo.roads import SPEEDS_KMH
 
     out: list[Road] = []
     for way in (

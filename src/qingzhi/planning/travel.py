@@ -4,7 +4,7 @@
 default) × a detour factor, at a constant speed, plus an optional turn-out time; the defaults are
 the dispatch service's (``QINGZHI_DISPATCH_DETOUR_FACTOR`` 1.4, ``_SPEED_KMH`` 30).
 ``RoadNetwork`` wraps any object with the ``seconds_to(lon, lat, src_lon, src_lat)`` method of
-``qingzhi.dispatch.roads.RoadGraph`` (one Dijkstra per destination), so the library needs no
+``qingzhi.geo.roads.RoadGraph`` (one Dijkstra per destination), so the library needs no
 import from the dispatch package. Both give minutes, and ``describe()`` says which was used.
 """
 
@@ -38,7 +38,7 @@ class TravelModel(Protocol):
 
 
 class RoadTimes(Protocol):
-    """The part of ``qingzhi.dispatch.roads.RoadGraph`` the planner uses."""
+    """The part of ``qingzhi.geo.roads.RoadGraph`` the planner uses."""
 
     def seconds_to(self, lon: float, lat: float, src_lon: Any, src_lat: Any) -> FloatArray: ...
 

@@ -25,9 +25,11 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
+from qingzhi.errors import ConfigurationError
+from qingzhi.geo.distance import METRES_PER_DEGREE, haversine_m_array
+
 log = logging.getLogger(__name__)
 
-EARTH_RADIUS_M = 6_371_008.8
 ACCESS_SPEED_KMH = 15.0
 # Default speeds (km/h) by highway class, for ways without a usable maxspeed.
 SPEEDS_KMH: dict[str, float] = {
@@ -67,13 +69,6 @@ def parse_maxspeed(value: str | None) -> float | None:
     return None
 
 
-def _haversine(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> Any:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp, dl = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
-
-
 @dataclass
 class RoadGraph:
     """Road nodes (WGS-84) and a sparse matrix of travel seconds between adjacent nodes."""
@@ -99,7 +94,7 @@ class RoadGraph:
         return int(self.seconds.nnz)
 
     def _xy(self, lon: Any, lat: Any) -> FloatArray:
-        k = math.pi / 180 * EARTH_RADIUS_M
+        k = METRES_PER_DEGREE
         x = np.asarray(lon, dtype=np.float64) * k * math.cos(math.radians(self._lat0))
         y = np.asarray(lat, dtype=np.float64) * k
         return np.column_stack([x, y])
@@ -173,7 +168,7 @@ def build_graph(path: Path) -> RoadGraph:
         for a, b in itertools.pairwise(pts):
             if a == b:
                 continue
-            d = float(_haversine(lons[a], lats[a], lons[b], lats[b]))
+            d = float(haversine_m_array(lons[a], lats[a], lons[b], lats[b]))
             t = d / (speed / 3.6)
             total += d
             if forward:
@@ -202,7 +197,5 @@ def load_graph(path: Path | None) -> RoadGraph | None:
     if path is None:
         return None
     if not path.exists():
-        from qingzhi.errors import ConfigurationError
-
         raise ConfigurationError(f"路网文件不存在：{path}")
     return _cached(str(path.resolve()), path.stat().st_mtime)

@@ -4,9 +4,9 @@ In a fresh temporary database (SQLite by default, or ``--database-url``), migrat
 production: the demo county (org only), 504 officers on duty with a position each, and 500 open
 incidents of today. A real server runs in a subprocess (``qingzhi serve``); then
 
-1. **first render**: headless Chromium (Debian's, via Playwright) signs in and opens ``/map``;
+1. **first render**: headless Chromium (Debian's, via Playwright) signs in and opens ``/bigscreen``;
    the time from navigation to the page marking itself ready (base map, incidents, officers,
-   dashboard drawn) is measured ``--renders`` times;
+   figures drawn) is measured ``--renders`` times;
 2. **fan-out**: 20 SSE clients subscribe; a feeder posts 100 position updates a second to
    ``POST /api/live/positions`` (10 batches of 10) for ``--seconds``; every fix carries its send
    time, and each client's receive time gives the delivery latency of every (update, client) pair.
@@ -152,7 +152,7 @@ def first_render(base: str, renders: int) -> list[float]:
         page.wait_for_load_state("load")
         for k in range(renders + 1):
             t0 = time.perf_counter()
-            page.goto(f"{base}/map")
+            page.goto(f"{base}/bigscreen")
             page.wait_for_selector("body[data-ready]", timeout=30_000)
             elapsed = time.perf_counter() - t0
             if k:  # the first load warms the server's caches
@@ -285,7 +285,7 @@ def main() -> None:
             if Path(CHROMIUM).exists():
                 times = first_render(base, args.renders)
                 print(
-                    f"first render of /map (1920x1080, navigation to ready), {len(times)} runs:"
+                    f"first render of /bigscreen (1920x1080, to ready), {len(times)} runs:"
                     f" median {statistics.median(times) * 1000:.0f} ms,"
                     f" max {max(times) * 1000:.0f} ms"
                 )

@@ -55,7 +55,7 @@ def test_a_far_placeholder_point_does_not_stretch_the_grid(
     # The grid is the jurisdictions' extent: the far call is left out (and counted), and the
     # request allocates a few MB. Over the bounding box with it, a 50 m grid would be 9e8 cells.
     client = as_user("analyst")
-    r, peak = _peak(lambda: client.get(f"/api/analysis/{path}", params=params))
+    r, peak = _peak(lambda: client.get(f"/api/intel/{path}", params=params))
     assert r.status_code == 200, r.text  # type: ignore[attr-defined]
     assert peak < 200, f"{peak:.0f} MB"
     body = r.json()  # type: ignore[attr-defined]
@@ -92,9 +92,7 @@ def test_without_jurisdictions_a_far_point_is_a_422_not_an_allocation(
 def test_near_repeat_bands_must_be_finite_and_near(
     as_user: Callable[[str], TestClient], params: dict[str, str], field: str, says: str
 ) -> None:
-    r = as_user("analyst").get(
-        "/api/analysis/nearrepeat", params={"category": "criminal", **params}
-    )
+    r = as_user("analyst").get("/api/intel/nearrepeat", params={"category": "criminal", **params})
     assert r.status_code == 422, r.text
     detail = r.json()["error"]["details"][0]
     assert detail["field"] == field and says in detail["message"]
@@ -105,20 +103,20 @@ def test_near_repeat_counts_its_pairs_before_listing_them(
 ) -> None:
     _load(as_user("dispatcher"), _cluster_rows(20, 20, dt.date(2026, 9, 1), A_HOT), "n")
     params = {"category": "criminal", "start": "2026-09-01", "end": "2026-10-01"}
-    ok = as_user("chief_a").get("/api/analysis/nearrepeat", params=params).json()
+    ok = as_user("chief_a").get("/api/intel/nearrepeat", params=params).json()
     assert ok["n_pairs"] == 190  # all 20 calls within 400 m of each other
     monkeypatch.setattr(budget, "MAX_KNOX_PAIRS", 100)
-    r = as_user("chief_a").get("/api/analysis/nearrepeat", params=params)
+    r = as_user("chief_a").get("/api/intel/nearrepeat", params=params)
     assert r.status_code == 422
     assert r.json()["error"]["details"][0]["field"] == "distance_edges"
     assert "190 超过上限 100" in r.json()["error"]["message"]
     monkeypatch.setattr(budget, "MAX_KNOX_PAIRS", 1000)
     monkeypatch.setattr(budget, "MAX_KNOX_WORK", 190 * 50)
-    r = as_user("chief_a").get("/api/analysis/nearrepeat", params={**params, "permutations": 99})
+    r = as_user("chief_a").get("/api/intel/nearrepeat", params={**params, "permutations": 99})
     assert r.status_code == 422
     detail = r.json()["error"]["details"][0]
     assert detail["field"] == "permutations" and "最多 50 次置换" in detail["message"]
-    fine = as_user("chief_a").get("/api/analysis/nearrepeat", params={**params, "permutations": 49})
+    fine = as_user("chief_a").get("/api/intel/nearrepeat", params={**params, "permutations": 49})
     assert fine.status_code == 200
 
 
@@ -150,9 +148,9 @@ def test_a_request_over_its_budget_is_a_422_naming_the_field_and_the_limit(
 ) -> None:
     _load(as_user("dispatcher"), _cluster_rows(40, 40, dt.date(2026, 9, 1), A_HOT), "b")
     client = as_user("chief_a")
-    assert client.get(f"/api/analysis/{path}", params=params).status_code == 200
+    assert client.get(f"/api/intel/{path}", params=params).status_code == 200
     monkeypatch.setattr(budget, limit, value)
-    r = client.get(f"/api/analysis/{path}", params=params)
+    r = client.get(f"/api/intel/{path}", params=params)
     assert r.status_code == 422, r.text
     detail = r.json()["error"]["details"][0]
     assert detail["field"] == field and f"超过上限 {value:,}" in detail["message"]

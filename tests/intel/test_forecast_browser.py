@@ -50,12 +50,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Databa
 
 def test_the_forecast_layer_shows_the_job_progress_then_the_cells(site: Any, browser: Any) -> None:
     url, _ = site
-    page = _login(browser, url, "commander", "/map")
+    page = _login(browser, url, "commander", "/bigscreen")
     page.wait_for_selector("body[data-analysis]", timeout=30_000)
     notes: list[str] = []
     page.on(
         "response",
-        lambda r: notes.append(str(r.status)) if "/api/analysis/forecast" in r.url else None,
+        lambda r: notes.append(str(r.status)) if "/api/intel/forecast" in r.url else None,
     )
     page.hover(".leaflet-control-layers")
     page.locator(".leaflet-control-layers-overlays label", has_text="明日预测").click()
@@ -71,10 +71,10 @@ def test_the_forecast_layer_shows_the_job_progress_then_the_cells(site: Any, bro
 def test_the_legend_says_how_far_the_fit_is(site: Any, browser: Any) -> None:
     # The note as the page writes it while the job runs (from the job's progress).
     url, _ = site
-    page = _login(browser, url, "analyst", "/map")
+    page = _login(browser, url, "analyst", "/bigscreen")
     page.wait_for_selector("body[data-analysis]", timeout=30_000)
     page.route(
-        "**/api/analysis/forecast*",
+        "**/api/intel/forecast*",
         lambda route: route.fulfill(
             status=202,
             content_type="application/json",

@@ -89,7 +89,7 @@ def test_a_long_fit_is_a_job_and_then_the_same_request_answers_from_it(
 
     monkeypatch.setattr(forecasting, "fit_model", held)
     chief = bearer(committed, "chief_a")
-    first = client.get("/api/analysis/forecast", params=PARAMS, headers=chief)
+    first = client.get("/api/intel/forecast", params=PARAMS, headers=chief)
     assert first.status_code == 202, first.text
     job = first.json()["job"]
     assert first.headers["location"] == job["url"] == f"/api/jobs/{job['id']}"
@@ -98,13 +98,13 @@ def test_a_long_fit_is_a_job_and_then_the_same_request_answers_from_it(
     assert running["status"] == "running"
     assert 0.25 <= running["progress"] < 1 and running["message"].startswith("计算特征")
     # asking again while it runs joins the same job
-    again = client.get("/api/analysis/forecast", params=PARAMS, headers=chief)
+    again = client.get("/api/intel/forecast", params=PARAMS, headers=chief)
     assert again.status_code == 202 and again.json()["job"]["id"] == job["id"]
     release.set()
     done = _wait(client, job["url"], chief, lambda j: j["status"] in ("done", "failed"))
     assert done["status"] == "done" and done["progress"] == 1.0, done
     assert done["result"]["fit_days"] == 20
-    answer = client.get("/api/analysis/forecast", params=PARAMS, headers=chief)
+    answer = client.get("/api/intel/forecast", params=PARAMS, headers=chief)
     assert answer.status_code == 200, answer.text
     out = answer.json()
     assert out["properties"]["job_id"] == job["id"]
@@ -118,7 +118,7 @@ def test_another_server_process_sees_the_job_and_its_result(
     _load(client, committed)
     forecasting._FITTED.clear()
     chief = bearer(committed, "chief_a")
-    first = client.get("/api/analysis/forecast", params=PARAMS, headers=chief)
+    first = client.get("/api/intel/forecast", params=PARAMS, headers=chief)
     assert first.status_code == 202, first.text
     job = first.json()["job"]
     # a second worker: its own Database (engine, pool) and its own runner on the same store
@@ -130,7 +130,7 @@ def test_another_server_process_sees_the_job_and_its_result(
             forecasting._FITTED.clear()  # the second process has no model in memory
             fits: list[object] = []
             monkeypatch.setattr(forecasting, "fit_model", lambda *a, **k: fits.append(a))
-            answer = other.get("/api/analysis/forecast", params=PARAMS, headers=chief)
+            answer = other.get("/api/intel/forecast", params=PARAMS, headers=chief)
             assert answer.status_code == 200, answer.text
             assert answer.json()["properties"]["job_id"] == job["id"] and fits == []
     finally:

@@ -77,7 +77,7 @@ def trend_data(as_user: Callable[[str], TestClient]) -> None:
 
 
 def _trends(client: TestClient, **params: object) -> dict[str, object]:
-    r = client.get("/api/analysis/trends", params=params)
+    r = client.get("/api/intel/trends", params=params)
     assert r.status_code == 200, r.text
     out: dict[str, object] = r.json()
     return out
@@ -174,7 +174,7 @@ def test_hotspots_gi_star_finds_cluster_in_scope(as_user: Callable[[str], TestCl
     rows += [(a, c, s, lon + 0.1, lat) for a, c, s, lon, lat in rows]  # the same in station B
     _load(as_user("dispatcher"), rows, "h")
     params = {"start": "2026-09-01", "end": "2026-10-01", "cell": 150}
-    r = as_user("analyst").get("/api/analysis/hotspots", params=params)
+    r = as_user("analyst").get("/api/intel/hotspots", params=params)
     assert r.status_code == 200, r.text
     hot = [f for f in r.json()["features"] if f["properties"]["kind"] == "hot"]
     assert any(shape(f["geometry"]).contains(Point(*A_HOT)) for f in hot)
@@ -182,7 +182,7 @@ def test_hotspots_gi_star_finds_cluster_in_scope(as_user: Callable[[str], TestCl
     for f in hot:
         p = f["properties"]
         assert p["q"] <= 0.05 and p["p"] <= p["q"] and p["z"] > 0
-    chief = as_user("chief_a").get("/api/analysis/hotspots", params=params).json()
+    chief = as_user("chief_a").get("/api/intel/hotspots", params=params).json()
     assert chief["properties"]["n_events"] == 90
     chief_hot = [f for f in chief["features"] if f["properties"]["kind"] == "hot"]
     assert any(shape(f["geometry"]).contains(Point(*A_HOT)) for f in chief_hot)
@@ -194,7 +194,7 @@ def test_hotspots_gi_star_finds_cluster_in_scope(as_user: Callable[[str], TestCl
 def test_forecast_top_cell_is_the_persistent_hotspot(as_user: Callable[[str], TestClient]) -> None:
     _load(as_user("dispatcher"), _cluster_rows(40, 40, dt.date(2026, 9, 1), A_HOT), "f")
     params = {"day": "2026-10-11", "top": 5, "fit_days": 20, "category": "criminal"}
-    r = as_user("chief_a").get("/api/analysis/forecast", params=params)
+    r = as_user("chief_a").get("/api/intel/forecast", params=params)
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["properties"]["method"] == "ensemble"
@@ -206,7 +206,7 @@ def test_forecast_top_cell_is_the_persistent_hotspot(as_user: Callable[[str], Te
     assert scores == sorted(scores, reverse=True)
     # no traffic incidents: an empty layer, not an error
     params = {**params, "category": "traffic"}
-    empty = as_user("analyst").get("/api/analysis/forecast", params=params)
+    empty = as_user("analyst").get("/api/intel/forecast", params=params)
     assert empty.status_code == 200, empty.text
     assert empty.json()["features"] == [] and empty.json()["properties"]["method"] is None
 
@@ -220,7 +220,7 @@ def test_near_repeat_table(as_user: Callable[[str], TestClient]) -> None:
         "distance_edges": "0,100,1000",
         "time_edges": "0,7,30",
     }
-    out = as_user("chief_a").get("/api/analysis/nearrepeat", params=params).json()
+    out = as_user("chief_a").get("/api/intel/nearrepeat", params=params).json()
     assert out["n_events"] == 20
     assert len(out["observed"]) == 2 and len(out["observed"][0]) == 2
     # all 20 events lie within 100 m and 20 days: every pair is in the first distance band
@@ -241,19 +241,19 @@ def test_forecast_fit_is_kept_for_the_day(
     forecasting._FITTED.clear()
     _load(as_user("dispatcher"), _cluster_rows(40, 40, dt.date(2026, 9, 1), A_HOT), "k")
     params = {"day": "2026-10-11", "top": 5, "fit_days": 20, "category": "criminal"}
-    first = as_user("chief_a").get("/api/analysis/forecast", params=params).json()
+    first = as_user("chief_a").get("/api/intel/forecast", params=params).json()
     assert len(fitted) == 1
     # a call on the eve (10-10) is scored but does not refit: the fit stops at the eve
     _load(
         as_user("dispatcher"), [(_at(dt.date(2026, 10, 10), 9), "criminal", "theft", *A_HOT)], "e"
     )
-    again = as_user("chief_a").get("/api/analysis/forecast", params=params).json()
+    again = as_user("chief_a").get("/api/intel/forecast", params=params).json()
     assert len(fitted) == 1
     assert again["properties"]["params"] == first["properties"]["params"]
     assert again["properties"]["n_events"] == first["properties"]["n_events"] + 1
     # a call inside the fitted days changes the data: fitted again
     _load(as_user("dispatcher"), [(_at(dt.date(2026, 10, 1), 9), "criminal", "theft", *A_HOT)], "d")
-    as_user("chief_a").get("/api/analysis/forecast", params=params)
+    as_user("chief_a").get("/api/intel/forecast", params=params)
     assert len(fitted) == 2
 
 
@@ -280,7 +280,7 @@ def test_warnings_scan_is_quiet_when_calls_come_as_before(
     # The last week's calls are each at a place with no call in the history, as every call of
     # the history was: that is the usual pattern, not a cluster.
     _load(as_user("dispatcher"), _scattered(), "q")
-    scan = as_user("chief_a").get("/api/analysis/warnings", params=WARN_PARAMS).json()["scan"]
+    scan = as_user("chief_a").get("/api/intel/warnings", params=WARN_PARAMS).json()["scan"]
     assert scan["alarm"] is False and scan["p_value"] > 0.05
 
 
@@ -291,7 +291,7 @@ def test_warnings_scan_refuses_a_grid_too_fine_for_the_area(
     far = (_at(dt.date(2026, 10, 1), 9), "dispute", "neighbour_dispute", 107.19, 30.09)
     _load(as_user("dispatcher"), [*_scattered(), far], "f")
     params = {**WARN_PARAMS, "cell": 100, "days": 28}
-    r = as_user("analyst").get("/api/analysis/warnings", params=params)
+    r = as_user("analyst").get("/api/intel/warnings", params=params)
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "cell"
 
 
@@ -309,7 +309,7 @@ def test_warnings_scan_alarms_on_a_burst(as_user: Callable[[str], TestClient]) -
             )
         )
     _load(as_user("dispatcher"), rows, "w")
-    out = as_user("chief_a").get("/api/analysis/warnings", params=WARN_PARAMS).json()
+    out = as_user("chief_a").get("/api/intel/warnings", params=WARN_PARAMS).json()
     scan = out["scan"]
     assert scan["alarm"] is True and scan["p_value"] <= 0.05
     assert scan["observed"] >= 8
@@ -342,14 +342,14 @@ def test_warnings_scan_alarms_on_a_burst(as_user: Callable[[str], TestClient]) -
 def test_bad_parameters_are_422_naming_the_field(
     as_user: Callable[[str], TestClient], path: str, params: dict[str, object], field: str
 ) -> None:
-    r = as_user("analyst").get(f"/api/analysis/{path}", params=params)
+    r = as_user("analyst").get(f"/api/intel/{path}", params=params)
     assert r.status_code == 422, r.text
     named = [str(d["field"]).split(".") for d in r.json()["error"]["details"]]
     assert any(field in parts for parts in named), named
 
 
 def test_analysis_needs_sign_in(client: TestClient) -> None:
-    assert client.get("/api/analysis/trends").status_code == 401
+    assert client.get("/api/intel/trends").status_code == 401
 
 
 def test_forecast_with_little_history_falls_back_to_counts(
@@ -360,15 +360,15 @@ def test_forecast_with_little_history_falls_back_to_counts(
         for i in range(3)
     ]
     _load(as_user("dispatcher"), rows, "fb")
-    out = as_user("chief_a").get("/api/analysis/forecast", params={"day": "2026-10-10"}).json()
+    out = as_user("chief_a").get("/api/intel/forecast", params={"day": "2026-10-10"}).json()
     assert out["properties"]["method"] == "naive"
     assert len(out["features"]) == 3
     assert {f["properties"]["history_count"] for f in out["features"]} == {1}
 
 
 def test_no_incidents_no_alarm_and_empty_layers(as_user: Callable[[str], TestClient]) -> None:
-    out = as_user("chief_c").get("/api/analysis/warnings", params={"end": "2026-10-11"}).json()
+    out = as_user("chief_c").get("/api/intel/warnings", params={"end": "2026-10-11"}).json()
     assert out["scan"]["alarm"] is False
     assert out["control_charts"] == []
-    hot = as_user("chief_c").get("/api/analysis/hotspots").json()
+    hot = as_user("chief_c").get("/api/intel/hotspots").json()
     assert hot["features"] == [] and hot["properties"]["n_events"] == 0

@@ -85,7 +85,7 @@ def test_unauthenticated_and_cross_site_requests_are_refused(
 ) -> None:
     r = httpx.get(f"{live_server}/api/live/stream", timeout=5)
     assert r.status_code == 401
-    r = httpx.get(f"{live_server}/map", headers={"accept": "text/html"}, timeout=5)
+    r = httpx.get(f"{live_server}/bigscreen", headers={"accept": "text/html"}, timeout=5)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
     with httpx.Client(base_url=live_server, timeout=5) as c:
         login = c.post(

@@ -103,7 +103,7 @@ def _intake(db: Database, source_id: str, lon: float, lat: float) -> int:
 
 def test_login_and_the_map_shows_the_jurisdictions(site, browser) -> None:
     url, _ = site
-    page = _login(browser, url, "commander", "/map")
+    page = _login(browser, url, "commander", "/bigscreen")
     assert "指挥大屏" in page.title()
     labels = page.locator(".leaflet-tooltip.unit-label").all_inner_texts()
     assert sorted(labels) == sorted(["城一", "城二", "甲镇", "乙镇", "丙镇"])
@@ -118,7 +118,7 @@ def test_login_and_the_map_shows_the_jurisdictions(site, browser) -> None:
 
 def test_a_new_incident_appears_within_two_seconds(site, browser) -> None:
     url, db = site
-    page = _login(browser, url, "dispatcher", "/map")
+    page = _login(browser, url, "dispatcher", "/bigscreen")
     page.wait_for_selector("#live-state.on", timeout=5_000)
     t0 = time.monotonic()
     iid = _intake(db, "BR-NEW-1", 107.05, 30.05)
@@ -153,7 +153,7 @@ def test_a_station_chief_sees_only_their_own_area(site, browser) -> None:
     url, db = site
     theirs = _intake(db, "BR-CHIEF-A", 107.04, 30.04)
     other = _intake(db, "BR-CHIEF-B", 107.15, 30.05)
-    page = _login(browser, url, "chief_a", "/map")
+    page = _login(browser, url, "chief_a", "/bigscreen")
     labels = page.locator(".leaflet-tooltip.unit-label").all_inner_texts()
     assert labels == ["城一"]
     shown = page.evaluate("Object.keys(window.__qz.incidents.markers()).map(Number)")
@@ -171,12 +171,12 @@ def test_unauthenticated_and_cross_site_requests_are_refused(site, browser) -> N
     url, _ = site
     context = browser.new_context()
     page = context.new_page()
-    page.goto(f"{url}/map")
+    page.goto(f"{url}/bigscreen")
     assert page.url.startswith(f"{url}/login")
     status = page.evaluate("fetch('/api/live/incidents').then(r => r.status)")
     assert status == 401
     context.close()
-    page = _login(browser, url, "dispatcher", "/map")
+    page = _login(browser, url, "dispatcher", "/bigscreen")
     token = page.evaluate("document.querySelector('meta[name=csrf-token]').content")
     r = page.context.request.post(
         f"{url}/api/dispatch/incidents/1",
@@ -206,7 +206,7 @@ def test_the_map_shows_a_warning_where_calls_cluster(site, browser) -> None:
         incidents.intake_many(
             session=session, actor=system_actor("110"), settings=SETTINGS, items=items
         )
-    page = _login(browser, url, "commander", "/map")
+    page = _login(browser, url, "commander", "/bigscreen")
     page.wait_for_selector("body[data-analysis]", timeout=30_000)
     assert page.locator("#legend-warn").is_visible()
     assert page.locator("#legend-warn-note").inner_text().startswith("时空聚集 1 处")
@@ -220,7 +220,7 @@ def test_the_map_shows_a_warning_where_calls_cluster(site, browser) -> None:
     assert page.errors == []
     page.context.close()
     # an auxiliary may not read analysis: the same map without its layers
-    page = _login(browser, url, "aux_a", "/map")
+    page = _login(browser, url, "aux_a", "/bigscreen")
     page.wait_for_selector("body[data-analysis]", timeout=30_000)
     assert page.locator("#legend-warn").is_hidden()
     assert page.locator(".leaflet-control-layers-overlays label", has_text="预警").count() == 0

@@ -116,14 +116,14 @@ DATES = [("/ogc/collections/incidents/items", {"datetime": t}, "datetime") for t
     ("/api/incidents", {"start": "0.5"}, "start"),
     ("/api/incidents", {"start": "2026-11-01T10:00:00+23:59"}, "start"),  # no such offset
     ("/api/incidents/export.geojson", {"end": LIMIT_TIMES[1]}, "end"),
-    ("/api/analysis/trends", {"start": "0001-01-01"}, "start"),
-    ("/api/analysis/trends", {"end": "9999-12-31"}, "end"),
-    ("/api/analysis/trends", {"end": "0"}, "end"),
-    ("/api/analysis/hotspots", {"start": "0001-01-01", "end": "0001-01-02"}, "start"),
-    ("/api/analysis/forecast", {"day": "9999-12-31"}, "day"),
-    ("/api/analysis/nearrepeat", {"category": "criminal", "end": "9999-12-31"}, "end"),
-    ("/api/analysis/warnings", {"end": "9999-12-31"}, "end"),
-    ("/api/analysis/warnings", {"end": "0001-01-01"}, "end"),
+    ("/api/intel/trends", {"start": "0001-01-01"}, "start"),
+    ("/api/intel/trends", {"end": "9999-12-31"}, "end"),
+    ("/api/intel/trends", {"end": "0"}, "end"),
+    ("/api/intel/hotspots", {"start": "0001-01-01", "end": "0001-01-02"}, "start"),
+    ("/api/intel/forecast", {"day": "9999-12-31"}, "day"),
+    ("/api/intel/nearrepeat", {"category": "criminal", "end": "9999-12-31"}, "end"),
+    ("/api/intel/warnings", {"end": "9999-12-31"}, "end"),
+    ("/api/intel/warnings", {"end": "0001-01-01"}, "end"),
 ]
 
 

@@ -10,7 +10,7 @@ from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
 from qingzhi.incidents import service as incidents
 from qingzhi.incidents.schemas import IncidentCreate
-from qingzhi.live.dashboard import build
+from qingzhi.live.bigscreen import figures
 from qingzhi.store.db import Database
 from tests.factories import Org
 from tests.helpers import cookie_login
@@ -42,7 +42,7 @@ def test_pages_render_for_a_dispatcher(
     cookie_login(client, "dispatcher")
     iid = _incident(db, settings, "P-1", 107.05, 30.05)
     for path, text in (
-        ("/map", "情指中心实战指挥大屏"),
+        ("/bigscreen", "情指中心实战指挥大屏"),
         ("/desk", "一键查询"),
         (f"/incidents/{iid}", "派警推荐"),
         ("/units", "警力部署"),
@@ -58,7 +58,7 @@ def test_pages_render_for_a_dispatcher(
 
 
 def test_pages_need_a_login(client: TestClient, org: Org) -> None:
-    for path in ("/map", "/desk", "/units", "/incidents/1"):
+    for path in ("/bigscreen", "/desk", "/units", "/incidents/1"):
         r = client.get(path, headers=HTML, follow_redirects=False)
         assert r.status_code == 303
         assert r.headers["location"] == f"/login?next={path}"
@@ -73,7 +73,7 @@ def test_a_chief_cannot_open_another_stations_incident(
     assert client.get(f"/incidents/{theirs}", headers=HTML).status_code == 200
     assert client.get(f"/incidents/{other}", headers=HTML).status_code == 404
     assert client.get(f"/units/{org.id('B')}", headers=HTML).status_code == 404
-    page = client.get("/map", headers=HTML).text
+    page = client.get("/bigscreen", headers=HTML).text
     assert "城一派出所" in page  # the scope label
 
 
@@ -99,7 +99,7 @@ def test_vendored_libraries_are_served_locally(client: TestClient) -> None:
         assert client.get(path).status_code == 200, path
 
 
-def test_dashboard_compares_today_with_last_week_and_year(db: Database, org: Org, settings) -> None:
+def test_bigscreen_compares_today_with_last_week_and_year(db: Database, org: Org, settings) -> None:
     now = dt.datetime(2026, 11, 18, 4, 0, tzinfo=dt.UTC)  # 12:00 in Beijing
     actor = system_actor()
     items = []
@@ -109,9 +109,19 @@ def test_dashboard_compares_today_with_last_week_and_year(db: Database, org: Org
                 source_id=f"DASH-{k}",
                 received_at=now - dt.timedelta(days=days, minutes=minutes),
                 category="dispute",
-                location={"lon": 107.05, "lat": 30.05},
+                location={"lon": 107.05 + 0.01 * k, "lat": 30.05},
             )
         )
+    # A repeat call (the same caller again): one matter, counted once, as the analysis does.
+    items += [
+        IncidentCreate(
+            source_id=f"DASH-caller-{k}",
+            received_at=now - dt.timedelta(minutes=50 - k),
+            category="assistance",
+            caller_phone="13800000000",
+        )
+        for k in range(2)
+    ]
     # Last week, but after the hour of day it is now: not in the comparison.
     items.append(
         IncidentCreate(
@@ -123,11 +133,12 @@ def test_dashboard_compares_today_with_last_week_and_year(db: Database, org: Org
     )
     with db.session(write=True) as session:
         incidents.intake_many(session=session, actor=actor, settings=settings, items=items)
-        d = build(session=session, actor=actor, settings=settings, now=now)
-    assert d["totals"] == {"today": 2, "last_week": 2, "last_year": 1}
+        d = figures(session=session, actor=actor, settings=settings, now=now)
+    assert d["totals"] == {"today": 3, "last_week": 2, "last_year": 1}
     assert d["by_category"]["today"]["dispute"] == 2
-    assert d["change"]["week"] == 0.0 and d["change"]["year"] == 100.0
+    assert d["by_category"]["today"]["assistance"] == 1
+    assert d["change"]["week"] == 50.0 and d["change"]["year"] == 200.0
     assert sum(d["hourly"]["last_week"]) == 3  # the whole day for the curve
-    assert d["hourly"]["today"][11] == 2
+    assert d["hourly"]["today"][11] == 3
     assert d["officers"]["on_duty"] > 0
     assert d["open_incidents"] >= 2

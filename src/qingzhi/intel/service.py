@@ -35,7 +35,7 @@ from qingzhi.errors import ValidationFailed
 from qingzhi.geo.projection import to_lonlat, to_metres
 from qingzhi.incidents.enums import CATEGORY_LABELS, Category
 from qingzhi.incidents.models import Incident
-from qingzhi.incidents.scope import scope_filter
+from qingzhi.incidents.scope import counted, scope_filter
 from qingzhi.intel import budget
 from qingzhi.org.models import Unit, Zone
 
@@ -128,8 +128,7 @@ def _incidents(
     columns: Sequence[Any],
 ) -> Select[Any]:
     stmt = select(*columns).where(
-        Incident.valid.is_(True),
-        Incident.repeat_of_id.is_(None),
+        counted(),
         Incident.received_at >= utc(start, settings.timezone),
         Incident.received_at < utc(end, settings.timezone),
     )

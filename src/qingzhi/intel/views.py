@@ -29,7 +29,7 @@ from qingzhi.jobs.runner import runner_for
 from qingzhi.params import Day
 from qingzhi.store.deps import database, settings_of, transaction
 
-router = APIRouter(prefix="/api/analysis", tags=["analysis"])
+router = APIRouter(prefix="/api/intel", tags=["intel"])
 
 
 def _today(request: Request) -> dt.date:

@@ -16,8 +16,7 @@ from qingzhi.auth.context import Actor
 from qingzhi.auth.deps import current_actor, principal, require
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import Unauthenticated
-from qingzhi.live import bus, service
-from qingzhi.live.dashboard import build as build_dashboard
+from qingzhi.live import bigscreen, bus, service
 from qingzhi.live.schemas import (
     OfficerLiveUpdate,
     PositionBatch,
@@ -94,13 +93,13 @@ def incidents(request: Request, actor: Actor = Depends(require(Perm.incident_rea
     return Snapshot(event_id=head, items=items)
 
 
-@router.get("/dashboard")
-def dashboard_view(
+@router.get("/bigscreen")
+def bigscreen_figures(
     request: Request, actor: Actor = Depends(require(Perm.incident_read))
 ) -> dict[str, Any]:
     """The big screen's tiles and charts, in the caller's scope."""
     with transaction(request, write=False) as session:
-        return build_dashboard(session=session, actor=actor, settings=settings_of(request))
+        return bigscreen.figures(session=session, actor=actor, settings=settings_of(request))
 
 
 def _event_id(value: str | None) -> int | None:

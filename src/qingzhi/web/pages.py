@@ -145,12 +145,12 @@ def _common(request: Request, session: Session, who: Principal, active: str) -> 
     }
 
 
-@router.get("/map", response_class=HTMLResponse)
-def big_screen(request: Request, who: Principal = Depends(principal)) -> Response:
+@router.get("/bigscreen", response_class=HTMLResponse)
+def bigscreen(request: Request, who: Principal = Depends(principal)) -> Response:
     """The command centre's big screen (大屏): live map, tiles, charts, incident feed."""
     who.actor.require(Perm.incident_read)
     with transaction(request, write=False) as session:
-        context = _common(request, session, who, "map")
+        context = _common(request, session, who, "bigscreen")
     return templates.TemplateResponse(request, "bigscreen.html", context)
 
 

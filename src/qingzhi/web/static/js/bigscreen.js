@@ -60,7 +60,7 @@
   var AXIS = { axisLine: { lineStyle: { color: "#3b5478" } }, axisLabel: { color: "#9fb3cc" }, splitLine: { lineStyle: { color: "#1d3250" } } };
   function merge(a, b) { var o = {}; for (var k in a) o[k] = a[k]; for (var j in b) o[j] = b[j]; return o; }
 
-  function renderDashboard(d) {
+  function renderFigures(d) {
     dash = d;
     $("t-today").textContent = d.totals.today;
     var wk = d.change.week, yr = d.change.year;
@@ -124,7 +124,7 @@
 
   var dashTimer = null;
   function refreshDashboard() {
-    return QZ.api("/api/live/dashboard").then(renderDashboard);
+    return QZ.api("/api/live/bigscreen").then(renderFigures);
   }
   function scheduleDashboard() {
     if (dashTimer) return;

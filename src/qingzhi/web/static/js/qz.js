@@ -166,7 +166,7 @@
 
   // Hotspots (治安乱点): Gi* hot cells of the last 30 days, when any is significant.
   function loadHotspots(ctx) {
-    return api("/api/analysis/hotspots?cell=300").then(function (fc) {
+    return api("/api/intel/hotspots?cell=300").then(function (fc) {
       var hot = { type: "FeatureCollection", features: fc.features.filter(function (f) { return f.properties.kind === "hot"; }) };
       if (!hot.features.length) return;
       var layers = ctx.layers;
@@ -193,7 +193,7 @@
   // Early warnings (预警): the space-time scan's cluster when it alarms, and the stations whose
   // weekly control charts alarmed, outlined with what rose.
   function loadWarnings(ctx) {
-    return api("/api/analysis/warnings").then(function (w) {
+    return api("/api/intel/warnings").then(function (w) {
       var group = L.featureGroup();
       var scan = w.scan;
       if (scan.alarm && scan.feature) {
@@ -236,7 +236,7 @@
   // While its model is being fitted the server answers 202 with a background job: the legend
   // shows "预测计算中 N%" from /api/jobs/{id} (polled every 2 s) until the job is done, then
   // the same request draws the layer.
-  var FORECAST_URL = "/api/analysis/forecast?coverage=1";
+  var FORECAST_URL = "/api/intel/forecast?coverage=1";
   function forecastOverlay(ctx) {
     var group = L.featureGroup();
     var loaded = false;

@@ -1,5 +1,6 @@
-"""The big screen's figures: today's valid incidents against last week and last year, open
-incidents, mean response time, officers on duty by live status, and the 24-hour curve.
+"""The big screen's figures: today's counted incidents (valid, a repeat call once through its
+first call: ``incidents.scope.counted``, as the analysis counts them) against last week and last
+year, open incidents, mean response time, officers on duty by live status, the 24-hour curve.
 
 "Today" is the local (Asia/Shanghai) day up to now; the same day last week and last year are
 compared over the same hours, so a morning is never held against a whole day.
@@ -21,7 +22,7 @@ from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
 from qingzhi.incidents.enums import Category
 from qingzhi.incidents.models import Incident
-from qingzhi.incidents.scope import open_only, scope_filter
+from qingzhi.incidents.scope import counted, open_only, scope_filter
 from qingzhi.live.enums import LiveStatus
 from qingzhi.live.models import OfficerLive
 from qingzhi.live.service import effective_status
@@ -43,12 +44,12 @@ def _times(
     session: Session, actor: Actor, start: dt.datetime, end: dt.datetime
 ) -> list[tuple[dt.datetime, Category]]:
     query = scope_filter(select(Incident.received_at, Incident.category), actor).where(
-        Incident.valid.is_(True), Incident.received_at >= start, Incident.received_at < end
+        counted(), Incident.received_at >= start, Incident.received_at < end
     )
     return [(at, Category(cat)) for at, cat in session.execute(query)]
 
 
-def build(
+def figures(
     *, session: Session, actor: Actor, settings: Settings, now: dt.datetime | None = None
 ) -> dict[str, Any]:
     """Every figure of the big screen, in the caller's scope."""

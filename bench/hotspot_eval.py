@@ -38,11 +38,12 @@ from qingzhi.analysis.methods import (
     validation_quarters,
 )
 from qingzhi.analysis.sepp import fit_sepp
+from qingzhi.config import shared_data_dir
 
 log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / ".." / "shared" / "data" / "vancouver_vpd"
+DATA = shared_data_dir("vancouver_vpd")
 SERIES: dict[str, str | None] = {
     "all located crime": None,
     "Break and Enter Residential/Other": "Break and Enter Residential/Other",

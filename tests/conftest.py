@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -16,13 +15,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
-from qingzhi.config import Settings
+from qingzhi.config import Settings, shared_data_dir
 from qingzhi.store.db import Database, make_engine, migrate
 from qingzhi.web.app import create_app
 from tests.factories import Org, build_org
 
 PG_URL = os.environ.get("QINGZHI_TEST_DATABASE_URL")
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = shared_data_dir()
 
 
 def _backends() -> list[object]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -112,6 +113,18 @@ class Settings(BaseSettings):
             if part.strip():
                 ipaddress.ip_network(part.strip(), strict=False)
         return value
+
+
+# The project's shared data folder (real data used by the demos, tests and benchmarks: the
+# Dianjiang boundary, Vancouver police records, OpenStreetMap extracts), beside the checkout.
+_CHECKOUT_SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def shared_data_dir(*parts: str) -> Path:
+    """A path inside the shared data folder: ``QINGZHI_SHARED_DATA`` when set, else
+    ``shared/data`` beside the checkout (the one place that knows where it is)."""
+    base = os.environ.get("QINGZHI_SHARED_DATA")
+    return (Path(base) if base else _CHECKOUT_SHARED_DATA).joinpath(*parts)
 
 
 @lru_cache(maxsize=1)

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from qingzhi.analysis.events import EventTable, read_events_csv
+from qingzhi.config import shared_data_dir
 
-DATA_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "vancouver_vpd"
+DATA_DIR = shared_data_dir("vancouver_vpd")
 
 
 @pytest.fixture(scope="session")

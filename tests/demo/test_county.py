@@ -6,7 +6,6 @@ import csv
 import io
 import json
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from sqlalchemy import func, select
 from qingzhi.audit.models import AuditRecord
 from qingzhi.auth.context import system_actor
 from qingzhi.auth.models import User
+from qingzhi.config import shared_data_dir
 from qingzhi.demo import county as cm
 from qingzhi.demo.county import build_county, generate_county
 from qingzhi.demo.loader import DEMO_ACCOUNTS, DEMO_PASSWORD, load_demo
@@ -27,7 +27,7 @@ from qingzhi.org.models import Officer, Unit, Zone
 from qingzhi.store.db import Database
 from tests.helpers import form_login
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "dianjiang"
+SHARED = shared_data_dir("dianjiang")
 
 
 def _units(files: dict[str, bytes]) -> list[dict[str, Any]]:

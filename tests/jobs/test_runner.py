@@ -41,7 +41,7 @@ def _broken(ctx: runners.JobContext) -> dict[str, Any]:
 
 runners.register("test.square", _square, Perm.analysis_read)
 runners.register("test.broken", _broken, Perm.analysis_read)
-runners.register("test.planning", _square, Perm.analysis_run)
+runners.register("test.admin_only", _square, Perm.user_manage)
 
 
 @pytest.fixture
@@ -82,8 +82,8 @@ def test_a_failing_job_says_why(committed: Database, runner: runners.JobRunner) 
     assert bug.status == JobStatus.failed and bug.error == "任务执行出错，请联系管理员"
     unknown = _run(committed, runner, "analyst", "test.nothing", 1)
     assert unknown.status == JobStatus.failed and "未知的任务类型" in (unknown.error or "")
-    # a station chief may read analysis but not run planning: checked when the job runs
-    denied = _run(committed, runner, "chief_a", "test.planning", 2)
+    # a station chief may not run an admin-only job: checked when the job runs
+    denied = _run(committed, runner, "chief_a", "test.admin_only", 2)
     assert denied.status == JobStatus.failed and denied.error == "没有执行此操作的权限"
 
 

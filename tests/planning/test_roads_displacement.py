@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from shapely.geometry import LineString, box
 
+from qingzhi.config import shared_data_dir
 from qingzhi.errors import ValidationFailed
 from qingzhi.geo.projection import distance_m
 from qingzhi.planning.bundling import Bundle, BundlingPlan
@@ -15,9 +14,7 @@ from qingzhi.planning.displacement import displacement_risk
 from qingzhi.planning.roads import Road, classify, coverage, lengths_by_class, read_osm_roads
 from tests.planning.test_bundling import _grid
 
-OSM = (
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "osm" / "west_oakland.osm.bz2"
-)
+OSM = shared_data_dir("osm", "west_oakland.osm.bz2")
 
 
 def test_classes_from_chinese_refs_and_highway_tags() -> None:

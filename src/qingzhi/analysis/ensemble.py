@@ -342,7 +342,6 @@ KERNEL_FEATURES: tuple[str, ...] = (
     "s:all:g150",
     "x:all:g150",
 )
-FEATURE_SETS: dict[str, tuple[str, ...]] = {"kernel": KERNEL_FEATURES, "smooth": SMOOTH_FEATURES}
 
 
 class LogLinearEnsemble(Forecaster):

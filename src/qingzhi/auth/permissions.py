@@ -55,10 +55,6 @@ class Perm(StrEnum):
     incident_dispatch = "incident.dispatch"
     personal_read = "personal.read"
     analysis_read = "analysis.read"
-    analysis_run = "analysis.run"
-    task_read = "task.read"
-    task_write = "task.write"
-    report_read = "report.read"
 
 
 _READ = {
@@ -66,8 +62,6 @@ _READ = {
     Perm.officer_read,
     Perm.incident_read,
     Perm.analysis_read,
-    Perm.task_read,
-    Perm.report_read,
     Perm.token_own,
 }
 
@@ -78,22 +72,21 @@ _COMMAND = _READ | {
     Perm.incident_write,
     Perm.incident_dispatch,
     Perm.personal_read,
-    Perm.task_write,
 }
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.admin: frozenset(Perm),
-    Role.commander: frozenset(_COMMAND | {Perm.analysis_run}),
+    Role.commander: frozenset(_COMMAND),
     Role.dispatcher: frozenset(
         _READ | {Perm.incident_write, Perm.incident_dispatch, Perm.personal_read}
     ),
-    Role.analyst: frozenset(_READ | {Perm.analysis_run, Perm.task_write}),
+    Role.analyst: frozenset(_READ),
     Role.station_chief: frozenset(_COMMAND),
     Role.officer: frozenset(_READ | {Perm.incident_write, Perm.personal_read}),
     Role.auxiliary: frozenset(
-        {Perm.org_read, Perm.officer_read, Perm.incident_read, Perm.task_read, Perm.token_own}
+        {Perm.org_read, Perm.officer_read, Perm.incident_read, Perm.token_own}
     ),
-    Role.viewer: frozenset({Perm.org_read, Perm.incident_read, Perm.report_read}),
+    Role.viewer: frozenset({Perm.org_read, Perm.incident_read}),
 }
 
 

@@ -35,6 +35,7 @@ from shapely.geometry import MultiPoint, Point, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
+from qingzhi.config import shared_data_dir
 from qingzhi.geo.datum import convert_geometry, gcj02_to_wgs84
 from qingzhi.geo.distance import ADJACENCY_TOLERANCE_DEG
 from qingzhi.geo.projection import DEFAULT_EPSG, project_geometry, to_lonlat, unproject_geometry
@@ -49,7 +50,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 BOUNDARY_FILE = "datav_500231_dianjiang.json"
 TOWNSHIPS_FILE = "dianjiang_townships_statsgov_codes.csv"
 # Where the reference copy lives when the repository is checked out beside shared/.
-SHARED_DATA_DIR = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "dianjiang"
+SHARED_DATA_DIR = shared_data_dir("dianjiang")
 
 # ---------------------------------------------------------------- the seed's magnitudes
 BUREAU_CODE = "500231"

@@ -65,7 +65,6 @@ PATROL_LEG_M = 2_500.0
 ARRIVE_M = 25.0
 DISPATCH_DELAY_S = 60.0  # simulated seconds a call waits before the simulator dispatches it
 DISPATCH_WINDOW = dt.timedelta(hours=2)  # older waiting calls are left to people
-CLOSE_AFTER_S = 120.0
 PRUNE_EVERY_S = 60.0
 
 
@@ -83,7 +82,6 @@ class SimOfficer:
     speed_kmh: float = 25.0
     incident_id: int | None = None
     mode: str = "patrol"  # patrol | trip | scene
-    scene_until: float = 0.0
 
 
 @dataclass

@@ -41,7 +41,7 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from qingzhi.auth.context import Actor
-from qingzhi.config import Settings
+from qingzhi.config import Settings, shared_data_dir
 from qingzhi.demo.loader import LoadReport, check_city, create_accounts
 from qingzhi.incidents.importer import MAPPINGS_DIR, ImportSummary, Mapping, import_file
 from qingzhi.org import exchange
@@ -50,7 +50,7 @@ from qingzhi.store.db import Database
 
 log = logging.getLogger(__name__)
 
-DATA_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "vancouver_vpd"
+DATA_DIR = shared_data_dir("vancouver_vpd")
 FILE_PATTERN = "crimedata_csv_AllNeighbourhoods_*.csv*"
 MAPPING_FILE = MAPPINGS_DIR / "vancouver_vpd.toml"
 SOURCE_CRS = "EPSG:26910"  # NAD83 / UTM zone 10N, the X/Y of the export

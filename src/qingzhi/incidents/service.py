@@ -64,7 +64,6 @@ from qingzhi.store.db import Database
 log = logging.getLogger(__name__)
 
 _TABLE = table_of(Incident)
-SWAP_MARGIN_DEG = 1.0
 _TIME_FIELDS = (
     ("dispatched_at", Status.dispatched),
     ("arrived_at", Status.arrived),

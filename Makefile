@@ -26,8 +26,9 @@ demo: $(STAMP)
 	$(BIN)/qingzhi demo serve --host 127.0.0.1 --port 8000 --allow-demo-passwords
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench research
+	$(BIN)/ruff format --check src tests bench research
+	$(BIN)/lint-imports
 
 types: $(STAMP)
 	$(BIN)/mypy

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from qingzhi.analysis.cli import results_table
 from qingzhi.analysis.evaluation import MethodResult, Period
 from qingzhi.analysis.events import EventTable, read_events_csv
 from qingzhi.analysis.forecast import series_on_grid
@@ -38,6 +37,7 @@ from qingzhi.analysis.methods import (
     validation_quarters,
 )
 from qingzhi.analysis.sepp import fit_sepp
+from qingzhi.cli.hotspot import results_table
 from qingzhi.config import shared_data_dir
 
 log = logging.getLogger(__name__)

@@ -211,7 +211,7 @@ def test_user_lifecycle_commands(org_db: str, monkeypatch: pytest.MonkeyPatch) -
                 now=start + n * dt.timedelta(seconds=61),
             )
 
-    from qingzhi import cli_common
+    from qingzhi.cli import common as cli_common
 
     monkeypatch.setattr(cli_common.console, "width", 200)  # one table row per line
     listing = runner.invoke(app, ["user", "list"])

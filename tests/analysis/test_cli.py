@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from qingzhi.analysis import methods
-from qingzhi.analysis.cli import hotspot_app
 from qingzhi.analysis.evaluation import Period
+from qingzhi.cli.hotspot import hotspot_app
 
 runner = CliRunner(env={"COLUMNS": "160"})
 PARTS = ["--time-col", "YEAR,MONTH,DAY,HOUR,MINUTE"]

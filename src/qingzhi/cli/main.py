@@ -10,16 +10,16 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from qingzhi.analysis.cli import hotspot_app
 from qingzhi.audit import checkpoints, signing
 from qingzhi.audit import service as audit
 from qingzhi.audit.signing import SigningKeyError, key_id
 from qingzhi.auth import accounts
 from qingzhi.auth.context import system_actor
-from qingzhi.cli_accounts import token_app, user_app
-from qingzhi.cli_common import console, err
-from qingzhi.cli_common import database as _database
-from qingzhi.cli_common import fail as _fail
+from qingzhi.cli.accounts import token_app, user_app
+from qingzhi.cli.common import console, err
+from qingzhi.cli.common import database as _database
+from qingzhi.cli.common import fail as _fail
+from qingzhi.cli.hotspot import hotspot_app
 from qingzhi.config import get_settings
 from qingzhi.errors import QingzhiError
 from qingzhi.org import exchange

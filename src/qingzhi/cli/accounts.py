@@ -20,7 +20,7 @@ from qingzhi.auth import accounts
 from qingzhi.auth import service as auth
 from qingzhi.auth.context import Actor, system_actor
 from qingzhi.auth.models import User
-from qingzhi.cli_common import console, database, err, fail
+from qingzhi.cli.common import console, database, err, fail
 from qingzhi.config import get_settings
 from qingzhi.errors import QingzhiError
 

@@ -1,0 +1,270 @@
+"""A station user sees nothing outside their station, on every route the app has.
+
+Differential, over every GET route found in the app's routers (``scope_walk.get_routes``): the
+station chief of A (a station) and of C (a central station running R1 and R2) walk every route
+— every path parameter filled with ids of their own rows and with ids of another station's
+rows, every list with and without another station's unit as a filter — once, then another
+station's data grows (new calls, dispatches, officers' positions and status, organisation
+changes, jobs), and they walk again. Nothing they are answered may change; and no request that
+names another station's row by id may succeed. A new route is walked as soon as it exists; one
+with a path parameter the walk cannot fill fails the suite until it says how it is probed.
+
+The other station's new calls are far from the chiefs' stations and from other callers' phones:
+a call linked to one of theirs as a repeat raises their incident's bureau-wide repeat count by
+design (``incidents.scope``; the link's own visibility is tested in ``tests/incidents``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import Any
+
+import pytest
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from qingzhi.config import Settings
+from qingzhi.incidents.models import Incident
+from qingzhi.jobs.models import Job, JobStatus
+from qingzhi.store.db import Database
+from tests.factories import Org
+from tests.helpers import bearer
+from tests.scope_walk import MissingValue, differences, get_routes, probes, walk
+
+# Routes that are not walked, and why.
+SKIP = {
+    "/api/live/stream": "an endless event stream: its scope has its own tests (tests/live)",
+    "/api/openapi.json": "the API's description, the same for everyone",
+    "/api/docs": "the API's documentation page",
+    "/healthz": "liveness probe",
+    "/login": "the login form",
+}
+# The path parameters that name one row (the others name a layer, a format or a kind).
+ROW_IDS = ("incident_id", "feature_id", "unit_id", "zone_id", "officer_id", "job_id", "entity_id")
+_counter = itertools.count(1)
+
+
+def _call(client: TestClient, admin: dict[str, str], unit: str, lon: float, lat: float) -> int:
+    n = next(_counter)
+    body = {
+        "source_id": f"SCOPE-{unit}-{n}",
+        "received_at": (dt.datetime.now(dt.UTC) - dt.timedelta(hours=n)).isoformat(),
+        "category": ("dispute", "criminal", "traffic", "public_order")[n % 4],
+        "description": f"{unit} 站的警情 {n}",
+        "address": f"{unit} 路 {n} 号",
+        "caller_phone": f"139{n:08d}",
+        "location": {"lon": lon + 0.002 * (n % 7), "lat": lat + 0.002 * (n % 5)},
+    }
+    r = client.post("/api/incidents", json=body, headers=admin)
+    assert r.status_code == 201, r.text
+    return int(r.json()["incident"]["id"])
+
+
+def _dispatch(client: TestClient, admin: dict[str, str], incident: int, officer: int) -> None:
+    r = client.post(
+        f"/api/dispatch/incidents/{incident}", json={"officer_ids": [officer]}, headers=admin
+    )
+    assert r.status_code == 200, r.text
+
+
+def _position(client: TestClient, admin: dict[str, str], officer: int, lon: float) -> None:
+    body = {"positions": [{"officer_id": officer, "lon": lon, "lat": 30.05}]}
+    r = client.post("/api/live/positions", json=body, headers=admin)
+    assert r.status_code == 200, r.text
+
+
+def _job(db: Database, org: Org, unit: str) -> int:
+    with db.session(write=True) as session:
+        job = Job(
+            kind="intel.forecast",
+            params="{}",
+            status=JobStatus.done,
+            progress=1.0,
+            result='{"cells": []}',
+            unit_id=org.id(unit),
+        )
+        session.add(job)
+        session.flush()
+        return job.id
+
+
+@pytest.fixture
+def world(client: TestClient, db: Database, org: Org) -> dict[str, Any]:
+    """The chiefs' own rows, and a first row of each kind of the other stations' (B, S)."""
+    admin = bearer(db, "admin")
+    own = {
+        "A": [_call(client, admin, "A", 107.02, 30.02) for _ in range(4)],
+        "R1": [_call(client, admin, "R1", 107.02, 30.12) for _ in range(3)],
+    }
+    other = {
+        "B": _call(client, admin, "B", 107.12, 30.02),
+        "S": _call(client, admin, "S", 107.32, 30.32),
+    }
+    a_officer, b_officer = org.officers["A001"].id, org.officers["B001"].id
+    _dispatch(client, admin, own["A"][0], a_officer)
+    _position(client, admin, org.officers["A002"].id, 107.05)
+    _position(client, admin, org.officers["B002"].id, 107.15)
+    return {
+        "admin": admin,
+        "own": own,
+        "other": other,
+        "jobs": {"A": _job(db, org, "A"), "B": _job(db, org, "B")},
+        "officers": {"A": a_officer, "B": b_officer},
+    }
+
+
+def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, list[Any]]:
+    """Path parameter values: the chief's own rows (``side="own"``) or another station's."""
+    own, other, jobs, officers = world["own"], world["other"], world["jobs"], world["officers"]
+    if side == "own":
+        ids = {
+            "incident": own[mine][0],
+            "unit": org.id(mine),
+            "zone": org.zones["A-Z1"].id,
+            "officer": officers["A"],
+            "job": jobs["A"],
+        }
+    else:
+        ids = {
+            "incident": other["B"],
+            "unit": org.id("B"),
+            "zone": org.zones["B-Z1"].id,
+            "officer": officers["B"],
+            "job": jobs["B"],
+        }
+    return {
+        "incident_id": [ids["incident"]],
+        "feature_id": [ids["incident"]],
+        "unit_id": [ids["unit"]],
+        "zone_id": [ids["zone"]],
+        "officer_id": [ids["officer"]],
+        "job_id": [ids["job"]],
+        "entity_kind": ["incident", "officer"],
+        "entity_id": [ids["incident"], ids["officer"]],
+        "layer": ["county", "units", "zones"],
+        "fmt": ["csv", "geojson", "xlsx"],
+    }
+
+
+def _plan(
+    app: FastAPI, org: Org, world: dict[str, Any], mine: str, side: str = "both"
+) -> list[Any]:
+    """The probes of every route; ``side`` "own" or "other" fills ids of one side only."""
+    if side == "both":
+        own, other = _values(org, world, mine, "own"), _values(org, world, mine, "other")
+        values = {k: list(dict.fromkeys(own[k] + other[k])) for k in own}
+    else:
+        values = _values(org, world, mine, side)
+    queries = {
+        "*": [{"unit_id": org.id("B")}, {"zone_id": org.zones["B-Z1"].id}],
+        "/api/intel/nearrepeat": [{"category": "dispute"}, {"category": "criminal"}],
+        "/api/intel/trends": [{}, {"group_by": "unit"}, {"group_by": "zone"}],
+        "/api/incidents": [{}, {"unit_id": org.id("B")}, {"q": "站的警情"}, {"facets": True}],
+    }
+    return list(probes(get_routes(app), values, queries, SKIP))
+
+
+def _grow_the_other_stations(
+    client: TestClient, db: Database, org: Org, world: dict[str, Any]
+) -> None:
+    admin, other = world["admin"], world["other"]
+    new_b = [_call(client, admin, "B", 107.12, 30.02) for _ in range(5)]
+    new_s = [_call(client, admin, "S", 107.32, 30.32) for _ in range(3)]
+    _dispatch(client, admin, other["B"], world["officers"]["B"])
+    _dispatch(client, admin, new_s[0], org.officers["S001"].id)
+    r = client.post(
+        f"/api/incidents/{new_b[0]}/transitions",
+        json={"to": "cancelled", "reason": "重复报警"},
+        headers=admin,
+    )
+    assert r.status_code == 200, r.text
+    for n, officer in enumerate(("B003", "B004", "S002")):
+        _position(client, admin, org.officers[officer].id, 107.15 + 0.001 * n)
+    r = client.patch(
+        f"/api/officers/{org.officers['B005'].id}", json={"duty_status": "leave"}, headers=admin
+    )
+    assert r.status_code == 200, r.text
+    r = client.patch(
+        f"/api/zones/{org.zones['B-Z1'].id}", json={"population": 16_000}, headers=admin
+    )
+    assert r.status_code == 200, r.text
+    _job(db, org, "B")
+    _job(db, org, "S")
+
+
+@pytest.mark.parametrize("chief, mine", [("chief_a", "A"), ("chief_c", "R1")])
+def test_another_stations_data_changes_nothing_a_station_chief_is_shown(
+    app: FastAPI,
+    client: TestClient,
+    db: Database,
+    org: Org,
+    world: dict[str, Any],
+    chief: str,
+    mine: str,
+) -> None:
+    headers = bearer(db, chief)
+    plan = _plan(app, org, world, mine)
+    assert len(plan) > 35  # every GET route of the app but the few skipped above
+    before = walk(client, headers, plan)
+    _grow_the_other_stations(client, db, org, world)
+    after = walk(client, headers, plan)
+    assert differences(before, after) == []
+
+    # Requests that name another station's row by id never succeed.
+    named = {
+        path
+        for probe in _plan(app, org, world, mine, side="other")
+        if any("{" + name in probe.template for name in ROW_IDS)
+        for path in probe.paths
+    }
+    succeeded = sorted(p for p in named if after[p][0] < 400)
+    assert succeeded == [], succeeded
+    # And the walk read real answers: most requests succeeded.
+    ok = sum(1 for status, _ in after.values() if status < 400)
+    assert ok > len(after) / 2
+
+
+def test_the_walk_finds_a_route_that_ignores_scope(
+    settings: Settings, db: Database, org: Org, world: dict[str, Any]
+) -> None:
+    """The test of the test: a route that lists every incident, scope or not, is caught."""
+    from qingzhi.store.deps import transaction
+    from qingzhi.web.app import create_app
+
+    leaky = APIRouter()
+
+    @leaky.get("/api/leak")
+    def leak(request: Request) -> list[str]:  # deliberately unscoped
+        with transaction(request, write=False) as session:
+            return list(session.scalars(select(Incident.description).order_by(Incident.id)))
+
+    app = create_app(settings, db)
+    app.include_router(leaky)
+    with TestClient(app, base_url="http://testserver") as client:
+        headers = bearer(db, "chief_a")
+        plan = _plan(app, org, world, "A")
+        assert any(p.template == "/api/leak" for p in plan)
+        before = walk(client, headers, plan)
+        _grow_the_other_stations(client, db, org, world)
+        after = walk(client, headers, plan)
+    assert "/api/leak" in differences(before, after)
+
+
+def test_a_route_with_a_parameter_nobody_fills_fails_the_walk(
+    settings: Settings, db: Database, org: Org, world: dict[str, Any]
+) -> None:
+    """A new kind of route must say how it is probed."""
+    from qingzhi.web.app import create_app
+
+    extra = APIRouter()
+
+    @extra.get("/api/widgets/{widget_id}")
+    def widget(widget_id: int) -> dict[str, int]:
+        return {"id": widget_id}
+
+    app = create_app(settings, db)
+    app.include_router(extra)
+    with pytest.raises(MissingValue, match="widget_id"):
+        _plan(app, org, world, "A")

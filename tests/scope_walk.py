@@ -38,7 +38,7 @@ def get_routes(app: FastAPI) -> list[APIRoute]:
             inner = getattr(route, "original_router", None)
             if inner is not None:
                 walk(inner.routes)
-            elif isinstance(route, APIRoute) and "GET" in route.methods:
+            elif isinstance(route, APIRoute) and "GET" in (route.methods or ()):
                 out.append(route)
 
     walk(app.router.routes)

@@ -27,7 +27,8 @@ from sqlalchemy import select
 
 from qingzhi.config import Settings
 from qingzhi.incidents.models import Incident
-from qingzhi.jobs.models import Job, JobStatus
+from qingzhi.jobs.enums import JobStatus
+from qingzhi.jobs.models import Job
 from qingzhi.store.db import Database
 from tests.factories import Org
 from tests.helpers import bearer
@@ -157,7 +158,7 @@ def _plan(
         values = {k: list(dict.fromkeys(own[k] + other[k])) for k in own}
     else:
         values = _values(org, world, mine, side)
-    queries = {
+    queries: dict[str, list[dict[str, Any]]] = {
         "*": [{"unit_id": org.id("B")}, {"zone_id": org.zones["B-Z1"].id}],
         "/api/intel/nearrepeat": [{"category": "dispute"}, {"category": "criminal"}],
         "/api/intel/trends": [{}, {"group_by": "unit"}, {"group_by": "zone"}],

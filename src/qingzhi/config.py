@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     live_retention_hours: float = 24.0
     max_body_bytes: int = 1024 * 1024
     max_bulk_bytes: int = 64 * 1024 * 1024
+    # An export with callers' phones unmasked lists every incident it shows in the audit trail
+    # before it starts: at most this many (a bureau's year is 60,000-85,000 calls).
+    export_unmasked_max_rows: int = Field(default=200_000, ge=1, le=2_000_000)
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,11 @@
 Every query runs inside the caller's scope. Pages are keyset-paginated on (received_at, id), so
 page 1,000 costs what page 1 does. Free text uses the bigram index of ``search.py``: FTS5 on
 SQLite, a GIN ``tsvector`` index on PostgreSQL.
+
+Nothing here writes: a read with callers' phones unmasked is audited by the caller, in a short
+write transaction of its own (``disclosure.record``). Walks over many rows (``batches``,
+``by_ids``) read each batch in a read transaction of its own, so a slow consumer (an export to a
+client that reads slowly, or stops) holds neither a session nor a snapshot between batches.
 """
 
 from __future__ import annotations
@@ -12,13 +17,13 @@ import datetime as dt
 import json
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shapely.geometry import Point
+from shapely.geometry import Point, mapping
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Select, and_, func, literal_column, or_, select, text
+from sqlalchemy import Select, and_, bindparam, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
 
 from qingzhi.auth.context import Actor
@@ -32,12 +37,12 @@ from qingzhi.incidents.schemas import IncidentPage
 from qingzhi.incidents.service import (
     haversine_m,
     open_only,
-    record_personal_read,
     scope_filter,
     to_read,
     unit_names,
 )
 from qingzhi.org.models import Unit
+from qingzhi.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +69,21 @@ class IncidentQuery:
     repeat_only: bool = False
     needs_review: bool | None = None
     sort: str = "-received_at"
+
+    def describe(self) -> dict[str, Any]:
+        """The filters that are set, as JSON values (for the audit record of an export)."""
+        out: dict[str, Any] = {}
+        for name, value in vars(self).items():
+            if value is None or value == [] or (name == "repeat_only" and not value):
+                continue
+            if isinstance(value, dt.datetime):
+                value = value.isoformat()
+            elif isinstance(value, BaseGeometry):
+                value = mapping(value)
+            elif isinstance(value, list):
+                value = [str(v) for v in value]
+            out[name] = value
+        return out
 
 
 SORTS = {"-received_at", "received_at"}
@@ -182,30 +202,80 @@ def _text_scan(q: str) -> Any:
 
 def _exact_space(query: IncidentQuery, inc: Incident) -> bool:
     """The exact spatial test after the index's bounding-box prefilter."""
+    return _exact_point(query, inc.lon, inc.lat)
+
+
+def _exact_point(query: IncidentQuery, x: float | None, y: float | None) -> bool:
     if query.near is not None:
-        if inc.lon is None or inc.lat is None:
+        if x is None or y is None:
             return False
         lon, lat = query.near
-        if haversine_m(lon, lat, inc.lon, inc.lat) > (query.radius_m or 500.0):
+        if haversine_m(lon, lat, x, y) > (query.radius_m or 500.0):
             return False
     if query.polygon is not None:
-        if inc.lon is None or inc.lat is None:
+        if x is None or y is None:
             return False
-        if not query.polygon.covers(Point(inc.lon, inc.lat)):
+        if not query.polygon.covers(Point(x, y)):
             return False
     return True
 
 
-def iterate(
-    session: Session, actor: Actor, query: IncidentQuery, *, batch: int = 2000
-) -> Iterator[Incident]:
-    """Every matching incident, in the query's order, fetched in keyset batches."""
+def batches(
+    db: Database, actor: Actor, query: IncidentQuery, *, batch: int = 2000
+) -> Iterator[list[Incident]]:
+    """Every matching incident, in the query's order, in keyset batches: each batch read in a
+    read transaction of its own, closed before the batch is handed on (the rows are detached,
+    their columns loaded)."""
     cursor: str | None = None
     while True:
-        rows, cursor = _page_rows(session, actor, query, cursor, batch)
-        yield from rows
+        with db.session() as session:
+            rows, cursor = _page_rows(session, actor, query, cursor, batch)
+        yield rows
         if cursor is None:
             return
+
+
+def matching_ids(
+    session: Session, actor: Actor, query: IncidentQuery, *, limit: int, batch: int = 20_000
+) -> list[int]:
+    """The ids of the first ``limit`` matching incidents in the query's order (one read of the
+    session's snapshot, three columns a row): what an unmasked export discloses and audits."""
+    desc = query.sort.startswith("-")
+    spatial = query.near is not None or query.polygon is not None
+    base = (
+        filtered(session, actor, query)
+        .with_only_columns(Incident.id, Incident.received_at, Incident.lon, Incident.lat)
+        .order_by(*_order(desc))
+    )
+    out: list[int] = []
+    after: tuple[dt.datetime, int] | None = None
+    while len(out) < limit:
+        stmt = base if after is None else base.where(_after(*after, desc))
+        rows = session.execute(stmt.limit(batch)).all()
+        for iid, _at, x, y in rows:
+            if not spatial or _exact_point(query, x, y):
+                out.append(iid)
+                if len(out) == limit:
+                    break
+        if len(rows) < batch:
+            break
+        after = (rows[-1][1], rows[-1][0])
+    return out
+
+
+def by_ids(
+    db: Database, actor: Actor, ids: Sequence[int], *, batch: int = 2000
+) -> Iterator[list[Incident]]:
+    """The incidents of ``ids`` that are still in the caller's scope, in the order of ``ids``,
+    in batches each read in a read transaction of its own (closed before it is handed on)."""
+    stmt = scope_filter(select(Incident), actor).where(
+        Incident.id.in_(bindparam("ids", expanding=True))
+    )
+    for start in range(0, len(ids), batch):
+        part = ids[start : start + batch]
+        with db.session() as session:
+            found = {inc.id: inc for inc in session.execute(stmt, {"ids": part}).scalars()}
+        yield [found[i] for i in part if i in found]
 
 
 def _after(at: dt.datetime, iid: int, desc: bool) -> Any:
@@ -311,12 +381,9 @@ def page(
     count: bool = False,
     unmask: bool = False,
 ) -> IncidentPage:
-    """One page of matching incidents, with optional total and facet counts."""
+    """One page of matching incidents, with optional total and facet counts. With ``unmask``
+    the callers' phones are shown: the caller audits the read before it answers."""
     rows, next_cursor = _page_rows(session, actor, query, cursor, limit)
-    if unmask:
-        record_personal_read(
-            session=session, actor=actor, incident_ids=[r.id for r in rows], purpose="list"
-        )
     names = unit_names(session)
     total = None
     if count:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
@@ -31,7 +32,7 @@ from sqlalchemy.exc import OperationalError
 from qingzhi.audit.models import AuditRecord
 from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
-from qingzhi.incidents import exports, service
+from qingzhi.incidents import exports, service, views
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.store.db import Database
@@ -236,14 +237,6 @@ def test_single_calls_are_taken_in_between_the_batches_of_a_bulk(live_org: Datab
 # ---------------------------------------------------------------- in-process (TestClient)
 
 
-@pytest.fixture
-def settings() -> Settings:
-    """Settings for these tests: an unmasked export may show at most 3 incidents."""
-    return Settings(
-        database_url="sqlite://", login_slow_after=3, login_lock_after=6, export_unmasked_max_rows=3
-    )
-
-
 def _personal_reads(db: Database) -> list[dict[str, Any]]:
     with db.session() as session:
         rows = session.execute(
@@ -275,10 +268,11 @@ def test_unmasked_export_audits_exactly_what_it_shows(
 
 
 def test_unmasked_export_beyond_the_maximum_is_refused_naming_unmask(
-    as_user: Callable[[str], TestClient], db: Database, org: Org
+    as_user: Callable[[str], TestClient], db: Database, org: Org, app: FastAPI, settings: Settings
 ) -> None:
     _load(db, _items(4, "A-"))
     c = as_user("dispatcher")
+    app.state.settings = settings.model_copy(update={"export_unmasked_max_rows": 3})
     r = c.get("/api/incidents/export.csv", params={"unmask": True})
     assert r.status_code == 422
     assert r.json()["error"]["details"][0]["field"] == "unmask"
@@ -289,6 +283,27 @@ def test_unmasked_export_beyond_the_maximum_is_refused_naming_unmask(
     )
     assert narrower.status_code == 200
     assert len(narrower.content.decode("utf-8-sig").strip().splitlines()) == 1 + 3
+
+
+def test_exports_follow_the_query_exactly_across_batches(
+    as_user: Callable[[str], TestClient], db: Database, org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _load(db, _items(30, "A-"))  # along a diagonal, ~150 m apart
+    monkeypatch.setattr(exports, "BATCH", 4)
+    c = as_user("dispatcher")
+    for params in (
+        {"near": "107.02,30.02", "radius": 1000, "sort": "received_at"},  # 13 of 19 in its box
+        {"start": "2026-10-01T08:05:00", "end": "2026-10-01T08:20:00"},
+    ):
+        page = c.get("/api/incidents", params={**params, "limit": 500}).json()
+        listed = [i["id"] for i in page["items"]]
+        assert 4 < len(listed) < 30
+        for unmask in (False, True):
+            r = c.get("/api/incidents/export.csv", params={**params, "unmask": unmask})
+            rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+            assert [int(row["编号"]) for row in rows] == listed
+            geo = c.get("/api/incidents/export.geojson", params={**params, "unmask": unmask})
+            assert [f["id"] for f in geo.json()["features"]] == listed
 
 
 def test_unmasked_list_and_detail_are_audited_and_not_cached(
@@ -375,16 +390,35 @@ def test_bulk_failing_midway_reports_what_was_written_and_can_be_resent(
     assert r.status_code == 503, r.text[:500]
     error = r.json()["error"]
     assert error["code"] == "bulk_incomplete"
+    first = views.BULK_FIRST  # the first batch was written, the second failed
     ids = error["details"]["ids"]
-    assert all(isinstance(i, int) for i in ids[:500]) and ids[500:] == [None] * 700
+    assert all(isinstance(i, int) for i in ids[:first]) and ids[first:] == [None] * (1200 - first)
     unwritten = {e["index"] for e in error["details"]["errors"] if e["field"] == "item"}
-    assert unwritten == set(range(500, 1200)) - {700}
+    assert unwritten == set(range(first, 1200)) - {700}
     assert any(e["index"] == 700 and e["field"] == "category" for e in error["details"]["errors"])
     with db.session() as session:
         n = session.execute(select(func.count()).where(Incident.source_id.like("M-%"))).scalar_one()
-    assert n == 500
+    assert n == first
     monkeypatch.setattr(service, "_intake_prepared", real)
     again = c.post("/api/incidents/bulk", json={"items": items})
     assert again.status_code == 200, again.text[:500]
-    assert (again.json()["created"], again.json()["existing"]) == (699, 500)
-    assert again.json()["ids"][:500] == ids[:500]
+    assert (again.json()["created"], again.json()["existing"]) == (1199 - first, first)
+    assert again.json()["ids"][:first] == ids[:first]
+
+
+def test_spreadsheets_never_evaluate_a_callers_text(
+    as_user: Callable[[str], TestClient], db: Database, org: Org
+) -> None:
+    from openpyxl import load_workbook
+
+    formula = '=HYPERLINK("http://x.example/","点击")'
+    _load(db, _items(1, "A-", description=formula, address="+86 某路"))
+    c = as_user("dispatcher")
+    (row,) = csv.DictReader(io.StringIO(c.get("/api/incidents/export.csv").text.lstrip("\ufeff")))
+    assert (row["简要警情"], row["地址"], row["有效"]) == ("'" + formula, "'+86 某路", "是")
+    sheet = load_workbook(io.BytesIO(c.get("/api/incidents/export.xlsx").content)).active
+    header, values = (list(r) for r in sheet.iter_rows(values_only=True))
+    assert values[header.index("简要警情")] == "'" + formula
+    (feature,) = c.get("/api/incidents/export.geojson").json()["features"]
+    assert feature["properties"]["description"] == formula  # data, not a spreadsheet
+    assert feature["properties"]["valid"] is True

@@ -27,13 +27,16 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from openpyxl import Workbook
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from qingzhi.auth.context import Actor
 from qingzhi.errors import ValidationFailed
 from qingzhi.incidents import disclosure
+from qingzhi.incidents.enums import subtype_label
 from qingzhi.incidents.models import Incident
-from qingzhi.incidents.query import IncidentQuery, batches, by_ids, filtered, matching_ids
-from qingzhi.incidents.service import to_read, unit_names
+from qingzhi.incidents.query import IncidentQuery, Keyset, filtered, matching_ids, next_ids
+from qingzhi.incidents.service import mask_phone, scope_filter, unit_names
 from qingzhi.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -66,6 +69,7 @@ COLUMNS = [
     ("repeat_count", "重复报警数"),
     ("response_seconds", "到场用时（秒）"),
 ]
+_KEYS = [key for key, _ in COLUMNS]
 
 
 @dataclass(frozen=True)
@@ -83,11 +87,58 @@ class Export:
         """Whether callers' phones are shown."""
         return self.ids is not None
 
-    def batches(self) -> Iterator[list[Incident]]:
-        """The incidents in order, each batch read in a read transaction of its own."""
-        if self.ids is None:
-            return batches(self.db, self.actor, self.query)
-        return by_ids(self.db, self.actor, self.ids)
+
+BATCH = 2000
+
+# What an export shows, read as plain rows (no ORM objects: an export reads every row once).
+_COLUMNS = (
+    Incident.id,
+    Incident.source_id,
+    Incident.received_at,
+    Incident.category,
+    Incident.subtype,
+    Incident.priority,
+    Incident.valid,
+    Incident.status,
+    Incident.unit_id,
+    Incident.address,
+    Incident.description,
+    Incident.caller_phone,
+    Incident.lon,
+    Incident.lat,
+    Incident.repeat_of_id,
+    Incident.repeat_count,
+    Incident.arrived_at,
+)
+
+
+def _load(session: Session, actor: Actor, ids: list[int]) -> list[Any]:
+    """The rows of ``ids`` still in the caller's scope, in the order of ``ids``."""
+    if not ids:
+        return []
+    stmt = scope_filter(select(*_COLUMNS), actor).where(Incident.id.in_(ids))
+    found: dict[int, Any] = {r[0]: r for r in session.connection().execute(stmt)}
+    return [found[i] for i in ids if i in found]
+
+
+def _row_batches(export: Export) -> Iterator[list[Any]]:
+    """The export's rows in order, each batch read in a read transaction of its own that is
+    closed before the batch is handed on."""
+    db, actor = export.db, export.actor
+    if export.ids is not None:
+        for start in range(0, len(export.ids), BATCH):
+            with db.session() as session:
+                rows = _load(session, actor, export.ids[start : start + BATCH])
+            yield rows
+        return
+    after: Keyset | None = None
+    while True:
+        with db.session() as session:
+            ids, after = next_ids(session, actor, export.query, after, BATCH)
+            rows = _load(session, actor, ids)
+        yield rows
+        if after is None:
+            return
 
 
 def prepare(
@@ -122,25 +173,64 @@ def prepare(
     return Export(db, actor, query, ids)
 
 
-def _records(export: Export) -> Iterator[dict[str, Any]]:
+def _records(export: Export, *, sheet: bool) -> Iterator[list[Any]]:
+    """Each incident's values, in the order of ``COLUMNS``; for a spreadsheet (``sheet``) text
+    it could take for a formula is quoted and validity is 是/否."""
     names: dict[int, str] | None = None
-    for batch in export.batches():
+    unmask = export.unmask
+    text = _text if sheet else _plain
+    yes, no = ("是", "否") if sheet else (True, False)
+    for rows in _row_batches(export):
         if names is None:
             with export.db.session() as session:
                 names = unit_names(session)
-        for inc in batch:
-            r = to_read(inc, names, unmask=export.unmask).model_dump()
-            r["lon"] = inc.lon
-            r["lat"] = inc.lat
-            r["received_at"] = inc.received_at.isoformat()
-            yield r
+        for (
+            iid,
+            source_id,
+            received_at,
+            category,
+            subtype,
+            priority,
+            valid,
+            status,
+            unit_id,
+            address,
+            description,
+            phone,
+            lon,
+            lat,
+            repeat_of_id,
+            repeat_count,
+            arrived_at,
+        ) in rows:
+            yield [
+                iid,
+                text(source_id),
+                received_at.isoformat(),
+                category.label,
+                subtype_label(category, subtype),
+                priority,
+                yes if valid else no,
+                status.label,
+                names.get(unit_id) if unit_id else None,
+                text(address),
+                text(description),
+                text(phone if unmask else mask_phone(phone)),
+                lon,
+                lat,
+                repeat_of_id,
+                repeat_count,
+                None if arrived_at is None else (arrived_at - received_at).total_seconds(),
+            ]
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+def _text(value: str | None) -> str | None:
+    if value and value[0] in ("=", "+", "-", "@"):
         return "'" + value  # never let a spreadsheet evaluate a caller's text
+    return value
+
+
+def _plain(value: str | None) -> str | None:
     return value
 
 
@@ -150,8 +240,8 @@ def csv_chunks(export: Export) -> Iterator[str]:
     writer = csv.writer(buf)
     buf.write("\ufeff")
     writer.writerow([label for _, label in COLUMNS])
-    for n, r in enumerate(_records(export), start=1):
-        writer.writerow([_cell(r.get(k)) for k, _ in COLUMNS])
+    for n, values in enumerate(_records(export, sheet=True), start=1):
+        writer.writerow(values)
         if n % 1000 == 0:
             yield buf.getvalue()
             buf.seek(0)
@@ -164,12 +254,13 @@ def geojson_chunks(export: Export) -> Iterator[str]:
     yield '{"type":"FeatureCollection","features":['
     parts: list[str] = []
     sep = ""
-    for r in _records(export):
+    for values in _records(export, sheet=False):
+        props = dict(zip(_KEYS, values, strict=True))
+        lon, lat = props.pop("lon"), props.pop("lat")
         geometry = None
-        if r["lon"] is not None and r["lat"] is not None:
-            geometry = {"type": "Point", "coordinates": [r["lon"], r["lat"]]}
-        props = {k: r.get(k) for k, _ in COLUMNS if k not in ("lon", "lat")}
-        feature = {"type": "Feature", "id": r["id"], "geometry": geometry, "properties": props}
+        if lon is not None and lat is not None:
+            geometry = {"type": "Point", "coordinates": [lon, lat]}
+        feature = {"type": "Feature", "id": props["id"], "geometry": geometry, "properties": props}
         parts.append(json.dumps(feature, ensure_ascii=False, default=str))
         if len(parts) == 1000:
             yield sep + ",".join(parts)
@@ -187,13 +278,13 @@ def xlsx_file(export: Export) -> IO[bytes]:
     out = tempfile.TemporaryFile(prefix="qingzhi-export-", suffix=".xlsx")  # noqa: SIM115
     try:
         ws.append([label for _, label in COLUMNS])
-        for n, r in enumerate(_records(export), start=1):
+        for n, values in enumerate(_records(export, sheet=True), start=1):
             if n > XLSX_MAX_ROWS:
                 raise ValidationFailed.field(
                     "format",
                     f"Excel 工作表最多 {XLSX_MAX_ROWS:,} 行：请缩小查询范围，或导出 CSV",
                 )
-            ws.append([_cell(r.get(k)) for k, _ in COLUMNS])
+            ws.append(values)
         wb.save(out)
     except BaseException:
         out.close()

@@ -5,9 +5,9 @@ page 1,000 costs what page 1 does. Free text uses the bigram index of ``search.p
 SQLite, a GIN ``tsvector`` index on PostgreSQL.
 
 Nothing here writes: a read with callers' phones unmasked is audited by the caller, in a short
-write transaction of its own (``disclosure.record``). Walks over many rows (``batches``,
-``by_ids``) read each batch in a read transaction of its own, so a slow consumer (an export to a
-client that reads slowly, or stops) holds neither a session nor a snapshot between batches.
+write transaction of its own (``disclosure.record``). A walk over many rows (an export) goes
+batch by batch from a keyset position (``next_ids``), each batch in a read transaction of its
+own, so a slow consumer holds neither a session nor a snapshot between batches.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ import datetime as dt
 import json
 import logging
 import math
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from shapely.geometry import Point, mapping
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Select, and_, bindparam, func, literal_column, or_, select, text
+from sqlalchemy import Select, and_, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
 
 from qingzhi.auth.context import Actor
@@ -42,7 +41,6 @@ from qingzhi.incidents.service import (
     unit_names,
 )
 from qingzhi.org.models import Unit
-from qingzhi.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -220,62 +218,41 @@ def _exact_point(query: IncidentQuery, x: float | None, y: float | None) -> bool
     return True
 
 
-def batches(
-    db: Database, actor: Actor, query: IncidentQuery, *, batch: int = 2000
-) -> Iterator[list[Incident]]:
-    """Every matching incident, in the query's order, in keyset batches: each batch read in a
-    read transaction of its own, closed before the batch is handed on (the rows are detached,
-    their columns loaded)."""
-    cursor: str | None = None
-    while True:
-        with db.session() as session:
-            rows, cursor = _page_rows(session, actor, query, cursor, batch)
-        yield rows
-        if cursor is None:
-            return
+Keyset = tuple[dt.datetime, int]
 
 
-def matching_ids(
-    session: Session, actor: Actor, query: IncidentQuery, *, limit: int, batch: int = 20_000
-) -> list[int]:
-    """The ids of the first ``limit`` matching incidents in the query's order (one read of the
-    session's snapshot, three columns a row): what an unmasked export discloses and audits."""
+def next_ids(
+    session: Session, actor: Actor, query: IncidentQuery, after: Keyset | None, n: int
+) -> tuple[list[int], Keyset | None]:
+    """The ids of the matching incidents among the next ``n`` rows after the keyset position
+    ``after`` (fewer where the exact spatial test drops rows), in the query's order, and the
+    position to go on from (None at the end). Two or four columns a row: for walks over many."""
     desc = query.sort.startswith("-")
     spatial = query.near is not None or query.polygon is not None
-    base = (
-        filtered(session, actor, query)
-        .with_only_columns(Incident.id, Incident.received_at, Incident.lon, Incident.lat)
-        .order_by(*_order(desc))
-    )
+    cols = [Incident.id, Incident.received_at] + ([Incident.lon, Incident.lat] if spatial else [])
+    stmt = filtered(session, actor, query).with_only_columns(*cols).order_by(*_order(desc))
+    if after is not None:
+        stmt = stmt.where(_after(*after, desc))
+    rows: list[Any] = list(session.execute(stmt.limit(n)).all())
+    ids = [r[0] for r in rows if not spatial or _exact_point(query, r[2], r[3])]
+    return ids, ((rows[-1][1], rows[-1][0]) if len(rows) == n else None)
+
+
+def matching_ids(session: Session, actor: Actor, query: IncidentQuery, *, limit: int) -> list[int]:
+    """The ids of the first ``limit`` matching incidents in the query's order, read in the
+    session's one snapshot: what an unmasked export discloses (and audits first)."""
+    if query.near is None and query.polygon is None:
+        stmt = filtered(session, actor, query).with_only_columns(Incident.id)
+        stmt = stmt.order_by(*_order(query.sort.startswith("-"))).limit(limit)
+        return list(session.execute(stmt).scalars())
     out: list[int] = []
-    after: tuple[dt.datetime, int] | None = None
+    after: Keyset | None = None
     while len(out) < limit:
-        stmt = base if after is None else base.where(_after(*after, desc))
-        rows = session.execute(stmt.limit(batch)).all()
-        for iid, _at, x, y in rows:
-            if not spatial or _exact_point(query, x, y):
-                out.append(iid)
-                if len(out) == limit:
-                    break
-        if len(rows) < batch:
+        ids, after = next_ids(session, actor, query, after, 20_000)
+        out += ids
+        if after is None:
             break
-        after = (rows[-1][1], rows[-1][0])
-    return out
-
-
-def by_ids(
-    db: Database, actor: Actor, ids: Sequence[int], *, batch: int = 2000
-) -> Iterator[list[Incident]]:
-    """The incidents of ``ids`` that are still in the caller's scope, in the order of ``ids``,
-    in batches each read in a read transaction of its own (closed before it is handed on)."""
-    stmt = scope_filter(select(Incident), actor).where(
-        Incident.id.in_(bindparam("ids", expanding=True))
-    )
-    for start in range(0, len(ids), batch):
-        part = ids[start : start + batch]
-        with db.session() as session:
-            found = {inc.id: inc for inc in session.execute(stmt, {"ids": part}).scalars()}
-        yield [found[i] for i in part if i in found]
+    return out[:limit]
 
 
 def _after(at: dt.datetime, iid: int, desc: bool) -> Any:

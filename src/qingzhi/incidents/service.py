@@ -304,6 +304,33 @@ def intake_batches(
     return db.write_each(jobs())
 
 
+def prepare_batch(*, db: Database, items: Sequence[IncidentCreate]) -> _Prepared:
+    """The part of a batch's intake that needs no write lock (coordinates, routing, search
+    text), for ``intake_prepared``: what the API's bulk intake does before it takes the writer
+    for each of its batches, so the writer is free meanwhile for the single calls waiting."""
+    return _prepare(items, last_index(str(db.engine.url)))
+
+
+def intake_prepared(
+    *,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    prepared: _Prepared,
+    action: str = "incident.create",
+    link_repeats: bool = True,
+) -> list[ItemResult]:
+    """``intake_many`` of a batch made ready by ``prepare_batch``."""
+    return _intake_prepared(
+        session,
+        prepared=prepared,
+        actor=actor,
+        settings=settings,
+        action=action,
+        link_repeats=link_repeats,
+    )
+
+
 def _intake_prepared(
     session: Session,
     *,

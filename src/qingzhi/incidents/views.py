@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -51,8 +52,11 @@ router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 # Answers that carry callers' phones unmasked, and every export, are kept by no cache.
 NO_STORE = {"Cache-Control": "no-store"}
 
-# A bulk intake is written in transactions of this many items, in order.
-BULK_BATCH = 500
+# A bulk intake is written in order in batches, each one transaction, sized so that each holds
+# the writer about BULK_HOLD_S (a single call waits for at most one batch): the first of
+# BULK_FIRST items, the next from the last one's pace, between BULK_MIN and BULK_MAX.
+BULK_HOLD_S = 0.05
+BULK_FIRST, BULK_MIN, BULK_MAX = 200, 20, 1000
 
 
 class BulkIncomplete(QingzhiError):
@@ -183,12 +187,12 @@ def bulk(
 ) -> BulkResult:
     """Take in up to 10,000 incidents; bad items are reported by index and field, good ones load.
 
-    The good items are written in order in batches of ``BULK_BATCH``, each batch in a
-    transaction of its own (single calls are taken in between batches). Should a batch fail to
-    be written, the request stops there: the batches before it stay written, and the answer is
-    a 503 ``bulk_incomplete`` whose details give the written items' ids and each unwritten
-    item's index. Sending the same request again is safe: items already written come back as
-    existing (by their source id)."""
+    The good items are written in order in batches, each batch in a transaction of its own
+    holding the writer about ``BULK_HOLD_S`` (single calls are taken in between batches).
+    Should a batch fail to be written, the request stops there: the batches before it stay
+    written, and the answer is a 503 ``bulk_incomplete`` whose details give the written items'
+    ids and each unwritten item's index. Sending the same request again is safe: items already
+    written come back as existing (by their source id)."""
     items: list[IncidentCreate] = []
     positions: list[int] = []
     errors: list[dict[str, Any]] = []
@@ -203,10 +207,11 @@ def bulk(
     ids: list[int | None] = [None] * len(body.items)
     created = existing = 0
     db, settings = database(request), settings_of(request)
-    for start in range(0, len(items), BULK_BATCH):
-        part = items[start : start + BULK_BATCH]
+    start, size = 0, BULK_FIRST
+    while start < len(items):
+        part = items[start : start + size]
         try:
-            results = _bulk_batch(db, actor, settings, part)
+            results, held = _bulk_batch(db, actor, settings, part)
         except Exception as exc:
             log.exception("bulk intake stopped at item %d of %d", positions[start], len(body.items))
             unwritten = positions[start:]
@@ -222,29 +227,31 @@ def bulk(
                 details=result.model_dump(),
                 log_message=f"bulk intake stopped: {exc!r}",
             ) from exc
-        for pos, r in zip(positions[start : start + BULK_BATCH], results, strict=True):
+        for pos, r in zip(positions[start : start + len(part)], results, strict=True):
             ids[pos] = r.incident_id
             created += r.created
             existing += not r.created
+        start += len(part)
+        size = max(BULK_MIN, min(BULK_MAX, round(len(part) * BULK_HOLD_S / max(held, 1e-3))))
     return BulkResult(created=created, existing=existing, errors=errors, ids=ids)
 
 
 def _bulk_batch(
     db: Database, actor: Actor, settings: Settings, items: Sequence[IncidentCreate]
-) -> list[service.ItemResult]:
-    """One batch of a bulk intake in a write transaction of its own. Its preparation
-    (coordinates, routing, search text) runs before the write lock is taken, which leaves the
-    writer to single calls between batches. A concurrent intake of one of its source ids
-    (IntegrityError) is met by taking the batch in again, which finds that record."""
+) -> tuple[list[service.ItemResult], float]:
+    """One batch of a bulk intake in a write transaction of its own, prepared before the
+    writer is taken; its results and how long it held the writer (commit included). A
+    concurrent intake of one of its source ids (IntegrityError) is met by taking the batch in
+    again, which then finds that record."""
+    prepared = service.prepare_batch(db=db, items=items)
     for attempt in range(2):
         try:
-            return [
-                r
-                for results in service.intake_batches(
-                    db=db, actor=actor, settings=settings, batches=[items]
+            with db.session(write=True) as session:
+                taken = time.perf_counter()  # the writer is held from here
+                results = service.intake_prepared(
+                    session=session, actor=actor, settings=settings, prepared=prepared
                 )
-                for r in results
-            ]
+            return results, time.perf_counter() - taken
         except IntegrityError:
             if attempt:
                 raise

@@ -95,6 +95,16 @@ def store(live_org: Database) -> Database:
     return live_org
 
 
+def _personal_reads(db: Database) -> list[dict[str, Any]]:
+    with db.session() as session:
+        rows = session.execute(
+            select(AuditRecord.diff)
+            .where(AuditRecord.action == "incident.read_personal")
+            .order_by(AuditRecord.seq)
+        ).scalars()
+        return [json.loads(d) for d in rows]
+
+
 def _promptly(what: str, call: Callable[[], httpx.Response]) -> httpx.Response:
     try:
         return call()
@@ -188,6 +198,42 @@ def test_writes_go_on_while_an_unmasked_export_waits_and_after_its_client_leaves
     assert audited == in_a
 
 
+def test_a_write_is_not_kept_waiting_while_an_unmasked_xlsx_is_built(store: Database) -> None:
+    officer = bearer(store, "officer_a")
+    dispatcher = bearer(store, "dispatcher")
+    answered: list[str] = []
+    outcome: dict[str, httpx.Response] = {}
+    with serve(store) as base, httpx.Client(base_url=base, timeout=120) as http:
+
+        def run_export() -> None:
+            outcome["xlsx"] = http.get(
+                "/api/incidents/export.xlsx", params={"unmask": True}, headers=officer
+            )
+            answered.append("xlsx")
+
+        runner = threading.Thread(target=run_export)
+        runner.start()
+        try:
+            deadline = time.monotonic() + 60
+            while not _personal_reads(store) and time.monotonic() < deadline:
+                time.sleep(0.01)  # audited: the workbook is being built from here on
+            assert _personal_reads(store), "the export was not audited"
+            with httpx.Client(base_url=base, timeout=HUNG) as single:
+                r = _promptly(
+                    "a POST while an xlsx is built",
+                    lambda: single.post(
+                        "/api/incidents", json=body(source_id="X-1"), headers=dispatcher
+                    ),
+                )
+            answered.append("single")
+        finally:
+            runner.join()
+    assert r.status_code == 201, r.text[:500]
+    assert answered == ["single", "xlsx"]
+    assert outcome["xlsx"].status_code == 200
+    assert outcome["xlsx"].headers["cache-control"] == "no-store"
+
+
 def test_single_calls_are_taken_in_between_the_batches_of_a_bulk(live_org: Database) -> None:
     store = live_org
     dispatcher = bearer(store, "dispatcher")
@@ -235,16 +281,6 @@ def test_single_calls_are_taken_in_between_the_batches_of_a_bulk(live_org: Datab
 
 
 # ---------------------------------------------------------------- in-process (TestClient)
-
-
-def _personal_reads(db: Database) -> list[dict[str, Any]]:
-    with db.session() as session:
-        rows = session.execute(
-            select(AuditRecord.diff)
-            .where(AuditRecord.action == "incident.read_personal")
-            .order_by(AuditRecord.seq)
-        ).scalars()
-        return [json.loads(d) for d in rows]
 
 
 def test_unmasked_export_audits_exactly_what_it_shows(
@@ -422,3 +458,25 @@ def test_spreadsheets_never_evaluate_a_callers_text(
     (feature,) = c.get("/api/incidents/export.geojson").json()["features"]
     assert feature["properties"]["description"] == formula  # data, not a spreadsheet
     assert feature["properties"]["valid"] is True
+
+
+def test_bulk_bodies_that_are_not_a_bulk_are_refused_naming_the_field(
+    as_user: Callable[[str], TestClient], db: Database
+) -> None:
+    c = as_user("dispatcher")
+    cases = [
+        (b"{not json", "body"),
+        (b"{}", "items"),
+        (json.dumps({"items": [], "extra": 1}).encode(), "extra"),
+        (json.dumps({"items": [{}] * 10_001}).encode(), "items"),
+    ]
+    for data, field in cases:
+        r = c.post(
+            "/api/incidents/bulk", content=data, headers={"Content-Type": "application/json"}
+        )
+        assert r.status_code == 422, (data[:40], r.text[:300])
+        assert r.json()["error"]["details"][0]["field"] == field, r.text[:300]
+    with db.session() as session:
+        assert session.execute(select(func.count(Incident.id))).scalar_one() == 0
+    spec = c.get("/api/openapi.json").json()["paths"]["/api/incidents/bulk"]["post"]
+    assert "items" in spec["requestBody"]["content"]["application/json"]["schema"]["properties"]

@@ -89,6 +89,8 @@ class Export:
 
 
 BATCH = 2000
+# Rows rendered between two looks for single writes waiting (``Database.make_way``).
+YIELD_EVERY = 200
 
 # What an export shows, read as plain rows (no ORM objects: an export reads every row once).
 _COLUMNS = (
@@ -180,11 +182,12 @@ def _records(export: Export, *, sheet: bool) -> Iterator[list[Any]]:
     unmask = export.unmask
     text = _text if sheet else _plain
     yes, no = ("是", "否") if sheet else (True, False)
+    make_way = export.db.make_way
     for rows in _row_batches(export):
         if names is None:
             with export.db.session() as session:
                 names = unit_names(session)
-        for (
+        for k, (
             iid,
             source_id,
             received_at,
@@ -202,7 +205,9 @@ def _records(export: Export, *, sheet: bool) -> Iterator[list[Any]]:
             repeat_of_id,
             repeat_count,
             arrived_at,
-        ) in rows:
+        ) in enumerate(rows):
+            if k % YIELD_EVERY == 0:
+                make_way()  # single writes first (no session is open here)
             yield [
                 iid,
                 text(source_id),

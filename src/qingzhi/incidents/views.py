@@ -58,6 +58,8 @@ NO_STORE = {"Cache-Control": "no-store"}
 # BULK_FIRST items, the next from the last one's pace, between BULK_MIN and BULK_MAX.
 BULK_HOLD_S = 0.05
 BULK_FIRST, BULK_MIN, BULK_MAX = 200, 20, 1000
+# Items validated between two looks for single writes waiting (``Database.make_way``).
+YIELD_EVERY = 200
 
 
 class BulkIncomplete(QingzhiError):
@@ -220,6 +222,8 @@ def _bulk(data: bytes, db: Database, settings: Settings, actor: Actor) -> BulkRe
     positions: list[int] = []
     errors: list[dict[str, Any]] = []
     for i, raw in enumerate(body.items):
+        if i % YIELD_EVERY == 0:
+            db.make_way()  # single writes first
         try:
             items.append(IncidentCreate.model_validate(raw))
             positions.append(i)
@@ -232,6 +236,7 @@ def _bulk(data: bytes, db: Database, settings: Settings, actor: Actor) -> BulkRe
     start, size = 0, BULK_FIRST
     while start < len(items):
         part = items[start : start + size]
+        db.make_way()
         try:
             results, held = _bulk_batch(db, actor, settings, part)
         except Exception as exc:
@@ -244,7 +249,7 @@ def _bulk(data: bytes, db: Database, settings: Settings, actor: Actor) -> BulkRe
             errors.sort(key=lambda e: int(e["index"]))
             result = BulkResult(created=created, existing=existing, errors=errors, ids=ids)
             raise BulkIncomplete(
-                f"批量写入中断：第 {positions[start] + 1} 项起的 {len(unwritten)} 项未写入，"
+                f"批量写入中断：自索引 {positions[start]} 起的 {len(unwritten)} 项未写入，"
                 "之前各项已写入；可原样重发整个请求（已写入的按警情编号返回已有记录）",
                 details=result.model_dump(),
                 log_message=f"bulk intake stopped: {exc!r}",
@@ -266,6 +271,7 @@ def _bulk_batch(
     concurrent intake of one of its source ids (IntegrityError) is met by taking the batch in
     again, which then finds that record."""
     prepared = service.prepare_batch(db=db, items=items)
+    db.make_way()
     for attempt in range(2):
         try:
             with db.session(write=True) as session:

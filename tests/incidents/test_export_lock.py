@@ -1,11 +1,11 @@
 """No read, export or bulk holds the writer: writes go on while an unmasked export streams to a
-client that stops reading or goes away, single calls are taken in between a bulk's batches, and
-what an unmasked read shows is audited (exactly) and never cached.
+client that stops reading or goes away and while an .xlsx is built, single calls are taken in
+between a bulk's batches, and what an unmasked read shows is audited (exactly) and never cached.
 
-The first two run against a real uvicorn server on a committed database (SQLite file or a fresh
-PostgreSQL schema). A write that has not answered after ``HUNG`` seconds is taken as hung: the
-deadline tells "never" from "slow", it is not a speed figure (those are in
-``bench/write_latency.py``).
+The first three tests run against a real uvicorn server on a committed database (SQLite file or
+a fresh PostgreSQL schema). A write that has not answered after ``HUNG`` seconds is taken as
+hung: the deadline tells "never" from "slow", it is not a speed figure (those are in
+``bench/write_latency.py``). The rest run in-process on the rolled-back test database.
 """
 
 from __future__ import annotations

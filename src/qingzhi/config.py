@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     # runs as a background job (202 with the job's id).
     forecast_inline_seconds: float = Field(default=5.0, ge=0, le=30)
 
+    # An export with callers' phones unmasked lists every incident it shows in the audit trail
+    # before it starts: at most this many (a bureau's year is 60,000-85,000 calls).
+    export_unmasked_max_rows: int = Field(default=200_000, ge=1, le=2_000_000)
+
     @field_validator("trusted_proxies")
     @classmethod
     def _valid_proxies(cls, value: str) -> str:

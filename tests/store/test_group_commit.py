@@ -246,3 +246,35 @@ def test_coroutines_queued_behind_a_write_share_one_commit(filedb: Database) -> 
     assert sorted(_values(filedb)) == [1, 2, 4]
     filedb.dispose()
     assert filedb._thread is None  # the writer thread stops with the database
+
+
+# ---------------------------------------------------------------- make_way
+
+
+def test_background_work_makes_way_while_a_single_write_is_in_flight(filedb: Database) -> None:
+    """``make_way`` (an export or a bulk calls it between steps) waits while a single write
+    is queued or running, and goes on at once when none is."""
+    filedb.make_way(limit=30)  # nothing in flight: returns (a hang here fails the test run)
+    release, started = threading.Event(), threading.Event()
+
+    def blocker(session: Session) -> None:
+        started.set()
+        release.wait(10)
+
+    writer = threading.Thread(target=write, args=(filedb, blocker))
+    writer.start()
+    assert started.wait(5)
+    order: list[str] = []
+
+    def background() -> None:
+        filedb.make_way(limit=30)
+        order.append("background went on")
+
+    step = threading.Thread(target=background)
+    step.start()
+    time.sleep(0.3)  # room for the background step to go on, were it not waiting
+    order.append("write finished")
+    release.set()
+    writer.join(10)
+    step.join(10)
+    assert order == ["write finished", "background went on"]

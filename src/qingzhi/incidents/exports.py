@@ -1,26 +1,44 @@
 """Exports of any incident query: CSV, Excel (.xlsx) and GeoJSON, streamed, in scope, masked.
 
-The caller's phone is masked unless the caller asked to unmask and may; then the export is
-audited as a read of personal data.
+The caller's phone is masked unless the caller asked to unmask and may. An unmasked export is
+audited before anything is sent, exactly for the incidents it discloses: their ids are resolved
+in one read (at most ``max_rows``, else the export is refused naming ``unmask``), recorded with
+the query's filters in one short write transaction (``disclosure.record``), and only those
+incidents are then streamed (a row that left the caller's scope meanwhile is left out; one that
+began to match meanwhile is not added). A masked export walks the query in keyset batches.
+
+Either way each batch of 2,000 rows is read in a read transaction of its own, closed before the
+batch is rendered and sent: an export holds no lock, session or snapshot while it waits for the
+client, so a client that reads slowly or goes away mid-way costs the other requests nothing. An
+.xlsx is built the same way into an anonymous temporary file (no name on disk: nothing is left
+behind however the request ends) and then streamed from it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import logging
 import tempfile
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Container, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
 
 from openpyxl import Workbook
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qingzhi.auth.context import Actor
+from qingzhi.errors import ValidationFailed
+from qingzhi.incidents import disclosure
+from qingzhi.incidents.enums import subtype_label
 from qingzhi.incidents.models import Incident
-from qingzhi.incidents.query import IncidentQuery, iterate
-from qingzhi.incidents.service import primaries_in_scope, record_personal_read, to_read, unit_names
+from qingzhi.incidents.query import IncidentQuery, Keyset, filtered, matching_ids, next_ids
+from qingzhi.incidents.scope import scope_filter
+from qingzhi.incidents.service import mask_phone, primaries_in_scope, unit_names
+from qingzhi.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +47,9 @@ FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "geojson": "application/geo+json",
 }
+
+# An Excel worksheet holds 1,048,576 rows: the header and this many incidents.
+XLSX_MAX_ROWS = 1_048_575
 
 COLUMNS = [
     ("id", "编号"),
@@ -49,51 +70,187 @@ COLUMNS = [
     ("repeat_count", "重复报警数"),
     ("response_seconds", "到场用时（秒）"),
 ]
+_KEYS = [key for key, _ in COLUMNS]
 
 
-def _records(
-    session: Session, actor: Actor, query: IncidentQuery, unmask: bool
-) -> Iterator[dict[str, Any]]:
-    names = unit_names(session)
-    batch: list[Incident] = []
+@dataclass(frozen=True)
+class Export:
+    """One export, ready to stream: the query in the caller's scope, and for an unmasked one
+    the audited ids, which are exactly what it may show."""
 
-    def flush() -> Iterator[dict[str, Any]]:
-        if unmask:
-            record_personal_read(
-                session=session, actor=actor, incident_ids=[b.id for b in batch], purpose="export"
-            )
-        primaries = primaries_in_scope(session, actor, batch)
-        for inc in batch:
-            r = to_read(inc, names, primaries=primaries, unmask=unmask).model_dump()
-            r["lon"] = inc.lon
-            r["lat"] = inc.lat
-            r["received_at"] = inc.received_at.isoformat()
-            yield r
-        batch.clear()
+    db: Database
+    actor: Actor
+    query: IncidentQuery
+    ids: list[int] | None = None
 
-    for inc in iterate(session, actor, query):
-        batch.append(inc)
-        if len(batch) >= 2000:
-            yield from flush()
-    yield from flush()
+    @property
+    def unmask(self) -> bool:
+        """Whether callers' phones are shown."""
+        return self.ids is not None
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+BATCH = 2000
+# Rows rendered between two looks for single writes waiting (``Database.make_way``).
+YIELD_EVERY = 200
+
+# What an export shows, read as plain rows (no ORM objects: an export reads every row once).
+_COLUMNS = (
+    Incident.id,
+    Incident.source_id,
+    Incident.received_at,
+    Incident.category,
+    Incident.subtype,
+    Incident.priority,
+    Incident.valid,
+    Incident.status,
+    Incident.unit_id,
+    Incident.address,
+    Incident.description,
+    Incident.caller_phone,
+    Incident.lon,
+    Incident.lat,
+    Incident.repeat_of_id,
+    Incident.repeat_count,
+    Incident.arrived_at,
+)
+
+
+def _load(session: Session, actor: Actor, ids: list[int]) -> list[Any]:
+    """The rows of ``ids`` still in the caller's scope, in the order of ``ids``."""
+    if not ids:
+        return []
+    stmt = scope_filter(select(*_COLUMNS), actor).where(Incident.id.in_(ids))
+    found: dict[int, Any] = {r[0]: r for r in session.connection().execute(stmt)}
+    return [found[i] for i in ids if i in found]
+
+
+def _row_batches(export: Export) -> Iterator[tuple[list[Any], Container[int]]]:
+    """The export's rows in order, each batch read in a read transaction of its own that is
+    closed before the batch is handed on, with the first calls its repeat calls may name (those
+    in the caller's scope: ``service.primaries_in_scope``)."""
+    db, actor = export.db, export.actor
+    if export.ids is not None:
+        for start in range(0, len(export.ids), BATCH):
+            with db.session() as session:
+                rows = _load(session, actor, export.ids[start : start + BATCH])
+                primaries = primaries_in_scope(session, actor, rows)
+            yield rows, primaries
+        return
+    after: Keyset | None = None
+    while True:
+        with db.session() as session:
+            ids, after = next_ids(session, actor, export.query, after, BATCH)
+            rows = _load(session, actor, ids)
+            primaries = primaries_in_scope(session, actor, rows)
+        yield rows, primaries
+        if after is None:
+            return
+
+
+def prepare(
+    db: Database,
+    actor: Actor,
+    query: IncidentQuery,
+    *,
+    fmt: str,
+    unmask: bool,
+    max_rows: int,
+) -> Export:
+    """Check the query (a 4xx before the answer starts); for an unmasked export resolve and
+    audit the incidents it will show, refusing more than ``max_rows`` (naming ``unmask``)."""
+    if fmt not in FORMATS:
+        raise ValidationFailed.field("format", f"可选：{', '.join(FORMATS)}")
+    if unmask:
+        disclosure.require(actor)
+    limit = min(max_rows, XLSX_MAX_ROWS) if fmt == "xlsx" else max_rows
+    with db.session() as session:
+        filtered(session, actor, query)  # validates the filters
+        ids = matching_ids(session, actor, query, limit=limit + 1) if unmask else None
+    if ids is None:
+        return Export(db, actor, query)
+    if len(ids) > limit:
+        raise ValidationFailed.field(
+            "unmask",
+            f"不脱敏导出一次最多 {limit:,} 条，本查询超过此数：请缩小时间范围或筛选条件分批导出，"
+            "或导出脱敏数据",
+        )
+    disclosure.record(db, actor, ids, "export", filters=query.describe())
+    log.info("unmasked export of %d incidents by %s", len(ids), actor.name)
+    return Export(db, actor, query, ids)
+
+
+def _records(export: Export, *, sheet: bool) -> Iterator[list[Any]]:
+    """Each incident's values, in the order of ``COLUMNS``; for a spreadsheet (``sheet``) text
+    it could take for a formula is quoted and validity is 是/否."""
+    names: dict[int, str] | None = None
+    unmask = export.unmask
+    text = _text if sheet else _plain
+    yes, no = ("是", "否") if sheet else (True, False)
+    make_way = export.db.make_way
+    for rows, primaries in _row_batches(export):
+        if names is None:
+            with export.db.session() as session:
+                names = unit_names(session)
+        for k, (
+            iid,
+            source_id,
+            received_at,
+            category,
+            subtype,
+            priority,
+            valid,
+            status,
+            unit_id,
+            address,
+            description,
+            phone,
+            lon,
+            lat,
+            repeat_of_id,
+            repeat_count,
+            arrived_at,
+        ) in enumerate(rows):
+            if k % YIELD_EVERY == 0:
+                make_way()  # single writes first (no session is open here)
+            yield [
+                iid,
+                text(source_id),
+                received_at.isoformat(),
+                category.label,
+                subtype_label(category, subtype),
+                priority,
+                yes if valid else no,
+                status.label,
+                names.get(unit_id) if unit_id else None,
+                text(address),
+                text(description),
+                text(phone if unmask else mask_phone(phone)),
+                lon,
+                lat,
+                repeat_of_id if repeat_of_id in primaries else None,  # another station's: no id
+                repeat_count,
+                None if arrived_at is None else (arrived_at - received_at).total_seconds(),
+            ]
+
+
+def _text(value: str | None) -> str | None:
+    if value and value[0] in ("=", "+", "-", "@"):
         return "'" + value  # never let a spreadsheet evaluate a caller's text
     return value
 
 
-def csv_chunks(session: Session, actor: Actor, query: IncidentQuery, unmask: bool) -> Iterator[str]:
+def _plain(value: str | None) -> str | None:
+    return value
+
+
+def csv_chunks(export: Export) -> Iterator[str]:
     """CSV text in chunks (UTF-8 with BOM so Excel opens Chinese correctly)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
     buf.write("\ufeff")
     writer.writerow([label for _, label in COLUMNS])
-    for n, r in enumerate(_records(session, actor, query, unmask), start=1):
-        writer.writerow([_cell(r.get(k)) for k, _ in COLUMNS])
+    for n, values in enumerate(_records(export, sheet=True), start=1):
+        writer.writerow(values)
         if n % 1000 == 0:
             yield buf.getvalue()
             buf.seek(0)
@@ -101,31 +258,70 @@ def csv_chunks(session: Session, actor: Actor, query: IncidentQuery, unmask: boo
     yield buf.getvalue()
 
 
-def geojson_chunks(
-    session: Session, actor: Actor, query: IncidentQuery, unmask: bool
-) -> Iterator[str]:
-    """A GeoJSON FeatureCollection, one feature at a time."""
+def geojson_chunks(export: Export) -> Iterator[str]:
+    """A GeoJSON FeatureCollection, a thousand features a chunk."""
     yield '{"type":"FeatureCollection","features":['
-    first = True
-    for r in _records(session, actor, query, unmask):
+    parts: list[str] = []
+    sep = ""
+    for values in _records(export, sheet=False):
+        props = dict(zip(_KEYS, values, strict=True))
+        lon, lat = props.pop("lon"), props.pop("lat")
         geometry = None
-        if r["lon"] is not None and r["lat"] is not None:
-            geometry = {"type": "Point", "coordinates": [r["lon"], r["lat"]]}
-        props = {k: r.get(k) for k, _ in COLUMNS if k not in ("lon", "lat")}
-        feature = {"type": "Feature", "id": r["id"], "geometry": geometry, "properties": props}
-        yield ("" if first else ",") + json.dumps(feature, ensure_ascii=False, default=str)
-        first = False
-    yield "]}"
+        if lon is not None and lat is not None:
+            geometry = {"type": "Point", "coordinates": [lon, lat]}
+        feature = {"type": "Feature", "id": props["id"], "geometry": geometry, "properties": props}
+        parts.append(json.dumps(feature, ensure_ascii=False, default=str))
+        if len(parts) == 1000:
+            yield sep + ",".join(parts)
+            parts.clear()
+            sep = ","
+    yield (sep + ",".join(parts) if parts else "") + "]}"
 
 
-def xlsx_file(session: Session, actor: Actor, query: IncidentQuery, unmask: bool) -> str:
-    """An .xlsx file (write-only mode, constant memory) in a temporary path; caller deletes it."""
+def xlsx_file(export: Export) -> IO[bytes]:
+    """The export as an .xlsx (write-only mode, constant memory) in an anonymous temporary
+    file, open at its start; closing it frees the disk. More rows than a worksheet holds are
+    refused (naming ``format``)."""
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("警情")
-    ws.append([label for _, label in COLUMNS])
-    for r in _records(session, actor, query, unmask):
-        ws.append([_cell(r.get(k)) for k, _ in COLUMNS])
-    tmp = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115
-    tmp.close()
-    wb.save(tmp.name)
-    return tmp.name
+    out = tempfile.TemporaryFile(prefix="qingzhi-export-", suffix=".xlsx")  # noqa: SIM115
+    try:
+        ws.append([label for _, label in COLUMNS])
+        for n, values in enumerate(_records(export, sheet=True), start=1):
+            if n > XLSX_MAX_ROWS:
+                raise ValidationFailed.field(
+                    "format",
+                    f"Excel 工作表最多 {XLSX_MAX_ROWS:,} 行：请缩小查询范围，或导出 CSV",
+                )
+            ws.append(values)
+        wb.save(out)
+    except BaseException:
+        out.close()
+        _discard_sheet(ws)
+        raise
+    out.seek(0)
+    return out
+
+
+def _discard_sheet(ws: Any) -> None:
+    """Remove the temporary file a write-only sheet spools its rows to (openpyxl removes it
+    when the workbook is saved, otherwise only at exit)."""
+    with contextlib.suppress(Exception):  # already saved, or never written to
+        ws.close()
+    writer = getattr(ws, "_writer", None)
+    if writer is not None:
+        with contextlib.suppress(OSError, ValueError):  # already removed
+            writer.cleanup()
+
+
+def file_chunks(file: IO[bytes], size: int = 256 * 1024) -> Iterator[bytes]:
+    """The file's bytes in chunks; the file is closed at the end, on error or when the
+    iterator is closed."""
+    with file:
+        while chunk := file.read(size):
+            yield chunk
+
+
+def chunks(export: Export, fmt: str) -> Iterator[str]:
+    """The streamed text of a CSV or GeoJSON export."""
+    return csv_chunks(export) if fmt == "csv" else geojson_chunks(export)

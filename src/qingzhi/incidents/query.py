@@ -3,6 +3,11 @@
 Every query runs inside the caller's scope. Pages are keyset-paginated on (received_at, id), so
 page 1,000 costs what page 1 does. Free text uses the bigram index of ``search.py``: FTS5 on
 SQLite, a GIN ``tsvector`` index on PostgreSQL.
+
+Nothing here writes: a read with callers' phones unmasked is audited by the caller, in a short
+write transaction of its own (``disclosure.record``). A walk over many rows (an export) goes
+batch by batch from a keyset position (``next_ids``), each batch in a read transaction of its
+own, so a slow consumer holds neither a session nor a snapshot between batches.
 """
 
 from __future__ import annotations
@@ -11,11 +16,10 @@ import base64
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from shapely.geometry import Point
+from shapely.geometry import Point, mapping
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Select, and_, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
@@ -30,7 +34,7 @@ from qingzhi.incidents.lifecycle import Status
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.schemas import IncidentPage
 from qingzhi.incidents.scope import open_only, scope_filter
-from qingzhi.incidents.service import primaries_in_scope, record_personal_read, to_read, unit_names
+from qingzhi.incidents.service import primaries_in_scope, to_read, unit_names
 from qingzhi.org.models import Unit
 from qingzhi.params import INT4_MAX, check_instant
 
@@ -59,6 +63,21 @@ class IncidentQuery:
     repeat_only: bool = False
     needs_review: bool | None = None
     sort: str = "-received_at"
+
+    def describe(self) -> dict[str, Any]:
+        """The filters that are set, as JSON values (for the audit record of an export)."""
+        out: dict[str, Any] = {}
+        for name, value in vars(self).items():
+            if value is None or value == [] or (name == "repeat_only" and not value):
+                continue
+            if isinstance(value, dt.datetime):
+                value = value.isoformat()
+            elif isinstance(value, BaseGeometry):
+                value = mapping(value)
+            elif isinstance(value, list):
+                value = [str(v) for v in value]
+            out[name] = value
+        return out
 
 
 SORTS = {"-received_at", "received_at"}
@@ -184,30 +203,59 @@ def _text_scan(q: str) -> Any:
 
 def _exact_space(query: IncidentQuery, inc: Incident) -> bool:
     """The exact spatial test after the index's bounding-box prefilter."""
+    return _exact_point(query, inc.lon, inc.lat)
+
+
+def _exact_point(query: IncidentQuery, x: float | None, y: float | None) -> bool:
     if query.near is not None:
-        if inc.lon is None or inc.lat is None:
+        if x is None or y is None:
             return False
         lon, lat = query.near
-        if haversine_m(lon, lat, inc.lon, inc.lat) > (query.radius_m or 500.0):
+        if haversine_m(lon, lat, x, y) > (query.radius_m or 500.0):
             return False
     if query.polygon is not None:
-        if inc.lon is None or inc.lat is None:
+        if x is None or y is None:
             return False
-        if not query.polygon.covers(Point(inc.lon, inc.lat)):
+        if not query.polygon.covers(Point(x, y)):
             return False
     return True
 
 
-def iterate(
-    session: Session, actor: Actor, query: IncidentQuery, *, batch: int = 2000
-) -> Iterator[Incident]:
-    """Every matching incident, in the query's order, fetched in keyset batches."""
-    cursor: str | None = None
-    while True:
-        rows, cursor = _page_rows(session, actor, query, cursor, batch)
-        yield from rows
-        if cursor is None:
-            return
+Keyset = tuple[dt.datetime, int]
+
+
+def next_ids(
+    session: Session, actor: Actor, query: IncidentQuery, after: Keyset | None, n: int
+) -> tuple[list[int], Keyset | None]:
+    """The ids of the matching incidents among the next ``n`` rows after the keyset position
+    ``after`` (fewer where the exact spatial test drops rows), in the query's order, and the
+    position to go on from (None at the end). Two or four columns a row: for walks over many."""
+    desc = query.sort.startswith("-")
+    spatial = query.near is not None or query.polygon is not None
+    cols = [Incident.id, Incident.received_at] + ([Incident.lon, Incident.lat] if spatial else [])
+    stmt = filtered(session, actor, query).with_only_columns(*cols).order_by(*_order(desc))
+    if after is not None:
+        stmt = stmt.where(_after(*after, desc))
+    rows: list[Any] = list(session.execute(stmt.limit(n)).all())
+    ids = [r[0] for r in rows if not spatial or _exact_point(query, r[2], r[3])]
+    return ids, ((rows[-1][1], rows[-1][0]) if len(rows) == n else None)
+
+
+def matching_ids(session: Session, actor: Actor, query: IncidentQuery, *, limit: int) -> list[int]:
+    """The ids of the first ``limit`` matching incidents in the query's order, read in the
+    session's one snapshot: what an unmasked export discloses (and audits first)."""
+    if query.near is None and query.polygon is None:
+        stmt = filtered(session, actor, query).with_only_columns(Incident.id)
+        stmt = stmt.order_by(*_order(query.sort.startswith("-"))).limit(limit)
+        return list(session.execute(stmt).scalars())
+    out: list[int] = []
+    after: Keyset | None = None
+    while len(out) < limit:
+        ids, after = next_ids(session, actor, query, after, 20_000)
+        out += ids
+        if after is None:
+            break
+    return out[:limit]
 
 
 def _after(at: dt.datetime, iid: int, desc: bool) -> Any:
@@ -313,12 +361,9 @@ def page(
     count: bool = False,
     unmask: bool = False,
 ) -> IncidentPage:
-    """One page of matching incidents, with optional total and facet counts."""
+    """One page of matching incidents, with optional total and facet counts. With ``unmask``
+    the callers' phones are shown: the caller audits the read before it answers."""
     rows, next_cursor = _page_rows(session, actor, query, cursor, limit)
-    if unmask:
-        record_personal_read(
-            session=session, actor=actor, incident_ids=[r.id for r in rows], purpose="list"
-        )
     names = unit_names(session)
     primaries = primaries_in_scope(session, actor, rows)
     total = None

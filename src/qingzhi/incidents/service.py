@@ -286,6 +286,33 @@ def intake_batches(
     return db.write_each(jobs())
 
 
+def prepare_batch(*, db: Database, items: Sequence[IncidentCreate]) -> _Prepared:
+    """The part of a batch's intake that needs no write lock (coordinates, routing, search
+    text), for ``intake_prepared``: what the API's bulk intake does before it takes the writer
+    for each of its batches, so the writer is free meanwhile for the single calls waiting."""
+    return _prepare(items, last_index(str(db.engine.url)))
+
+
+def intake_prepared(
+    *,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    prepared: _Prepared,
+    action: str = "incident.create",
+    link_repeats: bool = True,
+) -> list[ItemResult]:
+    """``intake_many`` of a batch made ready by ``prepare_batch``."""
+    return _intake_prepared(
+        session,
+        prepared=prepared,
+        actor=actor,
+        settings=settings,
+        action=action,
+        link_repeats=link_repeats,
+    )
+
+
 def _intake_prepared(
     session: Session,
     *,
@@ -763,13 +790,25 @@ def visible(session: Session, actor: Actor, incident_id: int) -> Incident:
     return inc
 
 
+# At most this many incident ids in one audit record of a read of personal data; a bigger read
+# is recorded as several parts (one head lock, one insert).
+PERSONAL_READ_IDS_PER_RECORD = 10_000
+
+
 def record_personal_read(
-    *, session: Session, actor: Actor, incident_ids: Sequence[int], purpose: str
+    *,
+    session: Session,
+    actor: Actor,
+    incident_ids: Sequence[int],
+    purpose: str,
+    filters: dict[str, Any] | None = None,
 ) -> None:
-    """Audit that the caller saw callers' phone numbers unmasked (one record per request)."""
+    """Audit that the caller saw callers' phone numbers unmasked: one record for one incident,
+    else records of the request listing every incident id (in parts of
+    ``PERSONAL_READ_IDS_PER_RECORD``), the total and the query's ``filters`` when given."""
     if not actor.can(Perm.personal_read):
         raise PermissionDenied("您的角色不能查看报警人完整电话")
-    if len(incident_ids) == 1:
+    if len(incident_ids) == 1 and filters is None:
         audit.record(
             session=session,
             actor=actor,
@@ -780,20 +819,31 @@ def record_personal_read(
             diff={"fields": ["caller_phone"], "purpose": purpose},
         )
         return
-    audit.record(
-        session=session,
-        actor=actor,
-        action="incident.read_personal",
-        entity_kind="incident_query",
-        entity_id=actor.request_id or "-",
-        unit_id=actor.unit_id,
-        diff={
+    ids = list(incident_ids)
+    step = PERSONAL_READ_IDS_PER_RECORD
+    starts = range(0, max(len(ids), 1), step)
+    changes = []
+    for k, start in enumerate(starts, start=1):
+        diff: dict[str, Any] = {
             "fields": ["caller_phone"],
             "purpose": purpose,
-            "incident_ids": list(incident_ids)[:10_000],
-            "count": len(incident_ids),
-        },
-    )
+            "incident_ids": ids[start : start + step],
+            "count": len(ids),
+        }
+        if len(starts) > 1:
+            diff["part"] = f"{k}/{len(starts)}"
+        if filters is not None and k == 1:
+            diff["filters"] = filters
+        changes.append(
+            audit.Change(
+                action="incident.read_personal",
+                entity_kind="incident_query",
+                entity_id=actor.request_id or "-",
+                unit_id=actor.unit_id,
+                diff=diff,
+            )
+        )
+    audit.record_many(session=session, actor=actor, changes=changes)
 
 
 def get(*, session: Session, actor: Actor, incident_id: int, unmask: bool = False) -> IncidentRead:

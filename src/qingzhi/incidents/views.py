@@ -1,26 +1,37 @@
-"""Incidents API: intake (single and bulk), query, exports, detail, lifecycle and timeline."""
+"""Incidents API: intake (single and bulk), query, exports, detail, lifecycle and timeline.
+
+No request holds the writer longer than one short transaction: reads with callers' phones
+unmasked read in read-only sessions and are audited in a short write transaction of their own
+(``disclosure``); exports stream from a read transaction per batch (``exports``); a bulk intake
+commits batch by batch, so single calls are taken in between its batches.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
-from starlette.background import BackgroundTask
+from starlette.types import Receive, Scope, Send
 
 from qingzhi.auth.context import Actor
 from qingzhi.auth.deps import require
 from qingzhi.auth.permissions import Perm
-from qingzhi.errors import ValidationFailed
+from qingzhi.config import Settings
+from qingzhi.errors import QingzhiError, ValidationFailed
 from qingzhi.geo.geometry import parse_area
-from qingzhi.incidents import exports, query, service
+from qingzhi.incidents import disclosure, exports, query, service
 from qingzhi.incidents.enums import Category
 from qingzhi.incidents.lifecycle import Status
 from qingzhi.incidents.schemas import (
@@ -33,10 +44,53 @@ from qingzhi.incidents.schemas import (
     TimelineEntry,
     Transition,
 )
-from qingzhi.params import IdPath, IdQuery, Instant, json_body, json_request_body
+from qingzhi.params import IdPath, IdQuery, Instant, json_request_body, parse_json_body
+from qingzhi.store.db import Database
 from qingzhi.store.deps import database, settings_of, transaction
 
+log = logging.getLogger(__name__)
+
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
+
+# Answers that carry callers' phones unmasked, and every export, are kept by no cache.
+NO_STORE = {"Cache-Control": "no-store"}
+
+# A bulk intake is written in order in batches, each one transaction, sized so that each holds
+# the writer about BULK_HOLD_S (a single call waits for at most one batch): the first of
+# BULK_FIRST items, the next from the last one's pace, between BULK_MIN and BULK_MAX.
+BULK_HOLD_S = 0.05
+BULK_FIRST, BULK_MIN, BULK_MAX = 200, 20, 1000
+# Items validated between two looks for single writes waiting (``Database.make_way``).
+YIELD_EVERY = 200
+
+
+class BulkIncomplete(QingzhiError):
+    """A batch of a bulk intake could not be written: the batches before it were."""
+
+    code = "bulk_incomplete"
+    status = 503
+    message = "批量写入中断"
+
+
+class _Stream(StreamingResponse):
+    """A streamed answer that closes its chunk iterator however the answer ends. Starlette
+    stops reading a plain iterator when the client goes away but never closes it, so what its
+    generator holds (an open file) would stay held until garbage collection."""
+
+    def __init__(self, chunks: Iterator[Any], **kwargs: Any) -> None:
+        super().__init__(chunks, **kwargs)
+        self._chunks = chunks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                # Not while a worker thread runs the generator: Starlette's hand-off to a
+                # thread waits for it, even when cancelled.
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(close)
 
 
 def _floats(value: str, n: int, field: str) -> list[float]:
@@ -141,17 +195,36 @@ async def create(
     )
 
 
-@router.post("/bulk", response_model=BulkResult, openapi_extra=json_request_body(BulkIntake))
-def bulk(
-    request: Request,
-    actor: Actor = Depends(require(Perm.incident_write)),
-    body: BulkIntake = Depends(json_body(BulkIntake)),  # read after the caller is known
-) -> BulkResult:
-    """Take in up to 10,000 incidents; bad items are reported by index and field, good ones load."""
+@router.post(
+    "/bulk",
+    response_model=BulkResult,
+    openapi_extra=json_request_body(BulkIntake),
+)
+async def bulk(request: Request, actor: Actor = Depends(require(Perm.incident_write))) -> Any:
+    """Take in up to 10,000 incidents; bad items are reported by index and field, good ones load.
+
+    The good items are written in order in batches, each batch in a transaction of its own
+    holding the writer about ``BULK_HOLD_S`` (single calls are taken in between batches).
+    Should a batch fail to be written, the request stops there: the batches before it stay
+    written, and the answer is a 503 ``bulk_incomplete`` whose details give the written items'
+    ids and each unwritten item's index. Sending the same request again is safe: items already
+    written come back as existing (by their source id)."""
+    data = await request.body()
+    # Parsed and validated in a worker thread: megabytes of JSON would stall the event loop,
+    # and with it every other caller, for a noticeable time.
+    return await anyio.to_thread.run_sync(
+        _bulk, data, database(request), settings_of(request), actor
+    )
+
+
+def _bulk(data: bytes, db: Database, settings: Settings, actor: Actor) -> BulkResult:
+    body = parse_json_body(BulkIntake, data)
     items: list[IncidentCreate] = []
     positions: list[int] = []
     errors: list[dict[str, Any]] = []
     for i, raw in enumerate(body.items):
+        if i % YIELD_EVERY == 0:
+            db.make_way()  # single writes first
         try:
             items.append(IncidentCreate.model_validate(raw))
             positions.append(i)
@@ -161,20 +234,63 @@ def bulk(
                 errors.append({"index": i, "field": field, "message": err["msg"]})
     ids: list[int | None] = [None] * len(body.items)
     created = existing = 0
-    with transaction(request, write=True) as session:
-        results = service.intake_many(
-            session=session, actor=actor, settings=settings_of(request), items=items
-        )
-    for pos, r in zip(positions, results, strict=True):
-        ids[pos] = r.incident_id
-        created += r.created
-        existing += not r.created
+    start, size = 0, BULK_FIRST
+    while start < len(items):
+        part = items[start : start + size]
+        db.make_way()
+        try:
+            results, held = _bulk_batch(db, actor, settings, part)
+        except Exception as exc:
+            log.exception("bulk intake stopped at item %d of %d", positions[start], len(body.items))
+            unwritten = positions[start:]
+            errors += [
+                {"index": i, "field": "item", "message": "未写入：本批写入失败，可原样重发"}
+                for i in unwritten
+            ]
+            errors.sort(key=lambda e: int(e["index"]))
+            result = BulkResult(created=created, existing=existing, errors=errors, ids=ids)
+            raise BulkIncomplete(
+                f"批量写入中断：自索引 {positions[start]} 起的 {len(unwritten)} 项未写入，"
+                "之前各项已写入；可原样重发整个请求（已写入的按警情编号返回已有记录）",
+                details=result.model_dump(),
+                log_message=f"bulk intake stopped: {exc!r}",
+            ) from exc
+        for pos, r in zip(positions[start : start + len(part)], results, strict=True):
+            ids[pos] = r.incident_id
+            created += r.created
+            existing += not r.created
+        start += len(part)
+        size = max(BULK_MIN, min(BULK_MAX, round(len(part) * BULK_HOLD_S / max(held, 1e-3))))
     return BulkResult(created=created, existing=existing, errors=errors, ids=ids)
+
+
+def _bulk_batch(
+    db: Database, actor: Actor, settings: Settings, items: Sequence[IncidentCreate]
+) -> tuple[list[service.ItemResult], float]:
+    """One batch of a bulk intake in a write transaction of its own, prepared before the
+    writer is taken; its results and how long it held the writer (commit included). A
+    concurrent intake of one of its source ids (IntegrityError) is met by taking the batch in
+    again, which then finds that record."""
+    prepared = service.prepare_batch(db=db, items=items)
+    db.make_way()
+    for attempt in range(2):
+        try:
+            with db.session(write=True) as session:
+                taken = time.perf_counter()  # the writer is held from here
+                results = service.intake_prepared(
+                    session=session, actor=actor, settings=settings, prepared=prepared
+                )
+            return results, time.perf_counter() - taken
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
 
 
 @router.get("", response_model=IncidentPage)
 def list_incidents(
     request: Request,
+    response: Response,
     filters: query.IncidentQuery = Depends(incident_query),
     cursor: str | None = Query(default=None, max_length=200),
     limit: int = Query(default=50, ge=1, le=500),
@@ -183,9 +299,12 @@ def list_incidents(
     unmask: bool = False,
     actor: Actor = Depends(require(Perm.incident_read)),
 ) -> IncidentPage:
-    """The one-click query (一键查询): filters, free text ``q``, space, keyset pages, facets."""
-    with transaction(request, write=unmask) as session:
-        return query.page(
+    """The one-click query (一键查询): filters, free text ``q``, space, keyset pages, facets;
+    ``unmask=true`` shows callers' phones (audited, never cached)."""
+    if unmask:
+        disclosure.require(actor)
+    with transaction(request, write=False) as session:
+        page = query.page(
             session=session,
             actor=actor,
             query=filters,
@@ -195,6 +314,10 @@ def list_incidents(
             count=count,
             unmask=unmask,
         )
+    if unmask:
+        disclosure.record(database(request), actor, [i.id for i in page.items], "list")
+        response.headers.update(NO_STORE)
+    return page
 
 
 EXPORT_CONTENT: dict[str, Any] = {media.split(";")[0]: {} for media in exports.FORMATS.values()}
@@ -212,44 +335,39 @@ def export(
     unmask: bool = False,
     actor: Actor = Depends(require(Perm.incident_read)),
 ) -> Any:
-    """Export the query to CSV, Excel or GeoJSON (streamed; phone masked unless unmasked)."""
-    if fmt not in exports.FORMATS:
-        raise ValidationFailed.field("format", f"可选：{', '.join(exports.FORMATS)}")
-    if unmask:
-        actor.require(Perm.personal_read)
-    with transaction(request, write=False) as session:
-        query.filtered(session, actor, filters)  # validate before the response starts
+    """Export the query to CSV, Excel or GeoJSON (streamed; phone masked unless unmasked, and
+    then audited, at most ``QINGZHI_EXPORT_UNMASKED_MAX_ROWS`` rows)."""
+    job = exports.prepare(
+        database(request),
+        actor,
+        filters,
+        fmt=fmt,
+        unmask=unmask,
+        max_rows=settings_of(request).export_unmasked_max_rows,
+    )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
-    filename = f"incidents-{stamp}.{fmt}"
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    headers = {"Content-Disposition": f'attachment; filename="incidents-{stamp}.{fmt}"', **NO_STORE}
     if fmt == "xlsx":
-        with transaction(request, write=unmask) as session:
-            path = exports.xlsx_file(session, actor, filters, unmask)
-        return FileResponse(
-            path,
-            media_type=exports.FORMATS[fmt],
-            filename=filename,
-            background=BackgroundTask(os.unlink, path),
-        )
-    producer = exports.csv_chunks if fmt == "csv" else exports.geojson_chunks
-
-    def stream() -> Iterator[str]:
-        with transaction(request, write=unmask) as session:
-            yield from producer(session, actor, filters, unmask)
-
-    return StreamingResponse(stream(), media_type=exports.FORMATS[fmt], headers=headers)
+        file = exports.xlsx_file(job)
+        headers["Content-Length"] = str(os.fstat(file.fileno()).st_size)
+        return _Stream(exports.file_chunks(file), media_type=exports.FORMATS[fmt], headers=headers)
+    return _Stream(exports.chunks(job, fmt), media_type=exports.FORMATS[fmt], headers=headers)
 
 
 @router.get("/{incident_id:int}", response_model=IncidentRead)
 def get_incident(
     incident_id: IdPath,
     request: Request,
+    response: Response,
     unmask: bool = False,
     actor: Actor = Depends(require(Perm.incident_read)),
 ) -> IncidentRead:
-    """One incident; ``unmask=true`` shows the caller's phone (audited)."""
-    with transaction(request, write=unmask) as session:
-        return service.get(session=session, actor=actor, incident_id=incident_id, unmask=unmask)
+    """One incident; ``unmask=true`` shows the caller's phone (audited, never cached)."""
+    if unmask:
+        response.headers.update(NO_STORE)
+        return disclosure.detail(database(request), actor, incident_id)
+    with transaction(request, write=False) as session:
+        return service.get(session=session, actor=actor, incident_id=incident_id)
 
 
 @router.post("/{incident_id:int}/transitions", response_model=IncidentRead)

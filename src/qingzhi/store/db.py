@@ -318,6 +318,9 @@ class Database:
         self._last_batch = 0
         self._thread: threading.Thread | None = None
         self._closing = False
+        # Single writes (``combine``) waiting or being run, for ``make_way``.
+        self._single = 0
+        self._quiet = threading.Condition()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -402,14 +405,18 @@ class Database:
         PostgreSQL runs each payload in its own transaction, in the caller's thread. Not to be
         called while holding the write lock (a write session): the writer thread would wait for it.
         """
-        if self.dialect != "sqlite":
-            with self.session(write=True) as session:
-                return _raise_or(run(session, [payload])[0])
-        job: _Job[T] = _Job(key, run, payload)
-        job.event = threading.Event()
-        self._submit(job)
-        job.event.wait()
-        return job.outcome()
+        self._single_begins()
+        try:
+            if self.dialect != "sqlite":
+                with self.session(write=True) as session:
+                    return _raise_or(run(session, [payload])[0])
+            job: _Job[T] = _Job(key, run, payload)
+            job.event = threading.Event()
+            self._submit(job)
+            job.event.wait()
+            return job.outcome()
+        finally:
+            self._single_ends()
 
     async def combine_async(
         self,
@@ -424,9 +431,42 @@ class Database:
             return await anyio.to_thread.run_sync(self.combine, key, run, payload)
         job: _Job[T] = _Job(key, run, payload)
         job.future = asyncio.get_running_loop().create_future()
-        self._submit(job)
-        await job.future
+        self._single_begins()
+        try:
+            self._submit(job)
+            await job.future
+        finally:
+            self._single_ends()
         return job.outcome()
+
+    def _single_begins(self) -> None:
+        with self._quiet:
+            self._single += 1
+
+    def _single_ends(self) -> None:
+        with self._quiet:
+            self._single -= 1
+            if not self._single:
+                self._quiet.notify_all()
+
+    def make_way(self, limit: float = 0.2) -> None:
+        """Let single writes go first: while calls of ``combine`` are waiting or being run,
+        wait (at most ``limit`` seconds, so the caller still progresses under a steady load).
+
+        Background work of many rows (an export's rendering, a bulk intake's batches) calls
+        this between steps, holding no session. Only one thread of a process runs Python at a
+        time, so a busy export or bulk would otherwise take its share of every millisecond a
+        single call needs, and multiply its latency; this way the single call has the process
+        (and the writer) to itself for the few milliseconds it takes."""
+        if not self._single:  # read without the lock: a stale answer costs one step
+            return
+        deadline = time.monotonic() + limit
+        with self._quiet:
+            while self._single:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._quiet.wait(left)
 
     def _submit(self, job: _Job[Any]) -> None:
         with self._queue_ready:

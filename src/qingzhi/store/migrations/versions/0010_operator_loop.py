@@ -1,9 +1,8 @@
-"""Placeholder for the incident/dispatch concurrency work (to be filled in or removed before it
-lands). That work needed no schema change: it decides on locked rows (see incidents.service).
+"""Placeholder for the operator's loop (several units per incident) (to be filled in or removed before it lands).
 
 Revision ID: 0010
 Revises: 0009
-Create Date: 2026-12-01
+Create Date: 2026-12-02
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Placeholder for the operator's loop (several units per incident) (to be filled in or removed before it lands).
+"""Placeholder for the operator's loop (several units per incident):
+filled in or removed before it lands.
 
 Revision ID: 0010
 Revises: 0009

@@ -1,4 +1,5 @@
-"""Placeholder for the place setup and the CAD importer (to be filled in or removed before it lands).
+"""Placeholder for the place setup and the CAD importer:
+filled in or removed before it lands.
 
 Revision ID: 0011
 Revises: 0010

@@ -1,4 +1,5 @@
-"""Placeholder for supervised tasks (督办) (to be filled in or removed before it lands).
+"""Placeholder for supervised tasks (督办):
+filled in or removed before it lands.
 
 Revision ID: 0012
 Revises: 0011

@@ -1,4 +1,5 @@
-"""Placeholder for criminal cases (快侦快办) (to be filled in or removed before it lands).
+"""Placeholder for criminal cases (快侦快办):
+filled in or removed before it lands.
 
 Revision ID: 0013
 Revises: 0012

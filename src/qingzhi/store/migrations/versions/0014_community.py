@@ -1,4 +1,5 @@
-"""Placeholder for community policing (两队一室) (to be filled in or removed before it lands).
+"""Placeholder for community policing (两队一室):
+filled in or removed before it lands.
 
 Revision ID: 0014
 Revises: 0013

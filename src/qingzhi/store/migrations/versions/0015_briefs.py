@@ -1,4 +1,5 @@
-"""Placeholder for briefs (日研判、周会商、月调度) (to be filled in or removed before it lands).
+"""Placeholder for briefs (日研判、周会商、月调度):
+filled in or removed before it lands.
 
 Revision ID: 0015
 Revises: 0014

@@ -1,4 +1,5 @@
-"""Placeholder for saved plans (to be filled in or removed before it lands).
+"""Placeholder for saved plans:
+filled in or removed before it lands.
 
 Revision ID: 0016
 Revises: 0015

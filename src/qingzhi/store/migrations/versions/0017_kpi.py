@@ -1,4 +1,5 @@
-"""Placeholder for station evaluation and reform impact (to be filled in or removed before it lands).
+"""Placeholder for station evaluation and reform impact:
+filled in or removed before it lands.
 
 Revision ID: 0017
 Revises: 0016

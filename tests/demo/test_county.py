@@ -17,9 +17,10 @@ from qingzhi.audit.models import AuditRecord
 from qingzhi.auth.context import system_actor
 from qingzhi.auth.models import User
 from qingzhi.config import shared_data_dir
-from qingzhi.demo import county as cm
-from qingzhi.demo.county import build_county, generate_county
+from qingzhi.demo import reference as cm
+from qingzhi.demo.county import generate_county
 from qingzhi.demo.loader import DEMO_ACCOUNTS, DEMO_PASSWORD, load_demo
+from qingzhi.demo.orgbundle import build_county
 from qingzhi.geo.projection import area_km2
 from qingzhi.org import exchange
 from qingzhi.org import service as org

@@ -1,7 +1,8 @@
 """Demo county benchmark (issue 3): build the org bundle, import it, load a year of 110 calls.
 
 Times each step, in a fresh temporary SQLite database migrated like production:
-1. ``qingzhi.demo.county.generate_county`` / ``build_county`` — geography and the org bundle;
+1. ``qingzhi.demo.county.generate_county`` / ``qingzhi.demo.orgbundle.build_county`` —
+   geography and the org bundle;
 2. ``qingzhi.demo.loader.load_demo`` — the bundle import plus the demo accounts, and a second,
    idempotent load;
 3. ``qingzhi.demo.loader.generate_demo_incidents`` — the incident specs for the window;
@@ -33,8 +34,9 @@ from sqlalchemy import Engine, event, func, select
 
 from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
-from qingzhi.demo import county as county_mod
+from qingzhi.demo.county import generate_county
 from qingzhi.demo.loader import demo_window, generate_demo_incidents, load_demo, load_incidents
+from qingzhi.demo.orgbundle import build_county
 from qingzhi.incidents.models import Incident
 from qingzhi.store.db import Database, migrate
 
@@ -198,9 +200,9 @@ def main() -> None:
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    county_mod.generate_county(args.seed)
+    generate_county(args.seed)
     t1 = time.perf_counter()
-    files = county_mod.build_county(args.seed)
+    files = build_county(args.seed)
     t2 = time.perf_counter()
     size = sum(len(v) for v in files.values())
     _line("county geography (26 townships, bundles)", t1 - t0)

@@ -22,8 +22,10 @@ from collections import Counter
 
 import numpy as np
 
-from qingzhi.demo.county import RURAL_MIN_SWORN, County, build_county, generate_county
+from qingzhi.demo.county import County, generate_county
 from qingzhi.demo.incidents import generate_incidents
+from qingzhi.demo.organisation import RURAL_MIN_SWORN
+from qingzhi.demo.orgbundle import build_county
 from qingzhi.planning.allocation import RosterRule, UnitDemand, allocate
 from qingzhi.planning.bundling import (
     Bundle,

@@ -17,9 +17,12 @@ from qingzhi.audit.models import AuditRecord
 from qingzhi.auth.context import system_actor
 from qingzhi.auth.models import User
 from qingzhi.config import shared_data_dir
-from qingzhi.demo import county as cm
-from qingzhi.demo.county import build_county, generate_county
+from qingzhi.demo import reference as cm
+from qingzhi.demo.county import generate_county
 from qingzhi.demo.loader import DEMO_ACCOUNTS, DEMO_PASSWORD, load_demo
+from qingzhi.demo.organisation import build_organisation
+from qingzhi.demo.orgbundle import build_county, bundle_files
+from qingzhi.demo.reform import reformed
 from qingzhi.geo.projection import area_km2
 from qingzhi.org import exchange
 from qingzhi.org import service as org
@@ -141,6 +144,18 @@ def test_pre_reform_organisation(pre_reform: dict[str, bytes], bundle: dict[str,
     assert sum(o["kind"] == "sworn" for o in officers) == 504
     # The same people, moved by the reform.
     assert {o["police_number"] for o in officers} == {o["police_number"] for o in _officers(bundle)}
+
+
+def test_both_organisations_from_one_build(
+    pre_reform: dict[str, bytes], bundle: dict[str, bytes]
+) -> None:
+    # A demo spanning the reform needs both organisations of one county at once: the reform
+    # works on a copy and leaves the pre-reform organisation as it was.
+    county = generate_county(2026)
+    before = build_organisation(county, 2026)
+    after = reformed(county, before)
+    assert bundle_files(county, before) == pre_reform
+    assert bundle_files(county, after) == bundle
 
 
 def _load(db: Database, files: dict[str, bytes]) -> None:

@@ -36,8 +36,10 @@ from sqlalchemy import select
 
 from qingzhi.auth.context import Actor, system_actor
 from qingzhi.config import Settings
-from qingzhi.demo.incidents import HANDLING_MEDIAN_MIN, IncidentSpec
-from qingzhi.demo.loader import LOCAL_TZ, generate_demo_incidents, to_import
+from qingzhi.demo.incident_spec import LIFECYCLE_FIELDS, IncidentSpec
+from qingzhi.demo.lifecycle import HANDLING_MEDIAN_MIN
+from qingzhi.demo.loader import generate_demo_incidents, to_import
+from qingzhi.demo.reference import LOCAL_TZ
 from qingzhi.dispatch import service as dispatch
 from qingzhi.errors import QingzhiError
 from qingzhi.geo.distance import METRES_PER_DEGREE, offset
@@ -175,22 +177,26 @@ class Simulator:
 
     def _start_point(self, area: BaseGeometry) -> tuple[float, float]:
         centre = area.representative_point()
-        for _ in range(50):
-            r = abs(float(self.rng.normal(0, 2_000.0)))
-            a = float(self.rng.uniform(0, 2 * math.pi))
-            lon, lat = offset(centre.x, centre.y, r * math.cos(a), r * math.sin(a))
-            if area.contains(Point(lon, lat)):
-                return lon, lat
-        return float(centre.x), float(centre.y)
+        return self._point_near(
+            area, centre.x, centre.y, 50, lambda: abs(float(self.rng.normal(0, 2_000.0)))
+        )
 
     def _waypoint(self, o: SimOfficer) -> tuple[float, float]:
-        for _ in range(30):
-            r = float(self.rng.uniform(300.0, PATROL_LEG_M))
+        return self._point_near(
+            o.area, o.lon, o.lat, 30, lambda: float(self.rng.uniform(300.0, PATROL_LEG_M))
+        )
+
+    def _point_near(
+        self, area: BaseGeometry, lon: float, lat: float, tries: int, radius: Callable[[], float]
+    ) -> tuple[float, float]:
+        """A point of ``area`` a drawn ``radius`` from (lon, lat); else a point inside."""
+        for _ in range(tries):
+            r = radius()
             a = float(self.rng.uniform(0, 2 * math.pi))
-            lon, lat = offset(o.lon, o.lat, r * math.cos(a), r * math.sin(a))
-            if o.area.contains(Point(lon, lat)):
-                return lon, lat
-        p = o.area.representative_point()
+            x, y = offset(lon, lat, r * math.cos(a), r * math.sin(a))
+            if area.contains(Point(x, y)):
+                return x, y
+        p = area.representative_point()
         return float(p.x), float(p.y)
 
     def _load_day(self, day: dt.date, *, catch_up: bool) -> None:
@@ -261,7 +267,7 @@ class Simulator:
         items: list[IncidentCreate] = []
         for s in due:
             body = s.to_intake()
-            for key in ("dispatched_at", "arrived_at", "resolved_at", "closed_at"):
+            for key in LIFECYCLE_FIELDS:
                 body[key] = None
             body["received_at"] = now.isoformat()
             items.append(IncidentImport.model_validate(body))

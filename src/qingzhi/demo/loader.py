@@ -35,9 +35,12 @@ from qingzhi.auth.context import Actor
 from qingzhi.auth.models import User
 from qingzhi.auth.permissions import Role
 from qingzhi.config import Settings
-from qingzhi.demo.county import BUREAU_CODE, BUREAU_NAME, GUIYANG_CODE, build_county
-from qingzhi.demo.county import generate_county as _generate_county
-from qingzhi.demo.incidents import IncidentSpec, generate_incidents
+from qingzhi.demo.county import generate_county
+from qingzhi.demo.incident_spec import LIFECYCLE_FIELDS, IncidentSpec
+from qingzhi.demo.incidents import generate_incidents
+from qingzhi.demo.orgbundle import build_county
+from qingzhi.demo.reference import BUREAU_CODE, BUREAU_NAME, GUIYANG_CODE, LOCAL_TZ
+from qingzhi.demo.reform import CENTRAL_CODES
 from qingzhi.errors import ValidationFailed
 from qingzhi.incidents import service as incidents
 from qingzhi.incidents.schemas import IncidentImport
@@ -49,11 +52,9 @@ log = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "qingzhi-demo"  # noqa: S105 - the documented password of the demo accounts
 DEMO_ADDRESS = "http://127.0.0.1:8000"
-CENTRAL_CHIEF_UNIT = f"{BUREAU_CODE}ZX01"
+CENTRAL_CHIEF_UNIT = CENTRAL_CODES[0]
 DEFAULT_DAYS = 365
 INCIDENT_BATCH = 5000
-LOCAL_TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")  # no daylight saving
-_LIFECYCLE = ("dispatched_at", "arrived_at", "resolved_at", "closed_at")
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ def to_import(spec: IncidentSpec, now: dt.datetime) -> tuple[IncidentImport, boo
     """The intake item of a spec; lifecycle steps after ``now`` dropped (True: still open)."""
     body = spec.to_intake()
     open_now = False
-    for name in _LIFECYCLE:
+    for name in LIFECYCLE_FIELDS:
         at = getattr(spec, name)
         if at is not None and at > now:
             body[name] = None
@@ -209,7 +210,7 @@ def generate_demo_incidents(
 ) -> list[IncidentSpec]:
     """The demo county's incident specs for ``days`` days from ``start`` (default: to yesterday)."""
     return generate_incidents(
-        _generate_county(seed), days=days, seed=seed, start=start or demo_window(days)
+        generate_county(seed), days=days, seed=seed, start=start or demo_window(days)
     )
 
 

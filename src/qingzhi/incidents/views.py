@@ -18,7 +18,7 @@ from starlette.background import BackgroundTask
 from qingzhi.auth.context import Actor
 from qingzhi.auth.deps import require
 from qingzhi.auth.permissions import Perm
-from qingzhi.errors import ValidationFailed
+from qingzhi.errors import RowError, ValidationFailed
 from qingzhi.geo.geometry import parse_area
 from qingzhi.incidents import exports, query, service
 from qingzhi.incidents.enums import Category
@@ -156,9 +156,9 @@ def bulk(
             items.append(IncidentCreate.model_validate(raw))
             positions.append(i)
         except ValidationError as exc:
-            for err in exc.errors():
-                field = ".".join(str(p) for p in err["loc"]) or "item"
-                errors.append({"index": i, "field": field, "message": err["msg"]})
+            # the bulk API's published item error: the item's index in ``items``, not a file row
+            for e in RowError.of(exc, file="items", row=i, whole="item"):
+                errors.append({"index": i, "field": e.field, "message": e.reason})
     ids: list[int | None] = [None] * len(body.items)
     created = existing = 0
     with transaction(request, write=True) as session:

@@ -1,13 +1,17 @@
 """The error family: every domain error has a code, an HTTP status and a Chinese user message.
 
 One handler in ``qingzhi.web.app`` maps them to ``{"error": {"code", "message", "details"}}``.
+Every importer reports a bad row as one ``RowError`` (file, row, field, reason, type), and a
+pydantic refusal reads the same in an import as in an API answer (``validation_message``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 
 class QingzhiError(Exception):
@@ -28,13 +32,22 @@ class QingzhiError(Exception):
         self.details = details
         super().__init__(log_message or self.message)
 
+    @property
+    def reason(self) -> str:
+        """What went wrong without the field's name (a one-field error's own message)."""
+        details = self.details
+        if isinstance(details, list) and len(details) == 1 and isinstance(details[0], dict):
+            return str(details[0].get("message", self.message))
+        return self.message
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON body of this error."""
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
 
 class ValidationFailed(QingzhiError):
-    """Bad input; ``details`` lists ``{"field", "message"}`` items naming each bad field."""
+    """Bad input; ``details`` lists ``{"field", "message"}`` items naming each bad field (an
+    import's add ``file``, ``row`` and ``type``: ``RowError.detail``)."""
 
     code = "validation_failed"
     status = 422
@@ -44,6 +57,76 @@ class ValidationFailed(QingzhiError):
     def field(cls, field: str, message: str) -> ValidationFailed:
         """An error about one named field."""
         return cls(f"{field}：{message}", details=[{"field": field, "message": message}])
+
+
+_MESSAGES = {
+    "json_invalid": "请求体不是合法的 JSON",
+    "missing": "缺少必填字段",
+    "extra_forbidden": "未知字段",
+}
+
+
+def validation_message(err: Mapping[str, Any]) -> str:
+    """The user's message for one pydantic error (the API's answers and every importer's)."""
+    fixed = _MESSAGES.get(err.get("type", ""))
+    return fixed or str(err.get("msg", "取值无效")).removeprefix("Value error, ")
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One bad row of an import: the file, the row (None for the file as a whole), the field,
+    the reason, and its type (pydantic's error type, as in the API's 422 details; else
+    ``value_error``)."""
+
+    file: str
+    row: int | None
+    field: str
+    reason: str
+    type: str = "value_error"
+
+    @classmethod
+    def of(
+        cls,
+        exc: ValidationError,
+        *,
+        file: str,
+        row: int | None,
+        whole: str = "row",
+        rename: Mapping[str, str] | None = None,
+    ) -> list[RowError]:
+        """One error per problem pydantic found in a row; the field is the dotted location
+        (``whole`` when it names none), renamed by ``rename`` (schema field to file column)."""
+        out = []
+        for err in exc.errors(include_url=False):
+            field = ".".join(str(p) for p in err["loc"]) or whole
+            field = (rename or {}).get(field, field)
+            out.append(cls(file, row, field, validation_message(err), err["type"]))
+        return out
+
+    def detail(self) -> dict[str, Any]:
+        """This error as one item of ``ValidationFailed.details``."""
+        return {
+            "file": self.file,
+            "row": self.row,
+            "field": self.field,
+            "message": self.reason,
+            "type": self.type,
+        }
+
+    def where(self) -> str:
+        """The place in words: ``units.geojson 第3行 code``."""
+        row = f" 第{self.row}行" if self.row is not None else ""
+        return f"{self.file}{row} {self.field}"
+
+
+def rows_failed(errors: Sequence[RowError], what: str = "导入文件") -> ValidationFailed:
+    """The refusal of a whole import for ``errors`` (at least one): its message counts them and
+    quotes the first; its details list them all."""
+    first = errors[0]
+    return ValidationFailed(
+        f"{what}有 {len(errors)} 处错误，未导入任何数据；首个错误：{first.where()}：{first.reason}",
+        details=[e.detail() for e in errors],
+    )
 
 
 class NotFound(QingzhiError):

@@ -187,7 +187,7 @@ def test_import_with_bad_rows_reports_each_and_writes_nothing(
         ("units.geojson", n_units + 2, "geometry"),
         ("zones.geojson", 3, "station"),
         ("officers.csv", n_officers + 2, "unit"),
-        ("officers.csv", n_officers + 3, "kind/team/duty_status"),
+        ("officers.csv", n_officers + 3, "kind"),  # named as the API's schema names it
         ("officers.csv", n_officers + 4, "police_number"),
         ("officers.csv", n_officers + 5, "zone"),
     }
@@ -265,7 +265,7 @@ def _fc(features: Any) -> bytes:
 
 MALFORMED = {
     "bureau is a list": ({"bureau.json": b"[]"}, ("bureau.json", None, "file")),
-    "bureau without code": ({"bureau.json": b'{"name": "x"}'}, ("bureau.json", None, "file")),
+    "bureau without code": ({"bureau.json": b'{"name": "x"}'}, ("bureau.json", None, "code")),
     "unit properties not an object": (
         {"units.geojson": _fc([{"type": "Feature", "geometry": None, "properties": "x"}])},
         ("units.geojson", 1, "properties"),
@@ -409,3 +409,130 @@ def test_bundle_text_with_nul_or_deep_nesting_is_a_row_problem(
         assert r.status_code == 422, r.text
         assert r.json()["error"]["details"][0]["field"] == "file"
     assert counts(db) == before
+
+
+# The bad unit of the redesign issue: the import stored what the API's UnitCreate refuses.
+BAD_CODE = "XIANGZHEN PAICHUSUO/" + "A" * 27  # 47 characters, a space and a slash
+BAD_NAME = "某" * 150
+
+
+def _import(client: TestClient, files: dict[str, bytes], headers: dict[str, str]) -> Any:
+    return client.post(
+        "/api/org/import",
+        files={"file": ("org.zip", zip_of(files), "application/zip")},
+        headers=headers,
+    )
+
+
+def _with_unit(files: dict[str, bytes], props: dict[str, Any]) -> dict[str, bytes]:
+    units = json.loads(files["units.geojson"])
+    units["features"].append({"type": "Feature", "geometry": None, "properties": props})
+    return {**files, "units.geojson": json.dumps(units).encode("utf-8")}
+
+
+def test_the_issues_bad_unit_is_refused_naming_its_fields(
+    client: TestClient, db: Database, admin: dict[str, str]
+) -> None:
+    assert len(BAD_CODE) == 47 and " " in BAD_CODE and "/" in BAD_CODE
+    files = unzip(client.get("/api/org/export", headers=admin).content)
+    n_units = len(json.loads(files["units.geojson"])["features"])
+    bad = {"code": BAD_CODE, "name": BAD_NAME, "kind": "rural_station"}
+    before = counts(db)
+    r = _import(client, _with_unit(files, bad), admin)
+    assert r.status_code == 422, r.text
+    details = r.json()["error"]["details"]
+    assert {(d["file"], d["row"], d["field"]) for d in details} == {
+        ("units.geojson", n_units + 1, "code"),
+        ("units.geojson", n_units + 1, "name"),
+    }
+    assert {d["type"] for d in details} == {"string_too_long"}
+    assert f"units.geojson 第{n_units + 1}行" in r.json()["error"]["message"]
+    assert counts(db) == before
+    with db.session() as session:
+        assert session.execute(select(Unit).where(Unit.name == BAD_NAME)).first() is None
+
+
+# A unit row refused by the API is refused by the import, naming the same fields.
+REFUSED_UNITS = {
+    "code with a slash": {"code": "A/B", "name": "某所", "kind": "other"},
+    "code of 33": {"code": "C" * 33, "name": "某所", "kind": "other"},
+    "name of 101": {"code": "N1", "name": "所" * 101, "kind": "other"},
+    "unknown kind": {"code": "K1", "name": "某所", "kind": "castle"},
+    "population too large": {"code": "P1", "name": "某所", "kind": "other", "population": 10**9},
+    "no name": {"code": "M1", "kind": "other"},
+}
+
+
+@pytest.mark.parametrize("props", REFUSED_UNITS.values(), ids=REFUSED_UNITS.keys())
+def test_a_unit_the_api_refuses_the_import_refuses_alike(
+    client: TestClient, db: Database, admin: dict[str, str], props: dict[str, Any]
+) -> None:
+    api = client.post("/api/units", json=props, headers=admin)
+    assert api.status_code == 422, api.text
+    api_fields = {(d["field"], d["message"]) for d in api.json()["error"]["details"]}
+    files = unzip(client.get("/api/org/export", headers=admin).content)
+    before = counts(db)
+    r = _import(client, _with_unit(files, props), admin)
+    assert r.status_code == 422, r.text
+    assert {(d["field"], d["message"]) for d in r.json()["error"]["details"]} == api_fields
+    assert counts(db) == before
+
+
+def test_officer_and_zone_rows_meet_the_api_constraints(
+    client: TestClient, db: Database, admin: dict[str, str]
+) -> None:
+    files = unzip(client.get("/api/org/export", headers=admin).content)
+    blank = {k: "" for k in ("team", "zone", "duty_status", "active", "synthetic")}
+    files["officers.csv"] = _edit_csv(
+        files["officers.csv"],
+        [
+            {**blank, "police_number": "A 9/9", "name": "甲", "kind": "sworn", "unit": "A"},
+            {**blank, "police_number": "N7", "name": "名" * 51, "kind": "sworn", "unit": "A"},
+            {**blank, "police_number": "N8", "name": "乙", "kind": "sworn", "unit": "A"}
+            | {"active": "maybe"},
+        ],
+    )
+    zones = json.loads(files["zones.geojson"])
+    zones["features"].append(
+        {"type": "Feature", "geometry": None, "properties": {"code": "Z 1", "station": "A"}}
+    )
+    files["zones.geojson"] = json.dumps(zones).encode("utf-8")
+    before = counts(db)
+    r = _import(client, files, admin)
+    assert r.status_code == 422, r.text
+    problems = {(d["file"], d["row"], d["field"]) for d in r.json()["error"]["details"]}
+    assert problems == {
+        ("officers.csv", 80, "police_number"),
+        ("officers.csv", 81, "name"),
+        ("officers.csv", 82, "active"),
+        ("zones.geojson", 3, "code"),
+    }
+    assert counts(db) == before
+
+
+def test_cells_are_read_as_the_bundle_writes_them(
+    client: TestClient, db: Database, admin: dict[str, str]
+) -> None:
+    """Booleans as 是/否 or yes/no, numbers as text, blanks for defaults, extra properties."""
+    files = unzip(client.get("/api/org/export", headers=admin).content)
+    props = {
+        "code": "T9",
+        "name": "新设所",
+        "kind": "rural_station",
+        "population": "12000",
+        "traffic_integrated": "是",
+        "service_window": "no",
+        "central": "",
+        "note": "not a bundle property",
+    }
+    r = _import(client, _with_unit(files, props), admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["created"]["unit"] == 1
+    with db.session() as session:
+        unit = session.execute(select(Unit).where(Unit.code == "T9")).scalar_one()
+        assert (unit.population, unit.traffic_integrated, unit.service_window) == (
+            12000,
+            True,
+            False,
+        )
+        assert unit.central_id is None and unit.synthetic is False

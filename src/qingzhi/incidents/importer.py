@@ -58,7 +58,7 @@ from pyproj.exceptions import CRSError
 
 from qingzhi.auth.context import Actor
 from qingzhi.config import Settings
-from qingzhi.errors import ValidationFailed
+from qingzhi.errors import RowError, ValidationFailed
 from qingzhi.geo.datum import Datum
 from qingzhi.incidents import service
 from qingzhi.incidents.enums import SUBTYPES, Category
@@ -70,16 +70,6 @@ log = logging.getLogger(__name__)
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
 BATCH = 5000
 _TEMPLATE = re.compile(r"\{([^{}]+)\}")
-
-
-@dataclass
-class RowError:
-    """One bad row: where, which field, why."""
-
-    file: str
-    row: int
-    field: str
-    reason: str
 
 
 @dataclass
@@ -371,10 +361,7 @@ def import_file(
             except _FieldError as exc:
                 summary.errors.append(RowError(path.name, line, exc.field, str(exc)))
             except ValidationError as exc:
-                for err in exc.errors():
-                    fld = ".".join(str(p) for p in err["loc"]) or "row"
-                    msg = str(err["msg"]).removeprefix("Value error, ")
-                    summary.errors.append(RowError(path.name, line, fld, msg))
+                summary.errors.extend(RowError.of(exc, file=path.name, row=line))
             if len(batch) >= BATCH:
                 yield batch
                 batch = []

@@ -29,7 +29,7 @@ from qingzhi.auth.context import Actor
 from qingzhi.auth.deps import require
 from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
-from qingzhi.errors import QingzhiError, ValidationFailed
+from qingzhi.errors import QingzhiError, RowError, ValidationFailed
 from qingzhi.geo.geometry import parse_area
 from qingzhi.incidents import disclosure, exports, query, service
 from qingzhi.incidents.enums import Category
@@ -229,9 +229,9 @@ def _bulk(data: bytes, db: Database, settings: Settings, actor: Actor) -> BulkRe
             items.append(IncidentCreate.model_validate(raw))
             positions.append(i)
         except ValidationError as exc:
-            for err in exc.errors():
-                field = ".".join(str(p) for p in err["loc"]) or "item"
-                errors.append({"index": i, "field": field, "message": err["msg"]})
+            # the bulk API's published item error: the item's index in ``items``, not a file row
+            for e in RowError.of(exc, file="items", row=i, whole="item"):
+                errors.append({"index": i, "field": e.field, "message": e.reason})
     ids: list[int | None] = [None] * len(body.items)
     created = existing = 0
     start, size = 0, BULK_FIRST

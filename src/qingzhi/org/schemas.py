@@ -1,8 +1,10 @@
-"""Pydantic schemas of the organisation's API."""
+"""Pydantic schemas of the organisation's API, and of the org bundle's rows (the same fields
+and constraints, with the few the bundle adds: the bureau, a unit's central station, the
+synthetic and active flags)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -21,22 +23,26 @@ def _not_null(value: Any) -> Any:
     return value
 
 
+Code = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")]
+Population = Annotated[int | None, Field(ge=0, le=100_000_000)]
+
+
 class UnitBase(_Strict):
     name: str = Field(min_length=1, max_length=100)
     kind: UnitKind
-    population: int | None = Field(default=None, ge=0, le=100_000_000)
+    population: Population = None
     jurisdiction: dict[str, Any] | None = None
     traffic_integrated: bool = False
     service_window: bool = True
 
 
 class UnitCreate(UnitBase):
-    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")
+    code: Code
 
 
 class UnitUpdate(_Strict):
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    population: int | None = Field(default=None, ge=0, le=100_000_000)
+    population: Population = None
     jurisdiction: dict[str, Any] | None = None
     traffic_integrated: bool | None = None
     service_window: bool | None = None
@@ -69,18 +75,18 @@ class UnitRead(BaseModel):
 
 class ZoneBase(_Strict):
     name: str = Field(min_length=1, max_length=100)
-    population: int | None = Field(default=None, ge=0, le=100_000_000)
+    population: Population = None
     geometry: dict[str, Any] | None = None
 
 
 class ZoneCreate(ZoneBase):
-    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")
+    code: Code
     station: str = Field(description="code of the station the zone belongs to")
 
 
 class ZoneUpdate(_Strict):
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    population: int | None = Field(default=None, ge=0, le=100_000_000)
+    population: Population = None
     geometry: dict[str, Any] | None = None
 
     _present = field_validator("name", mode="before")(_not_null)
@@ -96,7 +102,7 @@ class ZoneRead(BaseModel):
 
 
 class OfficerCreate(_Strict):
-    police_number: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")
+    police_number: Code
     name: str = Field(min_length=1, max_length=50)
     kind: OfficerKind
     unit: str = Field(description="unit code")
@@ -114,6 +120,36 @@ class OfficerUpdate(_Strict):
     active: bool | None = None
 
     _present = field_validator("name", "unit", "duty_status", "active", mode="before")(_not_null)
+
+
+class BureauImport(_Strict):
+    """The bureau as an org bundle's bureau.json states it (no API changes the bureau)."""
+
+    code: Code
+    name: str = Field(min_length=1, max_length=100)
+    population: Population = None
+    boundary: dict[str, Any] | None = None
+    synthetic: bool = False
+
+
+class UnitImport(UnitCreate):
+    """A unit as an org bundle states it: the API's fields, its central station and a flag."""
+
+    central: str | None = Field(default=None, description="code of its central station")
+    synthetic: bool = False
+
+
+class ZoneImport(ZoneCreate):
+    """A zone as an org bundle states it."""
+
+    synthetic: bool = False
+
+
+class OfficerImport(OfficerCreate):
+    """An officer as an org bundle's officers.csv states them."""
+
+    active: bool = True
+    synthetic: bool = False
 
 
 class OfficerRead(BaseModel):

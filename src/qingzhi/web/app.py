@@ -28,6 +28,7 @@ from qingzhi.errors import (
     Unauthenticated,
     ValidationFailed,
     error_schemas,
+    validation_message,
 )
 from qingzhi.incidents.ogc import router as ogc_router
 from qingzhi.incidents.views import router as incidents_router
@@ -66,15 +67,7 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     for err in exc.errors():
         kind = err.get("type", "")
         field = "body" if kind == "json_invalid" else _field_of(tuple(err.get("loc", ())))
-        if kind == "json_invalid":
-            message = "请求体不是合法的 JSON"
-        elif kind == "missing":
-            message = "缺少必填字段"
-        elif kind == "extra_forbidden":
-            message = "未知字段"
-        else:
-            message = str(err.get("msg", "取值无效")).removeprefix("Value error, ")
-        out.append({"field": field, "message": message, "type": kind})
+        out.append({"field": field, "message": validation_message(err), "type": kind})
     return out
 
 

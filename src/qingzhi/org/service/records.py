@@ -1,0 +1,117 @@
+"""The organisation's rows found by code or id in the caller's scope, the caller's scope in
+words, and the audited snapshots of units, zones and officers.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from qingzhi.auth.context import Actor
+from qingzhi.errors import NotFound, ValidationFailed
+from qingzhi.org import scope as org_scope
+from qingzhi.org.models import Bureau, Officer, Unit, Zone
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- snapshots for the audit trail
+
+
+def unit_snapshot(unit: Unit) -> dict[str, Any]:
+    """The audited fields of a unit."""
+    return {
+        "code": unit.code,
+        "name": unit.name,
+        "kind": str(unit.kind),
+        "central_id": unit.central_id,
+        "population": unit.population,
+        "jurisdiction": unit.jurisdiction,
+        "traffic_integrated": unit.traffic_integrated,
+        "service_window": unit.service_window,
+        "synthetic": unit.synthetic,
+    }
+
+
+def zone_snapshot(zone: Zone) -> dict[str, Any]:
+    """The audited fields of a zone."""
+    return {
+        "code": zone.code,
+        "name": zone.name,
+        "station_id": zone.station_id,
+        "population": zone.population,
+        "geometry": zone.geometry,
+        "synthetic": zone.synthetic,
+    }
+
+
+def officer_snapshot(officer: Officer) -> dict[str, Any]:
+    """The audited fields of an officer."""
+    return {
+        "police_number": officer.police_number,
+        "name": officer.name,
+        "kind": str(officer.kind),
+        "unit_id": officer.unit_id,
+        "team": str(officer.team) if officer.team else None,
+        "zone_id": officer.zone_id,
+        "duty_status": str(officer.duty_status),
+        "active": officer.active,
+        "synthetic": officer.synthetic,
+    }
+
+
+# ---------------------------------------------------------------- rows by code or id, in scope
+
+
+def bureau(session: Session) -> Bureau:
+    """The bureau of this deployment."""
+    row = session.execute(select(Bureau).order_by(Bureau.id).limit(1)).scalar_one_or_none()
+    if row is None:
+        raise NotFound("尚未导入组织机构（公安局）")
+    return row
+
+
+def unit_by_code(session: Session, code: str, *, field: str = "unit") -> Unit:
+    """The unit with ``code``, or a field error."""
+    unit = session.execute(select(Unit).where(Unit.code == code)).scalar_one_or_none()
+    if unit is None:
+        raise ValidationFailed.field(field, f"单位代码 {code} 不存在")
+    return unit
+
+
+def zone_by_code(session: Session, code: str, *, field: str = "zone") -> Zone:
+    """The zone with ``code``, or a field error."""
+    zone = session.execute(select(Zone).where(Zone.code == code)).scalar_one_or_none()
+    if zone is None:
+        raise ValidationFailed.field(field, f"片区代码 {code} 不存在")
+    return zone
+
+
+def visible_unit(session: Session, actor: Actor, unit_id: int) -> Unit:
+    """The unit with ``unit_id`` if the caller sees it, else NotFound."""
+    unit = session.get(Unit, unit_id)
+    if unit is None or not org_scope.admits_unit(actor, unit.id):
+        raise NotFound()
+    return unit
+
+
+def unit_in_scope(session: Session, actor: Actor, code: str, field: str) -> Unit:
+    """The unit with ``code`` if it is in the caller's scope, else an error on ``field``."""
+    station = unit_by_code(session, code, field=field)
+    if not org_scope.admits_unit(actor, station.id):
+        raise ValidationFailed.field(field, f"单位 {code} 不在您的权限范围内")
+    return station
+
+
+def scope_label(*, session: Session, actor: Actor) -> str:
+    """What the caller sees, in words: 全局, or their unit's name (else the units' names)."""
+    if actor.scope.whole_bureau:
+        return "全局"
+    top = session.get(Unit, actor.unit_id) if actor.unit_id else None
+    if top is not None:
+        return top.name
+    names = session.scalars(org_scope.units(select(Unit.name), actor).order_by(Unit.code))
+    return "、".join(names)

@@ -62,7 +62,8 @@ from incident_intake import (
     table,
     token_for,
 )
-from qingzhi.demo.reference import LOCAL_TZ, demo_window, load_demo
+from qingzhi.demo.loader import demo_window, load_demo
+from qingzhi.demo.reference import LOCAL_TZ
 from qingzhi.incidents.models import Incident
 from qingzhi.org.models import Bureau
 from qingzhi.runtime import tune_gc

@@ -64,12 +64,60 @@ _MESSAGES = {
     "missing": "缺少必填字段",
     "extra_forbidden": "未知字段",
 }
+# pydantic's own error types in Chinese (its messages are English); ``{name}`` takes the value of
+# the error's context. A type not listed keeps pydantic's message.
+_TEMPLATES = {
+    "string_too_long": "长度不得超过 {max_length} 个字符",
+    "string_too_short": "长度不得少于 {min_length} 个字符",
+    "string_pattern_mismatch": "格式不符（须匹配 {pattern}）",
+    "string_type": "须为文本",
+    "too_long": "最多 {max_length} 项",
+    "too_short": "至少 {min_length} 项",
+    "less_than_equal": "不得大于 {le}",
+    "less_than": "须小于 {lt}",
+    "greater_than_equal": "不得小于 {ge}",
+    "greater_than": "须大于 {gt}",
+    "multiple_of": "须为 {multiple_of} 的倍数",
+    "int_parsing": "须为整数",
+    "int_type": "须为整数",
+    "int_from_float": "须为整数（不能有小数）",
+    "float_parsing": "须为数",
+    "float_type": "须为数",
+    "finite_number": "须为有限的数",
+    "bool_parsing": "须为 true 或 false",
+    "bool_type": "须为 true 或 false",
+    "enum": "可选值：{expected}",
+    "literal_error": "可选值：{expected}",
+    "list_type": "须为列表",
+    "dict_type": "须为对象",
+    "model_type": "须为对象",
+    "date_parsing": "须为日期（如 2026-12-01）",
+    "date_from_datetime_parsing": "须为日期（如 2026-12-01）",
+    "date_type": "须为日期（如 2026-12-01）",
+    "datetime_parsing": "须为带时区的时间（如 2026-12-01T08:30:00+08:00）",
+    "datetime_from_date_parsing": "须为带时区的时间（如 2026-12-01T08:30:00+08:00）",
+    "datetime_type": "须为带时区的时间（如 2026-12-01T08:30:00+08:00）",
+    "timezone_aware": "时间须带时区（如 +08:00）",
+    "uuid_parsing": "须为 UUID",
+    "url_parsing": "须为网址",
+}
 
 
 def validation_message(err: Mapping[str, Any]) -> str:
-    """The user's message for one pydantic error (the API's answers and every importer's)."""
-    fixed = _MESSAGES.get(err.get("type", ""))
-    return fixed or str(err.get("msg", "取值无效")).removeprefix("Value error, ")
+    """The user's message (Chinese) for one pydantic error: the API's answers and every
+    importer's use it."""
+    kind = str(err.get("type", ""))
+    fixed = _MESSAGES.get(kind)
+    if fixed:
+        return fixed
+    template = _TEMPLATES.get(kind)
+    ctx = err.get("ctx") or {}
+    if template is not None:
+        try:
+            return template.format(**{k: str(v) for k, v in ctx.items()})
+        except (KeyError, IndexError):
+            pass
+    return str(err.get("msg", "取值无效")).removeprefix("Value error, ")
 
 
 @dataclass(frozen=True)

@@ -194,3 +194,18 @@ def test_explicit_null_clears_an_optional_field(
     )
     assert r.status_code == 200
     assert r.json()["team"] is None
+
+
+def test_field_errors_are_in_chinese(client: TestClient, db: Database, org: Org) -> None:
+    """pydantic's own checks (length, range, type) answer in Chinese, naming the field."""
+    headers = bearer(db, "admin")
+    body = {"code": "X" * 40, "name": "名", "kind": "urban_station", "population": -5}
+    r = client.post("/api/units", json=body, headers=headers)
+    assert r.status_code == 422
+    details = {d["field"]: d["message"] for d in r.json()["error"]["details"]}
+    assert details["code"] == "长度不得超过 32 个字符"
+    assert details["population"] == "不得小于 0"
+    r = client.post(
+        "/api/units", json={**body, "code": "X1", "population": 1, "kind": "bogus"}, headers=headers
+    )
+    assert r.json()["error"]["details"][0]["message"].startswith("可选值：")

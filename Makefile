@@ -1,11 +1,11 @@
-# qingzhi — the two commands: `make demo` and `make test`.
+# qingzhi — the two commands: `make demo` and `make test` (and `make test-quick` while working).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_SPEED ?= 5
 
-.PHONY: demo test lint types pytest serve clean
+.PHONY: demo test test-quick lint types pytest serve clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ pytest: $(STAMP)
 	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 test: lint types pytest
+
+# test-quick: lint, types and the tests without those marked slow (real-data regressions,
+# simulation studies, the API fuzzing, server-process races) or browser; for a local run while
+# working. `make test` is the whole suite (CI runs it).
+test-quick: PYTEST_ARGS += -m "not slow and not browser"
+test-quick: lint types pytest
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.db-wal var/*.db-shm var/audit-checkpoints.log .mypy_cache .pytest_cache .ruff_cache

@@ -1,13 +1,17 @@
-"""Test fixtures: a migrated database per backend, a rolled-back transaction per test, the app.
+"""Test fixtures: a migrated database per backend, a rolled-back transaction per test, the app,
+signed-in clients, and a committed database for tests whose threads or servers need their own
+connections.
 
-Every test that takes ``db`` runs on SQLite and, when QINGZHI_TEST_DATABASE_URL is set, on
-PostgreSQL too. The schema comes from the Alembic migrations.
+Every test that takes ``db`` (or ``committed``) runs on SQLite and, when
+QINGZHI_TEST_DATABASE_URL is set, on PostgreSQL too. The schema comes from the Alembic migrations.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -18,7 +22,10 @@ from sqlalchemy.engine import make_url
 from qingzhi.config import Settings, shared_data_dir
 from qingzhi.store.db import Database, make_engine, migrate
 from qingzhi.web.app import create_app
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import Org, build_org
+from tests.helpers import bearer
+from tests.live.server import committed_database
 
 PG_URL = os.environ.get("QINGZHI_TEST_DATABASE_URL")
 SHARED_DATA = shared_data_dir()
@@ -110,6 +117,47 @@ def client(app: FastAPI) -> Iterator[TestClient]:
     """An HTTP client for the app (same-origin host)."""
     with TestClient(app, base_url="http://testserver") as c:
         yield c
+
+
+@pytest.fixture
+def as_user(client: TestClient, db: Database, org: Org) -> Callable[[str], TestClient]:
+    """A function giving the client with a bearer token of the named user (one token each)."""
+    headers: dict[str, dict[str, str]] = {}
+
+    def use(username: str) -> TestClient:
+        if username not in headers:
+            headers[username] = bearer(db, username)
+        client.headers.update(headers[username])
+        return client
+
+    return use
+
+
+@pytest.fixture
+def admin(db: Database, org: Org) -> dict[str, str]:
+    """Authorization headers of the bureau's administrator."""
+    return bearer(db, "admin")
+
+
+@pytest.fixture(params=_backends())
+def committed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A committed database (SQLite file or a fresh PostgreSQL schema) with the test org, for
+    tests whose threads or servers each need their own connection."""
+    with committed_database(str(request.param), tmp_path, PG_URL) as db:
+        with db.session(write=True) as session:
+            build_org(session)
+        yield db
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (browser tests only: ``tests.browser``)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
 
 
 @pytest.fixture(autouse=True, scope="session")

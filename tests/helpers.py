@@ -1,18 +1,21 @@
-"""Helpers shared by the foundation's tests: bearer tokens, cookie logins, row counts."""
+"""Helpers shared by the tests: bearer tokens, cookie logins, acting users, row counts, ports."""
 
 from __future__ import annotations
 
 import io
 import re
+import socket
 import zipfile
+from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from qingzhi.audit.models import AuditHead, AuditRecord
 from qingzhi.auth import service as auth
-from qingzhi.auth.context import system_actor
+from qingzhi.auth.context import Actor, system_actor
 from qingzhi.auth.models import ApiToken, User, WebSession
 from qingzhi.org.models import Bureau, Officer, Unit, Zone
 from qingzhi.store.db import Database
@@ -60,6 +63,26 @@ def form_login(
     return client.post("/login", data=data, follow_redirects=False)
 
 
+def user_actor(session: Session, username: str) -> Actor:
+    """The acting principal of a test user (as a request of theirs would have it)."""
+    user = session.scalars(select(User).where(User.username == username)).one()
+    return auth.actor_for(session, user, request_id=None, via="test")
+
+
+def rows(db: Database, model: Any, *where: Any) -> int:
+    """The number of rows of ``model`` (those matching ``where``)."""
+    with db.session() as session:
+        query = select(func.count()).select_from(model).where(*where)
+        return int(session.execute(query).scalar_one())
+
+
+def free_port() -> int:
+    """A loopback TCP port free at the time of asking."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def counts(db: Database) -> dict[str, int]:
     """Rows per table of the organisation and the audit trail, plus the chain head's seq."""
     with db.session() as session:
@@ -73,8 +96,7 @@ def counts(db: Database) -> dict[str, int]:
 
 def audit_count(db: Database) -> int:
     """The number of audit records."""
-    with db.session() as session:
-        return session.execute(select(func.count()).select_from(AuditRecord)).scalar_one()
+    return rows(db, AuditRecord)
 
 
 def last_audit(db: Database) -> AuditRecord:

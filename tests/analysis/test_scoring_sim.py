@@ -32,26 +32,43 @@ target = 0.95
 """
 
 
-def coverage(scheme_text: str | None, n_sims: int, seed: int) -> tuple[float, np.ndarray]:
-    truth = scoring_truth(11)
-    scheme = default_scheme() if scheme_text is None else parse_scheme(scheme_text)
-    items = [it for it in scheme.items if it.weight > 0]
-    true_values = truth.values()
-    values = np.column_stack([true_values[it.indicator] for it in items])
-    true_score = score_values(values, list(truth.groups), items)
-    rng = np.random.default_rng(seed)
-    hits = np.zeros(len(truth.stations))
-    for s in range(n_sims):
-        board = score_stations(simulate_records(truth, rng), scheme, draws=1000, seed=s)
-        for i, code in enumerate(truth.stations):
-            st = board.station(code)
-            hits[i] += st.score_low <= true_score[i] <= st.score_high
-    per_station = hits / n_sims
-    return float(per_station.mean()), per_station
+class Study:
+    """Simulations of one scheme from one seed, drawn only as far as a test asks and kept, so
+    that the tests of a module share them (the first n are the same whoever asks first)."""
+
+    def __init__(self, scheme_text: str | None, seed: int) -> None:
+        self.truth = scoring_truth(11)
+        self.scheme = default_scheme() if scheme_text is None else parse_scheme(scheme_text)
+        items = [it for it in self.scheme.items if it.weight > 0]
+        true_values = self.truth.values()
+        values = np.column_stack([true_values[it.indicator] for it in items])
+        self.true_score = score_values(values, list(self.truth.groups), items)
+        self.rng = np.random.default_rng(seed)
+        self.hits: list[np.ndarray] = []  # per simulation: did each station's interval hold it
+
+    def coverage(self, n_sims: int) -> tuple[float, np.ndarray]:
+        """The share of the first ``n_sims`` simulations whose interval held the true score:
+        over all stations, and per station."""
+        while len(self.hits) < n_sims:
+            s = len(self.hits)
+            board = score_stations(
+                simulate_records(self.truth, self.rng), self.scheme, draws=1000, seed=s
+            )
+            low = np.array([board.station(code).score_low for code in self.truth.stations])
+            high = np.array([board.station(code).score_high for code in self.truth.stations])
+            self.hits.append((low <= self.true_score) & (self.true_score <= high))
+        per_station = np.mean(self.hits[:n_sims], axis=0)
+        return float(per_station.mean()), per_station
 
 
-def test_score_intervals_cover_on_a_small_study() -> None:
-    overall, per_station = coverage(THREE, 60, seed=1)
+@pytest.fixture(scope="module")
+def three() -> Study:
+    """The three-indicator scheme's simulations (seed 2), shared by the small and full study."""
+    return Study(THREE, seed=2)
+
+
+def test_score_intervals_cover_on_a_small_study(three: Study) -> None:
+    overall, per_station = three.coverage(60)
     # 60 × 26 intervals: a gross miscalibration (a fixed-n bootstrap, say, which gives rates
     # no variance at all) would be far outside this band.
     assert 0.91 <= overall <= 0.98, overall
@@ -59,13 +76,13 @@ def test_score_intervals_cover_on_a_small_study() -> None:
 
 
 @pytest.mark.slow
-def test_score_intervals_cover_at_nominal_rate_on_1000_simulations() -> None:
-    overall, per_station = coverage(THREE, 1000, seed=2)
+def test_score_intervals_cover_at_nominal_rate_on_1000_simulations(three: Study) -> None:
+    overall, per_station = three.coverage(1000)  # the small study's 60 and 940 more
     assert abs(overall - 0.95) <= 0.02, overall
     assert per_station.min() >= 0.92, per_station.min()
 
 
 @pytest.mark.slow
 def test_default_scheme_intervals_cover() -> None:
-    overall, _ = coverage(None, 200, seed=3)
+    overall, _ = Study(None, seed=3).coverage(200)
     assert abs(overall - 0.95) <= 0.02, overall

@@ -16,6 +16,9 @@ from qingzhi.analysis.grid import grid_for
 from qingzhi.analysis.methods import make_forecaster, prepare
 from qingzhi.analysis.prediction import NaiveCounts
 
+# the real-data regression: loads and fits years of Vancouver records
+pytestmark = pytest.mark.slow
+
 SERIES = {
     "all": None,
     "bne": "Break and Enter Residential/Other",
@@ -74,7 +77,6 @@ def _blas_kernels() -> set[str]:
     return {str(i.get("architecture")) for i in threadpool_info() if i["user_api"] == "blas"}
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("method", list(PINNED_HITS))
 def test_method_hits_pinned(vancouver: EventTable, method: str) -> None:
     ev = vancouver.of_categories(["Theft from Vehicle"])

@@ -14,6 +14,9 @@ from qingzhi.analysis import hotspots, nearrepeat, trends, warning
 from qingzhi.analysis.events import EventTable
 from qingzhi.analysis.grid import grid_for
 
+# real-data regressions on years of Vancouver records
+pytestmark = pytest.mark.slow
+
 BNE = "Break and Enter Residential/Other"
 TFV = "Theft from Vehicle"
 
@@ -75,7 +78,6 @@ def test_knox_finds_near_repeat_burglary_in_vancouver(vancouver: EventTable) -> 
     assert not k.significant()[3].any()
 
 
-@pytest.mark.slow
 def test_scan_weekly_on_vancouver_burglary(vancouver: EventTable) -> None:
     # A year of weekly scans (500 m cells, the year before as baseline). A baseline that gave
     # places without history a token expectation alarmed in 35 of these 52 weeks, 27 times on a

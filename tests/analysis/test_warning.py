@@ -81,6 +81,7 @@ def _from_history(
     return r.alarm, set(r.cells) & cluster if inject else set(r.cells)
 
 
+@pytest.mark.slow  # a simulation study: 40 quiet weeks and 20 with a cluster, scanned
 def test_scan_with_a_baseline_from_history_keeps_its_false_alarm_rate() -> None:
     # Calls in places with no history must not alarm on their own: at alpha 0.05, 40 quiet weeks
     # give about 2 alarms (up to 6 by chance, p ~ 0.99). The token baseline alarms in most of

@@ -3,17 +3,17 @@ database would), a signing key and checkpoint file, and a database whose writes 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, Engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine
 
 from qingzhi.audit import signing
 from qingzhi.config import Settings
-from qingzhi.store.db import Database, make_engine, migrate
+from qingzhi.store.db import Database
+from tests.conftest import PG_URL
+from tests.live.server import committed_database
 
 
 @pytest.fixture
@@ -56,27 +56,8 @@ def cp_settings(tmp_path: Path, key_path: Path) -> Settings:
 
 @pytest.fixture
 def committed_db(engine: Engine, tmp_path: Path) -> Iterator[Database]:
-    """A migrated database of its own whose transactions really commit (a SQLite file, or a
-    PostgreSQL schema dropped afterwards), for several threads at once."""
-    if engine.dialect.name == "sqlite":
-        url = f"sqlite:///{tmp_path / 'committed.db'}"
-        migrate(url)
-        db = Database(url)
+    """A migrated database of its own, without the test org, whose transactions really commit
+    (a SQLite file, or a PostgreSQL schema dropped afterwards), for several threads at once;
+    on the backend of ``engine``."""
+    with committed_database(engine.dialect.name, tmp_path, PG_URL) as db:
         yield db
-        db.dispose()
-        return
-    base = engine.url.render_as_string(hide_password=False)
-    schema = f"qingzhi_cp_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
-    admin = make_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    pg_url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    url_text = pg_url.render_as_string(hide_password=False)
-    migrate(url_text)
-    db = Database(url_text)
-    yield db
-    db.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    admin.dispose()

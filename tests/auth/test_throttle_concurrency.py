@@ -5,31 +5,18 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from qingzhi.audit.models import AuditRecord
 from qingzhi.auth.models import LoginThrottle
 from qingzhi.config import Settings
 from qingzhi.store.db import Database
-from tests.conftest import PG_URL, _backends
-from tests.factories import PASSWORD, build_org
-from tests.live.server import committed_database, serve
+from tests.factories import PASSWORD
+from tests.live.server import serve
 
 PARALLEL = 20
-
-
-@pytest.fixture(params=_backends())
-def committed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """A committed database (SQLite file or a fresh PostgreSQL schema) with the test org."""
-    with committed_database(str(request.param), tmp_path, PG_URL) as db:
-        with db.session(write=True) as session:
-            build_org(session)
-        yield db
 
 
 def _parallel_wrong_logins(url: str, username: str) -> list[int]:

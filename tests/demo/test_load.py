@@ -22,16 +22,12 @@ from qingzhi.incidents.models import Incident
 from qingzhi.org.enums import UnitKind
 from qingzhi.org.models import Bureau, Unit
 from qingzhi.store.db import Database
+from tests.helpers import rows
 
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)  # a fixed "now" in the past: the same window
 DAYS = 30
 VPD_FILE = vancouver.DATA_DIR / "crimedata_csv_AllNeighbourhoods_2024.csv.gz"
 VPD_ROWS = 3000  # the first rows of 2024: every one of the 24 neighbourhoods has located records
-
-
-def _count(db: Database, *where: object) -> int:
-    with db.session() as session:
-        return int(session.execute(select(func.count(Incident.id)).where(*where)).scalar_one())  # type: ignore[arg-type]
 
 
 def test_window_ends_yesterday_in_shanghai() -> None:
@@ -48,9 +44,9 @@ def test_demo_incidents_load_through_intake_and_reload_adds_nothing(
         load_demo(session=session, actor=actor, seed=2026)
     report = load_incidents(db=db, actor=actor, settings=settings, days=DAYS, now=NOW, batch=2000)
     assert report.created == report.calls
-    valid = _count(db, Incident.valid.is_(True))
+    valid = rows(db, Incident, Incident.valid.is_(True))
     assert 55_000 / 365 <= valid / DAYS <= 65_000 / 365  # about 60,000 valid a year
-    total = _count(db)
+    total = rows(db, Incident)
     assert total == report.calls
     assert (total - valid) / total == pytest.approx(0.30, abs=0.03)  # invalid calls about 30%
     with db.session() as session:
@@ -64,13 +60,13 @@ def test_demo_incidents_load_through_intake_and_reload_adds_nothing(
     assert last <= NOW
     assert audited == total
     # Routed to stations; repeat calls linked by intake itself.
-    assert _count(db, Incident.station_id.is_(None)) == 0
-    assert _count(db, Incident.repeat_of_id.is_not(None)) > 0.02 * total
-    assert _count(db, Incident.synthetic.is_(False)) == 0
+    assert rows(db, Incident, Incident.station_id.is_(None)) == 0
+    assert rows(db, Incident, Incident.repeat_of_id.is_not(None)) > 0.02 * total
+    assert rows(db, Incident, Incident.synthetic.is_(False)) == 0
 
     again = load_incidents(db=db, actor=actor, settings=settings, days=DAYS, now=NOW)
     assert again.created == 0 and again.existing == report.calls
-    assert _count(db) == total
+    assert rows(db, Incident) == total
     with db.session() as session:
         assert (
             session.execute(
@@ -147,4 +143,4 @@ def test_vancouver_sample_routes_records_to_their_neighbourhood(
 def test_incidents_need_the_org_first(db: Database, settings: Settings) -> None:
     with pytest.raises(ValidationFailed):
         load_incidents(db=db, actor=system_actor("demo"), settings=settings, days=1, now=NOW)
-    assert _count(db) == 0
+    assert rows(db, Incident) == 0

@@ -10,32 +10,14 @@ from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
 from qingzhi.dispatch import service
 from qingzhi.geo.roads import build_graph, parse_maxspeed
-from qingzhi.incidents import service as incidents
-from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.live import service as live
 from qingzhi.live.schemas import PositionIn
 from qingzhi.store.db import Database
 from tests.conftest import SHARED_DATA
-from tests.factories import Org
+from tests.factories import Org, add_incident
 
 OAKLAND = SHARED_DATA / "osm" / "west_oakland.osm.bz2"
 HELSINKI = SHARED_DATA / "osm" / "helsinki.osm.pbf"
-
-
-def _incident(db: Database, settings: Settings, lon: float, lat: float, sid: str = "D-1") -> int:
-    with db.session(write=True) as session:
-        inc, _ = incidents.intake(
-            session=session,
-            actor=system_actor(),
-            settings=settings,
-            item=IncidentCreate(
-                source_id=sid,
-                received_at="2026-11-01T10:00:00+08:00",
-                category="dispute",
-                location={"lon": lon, "lat": lat},
-            ),
-        )
-    return inc.id
 
 
 def _place(db: Database, officer_id: int, lon: float, lat: float) -> None:
@@ -47,18 +29,10 @@ def _place(db: Database, officer_id: int, lon: float, lat: float) -> None:
         )
 
 
-def _on_duty(org: Org, prefix: str) -> list[int]:
-    return [
-        o.id
-        for o in org.officers.values()
-        if o.police_number.startswith(prefix) and o.duty_status == "on_duty"
-    ]
-
-
 def test_handling_unit_first_then_neighbours_by_eta(db: Database, org: Org, settings) -> None:
-    iid = _incident(db, settings, 107.09, 30.05)  # station A, near B's border
-    a_far, a_near = _on_duty(org, "A")[:2]
-    b_close = _on_duty(org, "B")[0]
+    iid = add_incident(db, location=(107.09, 30.05))  # station A, near B's border
+    a_far, a_near = org.on_duty("A")[:2]
+    b_close = org.on_duty("B")[0]
     _place(db, a_far, 107.01, 30.01)
     _place(db, a_near, 107.05, 30.05)
     _place(db, b_close, 107.11, 30.05)  # closest of all, but a neighbour's
@@ -87,7 +61,7 @@ def test_handling_unit_first_then_neighbours_by_eta(db: Database, org: Org, sett
 
 
 def test_central_station_bundle_is_one_tier(db: Database, org: Org, settings) -> None:
-    iid = _incident(db, settings, 107.05, 30.15)  # R1, run by central station C
+    iid = add_incident(db, location=(107.05, 30.15))  # R1, run by central station C
     with db.session() as session:
         rec = service.recommend(
             session=session, actor=system_actor(), settings=settings, incident_id=iid, limit=200
@@ -97,19 +71,19 @@ def test_central_station_bundle_is_one_tier(db: Database, org: Org, settings) ->
 
 
 def test_chief_only_gets_officers_in_scope(as_user, db: Database, org: Org, settings) -> None:
-    iid = _incident(db, settings, 107.05, 30.05)
+    iid = add_incident(db, location=(107.05, 30.05))
     r = as_user("chief_a").get(f"/api/dispatch/incidents/{iid}/candidates?limit=100")
     assert r.status_code == 200, r.text
     assert {c["unit_id"] for c in r.json()["candidates"]} == {org.id("A")}
-    other = _incident(db, settings, 107.15, 30.05, "D-B")
+    other = add_incident(db, location=(107.15, 30.05), source_id="D-B")
     assert as_user("chief_a").get(f"/api/dispatch/incidents/{other}/candidates").status_code == 404
 
 
 def test_one_click_dispatch_changes_incident_and_officer(
     as_user, db: Database, org: Org, settings
 ) -> None:
-    iid = _incident(db, settings, 107.05, 30.05)
-    oid = _on_duty(org, "A")[0]
+    iid = add_incident(db, location=(107.05, 30.05))
+    oid = org.on_duty("A")[0]
     r = as_user("dispatcher").post(f"/api/dispatch/incidents/{iid}", json={"officer_ids": [oid]})
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "dispatched"
@@ -119,7 +93,7 @@ def test_one_click_dispatch_changes_incident_and_officer(
     # Busy officers are no longer candidates, and cannot be sent twice.
     cands = as_user("dispatcher").get(f"/api/dispatch/incidents/{iid}/candidates?limit=100").json()
     assert oid not in [c["officer_id"] for c in cands["candidates"]]
-    second = _incident(db, settings, 107.05, 30.06, "D-2")
+    second = add_incident(db, location=(107.05, 30.06), source_id="D-2")
     r = as_user("dispatcher").post(f"/api/dispatch/incidents/{second}", json={"officer_ids": [oid]})
     assert r.status_code == 409
     assert "出警中" in r.json()["error"]["message"]
@@ -143,11 +117,11 @@ def test_every_way_to_dispatch_checks_the_officers(
 ) -> None:
     """The lifecycle endpoint sends officers too: a busy officer is refused there as well, the
     incident stays as it was, and one officer named twice is a field error."""
-    busy, free = _on_duty(org, "A")[:2]
-    first = _incident(db, settings, 107.05, 30.05)
+    busy, free = org.on_duty("A")[:2]
+    first = add_incident(db, location=(107.05, 30.05))
     c = as_user("dispatcher")
     assert c.post(f"/api/dispatch/incidents/{first}", json={"officer_ids": [busy]}).is_success
-    second = _incident(db, settings, 107.05, 30.06, "D-2")
+    second = add_incident(db, location=(107.05, 30.06), source_id="D-2")
     r = c.post(
         f"/api/incidents/{second}/transitions",
         json={"to": "dispatched", "officer_ids": [free, busy]},
@@ -163,7 +137,7 @@ def test_every_way_to_dispatch_checks_the_officers(
 
 
 def test_off_duty_officer_cannot_be_sent(as_user, db: Database, org: Org, settings) -> None:
-    iid = _incident(db, settings, 107.05, 30.05)
+    iid = add_incident(db, location=(107.05, 30.05))
     off = next(
         o.id
         for o in org.officers.values()
@@ -210,8 +184,8 @@ def test_recommendations_use_the_road_graph_when_configured(
     settings = Settings(database_url="sqlite://", road_graph=OAKLAND)
     g = build_graph(OAKLAND)
     # Put the incident and two officers on Oakland's roads (the test org's units are elsewhere).
-    iid = _incident(db, settings, float(g.lon[10]), float(g.lat[10]))
-    a, b = _on_duty(org, "A")[:2]
+    iid = add_incident(db, location=(float(g.lon[10]), float(g.lat[10])))
+    a, b = org.on_duty("A")[:2]
     _place(db, a, float(g.lon[11]), float(g.lat[11]))
     _place(db, b, float(g.lon[100]), float(g.lat[100]))
     with db.session() as session:

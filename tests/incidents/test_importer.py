@@ -16,6 +16,7 @@ from qingzhi.incidents.importer import Mapping, import_file
 from qingzhi.incidents.models import Incident
 from qingzhi.store.db import Database
 from tests.factories import Org
+from tests.helpers import rows
 
 MAPPING = """
 [source]
@@ -54,11 +55,6 @@ ROWS = [
 ]
 
 
-def _count(db: Database) -> int:
-    with db.session() as s:
-        return int(s.execute(select(func.count()).select_from(Incident)).scalar_one())
-
-
 @pytest.fixture
 def mapping(tmp_path: Path) -> Mapping:
     path = tmp_path / "cad.toml"
@@ -84,12 +80,12 @@ def test_bad_rows_are_reported_and_good_rows_load_once(
         (8, "priority"),
     }
     assert all(e.file == "cad.csv.gz" and e.reason for e in summary.errors)
-    assert _count(db) == 3
+    assert rows(db, Incident) == 3
     again = import_file(
         db=db, actor=system_actor(), settings=Settings(), path=csv_path, mapping=mapping
     )
     assert (again.created, again.existing) == (0, 3)
-    assert _count(db) == 3
+    assert rows(db, Incident) == 3
     with db.session() as s:
         by_address = s.execute(
             select(Incident.source_id, Incident.station_id, Incident.routed_by).where(

@@ -5,39 +5,35 @@ from __future__ import annotations
 import csv
 import io
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from qingzhi.audit.models import AuditRecord
 from qingzhi.incidents.models import Incident
-from tests.incidents.conftest import body
-
-
-def _count(db, model):
-    with db.session() as s:
-        return s.execute(select(func.count()).select_from(model)).scalar_one()
+from tests.factories import incident_body
+from tests.helpers import rows
 
 
 def test_intake_routes_to_station_and_is_idempotent(as_user, org, db):
     c = as_user("dispatcher")
-    r = c.post("/api/incidents", json=body())
+    r = c.post("/api/incidents", json=incident_body())
     assert r.status_code == 201, r.text
     inc = r.json()["incident"]
     assert inc["unit_id"] == org.id("A")
     assert inc["status"] == "received"
     assert inc["caller_phone"] == "138****5678"
     assert inc["routed_by"] == "jurisdiction"
-    audits = _count(db, AuditRecord)
-    again = c.post("/api/incidents", json=body(description="另一描述"))
+    audits = rows(db, AuditRecord)
+    again = c.post("/api/incidents", json=incident_body(description="另一描述"))
     assert again.status_code == 200
     assert again.json()["incident"]["id"] == inc["id"]
     assert again.json()["created"] is False
-    assert _count(db, Incident) == 1
-    assert _count(db, AuditRecord) == audits
+    assert rows(db, Incident) == 1
+    assert rows(db, AuditRecord) == audits
 
 
 def test_bundled_member_goes_to_central_station(as_user, org):
     c = as_user("dispatcher")
-    r = c.post("/api/incidents", json=body(location={"lon": 107.05, "lat": 30.15}))
+    r = c.post("/api/incidents", json=incident_body(location={"lon": 107.05, "lat": 30.15}))
     inc = r.json()["incident"]
     assert inc["station_id"] == org.id("R1")
     assert inc["unit_id"] == org.id("C")
@@ -45,7 +41,7 @@ def test_bundled_member_goes_to_central_station(as_user, org):
 
 def test_outside_every_jurisdiction_goes_to_nearest_and_is_flagged(as_user, org):
     c = as_user("dispatcher")
-    r = c.post("/api/incidents", json=body(location={"lon": 107.45, "lat": 30.35}))
+    r = c.post("/api/incidents", json=incident_body(location={"lon": 107.45, "lat": 30.35}))
     inc = r.json()["incident"]
     assert inc["station_id"] == org.id("S")
     assert inc["routed_by"] == "nearest"
@@ -54,10 +50,12 @@ def test_outside_every_jurisdiction_goes_to_nearest_and_is_flagged(as_user, org)
 
 def test_without_coordinates_matches_address_or_queues(as_user, org):
     c = as_user("dispatcher")
-    r = c.post("/api/incidents", json=body(location=None, address="丙镇场口菜市场"))
+    r = c.post("/api/incidents", json=incident_body(location=None, address="丙镇场口菜市场"))
     assert r.json()["incident"]["station_id"] == org.id("S")
     assert r.json()["incident"]["routed_by"] == "address"
-    r = c.post("/api/incidents", json=body(source_id="x2", location=None, address="某某地方"))
+    r = c.post(
+        "/api/incidents", json=incident_body(source_id="x2", location=None, address="某某地方")
+    )
     inc = r.json()["incident"]
     assert inc["routed_by"] == "queue"
     assert inc["unit_id"] == org.id("CMD")
@@ -66,10 +64,10 @@ def test_without_coordinates_matches_address_or_queues(as_user, org):
 
 def test_repeat_calls_link_to_the_first(as_user, org):
     c = as_user("dispatcher")
-    first = c.post("/api/incidents", json=body()).json()["incident"]
+    first = c.post("/api/incidents", json=incident_body()).json()["incident"]
     same_caller = c.post(
         "/api/incidents",
-        json=body(
+        json=incident_body(
             source_id="r2",
             received_at="2026-11-01T10:20:00+08:00",
             location={"lon": 107.08, "lat": 30.08},
@@ -77,7 +75,7 @@ def test_repeat_calls_link_to_the_first(as_user, org):
     ).json()["incident"]
     nearby = c.post(
         "/api/incidents",
-        json=body(
+        json=incident_body(
             source_id="r3",
             caller_phone="13900000000",
             received_at="2026-11-01T10:30:00+08:00",
@@ -86,7 +84,7 @@ def test_repeat_calls_link_to_the_first(as_user, org):
     ).json()["incident"]
     far = c.post(
         "/api/incidents",
-        json=body(
+        json=incident_body(
             source_id="r4",
             caller_phone="13900000001",
             received_at="2026-11-01T10:30:00+08:00",
@@ -136,7 +134,7 @@ def test_repeat_links_across_stations_show_only_in_scope(as_user, org, db):
         as_user("dispatcher")
         .post(
             "/api/incidents",
-            json=body(source_id="b-1", location=in_b, caller_phone="13700000001"),
+            json=incident_body(source_id="b-1", location=in_b, caller_phone="13700000001"),
         )
         .json()["incident"]
     )
@@ -145,7 +143,7 @@ def test_repeat_links_across_stations_show_only_in_scope(as_user, org, db):
     # The same caller, 20 minutes later, in station A.
     r = chief.post(
         "/api/incidents",
-        json=body(
+        json=incident_body(
             source_id="a-1",
             received_at="2026-11-01T10:20:00+08:00",
             caller_phone="13700000001",
@@ -157,7 +155,7 @@ def test_repeat_links_across_stations_show_only_in_scope(as_user, org, db):
     # Another caller, same category 100 m away across the border, 30 minutes later.
     by_place = chief.post(
         "/api/incidents",
-        json=body(
+        json=incident_body(
             source_id="a-2",
             received_at="2026-11-01T10:30:00+08:00",
             caller_phone="13900000009",
@@ -217,7 +215,8 @@ def test_repeat_links_across_stations_show_only_in_scope(as_user, org, db):
 def test_gcj02_input_is_stored_as_wgs84(as_user):
     c = as_user("dispatcher")
     r = c.post(
-        "/api/incidents", json=body(location={"lon": 107.3487, "lat": 30.3300, "datum": "gcj02"})
+        "/api/incidents",
+        json=incident_body(location={"lon": 107.3487, "lat": 30.3300, "datum": "gcj02"}),
     )
     loc = r.json()["incident"]["location"]
     assert 0.002 < 107.3487 - loc["lon"] < 0.008
@@ -226,7 +225,7 @@ def test_gcj02_input_is_stored_as_wgs84(as_user):
 
 def test_unmasked_read_is_audited(as_user, db):
     c = as_user("dispatcher")
-    iid = c.post("/api/incidents", json=body()).json()["incident"]["id"]
+    iid = c.post("/api/incidents", json=incident_body()).json()["incident"]["id"]
     r = c.get(f"/api/incidents/{iid}?unmask=true")
     assert r.json()["caller_phone"] == "13812345678"
     with db.session() as s:
@@ -256,13 +255,13 @@ def test_calls_posted_together_keep_their_own_callers(db, org, settings):
             return auth.actor_for(s, user, request_id=rid, via="test")
 
     dispatcher, chief = actor("dispatcher", "req-d"), actor("chief_a", "req-c")
-    outside = body(source_id="far", location={"lon": 107.45, "lat": 30.35})  # station S
+    outside = incident_body(source_id="far", location={"lon": 107.45, "lat": 30.35})  # station S
     with db.session(write=True) as s:
         service.intake_posted(s, [(dispatcher, settings, IncidentCreate.model_validate(outside))])
     posted = [
-        (dispatcher, settings, IncidentCreate.model_validate(body(source_id="p1"))),
-        (chief, settings, IncidentCreate.model_validate(body(source_id="p2"))),
-        (chief, settings, IncidentCreate.model_validate(body(source_id="p1"))),
+        (dispatcher, settings, IncidentCreate.model_validate(incident_body(source_id="p1"))),
+        (chief, settings, IncidentCreate.model_validate(incident_body(source_id="p2"))),
+        (chief, settings, IncidentCreate.model_validate(incident_body(source_id="p1"))),
         (chief, settings, IncidentCreate.model_validate(outside)),
     ]
     with db.session(write=True) as s:
@@ -283,7 +282,7 @@ def test_calls_posted_together_keep_their_own_callers(db, org, settings):
         }
     assert trail[str(first[0].id)] == ("dispatcher", "req-d")
     assert trail[str(second[0].id)] == ("chief_a", "req-c")
-    assert _count(db, Incident) == 3
+    assert rows(db, Incident) == 3
 
 
 def test_batches_link_repeats_across_batches_and_keep_their_order(db, org, settings):
@@ -297,7 +296,7 @@ def test_batches_link_repeats_across_batches_and_keep_their_order(db, org, setti
 
     def item(sid, minute, phone):
         return IncidentCreate.model_validate(
-            body(
+            incident_body(
                 source_id=sid,
                 received_at=f"2026-11-01T10:{minute:02d}:00+08:00",
                 caller_phone=phone,
@@ -326,7 +325,7 @@ def test_batches_link_repeats_across_batches_and_keep_their_order(db, org, setti
             "after": {"repeat_count": 2},
             "repeat_ids": [third.id],
         }
-    assert _count(db, Incident) == 3
+    assert rows(db, Incident) == 3
     with db.session() as s:
         assert verify(session=s).ok
 
@@ -340,7 +339,7 @@ def test_a_batch_routed_ahead_is_routed_again_if_the_org_changed(db, org, settin
     from qingzhi.incidents.schemas import IncidentCreate
     from qingzhi.org.models import Unit
 
-    in_r1 = IncidentCreate.model_validate(body(location={"lon": 107.05, "lat": 30.15}))
+    in_r1 = IncidentCreate.model_validate(incident_body(location={"lon": 107.05, "lat": 30.15}))
     with db.session() as s:
         stale = region_index(s)
     prepared = service._prepare([in_r1], stale)
@@ -374,7 +373,7 @@ def test_text_index_follows_savepoints(db, org, settings):
         pytest.skip("SQLite's FTS5 index (PostgreSQL's GIN index follows the table itself)")
 
     def take(s, sid, text):
-        item = IncidentCreate.model_validate(body(source_id=sid, description=text))
+        item = IncidentCreate.model_validate(incident_body(source_id=sid, description=text))
         [r] = service.intake_many(session=s, actor=system_actor(), settings=settings, items=[item])
         return r.incident_id
 

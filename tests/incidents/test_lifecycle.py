@@ -9,7 +9,7 @@ from qingzhi.audit.models import AuditRecord
 from qingzhi.errors import InvalidTransition
 from qingzhi.incidents.lifecycle import TRANSITIONS, Status, check_transition
 from qingzhi.incidents.models import IncidentEvent
-from tests.incidents.conftest import body
+from tests.factories import incident_body
 
 
 def test_transition_table_is_closed_over_statuses():
@@ -22,7 +22,7 @@ def test_transition_table_is_closed_over_statuses():
 
 def test_full_lifecycle_with_response_time(as_user, org, db):
     c = as_user("dispatcher")
-    iid = c.post("/api/incidents", json=body()).json()["incident"]["id"]
+    iid = c.post("/api/incidents", json=incident_body()).json()["incident"]["id"]
     officer = org.officers["A001"].id
     r = c.post(
         f"/api/incidents/{iid}/transitions", json={"to": "dispatched", "officer_ids": [officer]}
@@ -59,7 +59,7 @@ def test_full_lifecycle_with_response_time(as_user, org, db):
 
 def test_invalid_transition_is_409_naming_both_states(as_user):
     c = as_user("dispatcher")
-    iid = c.post("/api/incidents", json=body()).json()["incident"]["id"]
+    iid = c.post("/api/incidents", json=incident_body()).json()["incident"]["id"]
     r = c.post(f"/api/incidents/{iid}/transitions", json={"to": "closed"})
     assert r.status_code == 409
     err = r.json()["error"]
@@ -70,7 +70,7 @@ def test_invalid_transition_is_409_naming_both_states(as_user):
 
 def test_transfer_needs_unit_and_reason_and_moves_the_incident(as_user, org):
     c = as_user("dispatcher")
-    iid = c.post("/api/incidents", json=body()).json()["incident"]["id"]
+    iid = c.post("/api/incidents", json=incident_body()).json()["incident"]["id"]
     r = c.post(f"/api/incidents/{iid}/transitions", json={"to": "transferred", "unit": "B"})
     assert r.status_code == 422
     assert r.json()["error"]["details"][0]["field"] == "reason"
@@ -85,7 +85,7 @@ def test_transfer_needs_unit_and_reason_and_moves_the_incident(as_user, org):
 
 def test_station_chief_cannot_see_or_move_another_stations_incident(as_user):
     c = as_user("dispatcher")
-    iid = c.post("/api/incidents", json=body()).json()["incident"]["id"]
+    iid = c.post("/api/incidents", json=incident_body()).json()["incident"]["id"]
     chief = as_user("chief_c")
     assert chief.get(f"/api/incidents/{iid}").status_code == 404
     r = chief.post(f"/api/incidents/{iid}/transitions", json={"to": "cancelled", "reason": "x"})
@@ -95,7 +95,7 @@ def test_station_chief_cannot_see_or_move_another_stations_incident(as_user):
 
 def test_dispatch_refuses_officers_outside_scope(as_user, org):
     c = as_user("chief_a")
-    iid = c.post("/api/incidents", json=body()).json()["incident"]["id"]
+    iid = c.post("/api/incidents", json=incident_body()).json()["incident"]["id"]
     r = c.post(
         f"/api/incidents/{iid}/transitions",
         json={"to": "dispatched", "officer_ids": [org.officers["B001"].id]},
@@ -127,7 +127,7 @@ def test_after_a_transfer_the_transferring_station_only_reads(as_user, org, db):
     and the command centre can."""
     _add_chief(db, "chief_b", "B")
     chief = as_user("chief_a")
-    iid = chief.post("/api/incidents", json=body()).json()["incident"]["id"]
+    iid = chief.post("/api/incidents", json=incident_body()).json()["incident"]["id"]
     r = chief.post(
         f"/api/incidents/{iid}/transitions",
         json={"to": "transferred", "unit": "B", "reason": "系城二辖区在办案件"},
@@ -168,7 +168,7 @@ def test_a_bundled_member_reads_but_its_central_station_moves(as_user, org, db):
     _add_chief(db, "chief_r1", "R1")
     iid = (
         as_user("dispatcher")
-        .post("/api/incidents", json=body(location={"lon": 107.05, "lat": 30.15}))
+        .post("/api/incidents", json=incident_body(location={"lon": 107.05, "lat": 30.15}))
         .json()["incident"]["id"]
     )
     member = as_user("chief_r1")

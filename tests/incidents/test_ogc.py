@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -11,7 +10,8 @@ import time
 import pytest
 import uvicorn
 
-from tests.incidents.conftest import body
+from tests.factories import incident_body
+from tests.helpers import free_port
 
 POINTS = [  # (source id, time, lon, lat) — A is 107.0–107.1, B 107.1–107.2 (lat 30.0–30.1)
     ("o1", "2026-10-01T08:00:00+08:00", 107.01, 30.01),
@@ -24,7 +24,7 @@ def _load(c):
     for i, (sid, at, lon, lat) in enumerate(POINTS):
         r = c.post(
             "/api/incidents",
-            json=body(
+            json=incident_body(
                 source_id=sid,
                 received_at=at,
                 caller_phone=f"1370000000{i}",
@@ -70,12 +70,6 @@ def test_unauthenticated_is_refused(client, org):
     assert client.get("/ogc/collections/incidents/items").status_code == 401
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.skipif(
     shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo (gdal-bin) is not installed"
 )
@@ -83,7 +77,7 @@ def test_gdal_reads_the_layer(app, as_user):
     c = as_user("analyst")
     token = c.headers["Authorization"].split()[1]
     _load(as_user("dispatcher"))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -8,7 +8,7 @@ import json
 
 from openpyxl import load_workbook
 
-from tests.incidents.conftest import body
+from tests.factories import incident_body
 
 ROWS = [
     (
@@ -56,7 +56,7 @@ def _load(c):
     for sid, at, cat, sub, desc, lon, lat in ROWS:
         r = c.post(
             "/api/incidents",
-            json=body(
+            json=incident_body(
                 source_id=sid,
                 received_at=at,
                 category=cat,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -29,27 +28,20 @@ from sqlalchemy import func, select
 import qingzhi
 from qingzhi.audit import service as audit
 from qingzhi.audit.models import AuditRecord
-from qingzhi.auth.context import system_actor
-from qingzhi.config import Settings
-from qingzhi.incidents import service as incidents
 from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
-from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.live.models import OfficerLive
 from qingzhi.store.db import Database
 from tests.conftest import PG_URL, _backends
-from tests.factories import build_org
-from tests.helpers import bearer
+from tests.factories import add_incident, build_org
+from tests.helpers import bearer, free_port
 from tests.live.server import committed_database
+
+# two server processes a backend and trials of every race (make test-quick leaves them out)
+pytestmark = pytest.mark.slow
 
 TRIALS = int(os.environ.get("QINGZHI_RACE_TRIALS", "8"))  # per test and backend
 BASE = dt.datetime(2026, 11, 1, 2, 0, tzinfo=dt.UTC)
 SRC = str(Path(qingzhi.__file__).resolve().parents[1])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -65,7 +57,7 @@ def server_processes(db: Database, n: int, log: Path) -> Iterator[list[str]]:
     try:
         with log.open("ab") as out:
             for _ in range(n):
-                port = _free_port()
+                port = free_port()
                 procs.append(
                     subprocess.Popen(
                         [
@@ -114,24 +106,12 @@ class Racing:
     serial: list[int]
 
     def incident(self, **overrides: Any) -> int:
-        """A new call in station A, received now (committed); its id."""
+        """A new dispute in station A (committed), three hours after the last one, so that no
+        call is a repeat of another; its id."""
         self.serial[0] += 1
-        fields: dict[str, Any] = {
-            "source_id": f"RACE-{self.serial[0]}",
-            # hours apart, so that no call is a repeat of another
-            "received_at": BASE + dt.timedelta(hours=3 * self.serial[0]),
-            "category": "dispute",
-            "location": {"lon": 107.05, "lat": 30.05},
-            **overrides,
-        }
-        with self.db.session(write=True) as session:
-            inc, _ = incidents.intake(
-                session=session,
-                actor=system_actor(),
-                settings=Settings(),
-                item=IncidentCreate.model_validate(fields),
-            )
-        return inc.id
+        n = self.serial[0]
+        fields = {"source_id": f"RACE-{n}", "at": BASE + dt.timedelta(hours=3 * n), **overrides}
+        return add_incident(self.db, **fields)
 
     def race(self, *requests: tuple[str, dict[str, Any]]) -> list[httpx.Response]:
         """Send the requests at once, the i-th to server i (mod 2), each from its own thread."""
@@ -304,7 +284,7 @@ def test_concurrent_repeat_calls_count_every_one(racing: Racing) -> None:
     for trial in range(max(2, TRIALS // 4)):
         phone = f"1370000{trial:04d}"
         at = dt.datetime(2026, 10, 1 + trial, 2, 0, tzinfo=dt.UTC)
-        primary = racing.incident(caller_phone=phone, received_at=at)
+        primary = racing.incident(caller_phone=phone, at=at)
         responses = racing.race(
             *(
                 (

@@ -9,48 +9,31 @@ from typing import Any
 
 import pytest
 
-from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
-from qingzhi.incidents import service as incidents
 from qingzhi.store.db import Database
-from tests.factories import build_org
-from tests.live.server import committed_database, serve
-from tests.web.test_browser import CHROMIUM, _call, _login, browser
+from tests.browser import MARKS, dispute_call, login, served_site
 
-__all__ = ["browser"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) is missing"
-    ),
-]
+pytestmark = MARKS
 # every forecast fit goes to a job, as a long one does on a large store
 SETTINGS = Settings(database_url="sqlite://", live_poll_seconds=0.2, forecast_inline_seconds=0.0)
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Database]]:
-    with committed_database("sqlite", tmp_path_factory.mktemp("forecast"), None) as db:
-        with db.session(write=True) as session:
-            build_org(session)
-        today = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).date()
-        items = []
-        for i in range(150):
-            day = today - dt.timedelta(days=60 - i % 60)
-            lon, lat = 107.01 + 0.006 * (i % 5), 30.01 + 0.006 * (i // 5 % 5)
-            items.append(_call(f"FC-{i}", f"{day.isoformat()}T10:00:00+08:00", lon, lat, i))
-        with db.session(write=True) as session:
-            incidents.intake_many(
-                session=session, actor=system_actor("110"), settings=SETTINGS, items=items
-            )
-        with serve(db, SETTINGS) as url:
-            yield url, db
+    """Two months of calls over station A, served on loopback."""
+    today = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).date()
+    calls = []
+    for i in range(150):
+        day = today - dt.timedelta(days=60 - i % 60)
+        lon, lat = 107.01 + 0.006 * (i % 5), 30.01 + 0.006 * (i // 5 % 5)
+        calls.append(dispute_call(f"FC-{i}", f"{day.isoformat()}T10:00:00+08:00", lon, lat, i))
+    with served_site(tmp_path_factory.mktemp("forecast"), SETTINGS, calls) as served:
+        yield served
 
 
 def test_the_forecast_layer_shows_the_job_progress_then_the_cells(site: Any, browser: Any) -> None:
     url, _ = site
-    page = _login(browser, url, "commander", "/bigscreen")
+    page = login(browser, url, "commander", "/bigscreen")
     page.wait_for_selector("body[data-analysis]", timeout=30_000)
     notes: list[str] = []
     page.on(
@@ -71,7 +54,7 @@ def test_the_forecast_layer_shows_the_job_progress_then_the_cells(site: Any, bro
 def test_the_legend_says_how_far_the_fit_is(site: Any, browser: Any) -> None:
     # The note as the page writes it while the job runs (from the job's progress).
     url, _ = site
-    page = _login(browser, url, "analyst", "/bigscreen")
+    page = login(browser, url, "analyst", "/bigscreen")
     page.wait_for_selector("body[data-analysis]", timeout=30_000)
     page.route(
         "**/api/intel/forecast*",

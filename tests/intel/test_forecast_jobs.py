@@ -19,26 +19,26 @@ from qingzhi.intel import forecasting
 from qingzhi.jobs.runner import PROGRESS_INTERVAL
 from qingzhi.store.db import Database
 from qingzhi.web.app import create_app
-from tests.helpers import bearer
+from tests.helpers import bearer, user_actor
 from tests.intel.test_views import A_HOT, _cluster_rows
-from tests.jobs.test_service import actor
 
 PARAMS = {"day": "2026-10-11", "top": 5, "fit_days": 20, "category": "criminal"}
 SETTINGS = Settings(database_url="sqlite://", forecast_inline_seconds=0.0)
 
 
 @pytest.fixture
-def client(committed: Database) -> Iterator[TestClient]:
+def committed_client(committed: Database) -> Iterator[TestClient]:
+    """A client of the app on the committed database (its job runner's threads read it)."""
     with TestClient(create_app(SETTINGS, committed), base_url="http://testserver") as c:
         yield c
 
 
 def _load(client: TestClient, db: Database) -> None:
-    from tests.incidents.conftest import body
+    from tests.factories import incident_body
 
     rows = _cluster_rows(40, 40, dt.date(2026, 9, 1), A_HOT)
     items = [
-        body(
+        incident_body(
             source_id=f"j-{i}", received_at=at, category=cat, subtype=sub,
             caller_phone=f"139{i:08d}", location={"lon": lon, "lat": lat, "datum": "wgs84"},
         )
@@ -59,13 +59,13 @@ def _wait(client: TestClient, url: str, headers: dict[str, str], until: Any) -> 
 
 
 def test_a_long_fit_is_a_job_and_then_the_same_request_answers_from_it(
-    client: TestClient, committed: Database, monkeypatch: pytest.MonkeyPatch
+    committed_client: TestClient, committed: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _load(client, committed)
+    _load(committed_client, committed)
     forecasting._FITTED.clear()
     with committed.session() as s:
         direct = forecasting.forecast_map(
-            session=s, actor=actor(s, "chief_a"), settings=SETTINGS, day=dt.date(2026, 10, 11),
+            session=s, actor=user_actor(s, "chief_a"), settings=SETTINGS, day=dt.date(2026, 10, 11),
             top=5, fit_days=20, categories=[Category.criminal], inline_seconds=1e9,
         )  # fmt: skip
     assert isinstance(direct, dict) and direct["features"]
@@ -89,22 +89,22 @@ def test_a_long_fit_is_a_job_and_then_the_same_request_answers_from_it(
 
     monkeypatch.setattr(forecasting, "fit_model", held)
     chief = bearer(committed, "chief_a")
-    first = client.get("/api/intel/forecast", params=PARAMS, headers=chief)
+    first = committed_client.get("/api/intel/forecast", params=PARAMS, headers=chief)
     assert first.status_code == 202, first.text
     job = first.json()["job"]
     assert first.headers["location"] == job["url"] == f"/api/jobs/{job['id']}"
     assert reached.wait(30)
-    running = client.get(job["url"], headers=chief).json()
+    running = committed_client.get(job["url"], headers=chief).json()
     assert running["status"] == "running"
     assert 0.25 <= running["progress"] < 1 and running["message"].startswith("计算特征")
     # asking again while it runs joins the same job
-    again = client.get("/api/intel/forecast", params=PARAMS, headers=chief)
+    again = committed_client.get("/api/intel/forecast", params=PARAMS, headers=chief)
     assert again.status_code == 202 and again.json()["job"]["id"] == job["id"]
     release.set()
-    done = _wait(client, job["url"], chief, lambda j: j["status"] in ("done", "failed"))
+    done = _wait(committed_client, job["url"], chief, lambda j: j["status"] in ("done", "failed"))
     assert done["status"] == "done" and done["progress"] == 1.0, done
     assert done["result"]["fit_days"] == 20
-    answer = client.get("/api/intel/forecast", params=PARAMS, headers=chief)
+    answer = committed_client.get("/api/intel/forecast", params=PARAMS, headers=chief)
     assert answer.status_code == 200, answer.text
     out = answer.json()
     assert out["properties"]["job_id"] == job["id"]
@@ -113,12 +113,12 @@ def test_a_long_fit_is_a_job_and_then_the_same_request_answers_from_it(
 
 
 def test_another_server_process_sees_the_job_and_its_result(
-    client: TestClient, committed: Database, monkeypatch: pytest.MonkeyPatch
+    committed_client: TestClient, committed: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _load(client, committed)
+    _load(committed_client, committed)
     forecasting._FITTED.clear()
     chief = bearer(committed, "chief_a")
-    first = client.get("/api/intel/forecast", params=PARAMS, headers=chief)
+    first = committed_client.get("/api/intel/forecast", params=PARAMS, headers=chief)
     assert first.status_code == 202, first.text
     job = first.json()["job"]
     # a second worker: its own Database (engine, pool) and its own runner on the same store

@@ -13,7 +13,7 @@ from shapely.geometry import Point, shape
 
 from qingzhi.analysis.methods import prepare
 from qingzhi.intel import forecasting
-from tests.incidents.conftest import body
+from tests.factories import incident_body
 
 # Station A covers lon 107.0-107.1, lat 30.0-30.1; station B lon 107.1-107.2 (tests/factories.py).
 A_HOT = (107.0503, 30.0503)
@@ -24,7 +24,7 @@ Row = tuple[str, str, str, float, float]  # received_at, category, subtype, lon,
 
 def _load(client: TestClient, rows: Sequence[Row], prefix: str) -> None:
     items = [
-        body(
+        incident_body(
             source_id=f"{prefix}-{i}",
             received_at=at,
             category=cat,

@@ -20,7 +20,7 @@ from qingzhi.jobs.enums import JobStatus
 from qingzhi.jobs.models import Job
 from qingzhi.store.base import utcnow
 from qingzhi.store.db import Database
-from tests.jobs.test_service import actor
+from tests.helpers import user_actor
 
 SETTINGS = Settings(database_url="sqlite://", jobs_heartbeat_seconds=0.2, jobs_stale_seconds=60)
 seen: list[tuple[float, str]] = []
@@ -54,7 +54,7 @@ def runner(committed: Database) -> Iterator[runners.JobRunner]:
 def _run(db: Database, r: runners.JobRunner, username: str, kind: str, n: float) -> Job:
     with db.session(write=True) as s:
         job, _ = jobs.submit(
-            session=s, actor=actor(s, username), kind=kind, params={"n": n}, worker=r.worker
+            session=s, actor=user_actor(s, username), kind=kind, params={"n": n}, worker=r.worker
         )
     r.enqueue(job.id)
     deadline = time.monotonic() + 30
@@ -92,7 +92,7 @@ def test_starting_fails_the_jobs_of_a_stopped_process(
 ) -> None:
     with committed.session(write=True) as s:
         job, _ = jobs.submit(
-            session=s, actor=actor(s, "analyst"), kind="test.square", params={"n": 1},
+            session=s, actor=user_actor(s, "analyst"), kind="test.square", params={"n": 1},
             worker="dead-host:1:abc",
         )  # fmt: skip
         s.execute(
@@ -121,7 +121,11 @@ def test_the_heartbeat_keeps_a_long_job_alive(committed: Database) -> None:
     try:
         with committed.session(write=True) as s:
             job, _ = jobs.submit(
-                session=s, actor=actor(s, "analyst"), kind="test.slow", params={}, worker=r.worker
+                session=s,
+                actor=user_actor(s, "analyst"),
+                kind="test.slow",
+                params={},
+                worker=r.worker,
             )
         r.enqueue(job.id)
 

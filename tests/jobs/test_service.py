@@ -11,9 +11,6 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from qingzhi.auth.context import Actor
-from qingzhi.auth.models import User
-from qingzhi.auth.service import actor_for
 from qingzhi.errors import NotFound
 from qingzhi.jobs import service as jobs
 from qingzhi.jobs.enums import JobStatus
@@ -21,19 +18,14 @@ from qingzhi.jobs.models import Job
 from qingzhi.store.base import utcnow
 from qingzhi.store.db import Database
 from tests.factories import Org
-
-
-def actor(session: Session, username: str) -> Actor:
-    """The acting principal of a test user."""
-    user = session.scalars(select(User).where(User.username == username)).one()
-    return actor_for(session, user, request_id=None, via="test")
+from tests.helpers import user_actor
 
 
 def _submit(db: Database, username: str, key: str | None, **kw: Any) -> tuple[int, bool]:
     with db.session(write=True) as s:
         job, created = jobs.submit(
-            session=s, actor=actor(s, username), kind="test.echo", params={"n": 1}, worker="w1",
-            key=key, **kw,
+            session=s, actor=user_actor(s, username), kind="test.echo", params={"n": 1},
+            worker="w1", key=key, **kw,
         )  # fmt: skip
         return job.id, created
 
@@ -44,12 +36,12 @@ def test_a_key_is_shared_while_queued_and_jobs_are_read_in_scope(db: Database, o
     other, _ = _submit(db, "chief_a", "k2")
     assert created and not created_again and again == first and other != first
     with db.session() as s:
-        assert jobs.get(session=s, actor=actor(s, "analyst"), job_id=first).id == first
-        assert jobs.get(session=s, actor=actor(s, "officer_a"), job_id=first).id == first
+        assert jobs.get(session=s, actor=user_actor(s, "analyst"), job_id=first).id == first
+        assert jobs.get(session=s, actor=user_actor(s, "officer_a"), job_id=first).id == first
         with pytest.raises(NotFound):
-            jobs.get(session=s, actor=actor(s, "chief_c"), job_id=first)
-        assert jobs.list_jobs(session=s, actor=actor(s, "chief_c")) == []
-        mine = [j.id for j in jobs.list_jobs(session=s, actor=actor(s, "chief_a"))]
+            jobs.get(session=s, actor=user_actor(s, "chief_c"), job_id=first)
+        assert jobs.list_jobs(session=s, actor=user_actor(s, "chief_c")) == []
+        mine = [j.id for j in jobs.list_jobs(session=s, actor=user_actor(s, "chief_a"))]
         assert mine == [other, first]
 
 
@@ -66,7 +58,7 @@ def test_a_job_moves_along_its_lifecycle_only_for_its_worker(db: Database, org: 
         assert jobs.finish(session=s, job_id=job_id, worker="w1", result={"v": 2})
         assert not jobs.fail(session=s, job_id=job_id, error="too late", worker="w1")
     with db.session() as s:
-        read = jobs.to_read(jobs.get(session=s, actor=actor(s, "analyst"), job_id=job_id))
+        read = jobs.to_read(jobs.get(session=s, actor=user_actor(s, "analyst"), job_id=job_id))
     assert read["status"] == "done" and read["status_label"] == "已完成"
     assert read["progress"] == 1.0 and read["result"] == {"v": 2} and read["error"] is None
 

@@ -13,13 +13,13 @@ from qingzhi.jobs.models import Job
 from qingzhi.store.base import utcnow
 from qingzhi.store.db import Database
 from tests.factories import Org
-from tests.jobs.test_service import actor
+from tests.helpers import user_actor
 
 
 def _job(db: Database, username: str, key: str | None = None) -> int:
     with db.session(write=True) as s:
         job, _ = jobs.submit(
-            session=s, actor=actor(s, username), kind="analysis.forecast_fit", params={"n": 1},
+            session=s, actor=user_actor(s, username), kind="analysis.forecast_fit", params={"n": 1},
             worker="w1", key=key,
         )  # fmt: skip
         return job.id

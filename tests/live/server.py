@@ -7,9 +7,11 @@ fresh PostgreSQL schema) and a uvicorn server on a free loopback port.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
+import socket
 import threading
 import time
 import uuid
@@ -109,6 +111,7 @@ class SSEReader:
         self.opened = threading.Event()
         self.ended = threading.Event()  # the server ended the stream (or it failed)
         self._client = httpx.Client(timeout=httpx.Timeout(30.0, read=60.0))
+        self._response: httpx.Response | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         if not self.opened.wait(10):
@@ -117,6 +120,7 @@ class SSEReader:
     def _run(self) -> None:
         try:
             with self._client.stream("GET", self.url, headers=self.headers) as r:
+                self._response = r
                 self.status = r.status_code
                 self.opened.set()
                 if r.status_code != 200:
@@ -157,6 +161,12 @@ class SSEReader:
                 return msg
 
     def close(self) -> None:
-        """Stop reading."""
+        """Stop reading: the connection's socket is shut down, which wakes the reading thread
+        (closing the client alone leaves it blocked until the server next writes)."""
+        stream = self._response.extensions.get("network_stream") if self._response else None
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         self._client.close()
         self._thread.join(timeout=5)

@@ -9,23 +9,15 @@ from sqlalchemy import select
 
 from qingzhi.auth.context import system_actor
 from qingzhi.incidents import service as incidents
-from qingzhi.incidents.schemas import IncidentCreate, Transition
+from qingzhi.incidents.schemas import Transition
 from qingzhi.live import bus
 from qingzhi.live.models import LiveEvent, OfficerLive
 from qingzhi.store.db import Database
-from tests.factories import Org
-
-
-def _on_duty(org: Org, code: str) -> int:
-    return next(
-        o.id
-        for o in org.officers.values()
-        if o.police_number.startswith(code) and o.duty_status == "on_duty"
-    )
+from tests.factories import Org, make_incident
 
 
 def test_positions_are_stored_and_published(as_user, db: Database, org: Org) -> None:
-    oid = _on_duty(org, "A")
+    oid = org.on_duty("A")[0]
     r = as_user("commander").post(
         "/api/live/positions",
         json={"positions": [{"officer_id": oid, "lon": 107.05, "lat": 30.05, "speed_kmh": 20}]},
@@ -59,7 +51,7 @@ def test_positions_by_police_number_in_gcj02_are_converted(as_user, org: Org) ->
 
 
 def test_positions_outside_scope_or_without_permission_are_refused(as_user, org: Org) -> None:
-    other = _on_duty(org, "B")
+    other = org.on_duty("B")[0]
     body = {"positions": [{"officer_id": other, "lon": 107.15, "lat": 30.05}]}
     r = as_user("chief_a").post("/api/live/positions", json=body)
     assert r.status_code == 422
@@ -79,20 +71,10 @@ def test_chief_sees_only_own_officers(as_user, org: Org) -> None:
 
 def test_incident_lifecycle_moves_officer_status(db: Database, org: Org, settings) -> None:
     actor = system_actor()
-    oid = _on_duty(org, "A")
+    oid = org.on_duty("A")[0]
     with db.session(write=True) as session:
         head = bus.head(session)
-        inc, _ = incidents.intake(
-            session=session,
-            actor=actor,
-            settings=settings,
-            item=IncidentCreate(
-                source_id="LIVE-1",
-                received_at="2026-11-01T10:00:00+08:00",
-                category="public_order",
-                location={"lon": 107.05, "lat": 30.05},
-            ),
-        )
+        inc = make_incident(session, actor=actor, source_id="LIVE-1", category="public_order")
         events = bus.read_since(session, last=head)
         assert [e.kind for e in events] == ["incident"]
         assert '"new":true' in events[0].frame

@@ -7,14 +7,11 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from qingzhi.auth.context import system_actor
 from qingzhi.demo.live import Simulator
-from qingzhi.incidents import service as incidents
 from qingzhi.incidents.models import Incident
-from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.live.models import LiveEvent, OfficerLive
 from qingzhi.store.db import Database
-from tests.factories import Org
+from tests.factories import Org, make_incident
 
 
 def _incident(session: Session, iid: int) -> Incident:
@@ -68,17 +65,11 @@ def test_patrol_fixes_dispatch_arrival_and_closing(db: Database, org: Org, setti
     assert all(o.area.buffer(1e-6).contains(Point(o.lon, o.lat)) for o in sim.officers.values())
 
     with db.session(write=True) as session:
-        inc, _ = incidents.intake(
-            session=session,
-            actor=system_actor(),
-            settings=settings,
-            item=IncidentCreate(
-                source_id="SIM-TEST-1",
-                received_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30),
-                category="dispute",
-                priority=3,
-                location={"lon": 107.05, "lat": 30.05},
-            ),
+        inc = make_incident(
+            session,
+            source_id="SIM-TEST-1",
+            at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30),
+            priority=3,
         )
     clock.t += 1
     sim.tick()

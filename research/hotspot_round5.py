@@ -35,13 +35,13 @@ Adoption rule (as in rounds 3 and 4, written before any run): a variant is adopt
 mean of the 1% and 5% ratios exceeds 1.0316 (the recommended set's, unrounded) and its worst
 ratio (any series x coverage from 1% up) is at least 0.997.
 
-    nice -n 19 .venv/bin/python bench/hotspot_round5.py [--only 'NAME;...']
+    nice -n 19 .venv/bin/python -m research.hotspot_round5 [--only 'NAME;...']
 
 The trees are fitted with one OpenMP thread (``threadpoolctl``, OpenMP only): on the shared
 2-core machine two threads under ``nice`` were about 3 times slower. Do not set
 ``OMP_NUM_THREADS=1`` instead: it also makes OpenBLAS single-threaded, which changes the
 log-linear fits' matrix sums and moves ``kernel`` off the recommended figures by a few events.
-Per fit (series x quarter) the JSON under ``var/bench/`` has the chosen count, the held-out
+Per fit (series x quarter) the JSON under ``var/research/`` has the chosen count, the held-out
 deviances and the seconds of each step. The whole run took 18 min wall.
 """
 
@@ -59,18 +59,18 @@ import sklearn
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
-from hotspot_eval import DATA, REPO
-from hotspot_round3 import (
+from bench.hotspot_eval import DATA, REPO
+from qingzhi.analysis.ensemble import fit_loglinear
+from qingzhi.analysis.evaluation import Period
+from qingzhi.analysis.forecast import FloatArray
+from research.hotspot_round3 import (
     FIT_DAYS,
     KG,
     Bank,
     Runner,
     hits_of,
 )
-from hotspot_round4 import load_banks, run_variants
-from qingzhi.analysis.ensemble import fit_loglinear
-from qingzhi.analysis.evaluation import Period
-from qingzhi.analysis.forecast import FloatArray
+from research.hotspot_round4 import load_banks, run_variants
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--only", default="", help="variant names separated by ';'")
-    parser.add_argument("--out", type=Path, default=REPO / "var" / "bench" / "hotspot_round5.json")
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "var" / "research" / "hotspot_round5.json"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     wanted = [n for n in args.only.split(";") if n] or list(VARIANTS)

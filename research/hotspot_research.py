@@ -18,10 +18,10 @@ With ``--bank`` it runs the feature-bank experiments instead (named surface feat
 ``ensemble.surface_features`` computed once per series and quarter; variants are column subsets
 with recency weights, ridge, lexicographic or head-only fits; a per-series choice among them by
 the tuning objective, in-sample and nested: chosen on two quarters, scored on the third), written
-to var/bench/hotspot_research_bank[_<fit days>][_subset].json.
+to var/research/hotspot_research_bank[_<fit days>][_subset].json.
 
-    .venv/bin/python bench/hotspot_research.py [--data DIR] [--out FILE]
-    .venv/bin/python bench/hotspot_research.py --bank [--only NAME,...] [--fit-days 365]
+    .venv/bin/python -m research.hotspot_research [--data DIR] [--out FILE]
+    .venv/bin/python -m research.hotspot_research --bank [--only NAME,...] [--fit-days 365]
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from hotspot_eval import DATA, REPO, VALIDATION, load
+from bench.hotspot_eval import DATA, REPO, VALIDATION, load
 from qingzhi.analysis.ensemble import (
     KERNEL_FEATURES,
     SMOOTH_FEATURES,
@@ -354,7 +354,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument(
-        "--out", type=Path, default=REPO / "var" / "bench" / "hotspot_research.json"
+        "--out", type=Path, default=REPO / "var" / "research" / "hotspot_research.json"
     )
     parser.add_argument(
         "--bank", action="store_true", help="run the feature-bank variants (surface features)"

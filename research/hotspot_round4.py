@@ -21,7 +21,7 @@ The extra columns are fitted jointly with the base ones by ``fit_loglinear`` (no
 ``--ridge``). Per fit, the extra terms' coefficients and the largest gradient component of the
 mean Poisson loss at the solution (a convergence check) are logged and written to the JSON.
 
-    nice -n 19 .venv/bin/python bench/hotspot_round4.py [--only 'NAME;...'] [--ridge R]
+    nice -n 19 .venv/bin/python -m research.hotspot_round4 [--only 'NAME;...'] [--ridge R]
 
 ``kernel`` reproduces the recommended set's figures; ``inter:0`` is the base set fitted by this
 code path (with ``--ridge R``: the ridge control for the other variants). The banks of
@@ -41,9 +41,12 @@ from pathlib import Path
 
 import numpy as np
 
-from hotspot_eval import DATA, REPO
-from hotspot_research import SERIES
-from hotspot_round3 import (
+from bench.hotspot_eval import DATA, REPO
+from qingzhi.analysis.ensemble import fit_loglinear
+from qingzhi.analysis.evaluation import Period
+from qingzhi.analysis.forecast import FloatArray
+from research.hotspot_research import SERIES
+from research.hotspot_round3 import (
     KG,
     Bank,
     Runner,
@@ -52,9 +55,6 @@ from hotspot_round3 import (
     load_with_neighbourhoods,
     ratios,
 )
-from qingzhi.analysis.ensemble import fit_loglinear
-from qingzhi.analysis.evaluation import Period
-from qingzhi.analysis.forecast import FloatArray
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +229,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--only", default="", help="variant names separated by ';'")
     parser.add_argument("--ridge", type=float, default=0.0, help="ridge of the inter/hinge fits")
-    parser.add_argument("--out", type=Path, default=REPO / "var" / "bench" / "hotspot_round4.json")
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "var" / "research" / "hotspot_round4.json"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     wanted = [n for n in args.only.split(";") if n] or list(VARIANTS)

@@ -174,6 +174,7 @@ def test_open_incident_filter_uses_the_partial_index(db, org):
             received_at=t0 + dt.timedelta(hours=i),
             category="traffic",
             location={"lon": 107.05, "lat": 30.05},
+            resolved_at=t0 + dt.timedelta(hours=i, minutes=20) if i % 50 else None,
             closed_at=t0 + dt.timedelta(hours=i, minutes=30) if i % 50 else None,
         )
         for i in range(400)

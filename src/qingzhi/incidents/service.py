@@ -21,6 +21,7 @@ unit (or the whole bureau) moves an incident.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import math
 from collections import defaultdict
@@ -42,7 +43,7 @@ from qingzhi.errors import NotFound, PermissionDenied, ValidationFailed
 from qingzhi.geo.datum import convert
 from qingzhi.geo.distance import METRES_PER_DEGREE, haversine_m
 from qingzhi.incidents.enums import Category, Priority, RoutedBy, subtype_label
-from qingzhi.incidents.lifecycle import Status, check_transition
+from qingzhi.incidents.lifecycle import TIME_FIELDS, Status, Step, check_transition, stamp
 from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
 from qingzhi.incidents.routing import RegionIndex, Route, last_index, region_index
 from qingzhi.incidents.schemas import (
@@ -64,12 +65,6 @@ from qingzhi.store.db import Database
 log = logging.getLogger(__name__)
 
 _TABLE = table_of(Incident)
-_TIME_FIELDS = (
-    ("dispatched_at", Status.dispatched),
-    ("arrived_at", Status.arrived),
-    ("resolved_at", Status.resolved),
-    ("closed_at", Status.closed),
-)
 
 
 def mask_phone(phone: str | None) -> str | None:
@@ -105,6 +100,7 @@ class _New:
     repeat_of: int | None = None  # id in the database, or
     repeat_of_new: int | None = None  # position in this batch's new items
     repeat_count: int = 0
+    history: list[Step] | None = None  # an import's lifecycle steps after its reception
 
 
 _SNAPSHOT_FIELDS = (
@@ -208,6 +204,8 @@ def _prepare(items: Sequence[IncidentCreate], index: RegionIndex | None) -> _Pre
     for n in firsts:
         item = n.item
         imp = item if isinstance(item, IncidentImport) else None
+        if imp is not None:
+            n.history = imp.history()
         n.row = {
             "source_id": item.source_id,
             "received_at": item.received_at,
@@ -222,11 +220,8 @@ def _prepare(items: Sequence[IncidentCreate], index: RegionIndex | None) -> _Pre
             "priority": int(item.priority),
             "valid": item.valid,
             "invalid_reason": str(item.invalid_reason) if item.invalid_reason else None,
-            "status": imp.final_status if imp else Status.received,
-            "dispatched_at": imp.dispatched_at if imp else None,
-            "arrived_at": imp.arrived_at if imp else None,
-            "resolved_at": imp.resolved_at if imp else None,
-            "closed_at": imp.closed_at if imp else None,
+            "status": n.history[-1].status if n.history else Status.received,
+            **{name: getattr(imp, name) if imp else None for name in TIME_FIELDS},
             "search_text": search_text(item.description, item.address),
             "synthetic": imp.synthetic if imp else False,
         }
@@ -375,50 +370,34 @@ def _intake(
     index_at_commit(session, new_ids)
     bumped = _count_repeats(session, actors, new, new_ids)
 
-    # Lifecycle events: received, then any historical steps an import carries.
+    # Lifecycle events: received, then the steps of an import's history (``lifecycle.history``).
     events = []
     for iid, n, row in zip(new_ids, new, rows, strict=True):
-        actor = actors[n.index]
+        name, unit_id = actors[n.index].name, row["unit_id"]
         events.append(
             {
                 "incident_id": iid,
                 "at": row["received_at"],
                 "from_status": None,
                 "to_status": "received",
-                "actor": actor.name,
-                "unit_id": row["unit_id"],
+                "actor": name,
+                "unit_id": unit_id,
                 "note": "",
             }
         )
-        prev = Status.received
-        if isinstance(n.item, IncidentImport):
-            for name, status in _TIME_FIELDS:
-                at = getattr(n.item, name)
-                if at is not None:
-                    events.append(
-                        {
-                            "incident_id": iid,
-                            "at": at,
-                            "from_status": str(prev),
-                            "to_status": str(status),
-                            "actor": actor.name,
-                            "unit_id": row["unit_id"],
-                            "note": "导入",
-                        }
-                    )
-                    prev = status
-            if n.item.cancelled:
-                events.append(
-                    {
-                        "incident_id": iid,
-                        "at": row["received_at"],
-                        "from_status": str(prev),
-                        "to_status": "cancelled",
-                        "actor": actor.name,
-                        "unit_id": row["unit_id"],
-                        "note": "导入",
-                    }
-                )
+        steps = n.history or ()
+        for before, step in itertools.pairwise(steps):
+            events.append(
+                {
+                    "incident_id": iid,
+                    "at": step.at,
+                    "from_status": str(before.status),
+                    "to_status": str(step.status),
+                    "actor": name,
+                    "unit_id": unit_id,
+                    "note": "导入",
+                }
+            )
     if events:
         insert_rows(session.connection(), table_of(IncidentEvent), events)
     audit.record_many(
@@ -914,15 +893,9 @@ def transition(
             for oid in data.officer_ids
         )
         detail["officers"] = list(data.officer_ids)
-        inc.dispatched_at = inc.dispatched_at or at
     else:
         live_hooks.officers_held(session, inc.id)
-    if data.to == Status.arrived:
-        inc.arrived_at = at
-    elif data.to == Status.resolved:
-        inc.resolved_at = at
-    elif data.to == Status.closed:
-        inc.closed_at = at
+    stamp(inc, data.to, at)
     session.add(
         IncidentEvent(
             incident_id=inc.id,

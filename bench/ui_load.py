@@ -37,7 +37,7 @@ from qingzhi.auth import service as auth
 from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
 from qingzhi.demo.loader import DEMO_PASSWORD, generate_demo_incidents, load_demo
-from qingzhi.incidents import service as incidents
+from qingzhi.incidents import intake as incidents
 from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.live import service as live
 from qingzhi.live.schemas import PositionIn

@@ -10,7 +10,7 @@ from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
 from qingzhi.dispatch import service
 from qingzhi.geo.roads import build_graph, parse_maxspeed
-from qingzhi.incidents import service as incidents
+from qingzhi.incidents import intake as incidents
 from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.live import service as live
 from qingzhi.live.schemas import PositionIn

@@ -247,7 +247,7 @@ def test_calls_posted_together_keep_their_own_callers(db, org, settings):
     from qingzhi.auth import service as auth
     from qingzhi.auth.models import User
     from qingzhi.errors import NotFound
-    from qingzhi.incidents import service
+    from qingzhi.incidents import intake
     from qingzhi.incidents.schemas import IncidentCreate
 
     def actor(username, rid):
@@ -258,7 +258,7 @@ def test_calls_posted_together_keep_their_own_callers(db, org, settings):
     dispatcher, chief = actor("dispatcher", "req-d"), actor("chief_a", "req-c")
     outside = body(source_id="far", location={"lon": 107.45, "lat": 30.35})  # station S
     with db.session(write=True) as s:
-        service.intake_posted(s, [(dispatcher, settings, IncidentCreate.model_validate(outside))])
+        intake.intake_posted(s, [(dispatcher, settings, IncidentCreate.model_validate(outside))])
     posted = [
         (dispatcher, settings, IncidentCreate.model_validate(body(source_id="p1"))),
         (chief, settings, IncidentCreate.model_validate(body(source_id="p2"))),
@@ -266,7 +266,7 @@ def test_calls_posted_together_keep_their_own_callers(db, org, settings):
         (chief, settings, IncidentCreate.model_validate(outside)),
     ]
     with db.session(write=True) as s:
-        answers = service.intake_posted(s, posted)
+        answers = intake.intake_posted(s, posted)
     first, second, again, hidden = answers
     assert not isinstance(first, Exception)
     assert not isinstance(second, Exception)
@@ -292,7 +292,7 @@ def test_batches_link_repeats_across_batches_and_keep_their_order(db, org, setti
     and the audit chain intact."""
     from qingzhi.audit.service import trail_of, verify
     from qingzhi.auth.context import system_actor
-    from qingzhi.incidents import service
+    from qingzhi.incidents import intake
     from qingzhi.incidents.schemas import IncidentCreate
 
     def item(sid, minute, phone):
@@ -309,7 +309,7 @@ def test_batches_link_repeats_across_batches_and_keep_their_order(db, org, setti
         [item("b3", 5, "13800000001"), item("b1", 0, "13800000001")],
     ]
     out = list(
-        service.intake_batches(db=db, actor=system_actor(), settings=settings, batches=batches)
+        intake.intake_batches(db=db, actor=system_actor(), settings=settings, batches=batches)
     )
     assert [[r.created for r in results] for results in out] == [[True, True], [True, False]]
     assert out[1][1].incident_id == out[0][0].incident_id
@@ -335,7 +335,7 @@ def test_a_batch_routed_ahead_is_routed_again_if_the_org_changed(db, org, settin
     """A batch prepared (routed) while the previous one commits is routed again when units moved
     in between: here R1 leaves its bundle, so its call goes to R1, not to central station C."""
     from qingzhi.auth.context import system_actor
-    from qingzhi.incidents import service
+    from qingzhi.incidents import intake
     from qingzhi.incidents.routing import region_index
     from qingzhi.incidents.schemas import IncidentCreate
     from qingzhi.org.models import Unit
@@ -343,12 +343,12 @@ def test_a_batch_routed_ahead_is_routed_again_if_the_org_changed(db, org, settin
     in_r1 = IncidentCreate.model_validate(body(location={"lon": 107.05, "lat": 30.15}))
     with db.session() as s:
         stale = region_index(s)
-    prepared = service._prepare([in_r1], stale)
+    prepared = intake._prepare([in_r1], stale)
     assert prepared.firsts[0].route is not None and prepared.firsts[0].route.unit_id == org.id("C")
     with db.session(write=True) as s:
         s.get(Unit, org.id("R1")).central_id = None
     with db.session(write=True) as s:
-        [result], _, _ = service._intake(
+        [result], _, _ = intake._intake(
             session=s,
             actors=[system_actor()],
             settings=settings,
@@ -367,7 +367,7 @@ def test_text_index_follows_savepoints(db, org, settings):
     import pytest
 
     from qingzhi.auth.context import system_actor
-    from qingzhi.incidents import service
+    from qingzhi.incidents import intake
     from qingzhi.incidents.schemas import IncidentCreate
 
     if db.dialect != "sqlite":
@@ -375,7 +375,7 @@ def test_text_index_follows_savepoints(db, org, settings):
 
     def take(s, sid, text):
         item = IncidentCreate.model_validate(body(source_id=sid, description=text))
-        [r] = service.intake_many(session=s, actor=system_actor(), settings=settings, items=[item])
+        [r] = intake.intake_many(session=s, actor=system_actor(), settings=settings, items=[item])
         return r.incident_id
 
     with db.session(write=True) as s:

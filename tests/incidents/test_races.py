@@ -31,7 +31,7 @@ from qingzhi.audit import service as audit
 from qingzhi.audit.models import AuditRecord
 from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
-from qingzhi.incidents import service as incidents
+from qingzhi.incidents import intake as incidents
 from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
 from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.live.models import OfficerLive

@@ -11,7 +11,7 @@ import pytest
 
 from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
-from qingzhi.incidents import service as incidents
+from qingzhi.incidents import intake as incidents
 from qingzhi.store.db import Database
 from tests.factories import build_org
 from tests.live.server import committed_database, serve

@@ -8,7 +8,8 @@ import json
 from sqlalchemy import select
 
 from qingzhi.auth.context import system_actor
-from qingzhi.incidents import service as incidents
+from qingzhi.incidents import intake as incidents
+from qingzhi.incidents import transitions
 from qingzhi.incidents.schemas import IncidentCreate, Transition
 from qingzhi.live import bus
 from qingzhi.live.models import LiveEvent, OfficerLive
@@ -96,7 +97,7 @@ def test_incident_lifecycle_moves_officer_status(db: Database, org: Org, setting
         events = bus.read_since(session, last=head)
         assert [e.kind for e in events] == ["incident"]
         assert '"new":true' in events[0].frame
-        incidents.transition(
+        transitions.transition(
             session=session,
             actor=actor,
             incident_id=inc.id,
@@ -104,12 +105,12 @@ def test_incident_lifecycle_moves_officer_status(db: Database, org: Org, setting
         )
         live = session.get(OfficerLive, oid)
         assert live is not None and (live.status, live.incident_id) == ("dispatched", inc.id)
-        incidents.transition(
+        transitions.transition(
             session=session, actor=actor, incident_id=inc.id, data=Transition(to="arrived")
         )
         session.refresh(live)
         assert live.status == "on_scene"
-        incidents.transition(
+        transitions.transition(
             session=session, actor=actor, incident_id=inc.id, data=Transition(to="resolved")
         )
         session.refresh(live)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from qingzhi.auth.context import system_actor
 from qingzhi.demo.live import Simulator
-from qingzhi.incidents import service as incidents
+from qingzhi.incidents import intake as incidents
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.live.models import LiveEvent, OfficerLive

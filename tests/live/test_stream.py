@@ -8,7 +8,7 @@ import httpx
 
 from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
-from qingzhi.incidents import service as incidents
+from qingzhi.incidents import intake as incidents
 from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.store.db import Database
 from tests.helpers import bearer

@@ -2,7 +2,7 @@
 
 A mapping file (TOML) names the columns, the datum or projected EPSG of the coordinates, the time
 zone and formats, and the category mapping. The file is streamed in batches; each batch is one
-transaction through ``service.intake_batches`` (routing, repeats, audit; the next batch is read
+transaction through ``intake.intake_batches`` (routing, repeats, audit; the next batch is read
 while one commits), so a second import of the same file adds nothing (idempotent on the source
 id). Every bad row is reported with file, row, field and reason; the good rows still load.
 
@@ -60,7 +60,7 @@ from qingzhi.auth.context import Actor
 from qingzhi.config import Settings
 from qingzhi.errors import ValidationFailed
 from qingzhi.geo.datum import Datum
-from qingzhi.incidents import service
+from qingzhi.incidents import intake
 from qingzhi.incidents.enums import SUBTYPES, Category
 from qingzhi.incidents.schemas import IncidentImport
 from qingzhi.store.db import Database
@@ -381,7 +381,7 @@ def import_file(
         if batch:
             yield batch
 
-    for results in service.intake_batches(
+    for results in intake.intake_batches(
         db=db,
         actor=actor,
         settings=settings,

@@ -242,7 +242,9 @@ def _rows(path: Path, mapping: Mapping) -> Iterator[tuple[int, dict[str, str]]]:
             yield n, {h: _text(v) for h, v in zip(header, values, strict=False)}
         wb.close()
         return
-    opener: Callable[[Path], IO[bytes]] = gzip.open if name.endswith(".gz") else Path.open  # type: ignore[assignment]
+    opener: Callable[[Path], IO[bytes]] = (
+        gzip.open if name.endswith(".gz") else lambda p: p.open("rb")  # type: ignore[assignment]
+    )
     with opener(path) as raw, io.TextIOWrapper(raw, encoding=mapping.encoding, newline="") as text:
         reader = csv.DictReader(text, delimiter=mapping.delimiter)
         for n, row in enumerate(reader, start=2):

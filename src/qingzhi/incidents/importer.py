@@ -25,6 +25,14 @@ Mapping file::
     caller_phone = "报警电话"
     x = "经度"
     y = "纬度"
+    # Optional lifecycle times (same formats and time zone), replayed through the lifecycle
+    # table: a row whose history the table refuses (an arrival without a dispatch, a close
+    # without a resolution, a cancel after the close) is a bad row naming the field.
+    dispatched_at = "派警时间"
+    arrived_at = "到场时间"
+    resolved_at = "处置完毕时间"
+    closed_at = "结警时间"
+    cancelled = "是否撤销"             # 是/否, 1/0, true/false (cancelled at its last step)
 
     [location]
     datum = "gcj02"                   # wgs84 | gcj02 | bd09 | EPSG:N (projected metres)
@@ -62,6 +70,7 @@ from qingzhi.errors import ValidationFailed
 from qingzhi.geo.datum import Datum
 from qingzhi.incidents import intake
 from qingzhi.incidents.enums import SUBTYPES, Category
+from qingzhi.incidents.lifecycle import TIME_FIELDS
 from qingzhi.incidents.schemas import IncidentImport
 from qingzhi.store.db import Database
 
@@ -70,6 +79,8 @@ log = logging.getLogger(__name__)
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
 BATCH = 5000
 _TEMPLATE = re.compile(r"\{([^{}]+)\}")
+_YES = frozenset({"1", "true", "yes", "y", "是"})
+_NO = frozenset({"0", "false", "no", "n", "否"})
 
 
 @dataclass
@@ -170,6 +181,8 @@ class Mapping:
             "x",
             "y",
             "priority",
+            *TIME_FIELDS,
+            "cancelled",
         )
         getters = {
             n: _getter(fields.get(n), n) for n in names if not (n == "received_at" and parts)
@@ -277,6 +290,11 @@ def _time(row: dict[str, str], mapping: Mapping) -> dt.datetime:
     text = (mapping.get["received_at"](row) or "").strip()
     if not text:
         raise ValueError("时间为空")
+    return _parse_time(text, mapping)
+
+
+def _parse_time(text: str, mapping: Mapping) -> dt.datetime:
+    """A time in one of the mapping's formats (else ISO 8601), in its time zone if naive."""
     for fmt in mapping.time_formats:
         try:
             parsed = dt.datetime.strptime(text, fmt)
@@ -322,6 +340,19 @@ def to_item(row: dict[str, str], mapping: Mapping, occurrence: int = 1) -> Incid
     if mapping.hashed_id:
         sid = f"{sid}-{occurrence}"
     priority = g["priority"](row)
+    lifecycle: dict[str, Any] = {}
+    for name in TIME_FIELDS:
+        text = (g[name](row) or "").strip()
+        if text:
+            try:
+                lifecycle[name] = _parse_time(text, mapping)
+            except ValueError as exc:
+                raise _FieldError(name, f"无法解析时间：{exc}") from None
+    flag = (g["cancelled"](row) or "").strip().lower()
+    if flag:
+        if flag not in _YES and flag not in _NO:
+            raise _FieldError("cancelled", f"须为 是/否（1/0、true/false），而非 {flag!r}")
+        lifecycle["cancelled"] = flag in _YES
     return IncidentImport.model_validate(
         {
             "source_id": mapping.id_prefix + sid.strip(),
@@ -333,6 +364,7 @@ def to_item(row: dict[str, str], mapping: Mapping, occurrence: int = 1) -> Incid
             "caller_phone": (g["caller_phone"](row) or None),
             "location": location,
             "priority": priority or 3,  # validated by the schema (a bad cell names the field)
+            **lifecycle,  # its history replayed by the schema (``lifecycle.history``)
         }
     )
 

@@ -33,7 +33,7 @@ import httpx
 import numpy as np
 from sqlalchemy import select, update
 
-from qingzhi.auth import service as auth
+from qingzhi.auth import tokens
 from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
 from qingzhi.demo.loader import DEMO_PASSWORD, generate_demo_incidents, load_demo
@@ -106,7 +106,7 @@ def prepare(url: str) -> list[int]:
         ]
         live.record_positions(session=session, actor=actor, positions=positions)
     with db.session(write=True) as session:
-        token, _ = auth.create_token(session=session, actor=actor, username="commander")
+        token, _ = tokens.create_token(session=session, actor=actor, username="commander")
     db.dispose()
     os.environ["QINGZHI_BENCH_TOKEN"] = token
     return ids

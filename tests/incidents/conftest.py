@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from qingzhi.auth import service as auth
 from qingzhi.auth.context import system_actor
+from qingzhi.auth.tokens import create_token
 from qingzhi.store.db import Database
 from tests.factories import Org
 
@@ -21,7 +21,7 @@ def as_user(client: TestClient, db: Database, org: Org) -> Callable[[str], TestC
     def use(username: str) -> TestClient:
         if username not in tokens:
             with db.session(write=True) as session:
-                tokens[username], _ = auth.create_token(
+                tokens[username], _ = create_token(
                     session=session, actor=system_actor(), username=username
                 )
         client.headers["Authorization"] = f"Bearer {tokens[username]}"

@@ -12,8 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from qingzhi.auth import accounts
-from qingzhi.auth import service as auth
+from qingzhi.auth import accounts, tokens
 from qingzhi.auth.context import system_actor
 from qingzhi.auth.models import ApiToken, User
 from qingzhi.config import Settings
@@ -40,7 +39,7 @@ def recheck_server(live_db: Database) -> Iterator[str]:
 
 def _token(db: Database, username: str) -> tuple[str, int]:
     with db.session(write=True) as session:
-        token, row = auth.create_token(session=session, actor=system_actor(), username=username)
+        token, row = tokens.create_token(session=session, actor=system_actor(), username=username)
         return token, row.id
 
 
@@ -58,7 +57,7 @@ def test_revoked_token_ends_the_stream(live_db: Database, recheck_server: str) -
         iid = _intake(live_db, "T-1", 107.05, 30.05)
         assert reader.next("incident", timeout=DEADLINE).data["id"] == iid
         with live_db.session(write=True) as session:
-            auth.revoke_token(session=session, actor=system_actor(), token_id=token_id)
+            tokens.revoke_token(session=session, actor=system_actor(), token_id=token_id)
         _signed_out(reader)
     finally:
         reader.close()

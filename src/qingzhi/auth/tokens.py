@@ -13,7 +13,7 @@ import logging
 import secrets
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from qingzhi.audit import service as audit
@@ -87,44 +87,33 @@ def create_token(
     return token, row
 
 
-# A live token, its user, and the members of the user's unit when it is a central station (one
-# row per member, or one row with no member): the actor in one round trip. Expiry is compared in
-# Python (HotRead binds raw values; the column's result type converts what it reads).
 _MEMBER = aliased(Unit)
+
+
+def _with_actor(*head: Any, user_id: Any) -> Select[*tuple[Any, ...]]:
+    """``head``, then the active user ``user_id`` names and the members of the user's unit when
+    it is a central station (one row per member, or one row with no member): the actor in one
+    round trip (``_actor_of_rows``)."""
+    return (
+        select(*head, User.id, User.username, User.role, User.unit_id, _MEMBER.id)
+        .join(User, User.id == user_id)
+        .outerjoin(_MEMBER, _MEMBER.central_id == User.unit_id)
+        .where(User.active.is_(True))
+    )
+
+
+# A live token with its actor. Expiry is compared in Python (HotRead binds raw values; the
+# column's result type converts what it reads).
 _BEARER = HotRead(
-    select(
-        ApiToken.id,
-        ApiToken.last_used_at,
-        ApiToken.expires_at,
-        User.id,
-        User.username,
-        User.role,
-        User.unit_id,
-        _MEMBER.id,
-    )
-    .join(User, User.id == ApiToken.user_id)
-    .outerjoin(_MEMBER, _MEMBER.central_id == User.unit_id)
-    .where(
-        ApiToken.token_hash == bindparam("digest"),
-        ApiToken.revoked_at.is_(None),
-        User.active.is_(True),
-    )
+    _with_actor(
+        ApiToken.id, ApiToken.last_used_at, ApiToken.expires_at, user_id=ApiToken.user_id
+    ).where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None))
 )
 # The same for a browser session, by its id (an open event stream re-checks it).
 _SESSION = HotRead(
-    select(
-        WebSession.id,
-        WebSession.revoked_at,
-        WebSession.expires_at,
-        User.id,
-        User.username,
-        User.role,
-        User.unit_id,
-        _MEMBER.id,
-    )
-    .join(User, User.id == WebSession.user_id)
-    .outerjoin(_MEMBER, _MEMBER.central_id == User.unit_id)
-    .where(WebSession.id == bindparam("session_id"), User.active.is_(True))
+    _with_actor(
+        WebSession.id, WebSession.revoked_at, WebSession.expires_at, user_id=WebSession.user_id
+    ).where(WebSession.id == bindparam("session_id"))
 )
 
 

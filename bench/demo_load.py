@@ -104,16 +104,16 @@ class Phases:
     """Inclusive wall time of named steps, with the SQL run inside each step counted apart."""
 
     TARGETS = (
-        ("qingzhi.incidents.service", "intake_many", "intake_many (all)"),
-        ("qingzhi.incidents.service", "_ids_by_source", "source-id look-ups (_ids_by_source)"),
-        ("qingzhi.incidents.service", "convert", "datum conversion (convert)"),
+        ("qingzhi.incidents.intake", "_intake", "intake (all)"),
+        ("qingzhi.incidents.intake", "_ids_by_source", "source-id look-ups (_ids_by_source)"),
+        ("qingzhi.incidents.intake", "convert", "datum conversion (convert)"),
         ("qingzhi.incidents.routing.RegionIndex", "route_points", "routing (route_points)"),
-        ("qingzhi.incidents.service", "region_index", "routing index check (region_index)"),
-        ("qingzhi.incidents.service", "_link_repeats", "repeat linking (_link_repeats)"),
-        ("qingzhi.incidents.service", "search_text", "search tokens (search_text)"),
-        ("qingzhi.incidents.service", "_snapshot", "audit snapshots (_snapshot)"),
-        ("qingzhi.incidents.service", "insert_rows", "bulk inserts (insert_rows)"),
-        ("qingzhi.incidents.service", "index_new", "free-text index (index_new)"),
+        ("qingzhi.incidents.intake", "region_index", "routing index check (region_index)"),
+        ("qingzhi.incidents.repeats", "link_repeats", "repeat linking (link_repeats)"),
+        ("qingzhi.incidents.intake", "search_text", "search tokens (search_text)"),
+        ("qingzhi.incidents.intake", "_snapshot", "audit snapshots (_snapshot)"),
+        ("qingzhi.incidents.intake", "insert_rows", "bulk inserts (insert_rows)"),
+        ("qingzhi.incidents.search", "index_new", "free-text index (index_new)"),
         ("qingzhi.audit.service", "record_many", "audit chain (record_many)"),
         ("qingzhi.demo.loader", "to_import", "pydantic validation (outside intake_many)"),
     )

@@ -67,8 +67,8 @@ from qingzhi.demo.county import generate_county
 from qingzhi.demo.incidents import IncidentSpec, generate_incidents
 from qingzhi.demo.loader import demo_window, load_demo, to_import
 from qingzhi.incidents import query as iq
-from qingzhi.incidents import service
 from qingzhi.incidents.enums import Category
+from qingzhi.incidents.intake import intake_batches
 from qingzhi.incidents.lifecycle import Status
 from qingzhi.incidents.models import Incident, IncidentEvent
 from qingzhi.incidents.routing import RegionIndex
@@ -216,7 +216,7 @@ def bench_bulk(folder: Path, total: int) -> None:
         return (items[first : first + BATCH] for first in range(0, len(items), BATCH))
 
     def intake(key: str, items: Sequence[IncidentCreate]) -> None:
-        for results in service.intake_batches(
+        for results in intake_batches(
             db=dbs[key], actor=ACTOR, settings=settings, batches=parts(items)
         ):
             created[key] += sum(r.created for r in results)

@@ -44,11 +44,11 @@ import httpx
 import numpy as np
 from sqlalchemy import select, update
 
-from qingzhi.auth import service as auth
+from qingzhi.auth import tokens
 from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
 from qingzhi.demo.loader import DEMO_PASSWORD, generate_demo_incidents, load_demo
-from qingzhi.incidents import service as incidents
+from qingzhi.incidents import intake as incidents
 from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.live import service as live
 from qingzhi.live.schemas import PositionIn
@@ -129,7 +129,7 @@ def prepare(url: str) -> tuple[list[int], list[dict[str, Any]]]:
         ]
         live.record_positions(session=session, actor=actor, positions=positions)
     with db.session(write=True) as session:
-        token, _ = auth.create_token(session=session, actor=actor, username="commander")
+        token, _ = tokens.create_token(session=session, actor=actor, username="commander")
     db.dispose()
     os.environ["QINGZHI_BENCH_TOKEN"] = token
     return ids, spare

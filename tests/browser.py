@@ -12,7 +12,7 @@ import pytest
 
 from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
-from qingzhi.incidents import service as incidents
+from qingzhi.incidents import intake as incidents
 from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.store.db import Database
 from tests.factories import PASSWORD, build_org, incident_item

@@ -16,7 +16,7 @@ from qingzhi.auth import service as auth
 from qingzhi.auth.context import Actor, system_actor
 from qingzhi.auth.permissions import Role
 from qingzhi.config import Settings
-from qingzhi.incidents import service as incidents
+from qingzhi.incidents import intake as incidents
 from qingzhi.incidents.schemas import IncidentCreate, IncidentRead
 from qingzhi.org.enums import DutyStatus, OfficerKind, Team, UnitKind
 from qingzhi.org.models import Bureau, Officer, Unit, Zone

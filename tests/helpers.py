@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from qingzhi.audit.models import AuditHead, AuditRecord
 from qingzhi.auth import service as auth
+from qingzhi.auth import tokens
 from qingzhi.auth.context import Actor, system_actor
 from qingzhi.auth.models import ApiToken, User, WebSession
 from qingzhi.org.models import Bureau, Officer, Unit, Zone
@@ -27,7 +28,7 @@ COUNTED = (Bureau, Unit, Zone, Officer, User, ApiToken, WebSession, AuditRecord)
 def bearer(db: Database, username: str, name: str = "test") -> dict[str, str]:
     """Authorization headers with a fresh API token for ``username`` (issued by the system)."""
     with db.session(write=True) as session:
-        token, _ = auth.create_token(
+        token, _ = tokens.create_token(
             session=session, actor=system_actor("test"), username=username, name=name
         )
     return {"Authorization": f"Bearer {token}"}

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from qingzhi.auth import service as auth
+from qingzhi.auth import tokens
 from qingzhi.auth.context import system_actor
 from qingzhi.auth.models import ApiToken
 from qingzhi.auth.passwords import check_password
@@ -199,7 +200,7 @@ def test_user_lifecycle_commands(org_db: str, monkeypatch: pytest.MonkeyPatch) -
     settings = Settings(database_url=org_db)
     db = Database(org_db)
     with db.session(write=True) as session:
-        _, row = auth.create_token(session=session, actor=system_actor(), username="analyst")
+        _, row = tokens.create_token(session=session, actor=system_actor(), username="analyst")
         token_id = row.id
         start = utcnow() - dt.timedelta(minutes=11)
         for n in range(settings.login_lock_after):  # spaced past each delay

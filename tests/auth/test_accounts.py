@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from qingzhi.audit.service import ACTION_LABELS
-from qingzhi.auth import service
+from qingzhi.auth import service, tokens
 from qingzhi.auth.context import system_actor
 from qingzhi.auth.models import ApiToken, User
 from qingzhi.auth.passwords import COMMON_PASSWORDS, password_problem
@@ -230,4 +230,4 @@ def test_no_token_for_a_disabled_account(db: Database, org: Org) -> None:
         user = session.execute(select(User).where(User.username == "viewer")).scalar_one()
         user.active = False
         with pytest.raises(ValidationFailed):
-            service.create_token(session=session, actor=system_actor(), username="viewer")
+            tokens.create_token(session=session, actor=system_actor(), username="viewer")

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from qingzhi.audit.views import router as audit_router
 from qingzhi.auth import service as auth
+from qingzhi.auth import tokens
 from qingzhi.auth.context import system_actor
 from qingzhi.auth.models import User
 from qingzhi.auth.permissions import PERMISSIONS, Perm, Role
@@ -293,7 +294,7 @@ def expected_allowed(role: Role, endpoint: Endpoint) -> bool:
 
 def _context(db: Database, org: Org, username: str) -> Ctx:
     with db.session(write=True) as session:
-        _, spare = auth.create_token(
+        _, spare = tokens.create_token(
             session=session, actor=system_actor("test"), username=username, name="spare"
         )
         chief = session.execute(select(User.id).where(User.username == "chief_a")).scalar_one()

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from qingzhi.auth import service
+from qingzhi.auth import service, tokens
 from qingzhi.auth.context import system_actor
 from qingzhi.auth.models import ApiToken, User
 from qingzhi.auth.service import token_digest
@@ -115,18 +115,18 @@ def test_unit_scoped_manager_manages_only_accounts_in_scope(db: Database, org: O
             unit_code="A",
         )
         actor = service.actor_for(session, admin_a, request_id=None, via="test")
-        _, own = service.create_token(session=session, actor=actor, username="officer_a")
+        _, own = tokens.create_token(session=session, actor=actor, username="officer_a")
         assert own.user.username == "officer_a"
         with pytest.raises(NotFound):
-            service.create_token(session=session, actor=actor, username="chief_c")
+            tokens.create_token(session=session, actor=actor, username="chief_c")
         with pytest.raises(NotFound):
-            service.create_token(session=session, actor=actor, username="commander")
+            tokens.create_token(session=session, actor=actor, username="commander")
         other = session.execute(select(User).where(User.username == "chief_c")).scalar_one()
-        _, theirs = service.create_token(
+        _, theirs = tokens.create_token(
             session=session, actor=system_actor(), username=other.username
         )
         with pytest.raises(NotFound):
-            service.revoke_token(session=session, actor=actor, token_id=theirs.id)
+            tokens.revoke_token(session=session, actor=actor, token_id=theirs.id)
 
 
 def test_bearer_lookup_outside_a_transaction(tmp_path: Path) -> None:
@@ -146,23 +146,23 @@ def test_bearer_lookup_outside_a_transaction(tmp_path: Path) -> None:
     db = Database(url)
     with db.session(write=True) as session:
         org = build_org(session)
-        token, row = service.create_token(session=session, actor=system_actor(), username="chief_c")
+        token, row = tokens.create_token(session=session, actor=system_actor(), username="chief_c")
         token_id = row.id
-    actor, stale = service.bearer_actor(db=db, token=token, request_id="r1")
+    actor, stale = tokens.bearer_actor(db=db, token=token, request_id="r1")
     assert actor.name == "chief_c" and actor.role is Role.station_chief
     assert actor.request_id == "r1" and actor.via == "token"
     assert actor.scope.units == frozenset({org.id("C"), org.id("R1"), org.id("R2")})
     assert stale == token_id  # never used: its use is due to be recorded
     with db.session(write=True) as session:
-        service.touch_token(session=session, token_id=token_id)
-    assert service.bearer_actor(db=db, token=token, request_id=None)[1] is None
+        tokens.touch_token(session=session, token_id=token_id)
+    assert tokens.bearer_actor(db=db, token=token, request_id=None)[1] is None
     with db.session(write=True) as session:
         used = session.get(ApiToken, token_id)
         assert used is not None and used.last_used_at is not None
         used.last_used_at -= dt.timedelta(hours=2)
-    assert service.bearer_actor(db=db, token=token, request_id=None)[1] == token_id
+    assert tokens.bearer_actor(db=db, token=token, request_id=None)[1] == token_id
     with db.session(write=True) as session:
-        service.revoke_token(session=session, actor=system_actor(), token_id=token_id)
+        tokens.revoke_token(session=session, actor=system_actor(), token_id=token_id)
     with pytest.raises(Unauthenticated):
-        service.bearer_actor(db=db, token=token, request_id=None)
+        tokens.bearer_actor(db=db, token=token, request_id=None)
     db.dispose()

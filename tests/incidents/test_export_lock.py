@@ -32,7 +32,7 @@ from sqlalchemy.exc import OperationalError
 from qingzhi.audit.models import AuditRecord
 from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
-from qingzhi.incidents import exports, service, views
+from qingzhi.incidents import exports, intake, reads, views
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.store.db import Database
@@ -73,7 +73,7 @@ def _items(n: int, prefix: str, **overrides: Any) -> list[IncidentCreate]:
 
 def _load(db: Database, items: list[IncidentCreate]) -> None:
     parts = [items[k : k + 2000] for k in range(0, len(items), 2000)]
-    for _ in service.intake_batches(
+    for _ in intake.intake_batches(
         db=db, actor=system_actor(), settings=Settings(), batches=parts, link_repeats=False
     ):
         pass
@@ -371,7 +371,7 @@ def test_a_large_personal_read_lists_every_id_in_parts(db: Database, org: Org) -
     ids = list(range(1, 25_001))
     actor = system_actor("test", request_id="req-1")
     with db.session(write=True) as session:
-        service.record_personal_read(
+        reads.record_personal_read(
             session=session, actor=actor, incident_ids=ids, purpose="export", filters={}
         )
     parts = _personal_reads(db)
@@ -412,7 +412,7 @@ def test_bulk_failing_midway_reports_what_was_written_and_can_be_resent(
     c = as_user("dispatcher")
     items = _bodies(1200, "M-")
     items[700]["category"] = "alien"  # a bad item: reported by index either way
-    real = service._intake_prepared
+    real = intake._intake_prepared
     calls = [0]
 
     def second_batch_fails(*args: Any, **kwargs: Any) -> Any:
@@ -421,7 +421,7 @@ def test_bulk_failing_midway_reports_what_was_written_and_can_be_resent(
             raise OperationalError("INSERT", {}, Exception("disk I/O error"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(service, "_intake_prepared", second_batch_fails)
+    monkeypatch.setattr(intake, "_intake_prepared", second_batch_fails)
     r = c.post("/api/incidents/bulk", json={"items": items})
     assert r.status_code == 503, r.text[:500]
     error = r.json()["error"]
@@ -435,7 +435,7 @@ def test_bulk_failing_midway_reports_what_was_written_and_can_be_resent(
     with db.session() as session:
         n = session.execute(select(func.count()).where(Incident.source_id.like("M-%"))).scalar_one()
     assert n == first
-    monkeypatch.setattr(service, "_intake_prepared", real)
+    monkeypatch.setattr(intake, "_intake_prepared", real)
     again = c.post("/api/incidents/bulk", json={"items": items})
     assert again.status_code == 200, again.text[:500]
     assert (again.json()["created"], again.json()["existing"]) == (1199 - first, first)

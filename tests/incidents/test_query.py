@@ -160,10 +160,10 @@ def test_open_incident_filter_uses_the_partial_index(db, org):
 
     from qingzhi.auth.context import system_actor
     from qingzhi.config import Settings
+    from qingzhi.incidents.intake import intake_many
     from qingzhi.incidents.lifecycle import OPEN_STATUS_SQL, OPEN_STATUSES
     from qingzhi.incidents.query import IncidentQuery, filtered
     from qingzhi.incidents.schemas import IncidentImport
-    from qingzhi.incidents.service import intake_many
 
     listed = "status IN (" + ", ".join(f"'{s.value}'" for s in OPEN_STATUSES) + ")"
     assert listed == OPEN_STATUS_SQL  # the index's WHERE and the statuses agree
@@ -174,6 +174,7 @@ def test_open_incident_filter_uses_the_partial_index(db, org):
             received_at=t0 + dt.timedelta(hours=i),
             category="traffic",
             location={"lon": 107.05, "lat": 30.05},
+            resolved_at=t0 + dt.timedelta(hours=i, minutes=20) if i % 50 else None,
             closed_at=t0 + dt.timedelta(hours=i, minutes=30) if i % 50 else None,
         )
         for i in range(400)

@@ -8,7 +8,7 @@ import json
 from sqlalchemy import select
 
 from qingzhi.auth.context import system_actor
-from qingzhi.incidents import service as incidents
+from qingzhi.incidents import transitions as incidents
 from qingzhi.incidents.schemas import Transition
 from qingzhi.live import bus
 from qingzhi.live.models import LiveEvent, OfficerLive

@@ -12,8 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from qingzhi.auth import accounts
-from qingzhi.auth import service as auth
+from qingzhi.auth import accounts, tokens
 from qingzhi.auth.context import system_actor
 from qingzhi.auth.models import ApiToken, User
 from qingzhi.config import Settings
@@ -39,7 +38,7 @@ def recheck_server(committed: Database) -> Iterator[str]:
 
 def _token(db: Database, username: str) -> tuple[str, int]:
     with db.session(write=True) as session:
-        token, row = auth.create_token(session=session, actor=system_actor(), username=username)
+        token, row = tokens.create_token(session=session, actor=system_actor(), username=username)
         return token, row.id
 
 
@@ -57,7 +56,7 @@ def test_revoked_token_ends_the_stream(committed: Database, recheck_server: str)
         iid = add_incident(committed, source_id="T-1", location=(107.05, 30.05))
         assert reader.next("incident", timeout=DEADLINE).data["id"] == iid
         with committed.session(write=True) as session:
-            auth.revoke_token(session=session, actor=system_actor(), token_id=token_id)
+            tokens.revoke_token(session=session, actor=system_actor(), token_id=token_id)
         _signed_out(reader)
     finally:
         reader.close()

@@ -134,7 +134,7 @@ def test_under_load_the_leader_waits_for_more_writers(
     with db.session(write=True) as session:
         session.execute(text("CREATE TABLE t (x INTEGER UNIQUE)"))
     waits: list[float] = []
-    monkeypatch.setattr("qingzhi.store.db.time.sleep", waits.append)
+    monkeypatch.setattr("qingzhi.store.writer.time.sleep", waits.append)
     write(db, lambda s: insert_all(s, [1]))
     assert waits == []
     _queue_behind_a_writer(db, [2, 3, 4])

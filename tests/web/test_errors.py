@@ -191,9 +191,9 @@ def test_explicit_null_clears_an_optional_field(
     assert r.json()["team"] is None
 
 
-def test_field_errors_are_in_chinese(client: TestClient, db: Database, org: Org) -> None:
+def test_field_errors_are_in_chinese(client: TestClient, admin: dict[str, str]) -> None:
     """pydantic's own checks (length, range, type) answer in Chinese, naming the field."""
-    headers = bearer(db, "admin")
+    headers = admin
     body = {"code": "X" * 40, "name": "名", "kind": "urban_station", "population": -5}
     r = client.post("/api/units", json=body, headers=headers)
     assert r.status_code == 422

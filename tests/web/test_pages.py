@@ -7,7 +7,7 @@ import datetime as dt
 from fastapi.testclient import TestClient
 
 from qingzhi.auth.context import system_actor
-from qingzhi.incidents import service as incidents
+from qingzhi.incidents import intake as incidents
 from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.live.bigscreen import figures
 from qingzhi.store.db import Database

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from fastapi import Request
 
 from qingzhi.auth import service as auth
+from qingzhi.auth import tokens
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import CsrfFailed, Unauthenticated
@@ -117,7 +118,7 @@ async def principal(request: Request) -> Principal:
     header = request.headers.get("Authorization", "")
     stale_token: int | None = None
     if header.lower().startswith("bearer "):
-        actor, stale_token = auth.bearer_actor(
+        actor, stale_token = tokens.bearer_actor(
             db=database(request), token=header[7:].strip(), request_id=rid
         )
         found = Principal(actor, None, None)
@@ -134,7 +135,7 @@ async def principal(request: Request) -> Principal:
             )
     if stale_token is not None:
         with transaction(request, write=True) as session:
-            auth.touch_token(session=session, token_id=stale_token)
+            tokens.touch_token(session=session, token_id=stale_token)
     if found.csrf_token is not None and request.method not in SAFE_METHODS:
         if not _same_origin(request):
             raise CsrfFailed(details={"reason": "cross-site request"})
@@ -156,9 +157,9 @@ def current_actor(request: Request, who: Principal) -> Actor:
     any transaction): Unauthenticated once it is revoked or expired or its user is disabled."""
     rid = request_id_of(request)
     if who.session_id is not None:
-        return auth.session_actor(db=database(request), session_id=who.session_id, request_id=rid)
+        return tokens.session_actor(db=database(request), session_id=who.session_id, request_id=rid)
     header = request.headers.get("Authorization", "")
-    return auth.bearer_actor(db=database(request), token=header[7:].strip(), request_id=rid)[0]
+    return tokens.bearer_actor(db=database(request), token=header[7:].strip(), request_id=rid)[0]
 
 
 def require(perm: Perm) -> Callable[[Request], Awaitable[Actor]]:

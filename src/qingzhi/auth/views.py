@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 
-from qingzhi.auth import accounts, service
+from qingzhi.auth import accounts, service, tokens
 from qingzhi.auth.accounts import Ended, UserSummary
 from qingzhi.auth.context import Actor
 from qingzhi.auth.deps import (
@@ -318,7 +318,7 @@ def list_tokens(
 ) -> list[TokenRead]:
     """The caller's API tokens."""
     with transaction(request, write=False) as session:
-        return [token_read(t) for t in service.list_tokens(session=session, actor=actor)]
+        return [token_read(t) for t in tokens.list_tokens(session=session, actor=actor)]
 
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201)
@@ -328,7 +328,7 @@ def create_token(
     """Issue an API token for the caller, valid ``expires_days`` (default and maximum are
     settings); the token is in this answer only."""
     with transaction(request, write=True) as session:
-        token, row = service.create_token(
+        token, row = tokens.create_token(
             session=session,
             actor=actor,
             username=actor.name,
@@ -345,4 +345,4 @@ def revoke_token(
 ) -> TokenRead:
     """Revoke an API token."""
     with transaction(request, write=True) as session:
-        return token_read(service.revoke_token(session=session, actor=actor, token_id=token_id))
+        return token_read(tokens.revoke_token(session=session, actor=actor, token_id=token_id))

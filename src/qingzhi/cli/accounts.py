@@ -20,6 +20,7 @@ from qingzhi.auth import accounts
 from qingzhi.auth import service as auth
 from qingzhi.auth.context import Actor, system_actor
 from qingzhi.auth.models import User
+from qingzhi.auth.tokens import create_token, revoke_token
 from qingzhi.cli.common import console, database, err, fail
 from qingzhi.config import get_settings
 from qingzhi.errors import QingzhiError
@@ -202,7 +203,7 @@ def token_create(
     db = database()
     try:
         with db.session(write=True) as session:
-            token, row = auth.create_token(
+            token, row = create_token(
                 session=session,
                 actor=system_actor("cli"),
                 username=username,
@@ -225,7 +226,7 @@ def token_revoke(token_id: int = typer.Argument(...)) -> None:
     db = database()
     try:
         with db.session(write=True) as session:
-            auth.revoke_token(session=session, actor=system_actor("cli"), token_id=token_id)
+            revoke_token(session=session, actor=system_actor("cli"), token_id=token_id)
     except QingzhiError as exc:
         fail(exc)
     console.print(f"令牌 #{token_id} 已吊销")

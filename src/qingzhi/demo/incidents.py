@@ -249,7 +249,8 @@ def _specs(
                 station_code=towns[town_l[i]].code,
                 dispatched_at=when(td_l[i]) if ok else None,
                 arrived_at=when(ta_l[i]) if ok else None,
-                resolved_at=when(tr_l[i]) if ok else None,
+                # An invalid call is settled on the telephone (received → resolved → closed).
+                resolved_at=when(tr_l[i]) if ok else when(ti_l[i]),
                 closed_at=when(tc_l[i]) if ok else when(ti_l[i]),
                 repeat_of=ids[parent_l[i]] if parent_l[i] >= 0 else None,
                 cleared=cleared_l[i] if crime else None,

@@ -44,7 +44,7 @@ from qingzhi.dispatch import service as dispatch
 from qingzhi.errors import QingzhiError
 from qingzhi.geo.distance import METRES_PER_DEGREE, offset
 from qingzhi.geo.geometry import load_geometry
-from qingzhi.incidents import service as incidents
+from qingzhi.incidents import intake, transitions
 from qingzhi.incidents.lifecycle import Status
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.schemas import IncidentCreate, IncidentImport, Transition
@@ -213,7 +213,7 @@ class Simulator:
                 item, _ = to_import(s, now)
                 items.append(item)
             with self.db.session(write=True) as session:
-                results = incidents.intake_many(
+                results = intake.intake_many(
                     session=session,
                     actor=self.actor,
                     settings=self.settings,
@@ -272,7 +272,7 @@ class Simulator:
             body["received_at"] = now.isoformat()
             items.append(IncidentImport.model_validate(body))
         with self.db.session(write=True) as session:
-            results = incidents.intake_many(
+            results = intake.intake_many(
                 session=session, actor=self.actor, settings=self.settings, items=items
             )
         self.stats.calls += sum(r.created for r in results)
@@ -335,7 +335,7 @@ class Simulator:
             if inc is None:
                 return
             if inc.status == Status.dispatched:
-                incidents.transition(
+                transitions.transition(
                     session=session,
                     actor=self.actor,
                     incident_id=inc.id,
@@ -358,7 +358,7 @@ class Simulator:
                 if inc is None or inc.status != Status.arrived:
                     continue
                 for to, reason in ((Status.resolved, "处置完毕（模拟）"), (Status.closed, "结警")):
-                    incidents.transition(
+                    transitions.transition(
                         session=session,
                         actor=self.actor,
                         incident_id=iid,

@@ -3,7 +3,7 @@ synthetic 110 calls.
 
 Idempotent: the bundle import upserts by code (unchanged rows write nothing, not even audit
 records), accounts that already exist are skipped, and incidents go through the one intake path
-(``qingzhi.incidents.service.intake_batches``), which returns existing source ids instead of adding
+(``qingzhi.incidents.intake.intake_batches``), which returns existing source ids instead of adding
 them again. Every account shares ``DEMO_PASSWORD`` (set outside the password rules, which refuse
 it); the demo is for a laptop, never for a police network: ``qingzhi serve`` refuses to start
 while an active account has it, unless ``--allow-demo-passwords``.
@@ -42,7 +42,7 @@ from qingzhi.demo.orgbundle import build_county
 from qingzhi.demo.reference import BUREAU_CODE, BUREAU_NAME, GUIYANG_CODE, LOCAL_TZ
 from qingzhi.demo.reform import CENTRAL_CODES
 from qingzhi.errors import ValidationFailed
-from qingzhi.incidents import service as incidents
+from qingzhi.incidents import intake
 from qingzhi.incidents.schemas import IncidentImport
 from qingzhi.org import exchange
 from qingzhi.org.models import Bureau, Officer, Unit
@@ -255,7 +255,7 @@ def load_incidents(
             yield items
 
     done = 0
-    for results in incidents.intake_batches(
+    for results in intake.intake_batches(
         db=db, actor=actor, settings=settings, batches=batches(), action="incident.import"
     ):
         for spec, r in zip(specs[done : done + len(results)], results, strict=True):

@@ -33,7 +33,7 @@ from qingzhi.errors import ValidationFailed
 from qingzhi.geo.distance import METRES_PER_DEGREE, haversine_m_array
 from qingzhi.geo.geometry import load_geometry
 from qingzhi.geo.roads import load_graph
-from qingzhi.incidents import service as incidents
+from qingzhi.incidents import reads, transitions
 from qingzhi.incidents.lifecycle import Status
 from qingzhi.incidents.schemas import IncidentRead, Transition
 from qingzhi.live.enums import LiveStatus
@@ -156,7 +156,7 @@ def recommend(
     limit: int = 10,
 ) -> Recommendation:
     """Available officers for an incident, by tier then estimated arrival."""
-    inc = incidents.visible(session, actor, incident_id)
+    inc = reads.visible(session, actor, incident_id)
     units = _units(session)
     home = _bundle(units, inc.unit_id) | _bundle(units, inc.station_id)
     near = neighbours(units, home)
@@ -244,13 +244,14 @@ def dispatch(
 ) -> IncidentRead:
     """Send officers to an incident (one click): the incident and the officers change state.
 
-    Everything is decided in ``incidents.transition`` on locked rows: the incident's state (409
-    naming it when it was already dispatched) and each officer's availability (409 naming the
-    officer who is not free), so of concurrent dispatches exactly one sends an officer."""
+    Everything is decided in ``incidents.transitions.transition`` on locked rows: the incident's
+    state (409 naming it when it was already dispatched) and each officer's availability (409
+    naming the officer who is not free), so of concurrent dispatches exactly one sends an
+    officer."""
     actor.require(Perm.incident_dispatch)
     if not officer_ids:
         raise ValidationFailed.field("officer_ids", "派警须指定至少一名民警")
-    return incidents.transition(
+    return transitions.transition(
         session=session,
         actor=actor,
         incident_id=incident_id,

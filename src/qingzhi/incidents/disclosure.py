@@ -19,14 +19,9 @@ from sqlalchemy.orm import Session
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import PermissionDenied
+from qingzhi.incidents.reads import record_personal_read, to_read, unit_names, visible
+from qingzhi.incidents.repeats import primaries_in_scope
 from qingzhi.incidents.schemas import IncidentRead
-from qingzhi.incidents.service import (
-    primaries_in_scope,
-    record_personal_read,
-    to_read,
-    unit_names,
-    visible,
-)
 from qingzhi.store.db import Database
 
 log = logging.getLogger(__name__)

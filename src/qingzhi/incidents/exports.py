@@ -36,8 +36,9 @@ from qingzhi.incidents import disclosure
 from qingzhi.incidents.enums import subtype_label
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.query import IncidentQuery, Keyset, filtered, matching_ids, next_ids
+from qingzhi.incidents.reads import mask_phone, unit_names
+from qingzhi.incidents.repeats import primaries_in_scope
 from qingzhi.incidents.scope import scope_filter
-from qingzhi.incidents.service import mask_phone, primaries_in_scope, unit_names
 from qingzhi.store.db import Database
 
 log = logging.getLogger(__name__)

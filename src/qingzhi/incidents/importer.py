@@ -2,7 +2,7 @@
 
 A mapping file (TOML) names the columns, the datum or projected EPSG of the coordinates, the time
 zone and formats, and the category mapping. The file is streamed in batches; each batch is one
-transaction through ``service.intake_batches`` (routing, repeats, audit; the next batch is read
+transaction through ``intake.intake_batches`` (routing, repeats, audit; the next batch is read
 while one commits), so a second import of the same file adds nothing (idempotent on the source
 id). Every bad row is reported with file, row, field and reason; the good rows still load.
 
@@ -25,6 +25,14 @@ Mapping file::
     caller_phone = "报警电话"
     x = "经度"
     y = "纬度"
+    # Optional lifecycle times (same formats and time zone), replayed through the lifecycle
+    # table: a row whose history the table refuses (an arrival without a dispatch, a close
+    # without a resolution, a cancel after the close) is a bad row naming the field.
+    dispatched_at = "派警时间"
+    arrived_at = "到场时间"
+    resolved_at = "处置完毕时间"
+    closed_at = "结警时间"
+    cancelled = "是否撤销"             # 是/否, 1/0, true/false (cancelled at its last step)
 
     [location]
     datum = "gcj02"                   # wgs84 | gcj02 | bd09 | EPSG:N (projected metres)
@@ -60,8 +68,9 @@ from qingzhi.auth.context import Actor
 from qingzhi.config import Settings
 from qingzhi.errors import RowError, ValidationFailed
 from qingzhi.geo.datum import Datum
-from qingzhi.incidents import service
+from qingzhi.incidents import intake
 from qingzhi.incidents.enums import SUBTYPES, Category
+from qingzhi.incidents.lifecycle import TIME_FIELDS
 from qingzhi.incidents.schemas import IncidentImport
 from qingzhi.store.db import Database
 
@@ -70,6 +79,8 @@ log = logging.getLogger(__name__)
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
 BATCH = 5000
 _TEMPLATE = re.compile(r"\{([^{}]+)\}")
+_YES = frozenset({"1", "true", "yes", "y", "是"})
+_NO = frozenset({"0", "false", "no", "n", "否"})
 
 
 @dataclass
@@ -160,6 +171,8 @@ class Mapping:
             "x",
             "y",
             "priority",
+            *TIME_FIELDS,
+            "cancelled",
         )
         getters = {
             n: _getter(fields.get(n), n) for n in names if not (n == "received_at" and parts)
@@ -232,7 +245,9 @@ def _rows(path: Path, mapping: Mapping) -> Iterator[tuple[int, dict[str, str]]]:
             yield n, {h: _text(v) for h, v in zip(header, values, strict=False)}
         wb.close()
         return
-    opener: Callable[[Path], IO[bytes]] = gzip.open if name.endswith(".gz") else Path.open  # type: ignore[assignment]
+    opener: Callable[[Path], IO[bytes]] = (
+        gzip.open if name.endswith(".gz") else lambda p: p.open("rb")  # type: ignore[assignment]
+    )
     with opener(path) as raw, io.TextIOWrapper(raw, encoding=mapping.encoding, newline="") as text:
         reader = csv.DictReader(text, delimiter=mapping.delimiter)
         for n, row in enumerate(reader, start=2):
@@ -265,6 +280,11 @@ def _time(row: dict[str, str], mapping: Mapping) -> dt.datetime:
     text = (mapping.get["received_at"](row) or "").strip()
     if not text:
         raise ValueError("时间为空")
+    return _parse_time(text, mapping)
+
+
+def _parse_time(text: str, mapping: Mapping) -> dt.datetime:
+    """A time in one of the mapping's formats (else ISO 8601), in its time zone if naive."""
     for fmt in mapping.time_formats:
         try:
             parsed = dt.datetime.strptime(text, fmt)
@@ -310,6 +330,19 @@ def to_item(row: dict[str, str], mapping: Mapping, occurrence: int = 1) -> Incid
     if mapping.hashed_id:
         sid = f"{sid}-{occurrence}"
     priority = g["priority"](row)
+    lifecycle: dict[str, Any] = {}
+    for name in TIME_FIELDS:
+        text = (g[name](row) or "").strip()
+        if text:
+            try:
+                lifecycle[name] = _parse_time(text, mapping)
+            except ValueError as exc:
+                raise _FieldError(name, f"无法解析时间：{exc}") from None
+    flag = (g["cancelled"](row) or "").strip().lower()
+    if flag:
+        if flag not in _YES and flag not in _NO:
+            raise _FieldError("cancelled", f"须为 是/否（1/0、true/false），而非 {flag!r}")
+        lifecycle["cancelled"] = flag in _YES
     return IncidentImport.model_validate(
         {
             "source_id": mapping.id_prefix + sid.strip(),
@@ -321,6 +354,7 @@ def to_item(row: dict[str, str], mapping: Mapping, occurrence: int = 1) -> Incid
             "caller_phone": (g["caller_phone"](row) or None),
             "location": location,
             "priority": priority or 3,  # validated by the schema (a bad cell names the field)
+            **lifecycle,  # its history replayed by the schema (``lifecycle.history``)
         }
     )
 
@@ -368,7 +402,7 @@ def import_file(
         if batch:
             yield batch
 
-    for results in service.intake_batches(
+    for results in intake.intake_batches(
         db=db,
         actor=actor,
         settings=settings,

@@ -1,14 +1,22 @@
-"""The incident lifecycle: statuses and the one table of allowed transitions.
+"""The incident lifecycle: statuses, the one table of allowed transitions, and the one map of
+the statuses to the times kept of them.
 
 received → dispatched → arrived → resolved → closed, plus transferred (to another unit, with a
 reason) and cancelled. A call settled by telephone goes received → resolved.
+
+A history imported with its times (a CAD export, the demo) is replayed through the same table
+(``history``): a step the table refuses is refused naming its field, and no missing step is made
+up; only a cancel, which comes without a time, is put at the time of the step before it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any, NamedTuple
 
-from qingzhi.errors import InvalidTransition
+from qingzhi.errors import InvalidTransition, ValidationFailed
 
 
 class Status(StrEnum):
@@ -72,3 +80,89 @@ def check_transition(current: Status, target: Status) -> None:
                 "allowed": sorted(s.value for s in TRANSITIONS[current]),
             },
         )
+
+
+# ---------------------------------------------------------------- lifecycle times
+
+# The one status ↔ timestamp map: the time an incident reached each of these statuses is kept in
+# the column named here (received_at is the intake's own). In lifecycle order.
+STATUS_TIME: dict[Status, str] = {
+    Status.dispatched: "dispatched_at",
+    Status.arrived: "arrived_at",
+    Status.resolved: "resolved_at",
+    Status.closed: "closed_at",
+}
+TIME_FIELDS = tuple(STATUS_TIME.values())
+TIME_LABELS = {
+    Status.dispatched: "派警时间",
+    Status.arrived: "到场时间",
+    Status.resolved: "处置完毕时间",
+    Status.closed: "结警时间",
+}
+
+
+class Step(NamedTuple):
+    """One step of an incident's history: the status it reached, and when."""
+
+    status: Status
+    at: dt.datetime
+
+
+def stamp(record: Any, status: Status, at: dt.datetime) -> None:
+    """Set on ``record`` the time of reaching ``status`` (its ``STATUS_TIME`` column), if it has
+    one; a dispatch keeps the first dispatch time (an incident transferred and dispatched again
+    was dispatched when it first was)."""
+    name = STATUS_TIME.get(status)
+    if name is not None and not (status == Status.dispatched and record.dispatched_at):
+        setattr(record, name, at)
+
+
+def history(
+    received_at: dt.datetime, times: Mapping[str, dt.datetime | None], *, cancelled: bool = False
+) -> list[Step]:
+    """The history of an imported record: ``received`` at ``received_at``, then each lifecycle
+    time it carries (``times`` by ``STATUS_TIME`` column) in lifecycle order, then the cancel.
+
+    Every step is replayed through ``check_transition`` from the one before, so an imported
+    history is one the lifecycle could have made. Nothing is inferred but the cancel's time: a
+    record says that it was cancelled, not when, so the cancel is put at its last step's time.
+    No missing step is made up (an arrival without a dispatch, a close without a resolution): a
+    step the table refuses, or a time before the step it follows, raises ValidationFailed naming
+    the field (``arrived_at``, ``cancelled`` …)."""
+    steps = [Step(Status.received, received_at)]
+    last_field = "received_at"
+    for status, name in STATUS_TIME.items():
+        at = times.get(name)
+        if at is None:
+            continue
+        _replay(steps[-1].status, status, name)
+        if at < steps[-1].at:
+            raise ValidationFailed.field(name, f"早于 {last_field}")
+        steps.append(Step(status, at))
+        last_field = name
+    if cancelled:
+        _replay(steps[-1].status, Status.cancelled, "cancelled")
+        steps.append(Step(Status.cancelled, steps[-1].at))
+    return steps
+
+
+def _replay(current: Status, target: Status, field: str) -> None:
+    """``check_transition`` for a step of an imported history; refused: ValidationFailed naming
+    the field that carries the step, and the time the table wanted before it."""
+    try:
+        check_transition(current, target)
+    except InvalidTransition:
+        step = f"{current.label} → {target.label} 不允许"
+        if target == Status.cancelled:
+            had = (
+                f"{TIME_LABELS[current]}（{STATUS_TIME[current]}）"
+                if current in TIME_LABELS
+                else ""
+            )
+            raise ValidationFailed.field(field, f"已有{had}的警情不能撤销：{step}") from None
+        needed = "或".join(
+            f"{TIME_LABELS[s]}（{STATUS_TIME[s]}）" for s in STATUS_TIME if target in TRANSITIONS[s]
+        )
+        raise ValidationFailed.field(
+            field, f"没有{needed}不能有{TIME_LABELS[target]}：{step}"
+        ) from None

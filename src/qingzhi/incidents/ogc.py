@@ -23,8 +23,9 @@ from qingzhi.auth.permissions import Perm
 from qingzhi.errors import NotFound, ValidationFailed
 from qingzhi.incidents import query as iq
 from qingzhi.incidents.models import Incident
+from qingzhi.incidents.reads import to_read, unit_names, visible
+from qingzhi.incidents.repeats import primaries_in_scope
 from qingzhi.incidents.scope import scope_filter
-from qingzhi.incidents.service import primaries_in_scope, to_read, unit_names, visible
 from qingzhi.params import INT4_MAX, OffsetQuery, check_instant
 from qingzhi.store.deps import settings_of, transaction
 

@@ -32,9 +32,10 @@ from qingzhi.incidents import search
 from qingzhi.incidents.enums import Category
 from qingzhi.incidents.lifecycle import Status
 from qingzhi.incidents.models import Incident
+from qingzhi.incidents.reads import to_read, unit_names
+from qingzhi.incidents.repeats import primaries_in_scope
 from qingzhi.incidents.schemas import IncidentPage
 from qingzhi.incidents.scope import open_only, scope_filter
-from qingzhi.incidents.service import primaries_in_scope, to_read, unit_names
 from qingzhi.org.models import Unit
 from qingzhi.params import INT4_MAX, check_instant
 

@@ -5,11 +5,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
 
+from qingzhi.errors import ValidationFailed
 from qingzhi.geo.datum import Datum
+from qingzhi.incidents import lifecycle
 from qingzhi.incidents.enums import SUBTYPES, Category, InvalidReason, Priority
-from qingzhi.incidents.lifecycle import Status
+from qingzhi.incidents.lifecycle import TIME_FIELDS, Status, Step
 from qingzhi.params import EARLIEST, DbId, Input, Instant
 
 FUTURE_SLACK = dt.timedelta(minutes=5)
@@ -118,35 +129,45 @@ class IncidentImport(IncidentCreate):
     cancelled: bool = False
     synthetic: bool = False
 
-    @field_validator("dispatched_at", "arrived_at", "resolved_at", "closed_at")
+    @field_validator(*TIME_FIELDS)
     @classmethod
-    def _times(cls, value: dt.datetime | None, info: ValidationInfo) -> dt.datetime | None:
-        value = _check_time(value)
-        if value is None:
-            return None
-        order = ("received_at", "dispatched_at", "arrived_at", "resolved_at", "closed_at")
-        for name in reversed(order[: order.index(str(info.field_name))]):
-            earlier = info.data.get(name)
-            if earlier is not None:
-                if value < earlier:
-                    raise ValueError(f"早于 {name}")
-                break
-        return value
+    def _times(cls, value: dt.datetime | None) -> dt.datetime | None:
+        return _check_time(value)
+
+    @model_validator(mode="after")
+    def _history(self) -> IncidentImport:
+        """Its times and cancel replayed through the lifecycle table (``lifecycle.history``); a
+        refused step is an error on the field that carries it."""
+        try:
+            self.history()
+        except ValidationFailed as exc:
+            [detail] = exc.details
+            name = detail["field"]
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(
+                        type="value_error",
+                        loc=(name,),
+                        input=getattr(self, name),
+                        ctx={"error": ValueError(detail["message"])},
+                    )
+                ],
+            ) from None
+        return self
+
+    def history(self) -> list[Step]:
+        """Its lifecycle steps, received first (ValidationFailed naming the field if refused)."""
+        return lifecycle.history(
+            self.received_at,
+            {name: getattr(self, name) for name in TIME_FIELDS},
+            cancelled=self.cancelled,
+        )
 
     @property
     def final_status(self) -> Status:
-        """The status its lifecycle times imply."""
-        if self.cancelled:
-            return Status.cancelled
-        for name, status in (
-            ("closed_at", Status.closed),
-            ("resolved_at", Status.resolved),
-            ("arrived_at", Status.arrived),
-            ("dispatched_at", Status.dispatched),
-        ):
-            if getattr(self, name) is not None:
-                return status
-        return Status.received
+        """The status its history ends in."""
+        return self.history()[-1].status
 
 
 class IncidentRead(BaseModel):

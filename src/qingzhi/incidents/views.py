@@ -31,7 +31,7 @@ from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
 from qingzhi.errors import QingzhiError, RowError, ValidationFailed
 from qingzhi.geo.geometry import parse_area
-from qingzhi.incidents import disclosure, exports, query, service
+from qingzhi.incidents import disclosure, exports, intake, query, reads, transitions
 from qingzhi.incidents.enums import Category
 from qingzhi.incidents.lifecycle import Status
 from qingzhi.incidents.schemas import (
@@ -180,7 +180,7 @@ async def create(
             # Taken in and committed together with concurrent calls: one pass, one disk flush
             # (by the writer thread, while the event loop goes on).
             incident, created = await database(request).combine_async(
-                "incident.intake", service.intake_posted, (actor, settings, body)
+                "incident.intake", intake.intake_posted, (actor, settings, body)
             )
             break
         except IntegrityError:
@@ -266,18 +266,18 @@ def _bulk(data: bytes, db: Database, settings: Settings, actor: Actor) -> BulkRe
 
 def _bulk_batch(
     db: Database, actor: Actor, settings: Settings, items: Sequence[IncidentCreate]
-) -> tuple[list[service.ItemResult], float]:
+) -> tuple[list[intake.ItemResult], float]:
     """One batch of a bulk intake in a write transaction of its own, prepared before the
     writer is taken; its results and how long it held the writer (commit included). A
     concurrent intake of one of its source ids (IntegrityError) is met by taking the batch in
     again, which then finds that record."""
-    prepared = service.prepare_batch(db=db, items=items)
+    prepared = intake.prepare_batch(db=db, items=items)
     db.make_way()
     for attempt in range(2):
         try:
             with db.session(write=True) as session:
                 taken = time.perf_counter()  # the writer is held from here
-                results = service.intake_prepared(
+                results = intake.intake_prepared(
                     session=session, actor=actor, settings=settings, prepared=prepared
                 )
             return results, time.perf_counter() - taken
@@ -367,7 +367,7 @@ def get_incident(
         response.headers.update(NO_STORE)
         return disclosure.detail(database(request), actor, incident_id)
     with transaction(request, write=False) as session:
-        return service.get(session=session, actor=actor, incident_id=incident_id)
+        return reads.get(session=session, actor=actor, incident_id=incident_id)
 
 
 @router.post("/{incident_id:int}/transitions", response_model=IncidentRead)
@@ -379,7 +379,9 @@ def transition(
 ) -> IncidentRead:
     """Move an incident along its lifecycle (409 names both states when not allowed)."""
     with transaction(request, write=True) as session:
-        return service.transition(session=session, actor=actor, incident_id=incident_id, data=body)
+        return transitions.transition(
+            session=session, actor=actor, incident_id=incident_id, data=body
+        )
 
 
 @router.get("/{incident_id:int}/timeline", response_model=list[TimelineEntry])
@@ -388,4 +390,4 @@ def timeline(
 ) -> list[TimelineEntry]:
     """Lifecycle, audit records, officers and linked calls, in time order (全溯源)."""
     with transaction(request, write=False) as session:
-        return service.timeline(session=session, actor=actor, incident_id=incident_id)
+        return reads.timeline(session=session, actor=actor, incident_id=incident_id)

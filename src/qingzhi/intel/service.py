@@ -1,7 +1,7 @@
 """Intelligence analysis services (研判): incidents in the caller's scope turned into event arrays
 for the pure analysis library, and its results turned into JSON-ready dicts and GeoJSON.
 
-Every function reads incidents through ``incidents.service.scope_filter``, so a station chief's
+Every function reads incidents through ``incidents.scope.scope_filter``, so a station chief's
 trends, hotspots, forecast and warnings count only the station's incidents. Times are the bureau's
 local time (``settings.timezone``); coordinates are projected to ``settings.projected_crs``
 (EPSG:32648 for Chongqing) for metric work and back to WGS-84 for maps. Only valid incidents

@@ -21,8 +21,8 @@ from qingzhi.auth.deps import Principal, principal, require_same_origin
 from qingzhi.auth.permissions import Perm
 from qingzhi.auth.views import sign_in, sign_out
 from qingzhi.errors import CsrfFailed, NotFound, QingzhiError
+from qingzhi.incidents import reads as incidents
 from qingzhi.incidents import scope as incident_scope
-from qingzhi.incidents import service as incidents
 from qingzhi.org import scope as org_scope
 from qingzhi.org import service as org
 from qingzhi.params import IdPath, Text

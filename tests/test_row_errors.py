@@ -11,8 +11,8 @@ from qingzhi.errors import RowError, ValidationFailed, rows_failed
 from qingzhi.org.schemas import OfficerCreate
 from qingzhi.store.db import Database
 from tests.factories import Org
+from tests.factories import incident_body as body
 from tests.helpers import bearer
-from tests.incidents.conftest import body
 
 
 def _refusal(raw: dict[str, object]) -> ValidationError:

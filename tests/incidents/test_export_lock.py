@@ -38,8 +38,8 @@ from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.store.db import Database
 from tests.conftest import PG_URL, _backends
 from tests.factories import PASSWORD, Org, build_org
+from tests.factories import incident_body as body
 from tests.helpers import bearer
-from tests.incidents.conftest import body
 from tests.live.server import committed_database, serve
 
 HUNG = 10.0  # seconds: far beyond any write's time, short of a test that never ends

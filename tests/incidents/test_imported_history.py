@@ -23,7 +23,7 @@ from qingzhi.incidents.models import Incident, IncidentEvent
 from qingzhi.incidents.schemas import IncidentImport
 from qingzhi.store.db import Database
 from tests.factories import Org
-from tests.incidents.conftest import body
+from tests.factories import incident_body as body
 
 T0 = dt.datetime(2026, 10, 1, 2, 0, tzinfo=dt.UTC)  # 10:00 in Beijing
 MINUTE = dt.timedelta(minutes=1)

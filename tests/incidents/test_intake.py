@@ -246,7 +246,7 @@ def test_calls_posted_together_keep_their_own_callers(db, org, settings):
     from qingzhi.auth import service as auth
     from qingzhi.auth.models import User
     from qingzhi.errors import NotFound
-    from qingzhi.incidents import service
+    from qingzhi.incidents import intake as service
     from qingzhi.incidents.schemas import IncidentCreate
 
     def actor(username, rid):
@@ -291,7 +291,7 @@ def test_batches_link_repeats_across_batches_and_keep_their_order(db, org, setti
     and the audit chain intact."""
     from qingzhi.audit.service import trail_of, verify
     from qingzhi.auth.context import system_actor
-    from qingzhi.incidents import service
+    from qingzhi.incidents import intake as service
     from qingzhi.incidents.schemas import IncidentCreate
 
     def item(sid, minute, phone):
@@ -334,7 +334,7 @@ def test_a_batch_routed_ahead_is_routed_again_if_the_org_changed(db, org, settin
     """A batch prepared (routed) while the previous one commits is routed again when units moved
     in between: here R1 leaves its bundle, so its call goes to R1, not to central station C."""
     from qingzhi.auth.context import system_actor
-    from qingzhi.incidents import service
+    from qingzhi.incidents import intake as service
     from qingzhi.incidents.routing import region_index
     from qingzhi.incidents.schemas import IncidentCreate
     from qingzhi.org.models import Unit
@@ -366,7 +366,7 @@ def test_text_index_follows_savepoints(db, org, settings):
     import pytest
 
     from qingzhi.auth.context import system_actor
-    from qingzhi.incidents import service
+    from qingzhi.incidents import intake as service
     from qingzhi.incidents.schemas import IncidentCreate
 
     if db.dialect != "sqlite":

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from qingzhi.errors import InvalidTransition, ValidationFailed
+from qingzhi.lifecycle import Lifecycle
 
 
 class Status(StrEnum):
@@ -68,18 +69,12 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 
 
+INCIDENT = Lifecycle(noun="警情", labels=STATUS_LABELS, transitions=TRANSITIONS)
+
+
 def check_transition(current: Status, target: Status) -> None:
     """Raise InvalidTransition (409) naming both states unless current → target is allowed."""
-    if target not in TRANSITIONS[current]:
-        allowed = "、".join(s.label for s in sorted(TRANSITIONS[current])) or "无"
-        raise InvalidTransition(
-            f"警情状态不能从“{current.label}”变为“{target.label}”（允许：{allowed}）",
-            details={
-                "from": current.value,
-                "to": target.value,
-                "allowed": sorted(s.value for s in TRANSITIONS[current]),
-            },
-        )
+    INCIDENT.check(current, target)
 
 
 # ---------------------------------------------------------------- lifecycle times

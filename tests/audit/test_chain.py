@@ -264,3 +264,38 @@ def test_trail_is_scoped(client: TestClient, db: Database, chain: int, org: Org)
     assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)
     r = client.get(f"/api/audit/unit/{org.id('A')}", headers=bearer(db, "chief_c"))
     assert r.status_code == 404
+
+
+def test_verify_while_records_are_appended(committed: Database) -> None:
+    """A verify that walks in small batches while another connection keeps appending finds the
+    chain intact (PostgreSQL's READ COMMITTED lets each batch see newer commits: the walk stops
+    at the head it read first, so new records are not taken for a tail the head lacks)."""
+    import threading
+
+    stop = threading.Event()
+
+    def append() -> None:
+        n = 0
+        while not stop.is_set() and n < 2_000:
+            with committed.session(write=True) as session:
+                audit.record(
+                    session=session,
+                    actor=system_actor(),
+                    action="test.append",
+                    entity_kind="test",
+                    entity_id=n,
+                )
+            n += 1
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    try:
+        results = []
+        for _ in range(20):
+            with committed.session() as session:
+                results.append(audit.verify(session=session, batch=3))
+    finally:
+        stop.set()
+        writer.join()
+    assert all(r.ok for r in results), [r for r in results if not r.ok][:1]
+    assert results[-1].checked > results[0].checked  # records were appended meanwhile

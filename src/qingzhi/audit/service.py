@@ -459,6 +459,11 @@ def check_head(walked: Walk, head_seq: int, head_hash: str) -> VerifyResult:
 
 
 def verify(*, session: Session, batch: int = 20_000) -> VerifyResult:
-    """Recompute the whole chain; name the first record that was altered, removed or reordered."""
-    walked = walk(session=session, batch=batch)
-    return check_head(walked, *head(session=session))
+    """Recompute the whole chain; name the first record that was altered, removed or reordered.
+
+    The head is read first and the walk stops at it: records appended while the walk runs (a
+    busy server under PostgreSQL's READ COMMITTED, where each batch sees newer commits) are not
+    mistaken for a tail the head does not account for; they are checked by the next run."""
+    head_seq, head_hash = head(session=session)
+    walked = walk(session=session, until=head_seq, batch=batch)
+    return check_head(walked, head_seq, head_hash)

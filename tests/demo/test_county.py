@@ -160,7 +160,9 @@ def test_both_organisations_from_one_build(
 
 def _load(db: Database, files: dict[str, bytes]) -> None:
     with db.session(write=True) as session:
-        exchange.import_bundle(session=session, actor=system_actor("test"), files=files)
+        exchange.import_bundle(
+            session=session, actor=system_actor("test"), bundle=exchange.parse_bundle(files)
+        )
 
 
 def test_import_and_org_summary(db: Database, bundle: dict[str, bytes]) -> None:

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from qingzhi.audit.service import trail_of
 from qingzhi.auth.models import User
 from qingzhi.org import exchange
 from qingzhi.org.models import Bureau, Officer, Unit, Zone
@@ -83,6 +84,12 @@ def test_export_contents(client: TestClient, admin: dict[str, str]) -> None:
     assert next(r for r in rows if r["police_number"] == "B001")["active"] == "false"
 
 
+def bureau_id(db: Database) -> int:
+    """The id of the one bureau."""
+    with db.session() as session:
+        return int(session.execute(select(Bureau.id)).scalar_one())
+
+
 def test_round_trip_into_a_fresh_state(
     client: TestClient, db: Database, admin: dict[str, str]
 ) -> None:
@@ -97,8 +104,11 @@ def test_round_trip_into_a_fresh_state(
     )
     assert r.status_code == 200, r.text
     report = r.json()
-    assert report["created"] == {"unit": 7, "zone": 2, "officer": 78}
-    assert report["updated"] == {"unit": 0, "zone": 0, "officer": 0}
+    assert report["created"] == {"bureau": 1, "unit": 7, "zone": 2, "officer": 78}
+    assert report["updated"] == {"bureau": 0, "unit": 0, "zone": 0, "officer": 0}
+    with db.session() as session:  # the bureau's creation is in the audit trail too
+        [made] = trail_of(session=session, entity_kind="bureau", entity_id=bureau_id(db))[-1:]
+    assert made.action == "bureau.import" and made.diff["before"] is None
 
     second = client.get("/api/org/export", headers=admin).content
     assert unzip(second) == unzip(first)
@@ -109,9 +119,9 @@ def test_round_trip_into_a_fresh_state(
         "/api/org/import", files={"file": ("org.zip", second, "application/zip")}, headers=admin
     )
     assert r.status_code == 200
-    assert r.json()["created"] == {"unit": 0, "zone": 0, "officer": 0}
-    assert r.json()["updated"] == {"unit": 0, "zone": 0, "officer": 0}
-    assert r.json()["unchanged"] == 7 + 2 + 78
+    assert r.json()["created"] == {"bureau": 0, "unit": 0, "zone": 0, "officer": 0}
+    assert r.json()["updated"] == {"bureau": 0, "unit": 0, "zone": 0, "officer": 0}
+    assert r.json()["unchanged"] == 1 + 7 + 2 + 78
     assert counts(db) == before
 
 

@@ -134,9 +134,11 @@ def org_import(bundle: Path = typer.Argument(..., exists=True)) -> None:
     """Import the organisation from a folder or zip (bureau.json, units/zones GeoJSON, CSV)."""
     db = _database()
     try:
-        files = exchange.read_bundle(bundle)
+        parsed = exchange.parse_bundle(exchange.read_bundle(bundle))
         with db.session(write=True) as session:
-            report = exchange.import_bundle(session=session, actor=system_actor("cli"), files=files)
+            report = exchange.import_bundle(
+                session=session, actor=system_actor("cli"), bundle=parsed
+            )
     except QingzhiError as exc:
         _fail(exc)
     console.print(

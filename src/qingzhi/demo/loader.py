@@ -119,7 +119,9 @@ def load_demo(
     check_city(session, code=BUREAU_CODE, name=BUREAU_NAME)
     files = build_county(seed, reform=reform)
     report = LoadReport(
-        import_report=exchange.import_bundle(session=session, actor=actor, files=files)
+        import_report=exchange.import_bundle(
+            session=session, actor=actor, bundle=exchange.parse_bundle(files)
+        )
     )
     create_accounts(session=session, actor=actor, report=report, files=files)
     return report

@@ -272,9 +272,10 @@ def load_vancouver(
     with db.session() as session:
         check_city(session, code=BUREAU_CODE, name=BUREAU_NAME)
     bundle = build_bundle(org_files or every, limit=limit)
+    parsed = exchange.parse_bundle(bundle)
     with db.session(write=True) as session:
         org = LoadReport(
-            import_report=exchange.import_bundle(session=session, actor=actor, files=bundle)
+            import_report=exchange.import_bundle(session=session, actor=actor, bundle=parsed)
         )
         create_accounts(session=session, actor=actor, report=org, files=bundle)
     n_units = len(json.loads(bundle["units.geojson"])["features"])

@@ -245,9 +245,9 @@ async def import_bundle(
         await form.close()
     if len(data) > MAX_IMPORT_BYTES:
         raise ValidationFailed.field("file", "文件超过 50 MB")
-    files = exchange.read_bundle(data)
+    bundle = exchange.parse_bundle(exchange.read_bundle(data))  # before the writer is taken
     with transaction(request, write=True) as session:
-        report = exchange.import_bundle(session=session, actor=actor, files=files)
+        report = exchange.import_bundle(session=session, actor=actor, bundle=bundle)
     return {"created": report.created, "updated": report.updated, "unchanged": report.unchanged}
 
 

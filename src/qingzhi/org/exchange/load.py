@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -22,34 +22,41 @@ from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import RowError, ValidationFailed, rows_failed
 from qingzhi.org.exchange.files import BUREAU, OFFICERS, UNITS, ZONES
-from qingzhi.org.exchange.rows import Bundle, Row, parse_bundle
+from qingzhi.org.exchange.rows import Bundle, Row
 from qingzhi.org.models import Bureau, Officer, Unit, Zone
 from qingzhi.org.schemas import OfficerImport, UnitImport, ZoneImport
-from qingzhi.org.service import check_bundle, officer_snapshot, unit_snapshot, zone_snapshot
+from qingzhi.org.service import (
+    bureau_snapshot,
+    check_bundle,
+    officer_snapshot,
+    unit_snapshot,
+    zone_snapshot,
+)
 
 log = logging.getLogger(__name__)
 
 UNIT_FIELDS = ("name", "kind", "population", "traffic_integrated", "service_window", "synthetic")
 ZONE_FIELDS = ("name", "population", "synthetic")
 OFFICER_FIELDS = ("name", "kind", "team", "duty_status", "active", "synthetic")
-E = TypeVar("E", Unit, Zone, Officer)
+E = TypeVar("E", Bureau, Unit, Zone, Officer)
+KINDS = ("bureau", "unit", "zone", "officer")
 
 
 @dataclass
 class ImportReport:
     """What an import did."""
 
-    created: dict[str, int] = field(default_factory=lambda: {"unit": 0, "zone": 0, "officer": 0})
-    updated: dict[str, int] = field(default_factory=lambda: {"unit": 0, "zone": 0, "officer": 0})
+    created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     unchanged: int = 0
 
 
-def import_bundle(*, session: Session, actor: Actor, files: Mapping[str, bytes]) -> ImportReport:
-    """Validate the whole bundle, then upsert bureau, units, bundles, zones and officers."""
+def import_bundle(*, session: Session, actor: Actor, bundle: Bundle) -> ImportReport:
+    """Check the parsed bundle (``parse_bundle``, which callers run before they open the write
+    transaction) against the store, then upsert bureau, units, bundles, zones and officers."""
     actor.require(Perm.org_write)
     if not actor.scope.whole_bureau:
         raise ValidationFailed.field("bundle", "只有全局权限的用户可以导入组织机构")
-    bundle = parse_bundle(files)
     now = _Current.read(session)
     problems = bundle.problems + _references(bundle, now)
     if not problems:  # every row valid, every reference resolved: the bundles as they will be
@@ -182,6 +189,9 @@ class _Kind(Generic[E]):
     unit_of: Callable[[E], int | None]
 
 
+BUREAU_KIND = _Kind[Bureau](
+    "bureau", "code", ("code", "name", "population", "synthetic"), bureau_snapshot, lambda b: None
+)
 UNIT = _Kind[Unit]("unit", "code", UNIT_FIELDS, unit_snapshot, lambda u: u.id)
 ZONE = _Kind[Zone]("zone", "code", ZONE_FIELDS, zone_snapshot, lambda z: z.station_id)
 OFFICER = _Kind[Officer](
@@ -239,7 +249,7 @@ def _upsert(
 
 def _write(session: Session, actor: Actor, bundle: Bundle, now: _Current) -> ImportReport:
     ledger = _Ledger()
-    bureau = _write_bureau(session, bundle, now.bureau)
+    bureau = _write_bureau(session, bundle, now.bureau, ledger)
     _write_units(session, bureau, bundle.units, now.units, ledger)
     _write_zones(session, bundle.zones, now, ledger)
     _write_officers(session, bundle.officers, now, ledger)
@@ -247,9 +257,12 @@ def _write(session: Session, actor: Actor, bundle: Bundle, now: _Current) -> Imp
     return ledger.report
 
 
-def _write_bureau(session: Session, bundle: Bundle, bureau: Bureau | None) -> Bureau:
+def _write_bureau(
+    session: Session, bundle: Bundle, bureau: Bureau | None, ledger: _Ledger
+) -> Bureau:
     row = bundle.bureau
     if row is not None:
+        before = bureau_snapshot(bureau) if bureau is not None else None
         if bureau is None:
             bureau = Bureau(code=row.data.code, name=row.data.name)
             session.add(bureau)
@@ -257,6 +270,7 @@ def _write_bureau(session: Session, bundle: Bundle, bureau: Bureau | None) -> Bu
             setattr(bureau, name, getattr(row.data, name))
         bureau.boundary = row.area
         session.flush()
+        ledger.note(BUREAU_KIND, [(bureau, before)])
     assert bureau is not None  # checked with the references
     return bureau
 

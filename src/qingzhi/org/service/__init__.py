@@ -19,6 +19,7 @@ from qingzhi.org.service.officers import (
 )
 from qingzhi.org.service.records import (
     bureau,
+    bureau_snapshot,
     officer_snapshot,
     scope_label,
     unit_by_code,
@@ -46,6 +47,7 @@ __all__ = [
     "BUNDLE_MIN",
     "LAYERS",
     "bureau",
+    "bureau_snapshot",
     "check_bundle",
     "create_officer",
     "create_unit",

@@ -21,6 +21,17 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------- snapshots for the audit trail
 
 
+def bureau_snapshot(bureau: Bureau) -> dict[str, Any]:
+    """The audited fields of the bureau (its boundary as in the store, like a zone's)."""
+    return {
+        "code": bureau.code,
+        "name": bureau.name,
+        "population": bureau.population,
+        "boundary": bureau.boundary,
+        "synthetic": bureau.synthetic,
+    }
+
+
 def unit_snapshot(unit: Unit) -> dict[str, Any]:
     """The audited fields of a unit."""
     return {

@@ -26,7 +26,7 @@ import numpy as np
 from rich.console import Console
 
 from qingzhi.analysis.evaluation import MethodResult, Period
-from qingzhi.analysis.events import EventTable, read_events_csv
+from qingzhi.analysis.events import EventTable, read_events
 from qingzhi.analysis.forecast import series_on_grid
 from qingzhi.analysis.grid import grid_for
 from qingzhi.analysis.methods import (
@@ -68,9 +68,9 @@ def vancouver_files(data: Path) -> list[Path]:
 
 def load(data: Path, category_col: str = "TYPE") -> EventTable:
     """Every located event, with ``category_col`` as its category."""
-    return read_events_csv(
+    return read_events(
         vancouver_files(data), time_cols=TIME_COLS, x_col="X", y_col="Y", category_col=category_col
-    )
+    )[0]
 
 
 def run_series(events: EventTable, category: str | None, console: Console) -> dict[str, object]:

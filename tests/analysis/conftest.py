@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qingzhi.analysis.events import EventTable, read_events_csv
+from qingzhi.analysis.events import EventTable, read_events
 from qingzhi.config import shared_data_dir
 
 DATA_DIR = shared_data_dir("vancouver_vpd")
@@ -24,10 +24,10 @@ def vancouver_files() -> list[Path]:
 @pytest.fixture(scope="session")
 def vancouver(vancouver_files: list[Path]) -> EventTable:
     """Every located Vancouver record (X/Y in EPSG:26910, local times, TYPE as category)."""
-    return read_events_csv(
+    return read_events(
         vancouver_files,
         time_cols=["YEAR", "MONTH", "DAY", "HOUR", "MINUTE"],
         x_col="X",
         y_col="Y",
         category_col="TYPE",
-    )
+    )[0]

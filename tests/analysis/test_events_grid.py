@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qingzhi.analysis.events import make_events, read_events_csv, times_from_parts
+from qingzhi.analysis.events import make_events, read_events, times_from_parts
 from qingzhi.analysis.grid import counts, grid_for
 
 
@@ -37,13 +37,13 @@ def test_read_csv_multi_time_columns_gz_and_no_location(tmp_path: Path) -> None:
     path = tmp_path / "e.csv.gz"
     with gzip.open(path, "wt") as fh:
         fh.write(text)
-    ev = read_events_csv(
+    ev = read_events(
         [path],
         time_cols=["YEAR", "MONTH", "DAY", "HOUR", "MINUTE"],
         x_col="X",
         y_col="Y",
         category_col="TYPE",
-    )
+    )[0]
     assert len(ev) == 2
     assert str(ev.t[0]) == "2023-12-31T23:30:00"  # sorted by time
     assert ev.category is not None and list(ev.category) == ["Theft", "Mischief"]
@@ -54,13 +54,13 @@ def test_read_csv_multi_time_columns_gz_and_no_location(tmp_path: Path) -> None:
 def test_read_csv_lonlat_projects(tmp_path: Path) -> None:
     path = tmp_path / "e.csv"
     path.write_text("lon,lat,time\n107.35,30.33,2024-05-01 08:30:00\n", encoding="utf-8")
-    ev = read_events_csv([path], time_cols=["time"], lon_col="lon", lat_col="lat", crs="EPSG:32648")
+    ev = read_events([path], time_cols=["time"], lon_col="lon", lat_col="lat", crs="EPSG:32648")[0]
     assert str(ev.t[0]) == "2024-05-01T08:30:00"
     # UTM 48N: central meridian 105 E, so 107.35 E is about 226 km east of it.
     assert 720_000 < ev.x[0] < 730_000
     assert 3_350_000 < ev.y[0] < 3_370_000
     with pytest.raises(ValueError):
-        read_events_csv([path], time_cols=["time"], lon_col="lon", lat_col="lat")
+        read_events([path], time_cols=["time"], lon_col="lon", lat_col="lat")[0]
 
 
 def test_grid_origin_and_flat_index() -> None:

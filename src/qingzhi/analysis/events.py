@@ -2,7 +2,7 @@
 
 An ``EventTable`` holds projected coordinates in metres (``x``, ``y``), times as
 ``datetime64[s]`` (local wall-clock time, no time zone: analysis works in the bureau's local day)
-and an optional string category per event. ``read_events_csv`` reads one or more CSV files (plain
+and an optional string category per event. ``read_events`` reads one or more CSV files (plain
 or gzipped), builds the time from one column (ISO text) or several integer columns (for example
 ``YEAR,MONTH,DAY,HOUR,MINUTE``), projects lon/lat through pyproj when asked, and drops rows without
 a usable location (blank, non-numeric or zero coordinates, as in the Vancouver police export) or
@@ -310,32 +310,3 @@ def read_events(
         report.bad_location,
     )
     return table.sorted_by_time(), report
-
-
-def read_events_csv(
-    paths: Sequence[str | Path],
-    *,
-    time_cols: Sequence[str],
-    x_col: str | None = None,
-    y_col: str | None = None,
-    lon_col: str | None = None,
-    lat_col: str | None = None,
-    crs: str | None = None,
-    category_col: str | None = None,
-    categories: Sequence[str] | None = None,
-    time_format: str | None = None,
-) -> EventTable:
-    """Read located events from CSV files; drop rows without location or time (``read_events``)."""
-    table, _ = read_events(
-        paths,
-        time_cols=time_cols,
-        x_col=x_col,
-        y_col=y_col,
-        lon_col=lon_col,
-        lat_col=lat_col,
-        crs=crs,
-        category_col=category_col,
-        categories=categories,
-        time_format=time_format,
-    )
-    return table

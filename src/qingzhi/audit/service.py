@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import DateTime, bindparam, select, type_coerce, update
+from sqlalchemy import DateTime, bindparam, func, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from qingzhi.audit.models import AuditHead, AuditRecord
@@ -466,4 +466,16 @@ def verify(*, session: Session, batch: int = 20_000) -> VerifyResult:
     mistaken for a tail the head does not account for; they are checked by the next run."""
     head_seq, head_hash = head(session=session)
     walked = walk(session=session, until=head_seq, batch=batch)
-    return check_head(walked, head_seq, head_hash)
+    result = check_head(walked, head_seq, head_hash)
+    if not result.ok:
+        return result
+    beyond = session.execute(
+        select(func.min(AuditRecord.seq)).where(AuditRecord.seq > head_seq)
+    ).scalar()
+    # A record past the head is an append the head does not account for, unless the head has
+    # since moved past it (read again: an append commits its record and the head together).
+    if beyond is not None and beyond > head(session=session)[0]:
+        return VerifyResult(
+            False, result.checked, head_seq + 1, f"链头之后有未记入链头的记录（seq {beyond}）"
+        )
+    return result

@@ -15,6 +15,7 @@ from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
 from qingzhi.errors import ValidationFailed
 from qingzhi.incidents.intake import intake_many
+from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.kpi import records
 from qingzhi.kpi.service import period_bounds
 from qingzhi.store.db import Database
@@ -25,13 +26,13 @@ TZ = "Asia/Shanghai"
 LOCAL = ZoneInfo(TZ)
 
 
-def _take(db: Database, items: list[object]) -> None:
+def _take(db: Database, items: list[IncidentCreate]) -> None:
     with db.session(write=True) as session:
         intake_many(
             session=session,
             actor=system_actor(),
             settings=Settings(database_url="sqlite://"),
-            items=items,  # type: ignore[arg-type]
+            items=items,
             link_repeats=False,
         )
 

@@ -154,10 +154,12 @@ def scores(
     settings: Settings,
     period: str,
     scheme_id: int | None = None,
+    scheme_text: str | None = None,
     draws: int = 1000,
 ) -> dict[str, Any]:
     """Every station's score and rank for ``period`` with bootstrap intervals, disclosed to the
-    caller by ``kpi.scope``."""
+    caller by ``kpi.scope``. The scheme is a stored version (``scheme_id``; default the newest,
+    else the built-in one) or, from the command line, a TOML text not stored (``scheme_text``)."""
     actor.require(Perm.kpi_read)
     if not 1 <= draws <= MAX_DRAWS_API:
         raise ValidationFailed.field("draws", f"抽样次数须在 1 到 {MAX_DRAWS_API} 之间")
@@ -170,7 +172,10 @@ def scores(
     recs = records.station_records(session, found, start, end)
     if not any(r.records["incidents"]["prevention"].size for r in recs):
         raise ValidationFailed.field("period", f"考核期 {period} 内没有警情数据")
-    scheme, stored_id = scheme_of(session, scheme_id)
+    if scheme_text is not None:
+        scheme, stored_id = parse_scheme(scheme_text), None
+    else:
+        scheme, stored_id = scheme_of(session, scheme_id)
     board = score_stations(recs, scheme, draws=draws)
     return scope.disclose(actor, _board_dict(board, found, scheme, stored_id, period))
 

@@ -69,6 +69,13 @@ def period_bounds(period: str, tz: str) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
+def last_quarter(tz: str, today: dt.date | None = None) -> str:
+    """The last whole quarter before ``today`` (local), as ``YYYY-Qn``."""
+    today = today or dt.datetime.now(ZoneInfo(tz)).date()
+    q = (today.month - 1) // 3  # the current quarter's index, 0–3
+    return f"{today.year - 1}-Q4" if q == 0 else f"{today.year}-Q{q}"
+
+
 # ---------------------------------------------------------------- schemes
 
 

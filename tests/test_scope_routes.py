@@ -41,6 +41,11 @@ SKIP = {
     "/api/docs": "the API's documentation page",
     "/healthz": "liveness probe",
     "/login": "the login form",
+    "/api/kpi/scores": (
+        "a station's score is relative to its group by design (normalised against the group and"
+        " ranked), so other stations' data move it; what a chief is shown of the board — their"
+        " own station's breakdown, no ranks without kpi.rank — is tested in tests/kpi"
+    ),
 }
 # The path parameters that name one row (the others name a layer, a format or a kind).
 ROW_IDS = ("incident_id", "feature_id", "unit_id", "zone_id", "officer_id", "job_id", "entity_id")
@@ -107,8 +112,15 @@ def world(client: TestClient, db: Database, org: Org) -> dict[str, Any]:
     _dispatch(client, admin, own["A"][0], a_officer)
     _position(client, admin, org.officers["A002"].id, 107.05)
     _position(client, admin, org.officers["B002"].id, 107.15)
+    reform = client.post(
+        "/api/kpi/reforms",
+        json={"name": "捆绑运行", "kind": "bundling", "effective": "2026-01-01", "units": ["R1"]},
+        headers=admin,
+    )
+    assert reform.status_code == 201, reform.text
     return {
         "admin": admin,
+        "reform": reform.json()["id"],
         "own": own,
         "other": other,
         "jobs": {"A": _job(db, org, "A"), "B": _job(db, org, "B")},
@@ -144,6 +156,7 @@ def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, 
         "job_id": [ids["job"]],
         "entity_kind": ["incident", "officer"],
         "entity_id": [ids["incident"], ids["officer"]],
+        "reform_id": [world["reform"]],  # a bureau's record (which stations changed, when)
         "layer": ["county", "units", "zones"],
         "fmt": ["csv", "geojson", "xlsx"],
     }

@@ -4,6 +4,7 @@ from qingzhi.audit.models import AuditHead, AuditRecord
 from qingzhi.auth.models import ApiToken, LoginThrottle, User, WebSession
 from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
 from qingzhi.jobs.models import Job
+from qingzhi.kpi.models import KpiScheme, Reform, ReformUnit
 from qingzhi.live.models import LiveEvent, OfficerLive
 from qingzhi.org.models import Bureau, Officer, Unit, Zone
 from qingzhi.store.base import Base
@@ -18,10 +19,13 @@ __all__ = [
     "IncidentAssignment",
     "IncidentEvent",
     "Job",
+    "KpiScheme",
     "LiveEvent",
     "LoginThrottle",
     "Officer",
     "OfficerLive",
+    "Reform",
+    "ReformUnit",
     "Unit",
     "User",
     "WebSession",

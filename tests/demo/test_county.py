@@ -24,6 +24,7 @@ from qingzhi.demo.organisation import build_organisation
 from qingzhi.demo.orgbundle import build_county, bundle_files
 from qingzhi.demo.reform import reformed
 from qingzhi.geo.projection import area_km2
+from qingzhi.kpi.service import list_reforms
 from qingzhi.org import exchange
 from qingzhi.org import service as org
 from qingzhi.org.models import Officer, Unit, Zone
@@ -188,6 +189,10 @@ def test_demo_load_is_idempotent(db: Database) -> None:
         n_audit = session.execute(select(func.count()).select_from(AuditRecord)).scalar_one()
         officer = session.execute(select(User).where(User.username == "officer")).scalar_one()
         assert officer.officer_id is not None
+        reforms = {r.kind: r for r in list_reforms(session=session, actor=system_actor())}
+    # the seed's reforms are recorded for the evaluation: 17 bundled members, 15 integrated
+    assert len(reforms["bundling"].units) == 17 and reforms["bundling"].synthetic
+    assert len(reforms["traffic_integration"].units) == 15
     with db.session(write=True) as session:
         second = load_demo(session=session, actor=system_actor("demo"), seed=2026)
     assert second.created_users == [] and len(second.skipped_users) == len(DEMO_ACCOUNTS)

@@ -55,6 +55,11 @@ class Perm(StrEnum):
     incident_dispatch = "incident.dispatch"
     personal_read = "personal.read"
     analysis_read = "analysis.read"
+    # evaluation (kpi): scores of one's scope; the bureau's ranking; reform impact; schemes
+    kpi_read = "kpi.read"
+    kpi_rank = "kpi.rank"
+    kpi_impact = "kpi.impact"
+    kpi_manage = "kpi.manage"
 
 
 _READ = {
@@ -74,14 +79,18 @@ _COMMAND = _READ | {
     Perm.personal_read,
 }
 
+# Who evaluates: the bureau's analysts and commanders see the ranking and the reforms' impact,
+# and keep the schemes and reforms; a station chief sees the station's own scores.
+_EVALUATE = {Perm.kpi_read, Perm.kpi_rank, Perm.kpi_impact, Perm.kpi_manage}
+
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.admin: frozenset(Perm),
-    Role.commander: frozenset(_COMMAND),
+    Role.commander: frozenset(_COMMAND | _EVALUATE),
     Role.dispatcher: frozenset(
         _READ | {Perm.incident_write, Perm.incident_dispatch, Perm.personal_read}
     ),
-    Role.analyst: frozenset(_READ),
-    Role.station_chief: frozenset(_COMMAND),
+    Role.analyst: frozenset(_READ | _EVALUATE),
+    Role.station_chief: frozenset(_COMMAND | {Perm.kpi_read}),
     Role.officer: frozenset(_READ | {Perm.incident_write, Perm.personal_read}),
     Role.auxiliary: frozenset(
         {Perm.org_read, Perm.officer_read, Perm.incident_read, Perm.token_own}

@@ -38,6 +38,7 @@ from qingzhi.config import Settings
 from qingzhi.demo.county import generate_county
 from qingzhi.demo.incident_spec import LIFECYCLE_FIELDS, IncidentSpec
 from qingzhi.demo.incidents import generate_incidents
+from qingzhi.demo.kpi import record_reforms
 from qingzhi.demo.orgbundle import build_county
 from qingzhi.demo.reference import BUREAU_CODE, BUREAU_NAME, GUIYANG_CODE, LOCAL_TZ
 from qingzhi.demo.reform import CENTRAL_CODES
@@ -124,6 +125,8 @@ def load_demo(
         )
     )
     create_accounts(session=session, actor=actor, report=report, files=files)
+    if reform:
+        record_reforms(session=session, actor=actor)
     return report
 
 

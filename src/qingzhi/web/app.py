@@ -34,6 +34,7 @@ from qingzhi.incidents.ogc import router as ogc_router
 from qingzhi.incidents.views import router as incidents_router
 from qingzhi.intel.views import router as intel_router
 from qingzhi.jobs.views import router as jobs_router
+from qingzhi.kpi.views import router as kpi_router
 from qingzhi.live.views import router as live_router
 from qingzhi.org.views import router as org_router
 from qingzhi.params import control_in_query
@@ -272,6 +273,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         jobs_router,
         live_router,
         dispatch_router,
+        kpi_router,  # evaluation
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(docs.router)

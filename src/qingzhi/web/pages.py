@@ -23,6 +23,8 @@ from qingzhi.auth.views import sign_in, sign_out
 from qingzhi.errors import CsrfFailed, NotFound, QingzhiError
 from qingzhi.incidents import reads as incidents
 from qingzhi.incidents import scope as incident_scope
+from qingzhi.kpi import service as kpi
+from qingzhi.kpi.records import OUTCOMES
 from qingzhi.org import scope as org_scope
 from qingzhi.org import service as org
 from qingzhi.params import IdPath, Text
@@ -211,3 +213,19 @@ def unit_page(unit_id: IdPath, request: Request, who: Principal = Depends(princi
             central = org.get_unit(session=session, actor=who.actor, unit_id=unit.central_id)
         context["central"] = central
     return templates.TemplateResponse(request, "unit.html", context)
+
+
+@router.get("/kpi", response_class=HTMLResponse)
+def kpi_page(request: Request, who: Principal = Depends(principal)) -> Response:
+    """The scorecard (station scores with intervals) and, for the bureau, reform impact."""
+    who.actor.require(Perm.kpi_read)
+    with transaction(request, write=False) as session:
+        context = _common(request, session, who, "kpi")
+        context["can_rank"] = who.actor.can(Perm.kpi_rank)
+        context["can_impact"] = who.actor.can(Perm.kpi_impact)
+        context["reforms"] = (
+            kpi.list_reforms(session=session, actor=who.actor) if context["can_impact"] else []
+        )
+    context["outcomes"] = [(k, name) for k, (name, _) in OUTCOMES.items()]
+    context["default_period"] = kpi.last_quarter(settings_of(request).timezone)
+    return templates.TemplateResponse(request, "kpi.html", context)

@@ -1,0 +1,85 @@
+"""The scorecard and the impact page in Debian's Chromium: an analyst sees every station with
+intervals and a station's breakdown, evaluates the reform and reads its caveats; a station chief
+sees the station's own breakdown only, and no impact section."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qingzhi.auth.context import system_actor
+from qingzhi.config import Settings
+from qingzhi.kpi import service
+from qingzhi.kpi.schemas import ReformCreate
+from qingzhi.store.db import Database
+from tests.browser import ARTIFACTS, MARKS, login, served_site
+from tests.factories import incident_item
+
+pytestmark = MARKS
+SETTINGS = Settings(database_url="sqlite://")
+LOCAL = dt.timezone(dt.timedelta(hours=8))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Database]]:
+    """A year of calls (2025) over the five stations, the bundled two halved from July."""
+    rng = np.random.default_rng(3)
+    calls = []
+    for month in range(1, 13):
+        for code in ("A", "B", "R1", "R2", "S"):
+            n = int(rng.poisson(10 if code in ("R1", "R2") and month >= 7 else 20))
+            for k in range(n):
+                day = 1 + round(k * 27 / max(n - 1, 1))
+                at = dt.datetime(2025, month, day, 9, tzinfo=LOCAL)
+                calls.append(incident_item(at=at, category="public_order", unit=code))
+    with served_site(tmp_path_factory.mktemp("kpi"), SETTINGS, calls) as (url, db):
+        with db.session(write=True) as session:
+            service.create_reform(
+                session=session,
+                actor=system_actor(),
+                data=ReformCreate(
+                    name="捆绑运行", kind="bundling", effective="2025-07-01", units=["R1", "R2"]
+                ),
+            )
+        yield url, db
+
+
+def test_the_analyst_scores_and_evaluates(site: Any, browser: Any) -> None:
+    url, _ = site
+    page = login(browser, url, "analyst", "/kpi")
+    page.fill("#period", "2025-Q4")
+    page.click("#score-form button")
+    page.wait_for_selector("#scores tbody tr:nth-child(5)")
+    assert "城一派出所" in page.inner_text("#scores")
+    page.click("#scores tbody tr:first-child")
+    page.wait_for_selector("#breakdown:not([hidden])")
+    assert "刑事治安警情万人比" in page.inner_text("#breakdown")
+    page.select_option("#outcome", "public_order")
+    page.click("#impact-form button")
+    page.wait_for_selector("#impact:not([hidden])", timeout=60_000)
+    text = page.inner_text("#impact-rows")
+    assert "双重差分率比" in text and "95% 区间" in text
+    assert page.locator("#caveats li").count() >= 1
+    page.wait_for_selector("#event-study canvas")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "kpi-analyst.png"), full_page=True)
+    assert page.errors == []
+    page.context.close()
+
+
+def test_a_station_chief_sees_the_station_alone(site: Any, browser: Any) -> None:
+    url, _ = site
+    page = login(browser, url, "chief_a", "/kpi", size=(1366, 768))
+    page.fill("#period", "2025-Q4")
+    page.click("#score-form button")
+    page.wait_for_selector("#breakdown:not([hidden])")
+    rows = page.locator("#scores tbody tr")
+    assert rows.count() == 1 and "城一派出所" in rows.inner_text()
+    assert page.locator("#impact-form").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "kpi-chief.png"), full_page=True)
+    assert page.errors == []
+    page.context.close()

@@ -6,6 +6,9 @@ from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
 from qingzhi.jobs.models import Job
 from qingzhi.live.models import LiveEvent, OfficerLive
 from qingzhi.org.models import Bureau, Officer, Unit, Zone
+
+# planning (plans domain)
+from qingzhi.plans.models import Plan
 from qingzhi.store.base import Base
 
 __all__ = [
@@ -22,6 +25,7 @@ __all__ = [
     "LoginThrottle",
     "Officer",
     "OfficerLive",
+    "Plan",
     "Unit",
     "User",
     "WebSession",

@@ -55,6 +55,10 @@ class Perm(StrEnum):
     incident_dispatch = "incident.dispatch"
     personal_read = "personal.read"
     analysis_read = "analysis.read"
+    # planning (plans domain): read saved plans, run new ones, apply or reject one (admin)
+    plan_read = "plan.read"
+    plan_run = "plan.run"
+    plan_apply = "plan.apply"
 
 
 _READ = {
@@ -74,14 +78,18 @@ _COMMAND = _READ | {
     Perm.personal_read,
 }
 
+# planning (plans domain): the bureau's commanders and analysts run plans, a station chief reads
+# those placed in their scope; only an admin applies (Role.admin holds every permission).
+_PLAN_RUN = {Perm.plan_read, Perm.plan_run}
+
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.admin: frozenset(Perm),
-    Role.commander: frozenset(_COMMAND),
+    Role.commander: frozenset(_COMMAND | _PLAN_RUN),
     Role.dispatcher: frozenset(
         _READ | {Perm.incident_write, Perm.incident_dispatch, Perm.personal_read}
     ),
-    Role.analyst: frozenset(_READ),
-    Role.station_chief: frozenset(_COMMAND),
+    Role.analyst: frozenset(_READ | _PLAN_RUN),
+    Role.station_chief: frozenset(_COMMAND | {Perm.plan_read}),
     Role.officer: frozenset(_READ | {Perm.incident_write, Perm.personal_read}),
     Role.auxiliary: frozenset(
         {Perm.org_read, Perm.officer_read, Perm.incident_read, Perm.token_own}

@@ -155,7 +155,7 @@ def _build(problem: BundlingProblem, relax: frozenset[str]) -> _Model:
     yo, po, mo = nx, nx + npart, nx + 2 * npart
     w, o = problem.workload, problem.officers
     wt = float(w.sum()) or 1.0
-    rho = float(w.sum() / o.sum()) if o.sum() > 0 else 1.0
+    rho = float(w.sum() / o.sum()) if o.sum() > 0 and w.sum() > 0 else 1.0  # no calls: no balance
     d = w - rho * o
     own = np.diag(problem.demand_minutes)
     cost = np.zeros(nv)

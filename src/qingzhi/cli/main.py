@@ -20,6 +20,7 @@ from qingzhi.cli.common import console, err
 from qingzhi.cli.common import database as _database
 from qingzhi.cli.common import fail as _fail
 from qingzhi.cli.hotspot import hotspot_app
+from qingzhi.cli.plan import plan_app  # planning (plans domain)
 from qingzhi.config import get_settings
 from qingzhi.errors import QingzhiError
 from qingzhi.org import exchange
@@ -46,6 +47,7 @@ for sub, name in (
 ):
     app.add_typer(sub, name=name)
 app.add_typer(hotspot_app, name="hotspot")
+app.add_typer(plan_app, name="plan")  # planning (plans domain)
 
 
 @app.callback()

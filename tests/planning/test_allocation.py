@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -116,3 +117,17 @@ def test_roster_follows_the_calls() -> None:
     assert roster[20] >= roster[10]  # the busiest hour gets at least as many units
     assert roster.sum() == RULE.budget(4, 0)  # every unit-hour of the 4 officers is rostered
     assert roster[0] == 0  # none where no call comes (min_units 0)
+
+
+def test_a_unit_that_cannot_cover_every_hour_is_reported_and_filled_first() -> None:
+    # 3 officers × 40 h / crews of 2 = 60 unit-hours: not one unit on duty in every hour (168)
+    lam = np.full(168, 0.5)
+    short = UnitDemand("X", lam, 40.0, 8.0, sworn=3, auxiliary=0)
+    rich = UnitDemand("Y", lam, 40.0, 8.0, sworn=30, auxiliary=0)
+    res = allocate([short, rich], RosterRule(), kind="sworn")
+    assert res.understaffed_before == ("X",) and res.understaffed_after == ()
+    assert math.isinf(res.mean_response_before) and math.isinf(res.unit_response_before["X"])
+    assert math.isfinite(res.mean_response_after)
+    first = res.moves[0]
+    assert (first.source, first.target) == ("Y", "X") and math.isinf(first.gain_minutes)
+    assert res.after["X"] >= 9  # 9 × 40 / 2 = 180 unit-hours ≥ 168

@@ -4,6 +4,7 @@ dispatch, arrival and resolution times, spread so that none is a repeat call."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 from sqlalchemy import update
@@ -49,3 +50,18 @@ def load_calls(db: Database, seed: int = 7) -> int:
                 )
                 n += 1
     return n
+
+
+def computed_plan(db: Database, settings: Any, body: dict[str, Any]) -> int:
+    """A plan checked, saved and computed in this process (as the CLI does); its id."""
+    from qingzhi.auth.context import system_actor
+    from qingzhi.plans import service
+
+    run = service.RUN.validate_python(body)
+    actor = system_actor("test")
+    with db.session() as session:
+        service.check_run(session=session, actor=actor, settings=settings, run=run)
+    with db.session(write=True) as session:
+        plan_id = service.create(session=session, actor=actor, run=run).id
+    service.run_compute(db=db, actor=actor, settings=settings, plan_id=plan_id)
+    return plan_id

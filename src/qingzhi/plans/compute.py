@@ -265,6 +265,8 @@ def allocation_json(inp: PlanningInputs, res: AllocationResult) -> dict[str, Any
             for m in res.moves
         ],
         "moved": sum(m.officers for m in res.moves),
+        "understaffed_before": [_name(inp, c) for c in res.understaffed_before],
+        "understaffed_after": [_name(inp, c) for c in res.understaffed_after],
         "mean_response_before": _r(res.mean_response_before),
         "mean_response_after": _r(res.mean_response_after),
         "units": [

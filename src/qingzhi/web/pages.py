@@ -211,3 +211,18 @@ def unit_page(unit_id: IdPath, request: Request, who: Principal = Depends(princi
             central = org.get_unit(session=session, actor=who.actor, unit_id=unit.central_id)
         context["central"] = central
     return templates.TemplateResponse(request, "unit.html", context)
+
+
+# ---------------------------------------------------------------- planning (plans domain)
+
+
+@router.get("/planning", response_class=HTMLResponse)
+def planning_page(request: Request, who: Principal = Depends(principal)) -> Response:
+    """Planning (规划): saved plans in scope side by side (maps, moves, response-time
+    distributions, road km); runs and an admin's decision through the planning API."""
+    who.actor.require(Perm.plan_read)
+    with transaction(request, write=False) as session:
+        context = _common(request, session, who, "planning")
+    context["can_run"] = who.actor.can(Perm.plan_run)
+    context["can_apply"] = who.actor.can(Perm.plan_apply)
+    return templates.TemplateResponse(request, "planning.html", context)

@@ -134,6 +134,9 @@ def allocate(
     days: Days = None,
     officer_kind: Annotated[str | None, typer.Option("--kind", help="sworn 或 auxiliary")] = None,
     target_minutes: Annotated[float | None, typer.Option(help="平均出警时间目标（分钟）")] = None,
+    min_gain: Annotated[
+        float | None, typer.Option(help="每调 1 人至少降低全局平均出警时间多少分钟")
+    ] = None,
     alone: Annotated[bool, typer.Option(help="按各所独立（不按现行捆绑）配置")] = False,
     fmt: Fmt = "json",
     out: Out = None,
@@ -143,6 +146,7 @@ def allocate(
         "days": days,
         "officer_kind": officer_kind,
         "target_minutes": target_minutes,
+        "min_gain_minutes": min_gain,
         "bundled": False if alone else None,
     }
     _run("allocate", _body("allocate", params, options), fmt, out)

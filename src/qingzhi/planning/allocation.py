@@ -285,8 +285,13 @@ def allocate(
     *,
     kind: str = "sworn",
     target_minutes: float | None = None,
+    min_gain_minutes: float = 0.0,
 ) -> AllocationResult:
-    """The moves of ``kind`` officers between units that minimise the bureau's mean response."""
+    """The moves of ``kind`` officers between units that minimise the bureau's mean response;
+    with ``min_gain_minutes`` only transfers that cut the bureau's mean by at least that much
+    (a unit below its floor or unable to cover every hour is filled whatever the gain)."""
+    if min_gain_minutes < 0:
+        raise bad("min_gain_minutes", "不能为负")
     rule = rule or RosterRule()
     for i, u in enumerate(units):
         for name in ("sworn", "auxiliary", "min_sworn", "min_auxiliary"):
@@ -326,7 +331,7 @@ def allocate(
         loss = {i: b.gain(i, alloc[i] - 1) for i in donors}
         r = int(np.argmax(recv_gain))
         d = min((i for i in donors if i != r), key=lambda i: loss[i], default=None)
-        if d is None or recv_gain[r] - loss[d] <= 1e-9:
+        if d is None or recv_gain[r] - loss[d] <= max(1e-9, min_gain_minutes * b.calls):
             break
         before = b.reported_mean(alloc)
         alloc[d] -= 1

@@ -291,14 +291,18 @@ def run_allocate(
     target_minutes: float | None,
     bundled: bool,
     rule: RosterRule,
+    min_gain_minutes: float = 0.0,
     progress: Progress = _quiet,
 ) -> dict[str, Any]:
     """Moves of officers of ``kind`` between operating units that cut the mean response."""
     _, units = unit_demands(inp, prep, inp.bundles if bundled else ())
     progress(0.4, "边际分析配置警力")
-    res = allocate(units, rule, kind=kind, target_minutes=target_minutes)
+    res = allocate(
+        units, rule, kind=kind, target_minutes=target_minutes, min_gain_minutes=min_gain_minutes
+    )
     out = allocation_json(inp, res)
     out["organisation"] = "现行捆绑" if bundled else "各所独立"
+    out["min_gain_minutes"] = min_gain_minutes
     out["roster"] = (
         f"每名警力每周 {rule.hours.get('sworn', 0):g} 小时出警值班，每组 {rule.crew:g} 人"
     )

@@ -79,6 +79,7 @@ class AllocateRun(RunBase):
     kind: Literal["allocate"]
     officer_kind: Literal["sworn", "auxiliary"] = "sworn"
     target_minutes: float | None = Field(default=None, gt=0, le=600)
+    min_gain_minutes: float = Field(default=0.0, ge=0, le=60)
     bundled: bool = True
 
 

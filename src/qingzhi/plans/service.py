@@ -216,6 +216,7 @@ def run_compute(
                 target_minutes=run.target_minutes,
                 bundled=run.bundled,
                 rule=rule,
+                min_gain_minutes=run.min_gain_minutes,
                 progress=progress,
             )
         elif isinstance(run, SimulateRun):

@@ -110,7 +110,7 @@
     var res = plan.result, body = document.getElementById("plan-body");
     var html = "<p>全局平均出警时间（等待 + 行驶，M/M/c 预测）：<b>" + fmt(res.mean_response_before) + "</b> → <b>" +
       fmt(res.mean_response_after) + "</b> 分钟；调整 " + res.moved + " 人（" + esc(res.organisation) + "；" +
-      esc(res.roster) + "）</p>";
+      esc(res.roster) + (res.min_gain_minutes ? "；每调 1 人至少降低 " + res.min_gain_minutes + " 分钟" : "") + "）</p>";
     if (res.understaffed_before.length) html += '<p class="bad">现有警力不足以全天候保持一组在岗（无法预测出警时间）：' +
       esc(res.understaffed_before.join("、")) + (res.understaffed_after.length ? "；调整后仍不足：" +
       esc(res.understaffed_after.join("、")) : "；调整后均已补足") + "</p>";
@@ -261,6 +261,7 @@
         if (val("max_seat_minutes")) body.max_seat_minutes = Number(val("max_seat_minutes"));
       }
       if (kind === "allocate" && val("target_minutes")) body.target_minutes = Number(val("target_minutes"));
+      if (kind === "allocate" && val("min_gain_minutes")) body.min_gain_minutes = Number(val("min_gain_minutes"));
       if (kind === "simulate") body.neighbours = form.querySelector("[name=neighbours]").checked;
       state.textContent = "提交中…";
       QZ.api("/api/planning/plans", { method: "POST", body: body }).then(function (out) {

@@ -375,6 +375,11 @@ def demo_load(
                 f"新增 {ir.created}，已存在 {ir.existing}；"
                 f"用时 {ir.load_seconds:.1f} 秒（{ir.rows_per_second:.0f} 条/秒）"
             )
+            # planning (plans domain): the seed's bundling question and an allocation
+            from qingzhi.demo.planning import load_plans
+
+            plans = load_plans(db=db, actor=actor, settings=settings)
+            console.print(f"演示规划方案：新算 {len(plans)} 个（页面“规划”）")
     except QingzhiError as exc:
         _fail(exc)
     _print_demo_accounts()

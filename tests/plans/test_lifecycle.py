@@ -96,3 +96,24 @@ def test_a_chief_reads_the_plans_of_their_scope(client: TestClient, db: Database
         f"/api/planning/plans/{mine}/decision", json={"decision": "applied"}, headers=chief
     )
     assert r.status_code == 403
+
+
+def test_a_plan_whose_job_died_reads_as_failed(client: TestClient, db: Database, org: Any) -> None:
+    from qingzhi.jobs.enums import JobStatus
+    from qingzhi.jobs.models import Job
+    from qingzhi.jobs.service import STALE_ERROR
+
+    plan_id = _plan(db, PlanStatus.computing)
+    with db.session(write=True) as s:
+        job = Job(kind="planning.run", params="{}", status=JobStatus.failed, error=STALE_ERROR)
+        s.add(job)
+        s.flush()
+        s.get(Plan, plan_id).job_id = job.id  # type: ignore[union-attr]
+    r = client.get(f"/api/planning/plans/{plan_id}", headers=bearer(db, "analyst"))
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "failed" and r.json()["error"]["message"] == STALE_ERROR
+    with db.session() as s:
+        actions = list(
+            s.scalars(select(AuditRecord.action).where(AuditRecord.entity_kind == "plan"))
+        )
+    assert actions == ["plan.failed"]

@@ -35,6 +35,7 @@ from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
 from qingzhi.errors import NotFound, QingzhiError, ValidationFailed
 from qingzhi.jobs import service as jobs
+from qingzhi.jobs.enums import JobStatus
 from qingzhi.jobs.models import Job
 from qingzhi.jobs.runner import JobContext, register
 from qingzhi.planning.allocation import RosterRule
@@ -236,9 +237,14 @@ def run_compute(
                 progress=progress,
             )
         inputs = {**inp.summary(), "calls_per_hour": compute.demand_hours(prep)}
-    except QingzhiError as exc:
+    except Exception as exc:
+        error = (
+            exc.to_dict()
+            if isinstance(exc, QingzhiError)
+            else {"code": "internal", "message": "计算出错，请联系管理员", "details": None}
+        )
         with db.session(write=True) as session:
-            _finish(session, actor, plan_id, PlanStatus.failed, error=exc.to_dict())
+            _finish(session, actor, plan_id, PlanStatus.failed, error=error)
         raise
     with db.session(write=True) as session:
         _finish(session, actor, plan_id, PlanStatus.ready, inputs=inputs, result=result)
@@ -287,6 +293,29 @@ def _job(ctx: JobContext) -> dict[str, Any]:
 
 
 register(JOB_KIND, _job, Perm.plan_run)
+
+
+def orphaned(session: Session, plan: Plan) -> str | None:
+    """The error of the failed job of a plan still computing (its process stopped), or None."""
+    if plan.status != PlanStatus.computing or plan.job_id is None:
+        return None
+    job = session.get(Job, plan.job_id)
+    if job is None or job.status != JobStatus.failed:
+        return None
+    return job.error or "计算任务已失败"
+
+
+def settle(*, session: Session, actor: Actor, plan_id: int) -> Plan:
+    """Mark failed a plan whose job failed without it (its process stopped): the plan's row says
+    what its job says. Call in a write transaction after ``orphaned`` found one."""
+    plan = get(session=session, actor=actor, plan_id=plan_id)
+    message = orphaned(session, plan)
+    if message is not None:
+        _finish(
+            session, actor, plan_id, PlanStatus.failed,
+            error={"code": "job_failed", "message": message, "details": None},
+        )  # fmt: skip
+    return get(session=session, actor=actor, plan_id=plan_id)
 
 
 def get(*, session: Session, actor: Actor, plan_id: int) -> Plan:

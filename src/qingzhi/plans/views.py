@@ -21,6 +21,7 @@ from qingzhi.auth.deps import require
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import Conflict
 from qingzhi.jobs import service as jobs
+from qingzhi.jobs.models import Job
 from qingzhi.jobs.runner import runner_for
 from qingzhi.params import IdPath
 from qingzhi.plans import service, tables
@@ -70,9 +71,19 @@ def list_plans(
 def get_plan(
     request: Request, plan_id: IdPath, actor: Actor = Depends(require(Perm.plan_read))
 ) -> dict[str, Any]:
-    """A plan with its parameters, inputs and results."""
+    """A plan with its parameters, inputs and results (a plan whose job failed without it, its
+    process having stopped, is recorded failed)."""
+    stale = settings_of(request).jobs_stale_seconds
     with transaction(request, write=False) as session:
-        return service.to_read(service.get(session=session, actor=actor, plan_id=plan_id))
+        plan = service.get(session=session, actor=actor, plan_id=plan_id)
+        job = None if plan.job_id is None else session.get(Job, plan.job_id)
+        if job is not None and jobs.is_stale(job, stale):
+            pass  # swept below
+        elif service.orphaned(session, plan) is None:
+            return service.to_read(plan)
+    with transaction(request, write=True) as session:
+        jobs.sweep_stale(session=session, stale_seconds=stale)
+        return service.to_read(service.settle(session=session, actor=actor, plan_id=plan_id))
 
 
 @router.get("/plans/{plan_id}/table.csv")

@@ -115,7 +115,7 @@ def main() -> None:
     weeks = wl.weeks
     crime_pw = {k: v / weeks for k, v in crime.items()}
     t = time.perf_counter()
-    atoms = demand_atoms(calls, cell_m=2000.0)
+    atoms = demand_atoms(calls)  # 500 m cells
     seats = {s.code: s.seat for s in stations}
     table = travel_table(seats, atoms, model)
     print(

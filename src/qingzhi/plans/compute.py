@@ -2,7 +2,7 @@
 
 Each run calls the pure library (``qingzhi.planning``) and returns a JSON-ready result. Shared
 steps: the workload (``build_workload`` with the configured category and priority weights),
-demand atoms on a 2 km grid and the travel table from every seat (``prepare``). A bundle run
+demand atoms on a 500 m grid and the travel table from every seat (``prepare``). A bundle run
 scores three plans side by side with the same objective — no bundling, the organisation's
 current bundles, the MIP's optimum — with their displacement risk; an allocation run gives the
 moves between operating units (the current bundles pooled) with their predicted gain; a
@@ -81,7 +81,7 @@ def prepare(inp: PlanningInputs, weights: WorkloadWeights | None = None) -> Prep
     """Workload, demand atoms, travel table and the seat-to-demand matrices."""
     codes = list(inp.codes)
     wl = build_workload(inp.calls, codes, weeks=inp.weeks, weights=weights)
-    atoms = demand_atoms(inp.calls, cell_m=2000.0)
+    atoms = demand_atoms(inp.calls)
     seats = {s.code: s.seat for s in inp.stations}
     table = travel_table(seats, atoms, inp.travel)
     demand = np.array([[table.mean(j, [i]) for i in codes] for j in codes])

@@ -14,6 +14,7 @@ from qingzhi.planning.model import Call, Station
 from qingzhi.planning.plans import Bundle
 from qingzhi.planning.travel import RoadNetwork, StraightLine
 from qingzhi.plans import compute
+from qingzhi.plans import roads as plan_roads
 from qingzhi.plans.inputs import PlanningInputs
 
 T0 = dt.datetime(2026, 9, 7, tzinfo=dt.UTC)
@@ -85,7 +86,7 @@ def test_a_bundle_run_scores_three_plans_on_one_objective() -> None:
 
 def test_the_synthetic_road_skeleton_is_labelled_and_measured() -> None:
     inp = _inputs(StraightLine())
-    out = compute.run_roads(inp, osm_path=None, squads=[])
+    out = plan_roads.run_roads(inp, osm_path=None, squads=[])
     assert out["synthetic"] is True and "合成" in out["source"]
     km = {s["code"]: s["km"] for s in out["stations"]}
     # P–Q and Q–R touch: two township links; every seat but the hub's joins the hub (county)

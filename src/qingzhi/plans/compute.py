@@ -22,14 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from shapely.geometry import LineString
 
 from qingzhi.planning.allocation import AllocationResult, RosterRule, UnitDemand, allocate
 from qingzhi.planning.allocation import roster as roster_of
 from qingzhi.planning.bundling import solve_bundling
 from qingzhi.planning.displacement import displacement_risk
-from qingzhi.planning.geometry import adjacency
-from qingzhi.planning.model import Organisation, Staffing, bad
+from qingzhi.planning.model import Organisation
 from qingzhi.planning.plans import (
     Bundle,
     BundlingPlan,
@@ -41,7 +39,6 @@ from qingzhi.planning.plans import (
     organisation_of,
 )
 from qingzhi.planning.queueing import predict
-from qingzhi.planning.roads import CLASSES, Road, coverage, read_osm_roads
 from qingzhi.planning.simulation import SimulationResult, simulate
 from qingzhi.planning.travel import StraightLine, TravelModel, matrix
 from qingzhi.planning.workload import (
@@ -62,7 +59,7 @@ CRIME = ("criminal", "public_order")
 HIST_MAX = 60  # response-time histograms: 1-minute bins to 60, then one overflow bin
 
 
-def _quiet(fraction: float, message: str) -> None:
+def quiet(fraction: float, message: str) -> None:
     """No progress reporting."""
 
 
@@ -89,7 +86,8 @@ def prepare(inp: PlanningInputs, weights: WorkloadWeights | None = None) -> Prep
     return Prepared(wl, atoms, table, demand, seat_min)
 
 
-def _r(x: float, n: int = 3) -> float | None:
+def rounded(x: float, n: int = 3) -> float | None:
+    """``x`` rounded to ``n`` places; None when not finite (JSON has no inf)."""
     return round(float(x), n) if np.isfinite(x) else None
 
 
@@ -104,25 +102,25 @@ def _score(
 ) -> dict[str, Any]:
     risk = displacement_risk(problem, plan, crime)
     return {
-        "objective": _r(sc.objective, 4),
-        "mean_travel_minutes": _r(sc.mean_travel_minutes),
-        "balance_officers": _r(sc.balance_officers, 2),
-        "imbalance_cv": _r(sc.imbalance_cv, 4),
-        "travel_minutes": {k: _r(v, 2) for k, v in sc.travel_minutes.items()},
-        "calls_per_officer": {k: _r(v, 3) for k, v in sc.calls_per_officer.items()},
+        "objective": rounded(sc.objective, 4),
+        "mean_travel_minutes": rounded(sc.mean_travel_minutes),
+        "balance_officers": rounded(sc.balance_officers, 2),
+        "imbalance_cv": rounded(sc.imbalance_cv, 4),
+        "travel_minutes": {k: rounded(v, 2) for k, v in sc.travel_minutes.items()},
+        "calls_per_officer": {k: rounded(v, 3) for k, v in sc.calls_per_officer.items()},
         "violations": list(sc.violations),
         "displacement": {
             "seats_closed": risk.seats_closed,
-            "total_exposure": _r(risk.total_exposure, 2),
-            "crime_calls_without_seat": _r(risk.crime_calls_without_seat, 2),
+            "total_exposure": rounded(risk.total_exposure, 2),
+            "crime_calls_without_seat": rounded(risk.crime_calls_without_seat, 2),
             "neighbours_at_risk": list(risk.neighbours_at_risk),
             "losses": [
                 {
                     "station": x.station,
                     "answered_from": x.answered_from,
-                    "extra_minutes": _r(x.extra_minutes, 2),
-                    "crime_calls": _r(x.crime_calls, 2),
-                    "exposure": _r(x.exposure, 2),
+                    "extra_minutes": rounded(x.extra_minutes, 2),
+                    "crime_calls": rounded(x.crime_calls, 2),
+                    "exposure": rounded(x.exposure, 2),
                 }
                 for x in risk.losses
             ],
@@ -144,7 +142,7 @@ def bundle_problem(
 
 
 def run_bundle(
-    inp: PlanningInputs, prep: Prepared, options: Mapping[str, Any], progress: Progress = _quiet
+    inp: PlanningInputs, prep: Prepared, options: Mapping[str, Any], progress: Progress = quiet
 ) -> dict[str, Any]:
     """The optimal bundling beside no bundling and the current bundles, scored alike."""
     problem = bundle_problem(inp, prep, options)
@@ -183,8 +181,8 @@ def run_bundle(
         "solver": {
             "name": "HiGHS (scipy.optimize.milp)",
             "status": res.status,
-            "mip_gap": _r(res.mip_gap, 6),
-            "seconds": _r(res.solve_seconds),
+            "mip_gap": rounded(res.mip_gap, 6),
+            "seconds": rounded(res.solve_seconds),
             "variables": res.n_variables,
             "constraints": res.n_constraints,
         },
@@ -195,7 +193,7 @@ def run_bundle(
         "weights": {"travel": problem.travel_weight, "balance": problem.balance_weight},
         "plans": out,
         "current_note": current_note,
-        "workload_per_week": {k: _r(v, 3) for k, v in prep.workload.weighted().items()},
+        "workload_per_week": {k: rounded(v, 3) for k, v in prep.workload.weighted().items()},
     }
 
 
@@ -241,7 +239,8 @@ def unit_demands(
     return org, units
 
 
-def _name(inp: PlanningInputs, code: str) -> str:
+def name_of(inp: PlanningInputs, code: str) -> str:
+    """The Chinese name of a station or central station."""
     return inp.names.get(code, code)
 
 
@@ -253,30 +252,30 @@ def allocation_json(inp: PlanningInputs, res: AllocationResult) -> dict[str, Any
         "moves": [
             {
                 "source": m.source,
-                "source_name": _name(inp, m.source),
+                "source_name": name_of(inp, m.source),
                 "target": m.target,
-                "target_name": _name(inp, m.target),
+                "target_name": name_of(inp, m.target),
                 "officers": m.officers,
-                "gain_minutes": _r(m.gain_minutes, 4),
+                "gain_minutes": rounded(m.gain_minutes, 4),
                 "text": (
-                    f"从 {_name(inp, m.source)} 调 {m.officers} 名{who}到 {_name(inp, m.target)}"
+                    f"从 {name_of(inp, m.source)} 调 {m.officers} 名{who}到 {name_of(inp, m.target)}"
                 ),
             }
             for m in res.moves
         ],
         "moved": sum(m.officers for m in res.moves),
-        "understaffed_before": [_name(inp, c) for c in res.understaffed_before],
-        "understaffed_after": [_name(inp, c) for c in res.understaffed_after],
-        "mean_response_before": _r(res.mean_response_before),
-        "mean_response_after": _r(res.mean_response_after),
+        "understaffed_before": [name_of(inp, c) for c in res.understaffed_before],
+        "understaffed_after": [name_of(inp, c) for c in res.understaffed_after],
+        "mean_response_before": rounded(res.mean_response_before),
+        "mean_response_after": rounded(res.mean_response_after),
         "units": [
             {
                 "code": c,
-                "name": _name(inp, c),
+                "name": name_of(inp, c),
                 "before": res.before[c],
                 "after": res.after[c],
-                "response_before": _r(res.unit_response_before[c]),
-                "response_after": _r(res.unit_response_after[c]),
+                "response_before": rounded(res.unit_response_before[c]),
+                "response_after": rounded(res.unit_response_after[c]),
             }
             for c in res.before
         ],
@@ -292,7 +291,7 @@ def run_allocate(
     bundled: bool,
     rule: RosterRule,
     min_gain_minutes: float = 0.0,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> dict[str, Any]:
     """Moves of officers of ``kind`` between operating units that cut the mean response."""
     _, units = unit_demands(inp, prep, inp.bundles if bundled else ())
@@ -326,25 +325,25 @@ def _sim_json(label: str, key: str, sim: SimulationResult, inp: PlanningInputs) 
         "label": label,
         "county": {
             "calls": c.calls,
-            "mean": _r(c.mean),
-            "ci95": _r(c.ci95),
-            "p50": _r(c.p50),
-            "p90": _r(c.p90),
-            "share_waited": _r(c.share_waited, 4),
-            "share_by_neighbour": _r(c.share_by_neighbour, 4),
+            "mean": rounded(c.mean),
+            "ci95": rounded(c.ci95),
+            "p50": rounded(c.p50),
+            "p90": rounded(c.p90),
+            "share_waited": rounded(c.share_waited, 4),
+            "share_by_neighbour": rounded(c.share_by_neighbour, 4),
         },
         "histogram": _histogram(sim.minutes),
         "stations": {
             code: {
-                "name": _name(inp, code),
-                "mean": _r(s.mean),
-                "ci95": _r(s.ci95),
-                "p90": _r(s.p90),
-                "share_waited": _r(s.share_waited, 4),
+                "name": name_of(inp, code),
+                "mean": rounded(s.mean),
+                "ci95": rounded(s.ci95),
+                "p90": rounded(s.p90),
+                "share_waited": rounded(s.share_waited, 4),
             }
             for code, s in sim.stations.items()
         },
-        "seconds": _r(sim.seconds, 2),
+        "seconds": rounded(sim.seconds, 2),
     }
 
 
@@ -369,7 +368,7 @@ def run_simulate(
     bundles: Sequence[Bundle] | None,
     neighbours: bool,
     rule: RosterRule,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> dict[str, Any]:
     """Replays of the calls before and after bundling and allocation, and the model check."""
     travel, how = sim_travel(inp, prep)
@@ -392,11 +391,11 @@ def run_simulate(
         validation.append(
             {
                 "code": u.code,
-                "name": _name(inp, u.code),
-                "model_mean": _r(pr.mean_response_minutes),
-                "model_p90": _r(pr.p90_response_minutes),
-                "sim_mean": _r(got.mean),
-                "sim_ci95": _r(got.ci95),
+                "name": name_of(inp, u.code),
+                "model_mean": rounded(pr.mean_response_minutes),
+                "model_p90": rounded(pr.p90_response_minutes),
+                "sim_mean": rounded(got.mean),
+                "sim_ci95": rounded(got.ci95),
                 "within": bool(abs(got.mean - pr.mean_response_minutes) <= tol),
             }
         )
@@ -437,104 +436,9 @@ def run_simulate(
     }
 
 
-def check_bundles(inp: PlanningInputs, prep: Prepared, bundles: Sequence[Bundle]) -> None:
-    """A given bundling is well formed (known stations, adjacent, each once): else 422."""
-    problem = bundle_problem(inp, prep, {"participants": inp.codes})
-    check_plan(problem, BundlingPlan(tuple(bundles)))
-
-
-# ---------------------------------------------------------------- roads
-
-
-def synthetic_roads(inp: PlanningInputs) -> list[Road]:
-    """A labelled synthetic skeleton: seat to seat between adjacent stations (township roads) and
-    each seat to the busiest urban station's seat (county roads)."""
-    adj = adjacency(list(inp.stations))
-    per = Counter(c.station for c in inp.calls)
-    urban = [s for s in inp.stations if not s.rural] or list(inp.stations)
-    hub = max(urban, key=lambda s: (per.get(s.code, 0), s.code))
-    by = {s.code: s for s in inp.stations}
-    roads = []
-    for a, ns in sorted(adj.items()):
-        for b in sorted(ns):
-            if a < b:
-                roads.append(Road(LineString([by[a].seat, by[b].seat]), "township", synthetic=True))
-    for s in inp.stations:
-        if s.code != hub.code:
-            roads.append(Road(LineString([hub.seat, s.seat]), "county", synthetic=True))
-    return roads
-
-
-def run_roads(
-    inp: PlanningInputs,
-    *,
-    osm_path: Any,
-    squads: Sequence[Mapping[str, Any]],
-    progress: Progress = _quiet,
-) -> dict[str, Any]:
-    """Road km by class per station and per officer; per squad before integration if given."""
-    if osm_path is not None:
-        progress(0.1, "读取 OpenStreetMap 路网")
-        roads = read_osm_roads(osm_path)
-        source = f"OpenStreetMap 路网 {osm_path.name}（按 ref 前缀 G/S/X/Y/C 与 highway 分级）"
-    else:
-        roads = synthetic_roads(inp)
-        source = (
-            "合成道路骨架（演示用，非真实路网）：相邻所驻地间为乡道，各所驻地至城区中心所为县道"
-        )
-    if not roads:
-        raise bad("roads", "路网中没有可用的道路")
-    areas = {s.code: s.jurisdiction for s in inp.stations if s.jurisdiction is not None}
-    officers = {s.code: s.sworn + s.auxiliary for s in inp.stations}
-    progress(0.5, "按辖区统计道路里程")
-    after = coverage(roads, areas, officers)
-    traffic = Counter(c.station for c in inp.calls if c.category == "traffic")
-    years = inp.weeks / 52.1775
-    stations = [
-        {
-            "code": c.unit,
-            "name": _name(inp, c.unit),
-            "km": {k: round(v, 2) for k, v in c.km.items()},
-            "officers": c.officers,
-            "trunk_km": round(c.trunk_km, 2),
-            "trunk_km_per_officer": _r(c.trunk_km_per_officer, 3),
-            "km_per_officer": _r(sum(c.km.values()) / c.officers, 3) if c.officers else None,
-            "traffic_calls_per_year": round(traffic.get(c.unit, 0) / years, 1),
-            "traffic_integrated": c.unit in inp.traffic_integrated,
-        }
-        for c in after
-    ]
-    before = []
-    if squads:
-        from shapely.ops import unary_union
-
-        union = {str(q["name"]): unary_union([areas[s] for s in q["stations"]]) for q in squads}
-        for c in coverage(roads, union, {str(q["name"]): int(q["officers"]) for q in squads}):
-            before.append(
-                {
-                    "name": c.unit,
-                    "km": {k: round(v, 2) for k, v in c.km.items()},
-                    "officers": c.officers,
-                    "trunk_km_per_officer": _r(c.trunk_km_per_officer, 3),
-                }
-            )
-    return {
-        "source": source,
-        "synthetic": osm_path is None,
-        "classes": list(CLASSES),
-        "stations": stations,
-        "squads": before,
-    }
-
-
 def demand_hours(prep: Prepared) -> dict[str, list[float]]:
     """Calls per hour of the week per station (the workload the plan was computed on)."""
     wl = prep.workload
     return {
         c: [round(float(x), 4) for x in wl.calls_per_hour[i]] for i, c in enumerate(wl.stations)
     }
-
-
-def staffing_of(units: Sequence[UnitDemand], rule: RosterRule) -> Staffing:
-    """Today's headcounts rostered over the week."""
-    return roster_of(list(units), rule)

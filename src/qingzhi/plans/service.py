@@ -45,6 +45,7 @@ from qingzhi.planning.plans import Bundle, BundlingPlan, Fixed, bundling_problem
 from qingzhi.planning.travel import matrix
 from qingzhi.planning.workload import WorkloadWeights
 from qingzhi.plans import compute
+from qingzhi.plans import roads as plan_roads
 from qingzhi.plans import scope as plan_scope
 from qingzhi.plans.enums import KIND_LABELS, PLAN, PlanKind, PlanStatus
 from qingzhi.plans.inputs import StationSet, load_inputs, load_stations, travel_model
@@ -230,7 +231,7 @@ def run_compute(
                 progress=progress,
             )
         else:
-            result = compute.run_roads(
+            result = plan_roads.run_roads(
                 inp,
                 osm_path=settings.road_graph,
                 squads=[q.model_dump() for q in run.squads],

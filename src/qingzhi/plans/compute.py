@@ -258,7 +258,8 @@ def allocation_json(inp: PlanningInputs, res: AllocationResult) -> dict[str, Any
                 "officers": m.officers,
                 "gain_minutes": rounded(m.gain_minutes, 4),
                 "text": (
-                    f"从 {name_of(inp, m.source)} 调 {m.officers} 名{who}到 {name_of(inp, m.target)}"
+                    f"从 {name_of(inp, m.source)} 调 {m.officers} 名{who}"
+                    f"到 {name_of(inp, m.target)}"
                 ),
             }
             for m in res.moves

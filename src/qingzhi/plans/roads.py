@@ -14,7 +14,7 @@ from shapely.ops import unary_union
 from qingzhi.planning.geometry import adjacency
 from qingzhi.planning.model import bad
 from qingzhi.planning.roads import CLASSES, Road, coverage, read_osm_roads
-from qingzhi.plans.compute import Progress, quiet
+from qingzhi.plans.compute import Progress, name_of, quiet, rounded
 from qingzhi.plans.inputs import PlanningInputs
 
 log = logging.getLogger(__name__)

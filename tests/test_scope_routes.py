@@ -48,7 +48,16 @@ SKIP = {
     ),
 }
 # The path parameters that name one row (the others name a layer, a format or a kind).
-ROW_IDS = ("incident_id", "feature_id", "unit_id", "zone_id", "officer_id", "job_id", "entity_id")
+ROW_IDS = (
+    "incident_id",
+    "feature_id",
+    "unit_id",
+    "zone_id",
+    "officer_id",
+    "job_id",
+    "entity_id",
+    "plan_id",  # planning
+)
 _counter = itertools.count(1)
 
 
@@ -96,6 +105,25 @@ def _job(db: Database, org: Org, unit: str) -> int:
         return job.id
 
 
+def _plan_row(db: Database, org: Org, unit: str) -> int:
+    """A ready plan placed in ``unit`` (planning: a chief sees the plans of their scope)."""
+    from qingzhi.plans.enums import PlanKind, PlanStatus
+    from qingzhi.plans.models import Plan
+
+    with db.session(write=True) as session:
+        plan = Plan(
+            kind=PlanKind.roads,
+            title=f"{unit} 道路里程",
+            status=PlanStatus.ready,
+            params='{"kind": "roads"}',
+            result='{"classes": ["national"], "stations": []}',
+            unit_id=org.id(unit),
+        )
+        session.add(plan)
+        session.flush()
+        return plan.id
+
+
 @pytest.fixture
 def world(client: TestClient, db: Database, org: Org) -> dict[str, Any]:
     """The chiefs' own rows, and a first row of each kind of the other stations' (B, S)."""
@@ -124,6 +152,7 @@ def world(client: TestClient, db: Database, org: Org) -> dict[str, Any]:
         "own": own,
         "other": other,
         "jobs": {"A": _job(db, org, "A"), "B": _job(db, org, "B")},
+        "plans": {"A": _plan_row(db, org, "A"), "B": _plan_row(db, org, "B")},
         "officers": {"A": a_officer, "B": b_officer},
     }
 
@@ -138,6 +167,7 @@ def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, 
             "zone": org.zones["A-Z1"].id,
             "officer": officers["A"],
             "job": jobs["A"],
+            "plan": world["plans"]["A"],
         }
     else:
         ids = {
@@ -146,6 +176,7 @@ def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, 
             "zone": org.zones["B-Z1"].id,
             "officer": officers["B"],
             "job": jobs["B"],
+            "plan": world["plans"]["B"],
         }
     return {
         "incident_id": [ids["incident"]],
@@ -154,6 +185,7 @@ def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, 
         "zone_id": [ids["zone"]],
         "officer_id": [ids["officer"]],
         "job_id": [ids["job"]],
+        "plan_id": [ids["plan"]],
         "entity_kind": ["incident", "officer"],
         "entity_id": [ids["incident"], ids["officer"]],
         "reform_id": [world["reform"]],  # a bureau's record (which stations changed, when)
@@ -206,6 +238,8 @@ def _grow_the_other_stations(
     assert r.status_code == 200, r.text
     _job(db, org, "B")
     _job(db, org, "S")
+    _plan_row(db, org, "B")
+    _plan_row(db, org, "S")
 
 
 @pytest.mark.parametrize("chief, mine", [("chief_a", "A"), ("chief_c", "R1")])

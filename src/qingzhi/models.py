@@ -7,6 +7,9 @@ from qingzhi.jobs.models import Job
 from qingzhi.kpi.models import KpiScheme, Reform, ReformUnit
 from qingzhi.live.models import LiveEvent, OfficerLive
 from qingzhi.org.models import Bureau, Officer, Unit, Zone
+
+# planning (plans domain)
+from qingzhi.plans.models import Plan
 from qingzhi.store.base import Base
 
 __all__ = [
@@ -24,6 +27,7 @@ __all__ = [
     "LoginThrottle",
     "Officer",
     "OfficerLive",
+    "Plan",
     "Reform",
     "ReformUnit",
     "Unit",

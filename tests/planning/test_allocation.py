@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -116,3 +117,31 @@ def test_roster_follows_the_calls() -> None:
     assert roster[20] >= roster[10]  # the busiest hour gets at least as many units
     assert roster.sum() == RULE.budget(4, 0)  # every unit-hour of the 4 officers is rostered
     assert roster[0] == 0  # none where no call comes (min_units 0)
+
+
+def test_a_unit_that_cannot_cover_every_hour_is_reported_and_filled_first() -> None:
+    # 3 officers × 40 h / crews of 2 = 60 unit-hours: not one unit on duty in every hour (168)
+    lam = np.full(168, 0.5)
+    short = UnitDemand("X", lam, 40.0, 8.0, sworn=3, auxiliary=0)
+    rich = UnitDemand("Y", lam, 40.0, 8.0, sworn=30, auxiliary=0)
+    res = allocate([short, rich], RosterRule(), kind="sworn")
+    assert res.understaffed_before == ("X",) and res.understaffed_after == ()
+    assert math.isinf(res.mean_response_before) and math.isinf(res.unit_response_before["X"])
+    assert math.isfinite(res.mean_response_after)
+    first = res.moves[0]
+    assert (first.source, first.target) == ("Y", "X") and math.isinf(first.gain_minutes)
+    assert res.after["X"] >= 9  # 9 × 40 / 2 = 180 unit-hours ≥ 168
+
+
+def test_a_minimum_gain_stops_the_small_moves() -> None:
+    lam_busy, lam_quiet = np.full(168, 2.0), np.full(168, 0.2)
+    busy = UnitDemand("busy", lam_busy, 40.0, 8.0, sworn=12, auxiliary=0)
+    quiet = UnitDemand("quiet", lam_quiet, 40.0, 8.0, sworn=30, auxiliary=0)
+    every = allocate([busy, quiet], RosterRule(), kind="sworn")
+    assert every.steps and all(g > 0 for _, _, g in every.steps)
+    smallest = min(g for _, _, g in every.steps)
+    fewer = allocate([busy, quiet], RosterRule(), kind="sworn", min_gain_minutes=smallest * 1.01)
+    assert 0 < len(fewer.steps) < len(every.steps)
+    assert all(g >= smallest * 1.01 for _, _, g in fewer.steps)
+    with pytest.raises(ValidationFailed, match="min_gain_minutes"):
+        allocate([busy, quiet], RosterRule(), min_gain_minutes=-1)

@@ -116,3 +116,16 @@ def test_bad_systems_are_refused() -> None:
         HypercubeSystem(np.array([0.01, 0.01]), travel, 60.0, np.array([[0, 0], [1, 0]]))
     with pytest.raises(ValidationFailed):  # unstable: 3 Erlangs on 2 units
         HypercubeSystem(np.array([1.5, 1.5]) / 60, travel, 60.0, np.array([[0, 1], [1, 0]]))
+
+
+def test_exact_model_is_the_same_for_atoms_split_in_two() -> None:
+    # an atom split into two halves with the same travel (and so the same dispatch order) moves
+    # the chain exactly as before: the rates are summed per state and unit
+    sysm = _random_system(6, 12, 0.5, seed=4)
+    rates = np.concatenate([sysm.atom_rates / 2, sysm.atom_rates / 2])
+    travel = np.concatenate([sysm.travel, sysm.travel], axis=1)
+    split = HypercubeSystem(rates, travel, sysm.busy_minutes, preference_from_travel(travel))
+    a, b = solve_exact(sysm), solve_exact(split)
+    np.testing.assert_allclose(a.workload, b.workload, rtol=1e-10)
+    assert a.mean_response == pytest.approx(b.mean_response, rel=1e-10)
+    np.testing.assert_allclose(b.atom_travel[:12], a.atom_travel, rtol=1e-10)

@@ -60,6 +60,10 @@ class Perm(StrEnum):
     kpi_rank = "kpi.rank"
     kpi_impact = "kpi.impact"
     kpi_manage = "kpi.manage"
+    # planning (plans domain): read saved plans, run new ones, apply or reject one (admin)
+    plan_read = "plan.read"
+    plan_run = "plan.run"
+    plan_apply = "plan.apply"
 
 
 _READ = {
@@ -82,15 +86,18 @@ _COMMAND = _READ | {
 # Who evaluates: the bureau's analysts and commanders see the ranking and the reforms' impact,
 # and keep the schemes and reforms; a station chief sees the station's own scores.
 _EVALUATE = {Perm.kpi_read, Perm.kpi_rank, Perm.kpi_impact, Perm.kpi_manage}
+# planning (plans domain): the bureau's commanders and analysts run plans, a station chief reads
+# those placed in their scope; only an admin applies (Role.admin holds every permission).
+_PLAN_RUN = {Perm.plan_read, Perm.plan_run}
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.admin: frozenset(Perm),
-    Role.commander: frozenset(_COMMAND | _EVALUATE),
+    Role.commander: frozenset(_COMMAND | _EVALUATE | _PLAN_RUN),
     Role.dispatcher: frozenset(
         _READ | {Perm.incident_write, Perm.incident_dispatch, Perm.personal_read}
     ),
-    Role.analyst: frozenset(_READ | _EVALUATE),
-    Role.station_chief: frozenset(_COMMAND | {Perm.kpi_read}),
+    Role.analyst: frozenset(_READ | _EVALUATE | _PLAN_RUN),
+    Role.station_chief: frozenset(_COMMAND | {Perm.kpi_read, Perm.plan_read}),
     Role.officer: frozenset(_READ | {Perm.incident_write, Perm.personal_read}),
     Role.auxiliary: frozenset(
         {Perm.org_read, Perm.officer_read, Perm.incident_read, Perm.token_own}

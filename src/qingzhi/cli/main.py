@@ -21,6 +21,7 @@ from qingzhi.cli.common import database as _database
 from qingzhi.cli.common import fail as _fail
 from qingzhi.cli.hotspot import hotspot_app
 from qingzhi.cli.kpi import kpi_app
+from qingzhi.cli.plan import plan_app  # planning (plans domain)
 from qingzhi.config import get_settings
 from qingzhi.errors import QingzhiError
 from qingzhi.org import exchange
@@ -48,6 +49,7 @@ for sub, name in (
     app.add_typer(sub, name=name)
 app.add_typer(hotspot_app, name="hotspot")
 app.add_typer(kpi_app, name="kpi")
+app.add_typer(plan_app, name="plan")  # planning (plans domain)
 
 
 @app.callback()
@@ -377,6 +379,11 @@ def demo_load(
                 f"新增 {ir.created}，已存在 {ir.existing}；"
                 f"用时 {ir.load_seconds:.1f} 秒（{ir.rows_per_second:.0f} 条/秒）"
             )
+            # planning (plans domain): the seed's bundling question and an allocation
+            from qingzhi.demo.planning import load_plans
+
+            plans = load_plans(db=db, actor=actor, settings=settings)
+            console.print(f"演示规划方案：新算 {len(plans)} 个（页面“规划”）")
     except QingzhiError as exc:
         _fail(exc)
     _print_demo_accounts()

@@ -25,6 +25,9 @@ One kind of officer is moved at a time (``kind`` sworn or auxiliary: they are no
 the other held fixed; each unit keeps its minimum of that kind. The objective is the bureau's
 mean response time (wait + travel, over all calls), or with ``target_minutes`` first every
 unit's mean response within the target using the fewest officers, then the rest by the mean.
+A unit whose officers cannot keep its fewest stable units on duty every hour has no finite
+response time: it is reported understaffed (its mean, and the bureau's, inf), and the moves fill
+it first (their gain is inf: no figure can be predicted for them).
 """
 
 from __future__ import annotations
@@ -100,7 +103,7 @@ class Move:
     target: str
     officers: int
     kind: str
-    gain_minutes: float  # drop in the bureau's mean response time (minutes) these moves bring
+    gain_minutes: float  # drop in the bureau's mean response (minutes); inf: fills a shortage
 
     @property
     def text(self) -> str:
@@ -118,8 +121,10 @@ class AllocationResult:
     after: Mapping[str, int]
     moves: tuple[Move, ...]
     steps: tuple[tuple[str, str, float], ...]  # single transfers in order, with their gains
-    mean_response_before: float
+    mean_response_before: float  # inf while a unit cannot keep a unit on duty every hour
     mean_response_after: float
+    understaffed_before: tuple[str, ...]  # units whose officers cannot cover every hour
+    understaffed_after: tuple[str, ...]
     unit_response_before: Mapping[str, float]
     unit_response_after: Mapping[str, float]
     roster_after: Staffing
@@ -206,9 +211,24 @@ class _Bureau:
         wait = sum(self.f(i, n) for i, n in enumerate(alloc))
         return (wait + self.travel) / self.calls
 
+    def short(self, i: int, n: float) -> bool:
+        """Whether ``n`` officers cannot keep the unit's fewest stable units on duty every hour
+        (its waiting is then unbounded: no response time can be predicted)."""
+        u = self.units[i]
+        s, a = (n, u.auxiliary) if self.kind == "sworn" else (u.sworn, n)
+        return self.rule.budget(s, a) < self.curves[i].b0 - 1e-9
+
     def unit_mean(self, i: int, n: int) -> float:
+        if self.short(i, n):
+            return math.inf
         c = self.curves[i]
         return (self.f(i, n) / c.calls if c.calls > 0 else 0.0) + self.units[i].travel_minutes
+
+    def reported_mean(self, alloc: Sequence[int]) -> float:
+        """The bureau's mean response, or inf while a unit cannot cover every hour."""
+        if any(self.short(i, n) for i, n in enumerate(alloc)):
+            return math.inf
+        return self.mean(alloc)
 
     def roster(self, i: int, n: int) -> IntArray:
         u = self.units[i]
@@ -265,8 +285,13 @@ def allocate(
     *,
     kind: str = "sworn",
     target_minutes: float | None = None,
+    min_gain_minutes: float = 0.0,
 ) -> AllocationResult:
-    """The moves of ``kind`` officers between units that minimise the bureau's mean response."""
+    """The moves of ``kind`` officers between units that minimise the bureau's mean response;
+    with ``min_gain_minutes`` only transfers that cut the bureau's mean by at least that much
+    (a unit below its floor or unable to cover every hour is filled whatever the gain)."""
+    if min_gain_minutes < 0:
+        raise bad("min_gain_minutes", "不能为负")
     rule = rule or RosterRule()
     for i, u in enumerate(units):
         for name in ("sworn", "auxiliary", "min_sworn", "min_auxiliary"):
@@ -306,12 +331,16 @@ def allocate(
         loss = {i: b.gain(i, alloc[i] - 1) for i in donors}
         r = int(np.argmax(recv_gain))
         d = min((i for i in donors if i != r), key=lambda i: loss[i], default=None)
-        if d is None or recv_gain[r] - loss[d] <= 1e-9:
+        if d is None or recv_gain[r] - loss[d] <= max(1e-9, min_gain_minutes * b.calls):
             break
-        before = b.mean(alloc)
+        before = b.reported_mean(alloc)
         alloc[d] -= 1
         alloc[r] += 1
-        steps.append((units[d].code, units[r].code, before - b.mean(alloc)))
+        # a step that fills a unit unable to cover every hour has no finite gain (inf)
+        after = b.reported_mean(alloc)
+        steps.append(
+            (units[d].code, units[r].code, math.inf if math.isinf(before) else before - after)
+        )
     moves: dict[tuple[str, str], list[float]] = {}
     for s, t, g in steps:
         moves.setdefault((s, t), []).append(g)
@@ -324,8 +353,10 @@ def allocate(
             for (s, t), g in sorted(moves.items(), key=lambda kv: -sum(kv[1]))
         ),
         steps=tuple(steps),
-        mean_response_before=b.mean(now),
-        mean_response_after=b.mean(alloc),
+        mean_response_before=b.reported_mean(now),
+        mean_response_after=b.reported_mean(alloc),
+        understaffed_before=tuple(u.code for i, u in enumerate(units) if b.short(i, now[i])),
+        understaffed_after=tuple(u.code for i, u in enumerate(units) if b.short(i, alloc[i])),
         unit_response_before={u.code: b.unit_mean(i, now[i]) for i, u in enumerate(units)},
         unit_response_after={u.code: b.unit_mean(i, alloc[i]) for i, u in enumerate(units)},
         roster_after=Staffing({u.code: b.roster(i, alloc[i]) for i, u in enumerate(units)}),

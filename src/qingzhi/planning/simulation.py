@@ -65,6 +65,7 @@ class SimulationResult:
     county: ResponseStats
     seconds: float
     events: int
+    minutes: FloatArray  # every call's response minutes in time order (nan: never answered)
 
 
 def replication_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
@@ -263,4 +264,4 @@ def simulate(
     unserved = int(np.isnan(run.response).sum())
     if unserved:
         log.warning("simulation: %d calls never reached a unit (no unit on duty)", unserved)
-    return SimulationResult(out, county, time.perf_counter() - t0, run.events)
+    return SimulationResult(out, county, time.perf_counter() - t0, run.events, run.response)

@@ -8,6 +8,10 @@
   time (arrived → resolved), the lifecycle's dispatch → resolved less the recorded drive.
 * **Demand** — calls are aggregated into demand atoms: one per station and grid cell
   (``cell_m``, in the projected CRS), at the cells' mean location with their call counts.
+  The travel to a cell's mean point underestimates the mean travel to its calls (distance is
+  convex), so the cells are small: on the demo county, 2 km cells put the M/M/c model's mean
+  response 4.2 % below the simulation's (16 of 26 stations within tolerance), 500 m cells
+  1.7 % above it (23 of 26), 250 m 2.0 % above; 500 m is the default.
   ``TravelTable`` holds travel minutes from every seat to every atom, so a station's travel-time
   distribution from any seat (its own, or its central station's) is a weighted sample.
 """
@@ -128,12 +132,12 @@ class Demand:
 
     def of(self, stations: Sequence[str]) -> IntArray:
         """Indices of the atoms of ``stations``."""
-        pool = set(stations)
-        return np.array([i for i, s in enumerate(self.station) if s in pool], dtype=np.int64)
+        codes = np.asarray(self.station, dtype=object)
+        return np.flatnonzero(np.isin(codes, list(stations))).astype(np.int64)
 
 
 def demand_atoms(
-    calls: Sequence[Call], *, cell_m: float = 2000.0, epsg: int = DEFAULT_EPSG
+    calls: Sequence[Call], *, cell_m: float = 500.0, epsg: int = DEFAULT_EPSG
 ) -> Demand:
     """Calls aggregated into one atom per station and ``cell_m`` grid cell."""
     if cell_m <= 0:

@@ -38,6 +38,9 @@ from qingzhi.kpi.views import router as kpi_router
 from qingzhi.live.views import router as live_router
 from qingzhi.org.views import router as org_router
 from qingzhi.params import control_in_query
+
+# planning (plans domain)
+from qingzhi.plans.views import router as planning_router
 from qingzhi.store.db import Database
 from qingzhi.web import docs, pages
 
@@ -274,6 +277,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         live_router,
         dispatch_router,
         kpi_router,  # evaluation
+        planning_router,  # planning (plans domain)
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(docs.router)

@@ -229,3 +229,18 @@ def kpi_page(request: Request, who: Principal = Depends(principal)) -> Response:
     context["outcomes"] = [(k, name) for k, (name, _) in OUTCOMES.items()]
     context["default_period"] = kpi.last_quarter(settings_of(request).timezone)
     return templates.TemplateResponse(request, "kpi.html", context)
+
+
+# ---------------------------------------------------------------- planning (plans domain)
+
+
+@router.get("/planning", response_class=HTMLResponse)
+def planning_page(request: Request, who: Principal = Depends(principal)) -> Response:
+    """Planning (规划): saved plans in scope side by side (maps, moves, response-time
+    distributions, road km); runs and an admin's decision through the planning API."""
+    who.actor.require(Perm.plan_read)
+    with transaction(request, write=False) as session:
+        context = _common(request, session, who, "planning")
+    context["can_run"] = who.actor.can(Perm.plan_run)
+    context["can_apply"] = who.actor.can(Perm.plan_apply)
+    return templates.TemplateResponse(request, "planning.html", context)

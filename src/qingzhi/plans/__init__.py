@@ -1,0 +1,1 @@
+"""Plans (规划方案): bundling, allocation, simulation and road runs on the store's data, saved."""

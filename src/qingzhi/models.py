@@ -2,11 +2,13 @@
 
 from qingzhi.audit.models import AuditHead, AuditRecord
 from qingzhi.auth.models import ApiToken, LoginThrottle, User, WebSession
+from qingzhi.cases.models import Case, CaseIncident, CaseMember, CaseNote  # cases (快侦快办)
 from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
 from qingzhi.jobs.models import Job
 from qingzhi.live.models import LiveEvent, OfficerLive
 from qingzhi.org.models import Bureau, Officer, Unit, Zone
 from qingzhi.store.base import Base
+from qingzhi.tasks.models import Task, TaskAttachment, TaskReport, TaskUnit  # tasks (督办)
 
 __all__ = [
     "ApiToken",
@@ -14,6 +16,10 @@ __all__ = [
     "AuditRecord",
     "Base",
     "Bureau",
+    "Case",
+    "CaseIncident",
+    "CaseMember",
+    "CaseNote",
     "Incident",
     "IncidentAssignment",
     "IncidentEvent",
@@ -22,6 +28,10 @@ __all__ = [
     "LoginThrottle",
     "Officer",
     "OfficerLive",
+    "Task",
+    "TaskAttachment",
+    "TaskReport",
+    "TaskUnit",
     "Unit",
     "User",
     "WebSession",

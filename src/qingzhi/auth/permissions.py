@@ -55,6 +55,12 @@ class Perm(StrEnum):
     incident_dispatch = "incident.dispatch"
     personal_read = "personal.read"
     analysis_read = "analysis.read"
+    # --- tasks and cases (督办, 快侦快办) ---
+    task_read = "task.read"
+    task_issue = "task.issue"  # issue, cancel, verify or return (within the issuer's authority)
+    task_report = "task.report"  # accept and report as the owner
+    case_read = "case.read"
+    case_write = "case.write"  # open a case, build its team, notes and outcome
 
 
 _READ = {
@@ -74,17 +80,31 @@ _COMMAND = _READ | {
     Perm.personal_read,
 }
 
+# --- tasks and cases (督办, 快侦快办): who reads, issues, reports on tasks and edits cases.
+# The command centre (dispatchers) and commanders issue to any unit, a station chief to the
+# units in the station's scope (qingzhi.tasks.service.check_authority); owners accept and report.
+_TASKS_READ = {Perm.task_read, Perm.case_read}
+_TASKS_COMMAND = _TASKS_READ | {Perm.task_issue, Perm.task_report, Perm.case_write}
+
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.admin: frozenset(Perm),
-    Role.commander: frozenset(_COMMAND),
+    Role.commander: frozenset(_COMMAND | _TASKS_COMMAND),
     Role.dispatcher: frozenset(
-        _READ | {Perm.incident_write, Perm.incident_dispatch, Perm.personal_read}
+        _READ
+        | {Perm.incident_write, Perm.incident_dispatch, Perm.personal_read}
+        | _TASKS_READ
+        | {Perm.task_issue}
     ),
-    Role.analyst: frozenset(_READ),
-    Role.station_chief: frozenset(_COMMAND),
-    Role.officer: frozenset(_READ | {Perm.incident_write, Perm.personal_read}),
+    Role.analyst: frozenset(_READ | _TASKS_READ),
+    Role.station_chief: frozenset(_COMMAND | _TASKS_COMMAND),
+    Role.officer: frozenset(
+        _READ
+        | {Perm.incident_write, Perm.personal_read}
+        | _TASKS_READ
+        | {Perm.task_report, Perm.case_write}
+    ),
     Role.auxiliary: frozenset(
-        {Perm.org_read, Perm.officer_read, Perm.incident_read, Perm.token_own}
+        {Perm.org_read, Perm.officer_read, Perm.incident_read, Perm.token_own, Perm.task_read}
     ),
     Role.viewer: frozenset({Perm.org_read, Perm.incident_read}),
 }

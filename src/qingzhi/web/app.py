@@ -20,6 +20,7 @@ from qingzhi import __version__
 from qingzhi.audit.views import router as audit_router
 from qingzhi.auth.deps import request_id_of
 from qingzhi.auth.views import router as auth_router
+from qingzhi.cases.views import router as cases_router  # cases (快侦快办)
 from qingzhi.config import Settings, get_settings
 from qingzhi.dispatch.views import router as dispatch_router
 from qingzhi.errors import (
@@ -38,6 +39,7 @@ from qingzhi.live.views import router as live_router
 from qingzhi.org.views import router as org_router
 from qingzhi.params import control_in_query
 from qingzhi.store.db import Database
+from qingzhi.tasks.views import router as tasks_router  # tasks (督办)
 from qingzhi.web import docs, pages
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,9 @@ _HTTP_CODES = {
     400: ("bad_request", "请求体无法解析（须为 UTF-8 编码的 JSON）"),
     413: ("too_large", "请求内容过大"),
 }
-BULK_SUFFIXES = ("/bulk", "/import")
+# Bodies of up to max_bulk_bytes from callers with a credential; task attachments (督办) have
+# their own, smaller limit, checked by their route as the bytes arrive.
+BULK_SUFFIXES = ("/bulk", "/import", "/attachments")
 
 
 def _field_of(loc: tuple[Any, ...]) -> str:
@@ -272,6 +276,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         jobs_router,
         live_router,
         dispatch_router,
+        tasks_router,  # tasks (督办)
+        cases_router,  # cases (快侦快办)
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(docs.router)

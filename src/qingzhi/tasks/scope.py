@@ -1,0 +1,43 @@
+"""Where a task sits in the organisation, for access scope (the one statement of the rule).
+
+A caller sees a task when its owner unit, its issuing unit or one of its co-operating units is in
+their scope (``where`` / ``admits``); the owner's side (the owner unit, or a co-operating unit)
+accepts and reports (``owns``); the issuer's side verifies, returns and cancels (``issues``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select
+
+from qingzhi.auth.context import Actor
+from qingzhi.tasks.models import Task, TaskUnit
+
+COLUMNS = (Task.owner_unit_id, Task.issuer_unit_id)
+
+
+def where(actor: Actor) -> ColumnElement[bool]:
+    """The caller's tasks, as a SQL condition."""
+    if actor.scope.whole_bureau:
+        return actor.scope.where()
+    helping = select(TaskUnit.task_id).where(actor.scope.where(TaskUnit.unit_id))
+    return or_(actor.scope.where(*COLUMNS), Task.id.in_(helping))
+
+
+def admits(actor: Actor, task: Any, helpers: tuple[int, ...] = ()) -> bool:
+    """Whether the caller may see this task (``helpers``: its co-operating units' ids)."""
+    return actor.scope.admits(task.owner_unit_id, task.issuer_unit_id, *helpers)
+
+
+def owns(actor: Actor, task: Any, helpers: tuple[int, ...] = ()) -> bool:
+    """Whether the caller is on the owner's side (the owner unit, or a co-operating unit)."""
+    return actor.scope.admits(task.owner_unit_id, *helpers)
+
+
+def issues(actor: Actor, task: Any) -> bool:
+    """Whether the caller is on the issuer's side (the issuing unit; a task the bureau issued,
+    with no unit, is the bureau's)."""
+    if task.issuer_unit_id is None:
+        return actor.scope.whole_bureau
+    return actor.scope.admits(task.issuer_unit_id)

@@ -31,8 +31,10 @@ def admits(actor: Actor, task: Any, helpers: tuple[int, ...] = ()) -> bool:
 
 
 def owns(actor: Actor, task: Any, helpers: tuple[int, ...] = ()) -> bool:
-    """Whether the caller is on the owner's side (the owner unit, or a co-operating unit)."""
-    return actor.scope.admits(task.owner_unit_id, *helpers)
+    """Whether the caller is on the owner's side: a user of the owner unit or a co-operating
+    unit (a central station's users for its member stations too). Bureau-wide users, who are
+    attached to no unit, issue and verify but do not accept or report for a unit."""
+    return actor.unit_id is not None and actor.scope.admits(task.owner_unit_id, *helpers)
 
 
 def issues(actor: Actor, task: Any) -> bool:

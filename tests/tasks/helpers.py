@@ -24,7 +24,7 @@ class Units:
     the fixture does not return)."""
 
     def __init__(self, session: Session) -> None:
-        self.ids = dict(session.execute(select(Unit.code, Unit.id)).tuples().all())
+        self.ids = {code: uid for code, uid in session.execute(select(Unit.code, Unit.id))}
 
     def id(self, code: str) -> int:
         return int(self.ids[code])

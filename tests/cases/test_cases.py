@@ -93,7 +93,7 @@ def test_bad_input_names_the_field_and_writes_nothing(
     assert _open(client, chief, incident_ids=[crime], number="N-1").status_code == 201
     other = add_incident(db, category="criminal", subtype="fraud", unit="A")
     before = (rows(db, Case), audit_count(db))
-    cases = [
+    cases: list[tuple[dict[str, Any], int, str]] = [
         ({"incident_ids": [other], "number": "N-1"}, 409, "number"),
         ({"incident_ids": [crime]}, 409, "incident_ids"),  # already in case N-1
         ({"incident_ids": [dispute]}, 422, "incident_ids"),

@@ -95,7 +95,7 @@ def test_bad_input_names_the_field_and_writes_nothing(
 ) -> None:
     chief = bearer(db, "chief_a")
     before = (rows(db, Task), audit_count(db))
-    cases = [
+    cases: list[tuple[dict[str, Any], int, str]] = [
         ({"deadline": _soon(-1)}, 422, "deadline"),
         ({"owner_unit_id": org.id("B")}, 422, "owner_unit_id"),  # outside the chief's authority
         ({"helper_unit_ids": [org.id("S")]}, 422, "helper_unit_ids"),

@@ -16,10 +16,12 @@ from qingzhi.audit.signing import SigningKeyError, key_id
 from qingzhi.auth import accounts
 from qingzhi.auth.context import system_actor
 from qingzhi.cli.accounts import token_app, user_app
+from qingzhi.cli.cases import case_app  # cases (快侦快办)
 from qingzhi.cli.common import console, err
 from qingzhi.cli.common import database as _database
 from qingzhi.cli.common import fail as _fail
 from qingzhi.cli.hotspot import hotspot_app
+from qingzhi.cli.tasks import task_app  # tasks (督办)
 from qingzhi.config import get_settings
 from qingzhi.errors import QingzhiError
 from qingzhi.org import exchange
@@ -46,6 +48,8 @@ for sub, name in (
 ):
     app.add_typer(sub, name=name)
 app.add_typer(hotspot_app, name="hotspot")
+app.add_typer(task_app, name="task")  # tasks (督办)
+app.add_typer(case_app, name="case")  # cases (快侦快办)
 
 
 @app.callback()

@@ -377,9 +377,28 @@ def demo_load(
                 f"新增 {ir.created}，已存在 {ir.existing}；"
                 f"用时 {ir.load_seconds:.1f} 秒（{ir.rows_per_second:.0f} 条/秒）"
             )
+            _demo_cases(db, actor, settings, seed, days)  # cases and tasks (快侦快办, 督办)
     except QingzhiError as exc:
         _fail(exc)
     _print_demo_accounts()
+
+
+def _demo_cases(db: Any, actor: Any, settings: Any, seed: int, days: int) -> None:
+    """The demo's cases, teams and tasks (qingzhi.demo.cases), loaded through their services."""
+    from qingzhi.demo.cases import load_cases
+    from qingzhi.demo.loader import generate_demo_incidents
+
+    cr = load_cases(
+        db=db,
+        actor=actor,
+        settings=settings,
+        specs=generate_demo_incidents(seed=seed, days=days),
+        seed=seed,
+    )
+    console.print(
+        f"模拟案件：立案 {cr.opened}，破案 {cr.cleared}，快侦快办 {cr.rapid}（督办 {cr.tasks}），"
+        f"已存在 {cr.skipped}"
+    )
 
 
 @demo_app.command("serve")

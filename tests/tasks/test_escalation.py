@@ -61,6 +61,7 @@ def test_a_member_stations_overdue_task_climbs_the_boards(
         assert _escalated(session, "commander", settings, later) == [task.id]
         counts = service.reminders(session=session, actor=owner, settings=settings, now=later)
         assert counts["overdue"] == 1 and counts["escalated"] == 1
+        assert counts["total"] == 1  # one task, counted once
 
         # Submitted in time or late, the owner has done its part: no longer overdue.
         for target in (TaskStatus.in_progress, TaskStatus.submitted):

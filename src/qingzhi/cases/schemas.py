@@ -105,6 +105,7 @@ class CaseRead(BaseModel):
     category: str
     category_label: str
     subtype: str | None
+    subtype_label: str
     unit_id: int
     unit_name: str
     opened_at: dt.datetime

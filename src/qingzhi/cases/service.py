@@ -101,6 +101,7 @@ def to_read(session: Session, actor: Actor, case: Case, *, settings: Settings) -
         category=case.category,
         category_label=CATEGORY_LABELS.get(case.category, case.category),
         subtype=case.subtype,
+        subtype_label=subtype_label(Category.criminal, case.subtype),
         unit_id=case.unit_id,
         unit_name=names.get(case.unit_id, ""),
         opened_at=case.opened_at,

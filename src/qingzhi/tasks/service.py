@@ -363,18 +363,25 @@ def reminders(
             func.count().filter(feedback_missed_sql(now)),
         ).where(mine, Task.status.in_(OWNER_OPEN))
     ).one()
-    escalated = session.execute(
-        select(func.count()).where(
-            scope.where(actor), escalated_sql(actor, now, settings.task_escalate_bureau_hours)
-        )
-    ).scalar_one()
+    escalated_terms = escalated_sql(actor, now, settings.task_escalate_bureau_hours)
+    escalated, total = session.execute(
+        select(
+            func.count().filter(escalated_terms),
+            func.count().filter(
+                or_(
+                    and_(mine, or_(due_soon_sql(now), overdue_sql(now))),
+                    escalated_terms,
+                )
+            ),
+        ).where(scope.where(actor))
+    ).one()
     out = {
         "due_soon": int(row[0]),
         "overdue": int(row[1]),
         "feedback_missed": int(row[2]),
         "escalated": int(escalated),
+        "total": int(total),  # tasks, each once
     }
-    out["total"] = out["due_soon"] + out["overdue"] + out["escalated"]
     return out
 
 

@@ -40,7 +40,7 @@ from qingzhi.org.views import router as org_router
 from qingzhi.params import control_in_query
 from qingzhi.store.db import Database
 from qingzhi.tasks.views import router as tasks_router  # tasks (督办)
-from qingzhi.web import docs, pages
+from qingzhi.web import docs, pages, work_pages
 
 log = logging.getLogger(__name__)
 
@@ -292,6 +292,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.include_router(pages.router)
+    app.include_router(work_pages.router)  # tasks and cases (督办, 快侦快办)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

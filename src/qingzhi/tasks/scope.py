@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, select, union
 
 from qingzhi.auth.context import Actor
 from qingzhi.tasks.models import Task, TaskUnit
@@ -21,8 +21,13 @@ def where(actor: Actor) -> ColumnElement[bool]:
     """The caller's tasks, as a SQL condition."""
     if actor.scope.whole_bureau:
         return actor.scope.where()
-    helping = select(TaskUnit.task_id).where(actor.scope.where(TaskUnit.unit_id))
-    return or_(actor.scope.where(*COLUMNS), Task.id.in_(helping))
+    # One indexed look-up per column, their ids united (an OR of the three would scan).
+    ids = union(
+        select(Task.id).where(actor.scope.where(Task.owner_unit_id)),
+        select(Task.id).where(actor.scope.where(Task.issuer_unit_id)),
+        select(TaskUnit.task_id).where(actor.scope.where(TaskUnit.unit_id)),
+    )
+    return Task.id.in_(ids.scalar_subquery())
 
 
 def admits(actor: Actor, task: Any, helpers: tuple[int, ...] = ()) -> bool:

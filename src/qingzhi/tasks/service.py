@@ -120,10 +120,21 @@ def escalated_sql(actor: Actor, now: dt.datetime, bureau_hours: float) -> Column
 # ---------------------------------------------------------------- reading
 
 
-def _units(session: Session, ids: set[int]) -> dict[int, Unit]:
+@dataclass(frozen=True)
+class _Unit:
+    id: int
+    name: str
+    central_id: int | None
+
+
+def _units(session: Session, ids: set[int]) -> dict[int, _Unit]:
+    """The units' names and central stations (not their jurisdictions' geometry)."""
     if not ids:
         return {}
-    return {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(sorted(ids))))}
+    rows = session.execute(
+        select(Unit.id, Unit.name, Unit.central_id).where(Unit.id.in_(sorted(ids)))
+    )
+    return {r.id: _Unit(r.id, r.name, r.central_id) for r in rows}
 
 
 def _helpers(session: Session, task_ids: Sequence[int]) -> dict[int, list[int]]:
@@ -318,33 +329,38 @@ def board(
     hours = settings.task_escalate_bureau_hours
     terms = _selection(actor, flt, now, hours)
     late = overdue_sql(now)
-    query = (
-        select(Task)
-        .where(*terms)
-        .order_by(late.desc(), Task.deadline, Task.id)
-        .limit(min(limit, MAX_PAGE))
-        .offset(offset)
-    )
-    rows = list(session.scalars(query))
-    by_status = {
-        str(s): int(n)
-        for s, n in session.execute(
-            select(Task.status, func.count()).where(*terms).group_by(Task.status)
+    # The page's ids first (the sort carries three columns, not whole rows), then its rows.
+    page_ids = list(
+        session.scalars(
+            select(Task.id)
+            .where(*terms)
+            .order_by(late.desc(), Task.deadline, Task.id)
+            .limit(min(limit, MAX_PAGE))
+            .offset(offset)
         )
-    }
-    counts = session.execute(
+    )
+    found = {t.id: t for t in session.scalars(select(Task).where(Task.id.in_(page_ids)))}
+    rows = [found[i] for i in page_ids]
+    by_status: dict[str, int] = {}
+    total = overdue = due_soon = 0
+    for status, n, n_late, n_soon in session.execute(
         select(
+            Task.status,
             func.count(),
             func.count().filter(late),
             func.count().filter(due_soon_sql(now)),
-        ).where(*terms)
-    ).one()
+        )
+        .where(*terms)
+        .group_by(Task.status)
+    ):
+        by_status[str(status)] = int(n)
+        total, overdue, due_soon = total + n, overdue + n_late, due_soon + n_soon
     return TaskPage(
         items=to_read(session, actor, rows, now=now, bureau_hours=hours),
-        total=int(counts[0]),
+        total=int(total),
         by_status=by_status,
-        overdue=int(counts[1]),
-        due_soon=int(counts[2]),
+        overdue=int(overdue),
+        due_soon=int(due_soon),
     )
 
 

@@ -108,13 +108,14 @@ def escalated_sql(actor: Actor, now: dt.datetime, bureau_hours: float) -> Column
     """Overdue tasks escalated to the caller's board: owned by a member station of the
     caller's central station; for the bureau, owned by a unit with no central station or
     overdue for more than ``bureau_hours``."""
-    owner_central = select(Unit.central_id).where(Unit.id == Task.owner_unit_id).scalar_subquery()
     if actor.scope.whole_bureau:
         late = Task.deadline < now - dt.timedelta(hours=bureau_hours)
-        return and_(overdue_sql(now), or_(owner_central.is_(None), late))
+        unbundled = select(Unit.id).where(Unit.central_id.is_(None))
+        return and_(overdue_sql(now), or_(Task.owner_unit_id.in_(unbundled), late))
     if actor.unit_id is None:
         return and_(overdue_sql(now), Task.id < 0)
-    return and_(overdue_sql(now), owner_central == actor.unit_id)
+    members = select(Unit.id).where(Unit.central_id == actor.unit_id)
+    return and_(overdue_sql(now), Task.owner_unit_id.in_(members))
 
 
 # ---------------------------------------------------------------- reading

@@ -105,7 +105,6 @@ class TaskRead(BaseModel):
     last_report_at: dt.datetime | None
     overdue: bool
     due_soon: bool
-    hours_left: float
     feedback_missed: bool
     escalated_to: list[str] = Field(description="boards the overdue task is escalated to")
     actions: list[TaskStatus] = Field(description="the steps the caller may take now")

@@ -233,7 +233,6 @@ def to_read(
                 last_report_at=t.last_report_at,
                 overdue=f.overdue,
                 due_soon=f.due_soon,
-                hours_left=f.hours_left,
                 feedback_missed=f.feedback_missed,
                 escalated_to=escalated,
                 actions=actions(actor, t, helpers[t.id]),

@@ -33,8 +33,8 @@
         if (!page.items.length) { tbody.innerHTML = '<tr><td colspan="7" class="muted">没有督办任务</td></tr>'; return; }
         tbody.innerHTML = page.items.map(function (t) {
           var flags = [];
-          if (t.overdue) flags.push('<span class="badge overdue-badge">' + QZ.esc(left(t.hours_left)) + "</span>");
-          else if (t.due_soon) flags.push('<span class="badge soon-badge">' + QZ.esc(left(t.hours_left)) + "</span>");
+          if (t.overdue) flags.push('<span class="badge overdue-badge">' + QZ.esc(left((new Date(t.deadline) - Date.now()) / 3600000)) + "</span>");
+          else if (t.due_soon) flags.push('<span class="badge soon-badge">' + QZ.esc(left((new Date(t.deadline) - Date.now()) / 3600000)) + "</span>");
           if (t.feedback_missed) flags.push('<span class="badge soon-badge">未按期反馈</span>');
           if (t.escalated_to.length) flags.push('<span class="muted">已升级：' + QZ.esc(t.escalated_to.join("、")) + "</span>");
           return '<tr class="' + (t.overdue ? "overdue" : "") + '" data-id="' + t.id + '">' +

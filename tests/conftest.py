@@ -94,9 +94,12 @@ def db(connection: Connection) -> Database:
 
 
 @pytest.fixture
-def settings() -> Settings:
-    """Settings for tests (fast throttling)."""
-    return Settings(database_url="sqlite://", login_slow_after=3, login_lock_after=6)
+def settings(tmp_path: Path) -> Settings:
+    """Settings for tests (fast throttling; files such as task attachments in a temporary
+    data directory)."""
+    return Settings(
+        database_url="sqlite://", login_slow_after=3, login_lock_after=6, data_dir=tmp_path / "data"
+    )
 
 
 @pytest.fixture

@@ -57,6 +57,9 @@ ROW_IDS = (
     "job_id",
     "entity_id",
     "plan_id",  # planning
+    "task_id",
+    "case_id",
+    "attachment_id",
 )
 _counter = itertools.count(1)
 
@@ -124,6 +127,44 @@ def _plan_row(db: Database, org: Org, unit: str) -> int:
         return plan.id
 
 
+# --- tasks and cases (督办, 快侦快办): a task with an attachment and a case per station
+_PDF = b"%PDF-1.4\n%%EOF\n"
+
+
+def _task(client: TestClient, admin: dict[str, str], org: Org, unit: str) -> tuple[int, int]:
+    """A task issued by the bureau to ``unit``, with an attachment: (task id, attachment id)."""
+    deadline = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()
+    body = {"title": f"{unit} 督办", "owner_unit_id": org.id(unit), "deadline": deadline}
+    r = client.post("/api/tasks", json=body, headers=admin)
+    assert r.status_code == 201, r.text
+    task = int(r.json()["id"])
+    r = client.post(
+        f"/api/tasks/{task}/attachments", params={"filename": "a.pdf"}, content=_PDF, headers=admin
+    )
+    assert r.status_code == 201, r.text
+    return task, int(r.json()["id"])
+
+
+def _case(client: TestClient, admin: dict[str, str], unit: str, lon: float, lat: float) -> int:
+    n = next(_counter)
+    body = {
+        "source_id": f"CASE-{unit}-{n}",
+        "received_at": (dt.datetime.now(dt.UTC) - dt.timedelta(hours=n)).isoformat(),
+        "category": "criminal",
+        "subtype": "theft",
+        "caller_phone": f"137{n:08d}",
+        "location": {"lon": lon, "lat": lat},
+    }
+    r = client.post("/api/incidents", json=body, headers=admin)
+    assert r.status_code == 201, r.text
+    incident = r.json()["incident"]["id"]
+    r = client.post(
+        "/api/cases", json={"incident_ids": [incident], "loss_yuan": 500}, headers=admin
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
 @pytest.fixture
 def world(client: TestClient, db: Database, org: Org) -> dict[str, Any]:
     """The chiefs' own rows, and a first row of each kind of the other stations' (B, S)."""
@@ -154,12 +195,21 @@ def world(client: TestClient, db: Database, org: Org) -> dict[str, Any]:
         "jobs": {"A": _job(db, org, "A"), "B": _job(db, org, "B")},
         "plans": {"A": _plan_row(db, org, "A"), "B": _plan_row(db, org, "B")},
         "officers": {"A": a_officer, "B": b_officer},
+        "tasks": {u: _task(client, admin, org, u) for u in ("A", "R1", "B")},
+        "cases": {
+            "A": _case(client, admin, "A", 107.03, 30.03),
+            "R1": _case(client, admin, "R1", 107.03, 30.13),
+            "B": _case(client, admin, "B", 107.13, 30.03),
+        },
     }
 
 
 def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, list[Any]]:
     """Path parameter values: the chief's own rows (``side="own"``) or another station's."""
     own, other, jobs, officers = world["own"], world["other"], world["jobs"], world["officers"]
+    which = mine if side == "own" else "B"
+    task, attachment = world["tasks"][which]
+    work = {"task_id": [task], "attachment_id": [attachment], "case_id": [world["cases"][which]]}
     if side == "own":
         ids = {
             "incident": own[mine][0],
@@ -191,6 +241,7 @@ def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, 
         "reform_id": [world["reform"]],  # a bureau's record (which stations changed, when)
         "layer": ["county", "units", "zones"],
         "fmt": ["csv", "geojson", "xlsx"],
+        **work,
     }
 
 
@@ -208,6 +259,12 @@ def _plan(
         "/api/intel/nearrepeat": [{"category": "dispute"}, {"category": "criminal"}],
         "/api/intel/trends": [{}, {"group_by": "unit"}, {"group_by": "zone"}],
         "/api/incidents": [{}, {"unit_id": org.id("B")}, {"q": "站的警情"}, {"facets": True}],
+        "/api/tasks": [{}, {"owner_unit_id": org.id("B")}, {"q": "督办"}, {"escalated": True}],
+        "/api/cases": [{}, {"unit_id": org.id("B")}, {"q": "TEST"}],
+        "/api/cases/rates": [
+            {"start": "2026-01-01", "end": "2026-12-31", "group_by": g}
+            for g in ("unit", "category", "none")
+        ],
     }
     return list(probes(get_routes(app), values, queries, SKIP))
 
@@ -240,6 +297,17 @@ def _grow_the_other_stations(
     _job(db, org, "S")
     _plan_row(db, org, "B")
     _plan_row(db, org, "S")
+    # tasks and cases: new ones in B and S, and B's first task moved along
+    for unit in ("B", "S"):
+        _task(client, admin, org, unit)
+    _case(client, admin, "B", 107.14, 30.04)
+    _case(client, admin, "S", 107.33, 30.33)
+    b_task = world["tasks"]["B"][0]
+    r = client.post(f"/api/tasks/{b_task}/transitions", json={"to": "cancelled"}, headers=admin)
+    assert r.status_code == 200, r.text
+    b_case = world["cases"]["B"]
+    r = client.post(f"/api/cases/{b_case}/notes", json={"text": "调取监控"}, headers=admin)
+    assert r.status_code == 201, r.text
 
 
 @pytest.mark.parametrize("chief, mine", [("chief_a", "A"), ("chief_c", "R1")])

@@ -109,6 +109,20 @@ class Settings(BaseSettings):
     # before it starts: at most this many (a bureau's year is 60,000-85,000 calls).
     export_unmasked_max_rows: int = Field(default=200_000, ge=1, le=2_000_000)
 
+    # --- tasks and cases (督办, 快侦快办; qingzhi.tasks, qingzhi.cases) ---
+    # Where the application keeps its files (task attachments under attachments/, named by
+    # their SHA-256), the largest attachment accepted, and the hours an overdue task stays on
+    # its owner's superior's board before it reaches the bureau's too.
+    data_dir: Path = Path("var")
+    task_attachment_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    task_escalate_bureau_hours: float = Field(default=24.0, ge=0, le=24 * 30)
+    # Fast clearance (快破) counts cases cleared within this many hours of opening (no national
+    # definition: local practice uses 24, 48 or 72; every page and brief prints it).
+    fast_clear_hours: int = Field(default=72, ge=1, le=24 * 30)
+    # A new case's number when none is given: {bureau} the bureau's code, {year} the opening
+    # year (local time), {seq} that bureau's count of cases opened that year plus one.
+    case_number_format: str = Field(default="{bureau}-{year}-{seq:05d}", max_length=100)
+
     @field_validator("trusted_proxies")
     @classmethod
     def _valid_proxies(cls, value: str) -> str:

@@ -2,6 +2,7 @@
 
 from qingzhi.audit.models import AuditHead, AuditRecord
 from qingzhi.auth.models import ApiToken, LoginThrottle, User, WebSession
+from qingzhi.cases.models import Case, CaseIncident, CaseMember, CaseNote  # cases (快侦快办)
 from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
 from qingzhi.jobs.models import Job
 from qingzhi.kpi.models import KpiScheme, Reform, ReformUnit
@@ -11,6 +12,7 @@ from qingzhi.org.models import Bureau, Officer, Unit, Zone
 # planning (plans domain)
 from qingzhi.plans.models import Plan
 from qingzhi.store.base import Base
+from qingzhi.tasks.models import Task, TaskAttachment, TaskReport, TaskUnit  # tasks (督办)
 
 __all__ = [
     "ApiToken",
@@ -18,6 +20,10 @@ __all__ = [
     "AuditRecord",
     "Base",
     "Bureau",
+    "Case",
+    "CaseIncident",
+    "CaseMember",
+    "CaseNote",
     "Incident",
     "IncidentAssignment",
     "IncidentEvent",
@@ -30,6 +36,10 @@ __all__ = [
     "Plan",
     "Reform",
     "ReformUnit",
+    "Task",
+    "TaskAttachment",
+    "TaskReport",
+    "TaskUnit",
     "Unit",
     "User",
     "WebSession",

@@ -64,6 +64,12 @@ class Perm(StrEnum):
     plan_read = "plan.read"
     plan_run = "plan.run"
     plan_apply = "plan.apply"
+    # --- tasks and cases (督办, 快侦快办) ---
+    task_read = "task.read"
+    task_issue = "task.issue"  # issue, cancel, verify or return (within the issuer's authority)
+    task_report = "task.report"  # accept and report as the owner
+    case_read = "case.read"
+    case_write = "case.write"  # open a case, build its team, notes and outcome
 
 
 _READ = {
@@ -89,18 +95,31 @@ _EVALUATE = {Perm.kpi_read, Perm.kpi_rank, Perm.kpi_impact, Perm.kpi_manage}
 # planning (plans domain): the bureau's commanders and analysts run plans, a station chief reads
 # those placed in their scope; only an admin applies (Role.admin holds every permission).
 _PLAN_RUN = {Perm.plan_read, Perm.plan_run}
+# tasks and cases (督办, 快侦快办): the command centre (dispatchers) and commanders issue to any
+# unit, a station chief to the units in the station's scope (qingzhi.tasks.service.check_authority);
+# owners accept and report.
+_TASKS_READ = {Perm.task_read, Perm.case_read}
+_TASKS_COMMAND = _TASKS_READ | {Perm.task_issue, Perm.task_report, Perm.case_write}
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.admin: frozenset(Perm),
-    Role.commander: frozenset(_COMMAND | _EVALUATE | _PLAN_RUN),
+    Role.commander: frozenset(_COMMAND | _EVALUATE | _PLAN_RUN | _TASKS_COMMAND),
     Role.dispatcher: frozenset(
-        _READ | {Perm.incident_write, Perm.incident_dispatch, Perm.personal_read}
+        _READ
+        | {Perm.incident_write, Perm.incident_dispatch, Perm.personal_read}
+        | _TASKS_READ
+        | {Perm.task_issue}
     ),
-    Role.analyst: frozenset(_READ | _EVALUATE | _PLAN_RUN),
-    Role.station_chief: frozenset(_COMMAND | {Perm.kpi_read, Perm.plan_read}),
-    Role.officer: frozenset(_READ | {Perm.incident_write, Perm.personal_read}),
+    Role.analyst: frozenset(_READ | _EVALUATE | _PLAN_RUN | _TASKS_READ),
+    Role.station_chief: frozenset(_COMMAND | _TASKS_COMMAND | {Perm.kpi_read, Perm.plan_read}),
+    Role.officer: frozenset(
+        _READ
+        | {Perm.incident_write, Perm.personal_read}
+        | _TASKS_READ
+        | {Perm.task_report, Perm.case_write}
+    ),
     Role.auxiliary: frozenset(
-        {Perm.org_read, Perm.officer_read, Perm.incident_read, Perm.token_own}
+        {Perm.org_read, Perm.officer_read, Perm.incident_read, Perm.token_own, Perm.task_read}
     ),
     Role.viewer: frozenset({Perm.org_read, Perm.incident_read}),
 }

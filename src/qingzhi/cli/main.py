@@ -16,12 +16,14 @@ from qingzhi.audit.signing import SigningKeyError, key_id
 from qingzhi.auth import accounts
 from qingzhi.auth.context import system_actor
 from qingzhi.cli.accounts import token_app, user_app
+from qingzhi.cli.cases import case_app  # cases (快侦快办)
 from qingzhi.cli.common import console, err
 from qingzhi.cli.common import database as _database
 from qingzhi.cli.common import fail as _fail
 from qingzhi.cli.hotspot import hotspot_app
 from qingzhi.cli.kpi import kpi_app
 from qingzhi.cli.plan import plan_app  # planning (plans domain)
+from qingzhi.cli.tasks import task_app  # tasks (督办)
 from qingzhi.config import get_settings
 from qingzhi.errors import QingzhiError
 from qingzhi.org import exchange
@@ -50,6 +52,8 @@ for sub, name in (
 app.add_typer(hotspot_app, name="hotspot")
 app.add_typer(kpi_app, name="kpi")
 app.add_typer(plan_app, name="plan")  # planning (plans domain)
+app.add_typer(task_app, name="task")  # tasks (督办)
+app.add_typer(case_app, name="case")  # cases (快侦快办)
 
 
 @app.callback()
@@ -384,9 +388,28 @@ def demo_load(
 
             plans = load_plans(db=db, actor=actor, settings=settings)
             console.print(f"演示规划方案：新算 {len(plans)} 个（页面“规划”）")
+            _demo_cases(db, actor, settings, seed, days)  # cases and tasks (快侦快办, 督办)
     except QingzhiError as exc:
         _fail(exc)
     _print_demo_accounts()
+
+
+def _demo_cases(db: Any, actor: Any, settings: Any, seed: int, days: int) -> None:
+    """The demo's cases, teams and tasks (qingzhi.demo.cases), loaded through their services."""
+    from qingzhi.demo.cases import load_cases
+    from qingzhi.demo.loader import generate_demo_incidents
+
+    cr = load_cases(
+        db=db,
+        actor=actor,
+        settings=settings,
+        specs=generate_demo_incidents(seed=seed, days=days),
+        seed=seed,
+    )
+    console.print(
+        f"模拟案件：立案 {cr.opened}，破案 {cr.cleared}，快侦快办 {cr.rapid}（督办 {cr.tasks}），"
+        f"已存在 {cr.skipped}"
+    )
 
 
 @demo_app.command("serve")

@@ -20,6 +20,7 @@ from qingzhi import __version__
 from qingzhi.audit.views import router as audit_router
 from qingzhi.auth.deps import request_id_of
 from qingzhi.auth.views import router as auth_router
+from qingzhi.cases.views import router as cases_router  # cases (快侦快办)
 from qingzhi.config import Settings, get_settings
 from qingzhi.dispatch.views import router as dispatch_router
 from qingzhi.errors import (
@@ -42,7 +43,8 @@ from qingzhi.params import control_in_query
 # planning (plans domain)
 from qingzhi.plans.views import router as planning_router
 from qingzhi.store.db import Database
-from qingzhi.web import docs, pages
+from qingzhi.tasks.views import router as tasks_router  # tasks (督办)
+from qingzhi.web import docs, pages, work_pages
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,9 @@ _HTTP_CODES = {
     400: ("bad_request", "请求体无法解析（须为 UTF-8 编码的 JSON）"),
     413: ("too_large", "请求内容过大"),
 }
-BULK_SUFFIXES = ("/bulk", "/import")
+# Bodies of up to max_bulk_bytes from callers with a credential; task attachments (督办) have
+# their own, smaller limit, checked by their route as the bytes arrive.
+BULK_SUFFIXES = ("/bulk", "/import", "/attachments")
 
 
 def _field_of(loc: tuple[Any, ...]) -> str:
@@ -278,6 +282,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         dispatch_router,
         kpi_router,  # evaluation
         planning_router,  # planning (plans domain)
+        tasks_router,  # tasks (督办)
+        cases_router,  # cases (快侦快办)
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(docs.router)
@@ -292,6 +298,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.include_router(pages.router)
+    app.include_router(work_pages.router)  # tasks and cases (督办, 快侦快办)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

@@ -183,6 +183,9 @@ def incident_page(
         context["handles"] = handles = incident_scope.handles(who.actor, context["incident"])
         context["can_dispatch"] = handles and who.actor.can(Perm.incident_dispatch)
         context["can_write"] = handles and who.actor.can(Perm.incident_write)
+        # tasks and cases (督办, 快侦快办): issue a task or open a case from here
+        context["can_issue_task"] = who.actor.can(Perm.task_issue)
+        context["can_open_case"] = who.actor.can(Perm.case_write)
     return templates.TemplateResponse(request, "incident.html", context)
 
 

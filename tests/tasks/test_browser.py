@@ -1,0 +1,186 @@
+"""Browser tests of 督办 and 快侦快办 (Chromium headless): issue a task from an incident in one
+click, accept and report as the owner with an attachment, see it overdue in red on the
+superior's board (the central station's), verify it; open a case from an incident and build its
+team. Screenshots in test-artifacts/."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qingzhi.auth import service as auth
+from qingzhi.auth.context import system_actor
+from qingzhi.auth.permissions import Role
+from qingzhi.config import Settings
+from qingzhi.store.db import Database
+from qingzhi.tasks.models import Task
+from tests.browser import ARTIFACTS, MARKS, login, served_site
+from tests.factories import PASSWORD, add_incident
+
+pytestmark = MARKS
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Database]]:
+    tmp = tmp_path_factory.mktemp("tasks-browser")
+    settings = Settings(database_url="sqlite://", live_poll_seconds=0.2, data_dir=tmp / "data")
+    with served_site(tmp, settings) as (url, db):
+        with db.session(write=True) as session:
+            auth.create_user(
+                session=session,
+                actor=system_actor("test"),
+                username="chief_r1",
+                password=PASSWORD,
+                role=Role.station_chief,
+                unit_code="R1",
+            )
+        yield url, db
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def test_issue_accept_report_overdue_on_the_superiors_board_verify(
+    site: tuple[str, Database], browser: object, tmp_path: Path
+) -> None:
+    url, db = site
+    iid = add_incident(
+        db,
+        source_id="BR-TASK-1",
+        at=_now() - dt.timedelta(hours=1),
+        category="criminal",
+        subtype="burglary",
+        address="甲镇老街 8 号",
+        location=(107.05, 30.15),  # in R1, handled by its central station C
+    )
+    # The command centre issues from the incident page in one click, to the territorial station
+    # (R1, whose calls its central station C handles).
+    page = login(browser, url, "commander", f"/incidents/{iid}", (1600, 1000))
+    page.click("#issue-task")
+    page.wait_for_url("**/tasks/*")
+    page.wait_for_selector("body[data-ready]")
+    assert page.locator("#task-status").inner_text() == "已下发"
+    task_id = int(page.url.rsplit("/", 1)[1])
+    assert "警情" in page.locator(".facts").inner_text()
+    assert "甲镇派出所" in page.locator(".facts").inner_text()  # the territorial station
+    page.context.close()
+    with db.session(write=True) as session:  # the clock moves on: due within 24 h
+        task = session.get(Task, task_id)
+        assert task is not None
+        task.deadline = _now() + dt.timedelta(hours=10)  # due within 24 h: counted in the nav
+
+    # The owner (R1's chief) sees it counted in the navigation, accepts and reports.
+    owner = login(browser, url, "chief_r1", "/tasks", (1600, 1000))
+    owner.wait_for_function(
+        "() => document.getElementById('task-count').textContent === '1'", timeout=10_000
+    )
+    owner.click(f'#tasks a[href="/tasks/{task_id}"]')
+    owner.wait_for_selector("body[data-ready]")
+    owner.click('button.step[data-to="accepted"]')
+    owner.wait_for_function("() => document.getElementById('task-status').textContent === '已签收'")
+    owner.wait_for_selector("body[data-ready]")
+    owner.click('button.step[data-to="in_progress"]')
+    owner.wait_for_function("() => document.getElementById('task-status').textContent === '办理中'")
+    owner.wait_for_selector("#report-form")
+    evidence = tmp_path / "走访记录.txt"
+    evidence.write_text("已走访老街商户 12 家，调取监控 3 处。\n", encoding="utf-8")
+    owner.fill('#report-form [name="text"]', "已走访商户，调取监控")
+    owner.set_input_files('#report-form [name="file"]', str(evidence))
+    owner.click("#report-form button[type=submit]")
+    owner.wait_for_selector("a.attachment")
+    assert "走访记录.txt" in owner.locator("#reports").inner_text()
+    download = owner.request.get(url + owner.locator("a.attachment").get_attribute("href"))
+    assert download.status == 200 and "调取监控" in download.text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    owner.screenshot(path=str(ARTIFACTS / "browser-task-owner.png"), full_page=True)
+
+    # The deadline passes (moved back, as the clock would): on the central station's board.
+    with db.session(write=True) as session:
+        task = session.get(Task, task_id)
+        assert task is not None
+        task.deadline = _now() - dt.timedelta(hours=2)
+    superior = login(browser, url, "chief_c", "/tasks", (1600, 1000))
+    row = superior.locator(f'#escalated tr.overdue:has(a[href="/tasks/{task_id}"])')
+    assert row.count() == 1 and "甲乙中心派出所" in row.inner_text()
+    red = superior.locator(f'#tasks tr.overdue[data-id="{task_id}"]')
+    assert red.count() == 1 and "逾期" in red.inner_text()
+    colour = red.locator("td").first.evaluate("e => getComputedStyle(e).color")
+    assert colour == "rgb(255, 77, 94)"  # --danger
+    superior.screenshot(path=str(ARTIFACTS / "browser-task-overdue-board.png"), full_page=True)
+    superior.context.close()
+
+    # The owner submits; the issuer verifies.
+    owner.reload()
+    owner.wait_for_selector("body[data-ready]")
+    owner.fill("#step-note", "走访完毕，已落实巡防")
+    owner.click('button.step[data-to="submitted"]')
+    owner.wait_for_function("() => document.getElementById('task-status').textContent === '已提交'")
+    owner.context.close()
+    issuer = login(browser, url, "commander", f"/tasks/{task_id}", (1600, 1000))
+    issuer.click('button.step[data-to="verified"]')
+    issuer.wait_for_function(
+        "() => document.getElementById('task-status').textContent === '已核销'"
+    )
+    issuer.wait_for_selector("body[data-ready]")
+    timeline = issuer.locator("#timeline").inner_text()
+    for word in ("已下发", "已签收", "办理中", "反馈进展", "上传附件", "已提交", "已核销"):
+        assert word in timeline
+    assert issuer.errors == []
+    issuer.screenshot(path=str(ARTIFACTS / "browser-task-verified.png"), full_page=True)
+    issuer.context.close()
+
+
+def test_open_a_case_from_an_incident_and_build_its_team(
+    site: tuple[str, Database], browser: object
+) -> None:
+    url, db = site
+    iid = add_incident(
+        db,
+        source_id="BR-CASE-1",
+        at=_now() - dt.timedelta(hours=2),
+        category="criminal",
+        subtype="burglary",
+        address="城一社区人民路 20 号",
+        location=(107.04, 30.04),
+    )
+    page = login(browser, url, "chief_a", f"/incidents/{iid}", (1600, 1000))
+    page.click("#open-case")
+    page.wait_for_url("**/cases/*")
+    page.wait_for_selector("body[data-ready]")
+    assert "侦查中" in page.locator("#case-status").inner_text()
+    assert "BR-CASE-1" in page.locator(".incident-grid").inner_text()
+    for unit, role in (("城一派出所", "lead"), ("情指中心", "member"), ("城二派出所", "member")):
+        page.select_option('#team-form [name="unit_id"]', label=unit)
+        page.select_option('#team-form [name="role"]', role)
+        page.click("#team-form button[type=submit]")
+        page.wait_for_function(
+            "(u) => document.getElementById('team').textContent.includes(u)", arg=unit
+        )
+        page.wait_for_selector("body[data-ready]")
+    team = page.locator("#team").inner_text()
+    assert "主办" in team and team.count("协办") == 2
+    page.fill("#note-form textarea", "会商研判：调取周边监控")
+    page.click("#note-form button[type=submit]")
+    page.wait_for_function("() => document.getElementById('notes').textContent.includes('会商')")
+    page.wait_for_selector("body[data-ready]")
+    page.click("#case-task")
+    page.wait_for_url("**/tasks/*")
+    page.wait_for_selector("body[data-ready]")
+    assert "案件" in page.locator(".facts").inner_text()
+    page.go_back()
+    page.wait_for_selector("body[data-ready]")
+    page.reload()
+    page.wait_for_selector("body[data-ready]")
+    assert "快侦快办" in page.locator("#case-tasks").inner_text()
+    assert page.errors == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-case-room.png"), full_page=True)
+    rates = login(browser, url, "chief_a", "/cases", (1600, 1000))
+    assert "快破率（72小时）" in rates.locator("#rates").inner_text()
+    rates.screenshot(path=str(ARTIFACTS / "browser-case-rates.png"), full_page=True)
+    rates.context.close()
+    page.context.close()

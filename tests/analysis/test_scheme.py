@@ -35,8 +35,9 @@ def test_catalogue_states_definitions_directions_and_availability() -> None:
         assert ind.direction in ("higher", "lower") and ind.family in FAMILY_NAMES
     # Prevention is judged on fewer calls, not on more cases; pending data says why.
     assert indicator("prevention_rate").direction == "lower"
-    assert indicator("clearance").available is False
-    assert "尚未" in indicator("clearance").data_note
+    assert indicator("operation_effect").available is False
+    assert "尚未" in indicator("operation_effect").data_note
+    assert indicator("clearance").available  # the cases domain holds its data
     families = {i.family for i in INDICATORS}
     assert families == {"prevention", "service", "case", "follow_up"}
 
@@ -100,9 +101,9 @@ def test_weights_sum_to_one_within_1e9_and_pending_indicators_refused() -> None:
     ok = SMALL.replace("weight = 0.4", "weight = 0.4000000000001")
     assert parse_scheme(ok).item("dispatch_3min").weight == 0.4000000000001
     assert fields(SMALL.replace("weight = 0.4", "weight = 0.40000001")) == ["indicators"]
-    pending = SMALL + '[indicators.clearance]\nweight = 0.1\nnormalise = "group"\n'
+    pending = SMALL + '[indicators.operation_effect]\nweight = 0.1\nnormalise = "group"\n'
     pending = pending.replace("weight = 0.6", "weight = 0.5")
-    assert fields(pending) == ["indicators.clearance.weight"]
+    assert fields(pending) == ["indicators.operation_effect.weight"]
     # Every error at once: the service can show them all.
     many = SMALL.replace("weight = 0.6", "weight = -1").replace("target = 0.9", "target = -2")
     assert set(fields(many)) == {

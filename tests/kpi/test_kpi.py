@@ -267,3 +267,56 @@ def test_scores_in_scope_and_scheme_versions(
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "period"
     r = analyst.get("/api/kpi/scores", params={"period": "2019-Q1"})
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "period"
+
+
+def test_case_work_feeds_the_clearance_indicators(
+    as_user: Callable[[str], TestClient], db: Database, org: Org
+) -> None:
+    """Station A's quarter: 3 cases opened (from A's criminal calls), 2 cleared, one within the
+    fast-clearance hours and one after: clearance 2/3, fast clearance 1/2."""
+    at = dt.datetime(2025, 10, 6, 9, 0, tzinfo=LOCAL)
+    _take(
+        db,
+        [
+            incident_item(at=at + dt.timedelta(days=k), category="criminal", unit="A")
+            for k in range(3)
+        ],
+    )
+    with db.session() as session:
+        from qingzhi.incidents.models import Incident
+
+        ids = [i.id for i in session.query(Incident).order_by(Incident.received_at)]
+    admin = as_user("admin")
+    cases = []
+    for k, iid in enumerate(ids):
+        opened = (at + dt.timedelta(days=k, hours=1)).isoformat()
+        r = admin.post("/api/cases", json={"incident_ids": [iid], "opened_at": opened})
+        assert r.status_code == 201, r.text
+        cases.append((r.json()["id"], at + dt.timedelta(days=k, hours=1)))
+    for (case_id, opened), hours in zip(cases[:2], (10, 200), strict=True):
+        cleared = (opened + dt.timedelta(hours=hours)).isoformat()
+        r = admin.post(f"/api/cases/{case_id}/outcome", json={"status": "cleared", "at": cleared})
+        assert r.status_code == 200, r.text
+    scheme = """name = "办案考核"
+[indicators.prevention_rate]
+weight = 0.5
+normalise = "group"
+[indicators.clearance]
+weight = 0.25
+normalise = "target"
+target = 0.8
+[indicators.fast_clearance]
+weight = 0.25
+normalise = "target"
+target = 0.9
+"""
+    analyst = as_user("analyst")
+    r = analyst.post("/api/kpi/schemes", json={"toml": scheme})
+    assert r.status_code == 201, r.text
+    params = {"period": "2025-Q4", "draws": 50, "scheme_id": r.json()["id"]}
+    board = analyst.get("/api/kpi/scores", params=params)
+    assert board.status_code == 200, board.text
+    a = next(s for s in board.json()["stations"] if s["station"] == "A")
+    by = {i["indicator"]: i for i in a["indicators"]}
+    assert (by["clearance"]["numerator"], by["clearance"]["denominator"]) == (2, 3)
+    assert (by["fast_clearance"]["numerator"], by["fast_clearance"]["denominator"]) == (1, 2)

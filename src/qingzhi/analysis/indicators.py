@@ -86,9 +86,9 @@ class Indicator:
 
 
 _INCIDENTS = "数据来源：警情库（有效警情）"
-_PENDING_CASES = "案件（快侦快办）模块尚未建成，暂无数据，不计权重"
+_CASES = "数据来源：案件库（立案、破案时间；快破时限为设置 fast_clear_hours）"
 _PENDING_COMMUNITY = "社区警务（两队一室）模块尚未建成，暂无数据，不计权重"
-_PENDING_TASKS = "督办模块尚未建成，暂无数据，不计权重"
+_TASKS = "数据来源：督办事项（截止时间、核验办结时间）"
 _PENDING_OPS = "专项行动尚未登记，暂无数据，不计权重"
 
 INDICATORS: tuple[Indicator, ...] = (
@@ -198,8 +198,8 @@ INDICATORS: tuple[Indicator, ...] = (
         "case",
         "higher",
         Measure("share", "cases", "cleared"),
-        False,
-        _PENDING_CASES,
+        True,
+        _CASES,
         "%",
     ),
     Indicator(
@@ -209,8 +209,8 @@ INDICATORS: tuple[Indicator, ...] = (
         "case",
         "higher",
         Measure("share", "cases", "fast_cleared", "cleared"),
-        False,
-        _PENDING_CASES,
+        True,
+        _CASES,
         "%",
     ),
     Indicator(
@@ -220,8 +220,8 @@ INDICATORS: tuple[Indicator, ...] = (
         "follow_up",
         "higher",
         Measure("share", "tasks", "on_time", "due"),
-        False,
-        _PENDING_TASKS,
+        True,
+        _TASKS,
         "%",
     ),
 )

@@ -7,8 +7,12 @@ stays the same across a reform that changes who handles the calls, so before and
 like with like. Only valid incidents count (有效警情); a repeat call is flagged, not dropped, so
 the repeat share can be measured, and the prevention count leaves repeats out (``counted``).
 
-Sources that the store does not hold yet (cases, disputes, visits, tasks, operations) are not
-given to the scorer, which then gives their indicators no weight and says why.
+Cases (``cases``: opened in the period, flagged cleared and cleared within the fast-clearance
+hours) are placed at the station whose jurisdiction holds their first linked incident, so a
+central station's cases count at its members; supervised tasks (``tasks``: due in the period,
+flagged verified by their deadline) at their owner station, and a central station's own tasks
+at none. Sources the store does not hold yet (disputes, visits, operations) are not given to the
+scorer, which then gives their indicators no weight and says why.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from sqlalchemy.orm import Session
 
 from qingzhi.analysis.panel import Panel
 from qingzhi.analysis.scoring import StationRecords
+from qingzhi.cases.lifecycle import CaseStatus
+from qingzhi.cases.models import Case, CaseIncident
 from qingzhi.errors import ValidationFailed
 from qingzhi.geo.geometry import load_geometry
 from qingzhi.incidents.enums import Category
@@ -34,6 +40,8 @@ from qingzhi.incidents.models import Incident
 from qingzhi.org.enums import UnitKind
 from qingzhi.org.models import Unit
 from qingzhi.planning.geometry import adjacency
+from qingzhi.tasks.lifecycle import TaskStatus
+from qingzhi.tasks.models import Task
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +204,61 @@ def _year_earlier(moment: dt.datetime) -> dt.datetime:
         return moment.replace(year=moment.year - 1, day=28)
 
 
+def _case_flags(
+    session: Session, start: dt.datetime, end: dt.datetime, fast_hours: float
+) -> dict[int, dict[str, list[bool]]]:
+    """Cases opened in [start, end), by the station of their first linked incident."""
+    first_station = (
+        select(CaseIncident.case_id, func.min(Incident.station_id).label("station_id"))
+        .join(Incident, Incident.id == CaseIncident.incident_id)
+        .group_by(CaseIncident.case_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(first_station.c.station_id, Case.status, Case.hours_to_clear)
+        .join(Case, Case.id == first_station.c.case_id)
+        .where(Case.opened_at >= start, Case.opened_at < end)
+    )
+    out: dict[int, dict[str, list[bool]]] = defaultdict(lambda: {"cleared": [], "fast_cleared": []})
+    for station_id, status, hours in rows:
+        cleared = status == CaseStatus.cleared
+        out[station_id]["cleared"].append(cleared)
+        out[station_id]["fast_cleared"].append(
+            cleared and hours is not None and hours <= fast_hours
+        )
+    return out
+
+
+def _task_flags(
+    session: Session, start: dt.datetime, end: dt.datetime
+) -> dict[int, dict[str, list[bool]]]:
+    """Supervised tasks due in [start, end) (issued, not cancelled), by owner unit."""
+    rows = session.execute(
+        select(Task.owner_unit_id, Task.status, Task.closed_at, Task.deadline).where(
+            Task.deadline >= start,
+            Task.deadline < end,
+            Task.status.not_in([TaskStatus.draft, TaskStatus.cancelled]),
+        )
+    )
+    out: dict[int, dict[str, list[bool]]] = defaultdict(lambda: {"due": [], "on_time": []})
+    for unit_id, status, closed_at, deadline in rows:
+        on_time = status == TaskStatus.verified and closed_at is not None and closed_at <= deadline
+        out[unit_id]["due"].append(True)
+        out[unit_id]["on_time"].append(on_time)
+    return out
+
+
+def _arrays(flags: dict[str, list[bool]], columns: Sequence[str]) -> dict[str, NDArray[np.bool_]]:
+    return {c: np.array(flags.get(c, []), dtype=np.bool_) for c in columns}
+
+
 def station_records(
-    session: Session, found: Sequence[Station], start: dt.datetime, end: dt.datetime
+    session: Session,
+    found: Sequence[Station],
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    fast_hours: float = 72.0,
 ) -> list[StationRecords]:
     """Each station's records in [start, end) and the same months a year earlier.
 
@@ -208,6 +269,8 @@ def station_records(
     ids = [s.id for s in found]
     now = _rows(session, ids, start, end)
     before = _rows(session, ids, _year_earlier(start), _year_earlier(end))
+    cases = _case_flags(session, start, end, fast_hours)
+    tasks = _task_flags(session, start, end)
     out = []
     for s in found:
         town = s.group == "urban"
@@ -219,6 +282,8 @@ def station_records(
                 records={
                     "incidents": _flags(now, now.station == s.id, town),
                     "incidents_last_year": _flags(before, before.station == s.id, town),
+                    "cases": _arrays(cases.get(s.id, {}), ("cleared", "fast_cleared")),
+                    "tasks": _arrays(tasks.get(s.id, {}), ("due", "on_time")),
                 },
             )
         )

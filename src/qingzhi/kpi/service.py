@@ -176,7 +176,7 @@ def scores(
     found = records.stations(session)
     if not found:
         raise ValidationFailed.field("period", "尚无派出所辖区，无法考核")
-    recs = records.station_records(session, found, start, end)
+    recs = records.station_records(session, found, start, end, fast_hours=settings.fast_clear_hours)
     if not any(r.records["incidents"]["prevention"].size for r in recs):
         raise ValidationFailed.field("period", f"考核期 {period} 内没有警情数据")
     if scheme_text is not None:

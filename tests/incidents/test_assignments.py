@@ -64,9 +64,9 @@ def test_two_officers_then_reinforcement_each_with_its_own_times(as_user, org: O
     assert r.status_code == 200, r.text
     inc = r.json()
     assert inc["status"] == "arrived"
-    rows = {a["officer_id"]: a for a in _assignments(c, iid)}
-    assert rows[a2]["arrived_at"] is not None and rows[a1]["arrived_at"] is None
-    assert inc["arrived_at"] == rows[a2]["arrived_at"]
+    now = {a["officer_id"]: a for a in _assignments(c, iid)}
+    assert now[a2]["arrived_at"] is not None and now[a1]["arrived_at"] is None
+    assert inc["arrived_at"] == now[a2]["arrived_at"]
     # Then the first; the incident's arrival stays the first one's.
     r = c.post(f"/api/incidents/{iid}/assignments/{by_officer[a1]}", json={"to": "arrived"})
     assert r.status_code == 200 and r.json()["arrived_at"] == inc["arrived_at"]
@@ -88,10 +88,10 @@ def test_two_officers_then_reinforcement_each_with_its_own_times(as_user, org: O
     assert r.status_code == 200, r.text
     inc = r.json()
     assert inc["status"] == "resolved"
-    rows = {a["officer_id"]: a for a in _assignments(c, iid)}
-    assert all(not a["active"] for a in rows.values())
-    assert inc["resolved_at"] == max(a["cleared_at"] for a in rows.values())
-    assert inc["dispatched_at"] == min(a["dispatched_at"] for a in rows.values())
+    done = _assignments(c, iid)
+    assert all(not a["active"] for a in done)
+    assert inc["resolved_at"] == max(a["cleared_at"] for a in done)
+    assert inc["dispatched_at"] == min(a["dispatched_at"] for a in done)
     # A finished incident proposes nobody, and takes nobody.
     cand = c.get(f"/api/dispatch/incidents/{iid}/candidates").json()
     assert cand["dispatchable"] is False and cand["candidates"] == []

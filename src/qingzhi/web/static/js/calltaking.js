@@ -110,13 +110,13 @@
     if (opts.map && pick) {
       pick.addEventListener("click", function () {
         picking = !picking;
-        pick.textContent = picking ? "请在地图上点击案发地点…" : "在地图上选点";
+        pick.textContent = picking ? "请点击地图…" : "地图选点";
         opts.map.getContainer().classList.toggle("picking", picking);
       });
       opts.map.on("click", function (ev) {
         if (!picking) return;
         picking = false;
-        pick.textContent = "在地图上选点";
+        pick.textContent = "地图选点";
         opts.map.getContainer().classList.remove("picking");
         els.lon.value = ev.latlng.lng.toFixed(6);
         els.lat.value = ev.latlng.lat.toFixed(6);

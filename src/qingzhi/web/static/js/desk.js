@@ -65,7 +65,10 @@
     var c = (QZ.CATEGORY[i.category] || {}).color || "#999";
     var menu = canWrite && (i.next_steps || []).length ?
       '<button type="button" class="row-menu secondary" aria-haspopup="true" aria-expanded="false" aria-label="操作 ' + QZ.esc(i.source_id) + '">操作 ▾</button>' : "";
-    return '<tr data-id="' + i.id + '" class="p' + i.priority + '"><td>' + QZ.fmtTime(i.received_at, true) + "</td>" +
+    // Today's calls by their time; older ones with their date in the tooltip and the cell.
+    var today = QZ.fmtTime(new Date().toISOString(), true).slice(0, 5) === QZ.fmtTime(i.received_at, true).slice(0, 5);
+    var when = QZ.fmtTime(i.received_at, !today);
+    return '<tr data-id="' + i.id + '" class="p' + i.priority + '"><td title="' + QZ.fmtTime(i.received_at, true) + '">' + when + "</td>" +
       "<td>" + QZ.ops.waitCell({ status: i.status, at: i.received_at, priority: i.priority }) + "</td>" +
       '<td><span class="badge" style="background:' + c + ';color:#081528">' + QZ.esc(i.category_label) + "</span></td>" +
       '<td title="' + QZ.esc(i.subtype_label || i.source_id) + '"><a href="/incidents/' + i.id + '">' + QZ.esc(i.subtype_label || i.source_id) + "</a></td>" +

@@ -88,6 +88,8 @@
         return;
       }
       var bounds = here ? [here.getLatLng()] : [];
+      var keep = {};
+      picked().forEach(function (oid) { keep[oid] = 1; });  // choices survive a refresh
       tbody.innerHTML = rec.candidates.map(function (c, k) {
         if (c.lat !== null) {
           var mk = L.circleMarker([c.lat, c.lon], { radius: 6, color: "#fff", weight: 1.5, fillColor: "#37e27b", fillOpacity: 1 })
@@ -97,7 +99,8 @@
         }
         var label = c.name + "（" + c.police_number + "）";
         return '<tr data-officer="' + c.officer_id + '" data-kind="' + QZ.esc(c.kind) + '">' +
-          '<td><input type="checkbox" class="pick" value="' + c.officer_id + '" aria-label="选择 ' + QZ.esc(label) + '"></td>' +
+          '<td><input type="checkbox" class="pick" value="' + c.officer_id + '"' + (keep[c.officer_id] ? " checked" : "") +
+          ' aria-label="选择 ' + QZ.esc(label) + '"></td>' +
           "<td>" + (k + 1) + ". " + QZ.esc(c.name) + ' <span class="muted">' + QZ.esc(c.police_number) + "</span></td>" +
           '<td><span class="kind kind-' + QZ.esc(c.kind) + '">' + QZ.esc(c.kind_label) + "</span>" +
           (c.needs_sworn ? ' <span class="tier" title="' + QZ.esc(rec.policy_label) + '">须民警同往</span>' : "") + "</td>" +

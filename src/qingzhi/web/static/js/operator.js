@@ -174,7 +174,7 @@
     if (!button) return;
     function show() {
       var m = muted();
-      button.textContent = m ? "🔇 声音已关" : "🔔 声音已开";
+      button.textContent = m ? "声音：关" : "声音：开";
       button.setAttribute("aria-pressed", m ? "true" : "false");
     }
     button.addEventListener("click", function () {

@@ -56,6 +56,15 @@ def _focused(page: Any) -> str:
     return str(page.evaluate("document.activeElement && document.activeElement.name || ''"))
 
 
+def _shows(page: Any, cell: str, text: str) -> None:
+    """Wait until the element ``cell`` (a CSS selector) reads ``text``."""
+    page.wait_for_function(
+        "([s, t]) => { const e = document.querySelector(s); return e && e.textContent === t; }",
+        arg=[cell, text],
+        timeout=10_000,
+    )
+
+
 def _shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name))
@@ -189,16 +198,8 @@ def test_two_officers_reinforcement_arrival_resolution_and_close(site, browser) 
         inc = s.get(Incident, iid)
         assert inc is not None and inc.result == "双方已调解，伤者送医"
     # The desk and the big screen followed without a reload.
-    desk.wait_for_function(
-        "(id) => { const r = document.querySelector(`#results tr[data-id='${id}'] td.st`); return r && r.textContent === '已结警'; }",
-        arg=iid,
-        timeout=10_000,
-    )
-    screen.wait_for_function(
-        "(id) => { const r = document.querySelector(`#feed li[data-id='${id}'] .st`); return r && r.textContent === '已结警'; }",
-        arg=iid,
-        timeout=10_000,
-    )
+    _shows(desk, f'#results tr[data-id="{iid}"] td.st', "已结警")
+    _shows(screen, f'#feed li[data-id="{iid}"] .st', "已结警")
     for p in (page, desk, screen):
         assert p.errors == []
         p.context.close()
@@ -223,20 +224,14 @@ def test_transfer_and_cancel_from_the_row_menu_and_a_refused_step(site, browser)
     dialog.locator("select[name=unit]").select_option("B")
     dialog.locator("input[name=reason]").fill("发生地在城二辖区")
     dialog.locator("button[type=submit]").click()
-    page.wait_for_function(
-        "(id) => document.querySelector(`#results tr[data-id='${id}'] td.st`).textContent === '已移交'",
-        arg=one,
-    )
+    _shows(page, f'#results tr[data-id="{one}"] td.st', "已移交")
     # 撤销 asks only the reason.
     page.click(f'#results tr[data-id="{two}"] button.row-menu')
     page.click(".row-menu-pop button[data-step=cancelled]")
     assert not dialog.locator("[data-need=unit]").is_visible()
     dialog.locator("input[name=reason]").fill("报警人称误报")
     dialog.locator("button[type=submit]").click()
-    page.wait_for_function(
-        "(id) => document.querySelector(`#results tr[data-id='${id}'] td.st`).textContent === '已撤销'",
-        arg=two,
-    )
+    _shows(page, f'#results tr[data-id="{two}"] td.st', "已撤销")
     # A step refused by the server shows its 409's message: cancelled meanwhile elsewhere.
     page.click(f'#results tr[data-id="{three}"] button.row-menu')
     page.click(".row-menu-pop button[data-step=cancelled]")

@@ -13,8 +13,9 @@ from sqlalchemy.exc import IntegrityError
 
 from qingzhi.audit.models import AuditRecord
 from qingzhi.auth.context import system_actor
+from qingzhi.errors import InvalidTransition
 from qingzhi.incidents import transitions
-from qingzhi.incidents.lifecycle import Status
+from qingzhi.incidents.lifecycle import ASSIGNMENT, AssignmentStatus, Status, next_steps
 from qingzhi.incidents.models import IncidentAssignment
 from qingzhi.incidents.schemas import AssignmentStep, Transition
 from qingzhi.live.models import OfficerLive
@@ -67,6 +68,9 @@ def test_two_officers_then_reinforcement_each_with_its_own_times(as_user, org: O
     now = {a["officer_id"]: a for a in _assignments(c, iid)}
     assert now[a2]["arrived_at"] is not None and now[a1]["arrived_at"] is None
     assert inc["arrived_at"] == now[a2]["arrived_at"]
+    # Arriving twice is the assignment lifecycle's 409, naming both states.
+    r = c.post(f"/api/incidents/{iid}/assignments/{by_officer[a2]}", json={"to": "arrived"})
+    assert r.status_code == 409 and r.json()["error"]["details"]["from"] == "arrived"
     # Then the first; the incident's arrival stays the first one's.
     r = c.post(f"/api/incidents/{iid}/assignments/{by_officer[a1]}", json={"to": "arrived"})
     assert r.status_code == 200 and r.json()["arrived_at"] == inc["arrived_at"]
@@ -304,3 +308,30 @@ def test_candidates_are_labelled_and_a_sworn_officer_comes_first(as_user, org, d
     # A routine dispute (priority 3): no rule.
     calm = _new(c, category="dispute", subtype="neighbour_dispute", priority=3, source_id="110-D")
     assert _send(c, calm, aux_on[1]).status_code == 200
+
+
+@pytest.mark.parametrize("current", list(AssignmentStatus))
+@pytest.mark.parametrize("target", list(AssignmentStatus))
+def test_every_pair_of_the_assignment_lifecycle(
+    current: AssignmentStatus, target: AssignmentStatus
+) -> None:
+    allowed = {
+        (AssignmentStatus.dispatched, AssignmentStatus.arrived),
+        (AssignmentStatus.dispatched, AssignmentStatus.cleared),
+        (AssignmentStatus.arrived, AssignmentStatus.cleared),
+    }
+    if (current, target) in allowed:
+        ASSIGNMENT.check(current, target)
+    else:
+        with pytest.raises(InvalidTransition) as exc:
+            ASSIGNMENT.check(current, target)
+        assert exc.value.details["from"] == current.value
+        assert current.label in exc.value.message and target.label in exc.value.message
+
+
+def test_next_steps_follow_the_incident_table() -> None:
+    assert next_steps(Status.received) == ["dispatched", "resolved", "transferred", "cancelled"]
+    assert next_steps(Status.dispatched) == ["reinforce", "arrived", "transferred", "cancelled"]
+    assert next_steps(Status.arrived) == ["reinforce", "resolved", "transferred"]
+    assert next_steps(Status.resolved) == ["closed"]
+    assert next_steps(Status.closed) == [] and next_steps(Status.cancelled) == []

@@ -102,12 +102,12 @@ def assignment_step(
             raise NotFound()
         ASSIGNMENT.check(AssignmentStatus(known.status), data.to)
         raise AssertionError("unreachable: an inactive assignment has no next step")
+    ASSIGNMENT.check(AssignmentStatus(row.status), data.to)  # 409 naming both states
     if data.to == AssignmentStatus.arrived:
         _arrive(session, actor, inc, [row.officer_id], at, data.reason, held=active)
         return to_read(
             inc, unit_names(session), primaries=primaries_in_scope(session, actor, [inc])
         )
-    ASSIGNMENT.check(AssignmentStatus(row.status), data.to)
     others = [a for a in active if a.id != row.id]
     arrived = inc.status == Status.arrived
     if not others and not arrived:

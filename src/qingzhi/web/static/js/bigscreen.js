@@ -85,8 +85,8 @@
     dash = d;
     $("t-today").textContent = d.totals.today;
     // Counts and the exact test's verdict, never a percentage of single digits.
-    function cmp(c) { return c.previous + " 起 · " + c.verdict; }
-    $("t-today-cmp").textContent = "上周同日 " + cmp(d.compare.week) + "；去年同日 " + cmp(d.compare.year);
+    function cmp(c) { return c.previous + " 起·" + c.verdict; }
+    $("t-today-cmp").textContent = "上周 " + cmp(d.compare.week) + "｜去年 " + cmp(d.compare.year);
     $("t-today-cmp").title = "精确条件检验（泊松计数），p = " + d.compare.week.p_value + " / " + d.compare.year.p_value;
     $("t-open").textContent = d.open_incidents;
     $("t-resp").textContent = d.mean_response_seconds === null ? "—" : QZ.fmtDuration(d.mean_response_seconds);

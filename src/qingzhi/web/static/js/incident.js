@@ -52,6 +52,12 @@
     badge.textContent = inc.status_label;
     badge.className = "badge st st-" + inc.status;
     $("f-result").textContent = inc.result || "—";
+    if (inc.response_seconds !== null) {
+      var rs = Math.round(inc.response_seconds);
+      $("f-response").textContent = Math.floor(rs / 60) + " 分 " + (rs % 60) + " 秒";
+    }
+    var none = $("no-dispatch");
+    if (none) none.textContent = "本警情" + inc.status_label + "，不再派警。";
     if (canWrite && $("steps")) {
       QZ.ops.stepButtons($("steps"), inc, {
         flash: function (t, ok) { flash("step-msg", t, ok); },
@@ -76,7 +82,7 @@
       $("dispatch-title").textContent = reinforce ? "增援派警" : "派警推荐";
       $("dispatch-box").hidden = !rec.dispatchable;
       $("no-dispatch").hidden = rec.dispatchable;
-      $("no-dispatch").textContent = rec.dispatchable ? "" : "警情已" + (inc ? inc.status_label.replace(/^已/, "") : "结束") + "，不再派警。";
+      if (inc) $("no-dispatch").textContent = "本警情" + inc.status_label + "，不再派警。";
       $("policy-note").hidden = !rec.sworn_required;
       $("policy-note").textContent = rec.policy_label || "";
       if (!rec.dispatchable) { $("method").textContent = ""; return; }

@@ -17,7 +17,8 @@ from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
 from qingzhi.incidents.models import Incident, IncidentAssignment
 from qingzhi.live import service as live
-from qingzhi.live.schemas import OfficerLiveUpdate
+from qingzhi.live.schemas import OfficerLiveUpdate, PositionIn
+from qingzhi.org.models import Officer
 from qingzhi.store.db import Database
 from tests.browser import ARTIFACTS, MARKS, login, served_site
 from tests.factories import add_incident
@@ -339,7 +340,21 @@ def test_the_skip_link_and_the_body_camera_dead_stream(site, browser) -> None:
 
 
 def test_the_big_screen_at_1366_by_768(site, browser) -> None:
-    url, _ = site
+    url, db = site
+    with db.session(write=True) as s:
+        officer = s.execute(select(Officer.id).where(Officer.police_number == "B001")).scalar_one()
+        actor = system_actor("test")
+        live.record_positions(
+            session=s,
+            actor=actor,
+            positions=[PositionIn(officer_id=officer, lon=107.15, lat=30.05)],
+        )
+        live.update_officer(
+            session=s,
+            actor=actor,
+            officer_id=officer,
+            data=OfficerLiveUpdate(camera_url=f"{url}/static/gone.m3u8"),
+        )
     page = login(browser, url, "commander", "/bigscreen", SMALL)
     page.wait_for_selector("#live-state.on", timeout=10_000)
     page.keyboard.press("F2")
@@ -348,5 +363,9 @@ def test_the_big_screen_at_1366_by_768(site, browser) -> None:
     page.keyboard.press("Escape")
     assert page.locator("#calltake-panel").is_hidden()
     _shot(page, "operator-bigscreen-1366.png")
+    # An officer's marker opens their body camera; a dead stream says so.
+    page.evaluate("(id) => window.__qz.officers.markers[id].fire('click')", officer)
+    page.wait_for_selector("#camera-box[data-camera=dead]", timeout=20_000)
+    assert "视频流无法连接" in page.locator("#camera-box .cam-dead").inner_text()
     assert page.errors == []
     page.context.close()

@@ -1,9 +1,10 @@
 """What the incident service calls when incidents are created or change (one line each).
 
-Publishes the incident's map feature on the bus and keeps the live status of the officers sent
-to it in step: dispatched → ``dispatched``, arrived → ``on_scene``, finished or handed over →
-``available``; before the incident moves, ``officers_held`` locks those officers' rows and checks
-that the ones about to be sent are free. Runs in the caller's transaction.
+Publishes the incident's map feature on the bus and sets the live status of the officers whose
+assignments moved (the incident service says which: sent → ``dispatched``, arrived →
+``on_scene``, cleared → ``available``); before anything moves, ``officers_held`` locks those
+officers' rows and checks that the ones about to be sent are free. Runs in the caller's
+transaction.
 """
 
 from __future__ import annotations

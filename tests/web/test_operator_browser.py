@@ -364,7 +364,7 @@ def test_the_big_screen_at_1366_by_768(site, browser) -> None:
     assert page.locator("#calltake-panel").is_hidden()
     _shot(page, "operator-bigscreen-1366.png")
     # An officer's marker opens their body camera; a dead stream says so.
-    page.evaluate("(id) => window.__qz.officers.markers[id].fire('click')", officer)
+    page.evaluate("(id) => { window.__qz.officers.markers[id].fire('click'); }", officer)
     page.wait_for_selector("#camera-box[data-camera=dead]", timeout=20_000)
     assert "视频流无法连接" in page.locator("#camera-box .cam-dead").inner_text()
     assert page.errors == []

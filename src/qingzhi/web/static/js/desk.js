@@ -14,6 +14,7 @@
   var unitNames = JSON.parse(root.getAttribute("data-units") || "{}");
   var canWrite = !!root.getAttribute("data-can-write");
   var cursor = null;
+  var liveAdded = 0;  // rows the stream added since the query ran
   var items = {};  // id -> the row's incident (API shape, kept current from the stream)
   function $(x) { return document.getElementById(x); }
   QZ.ops.muteButton($("mute"));
@@ -83,7 +84,7 @@
     if (append && cursor) p.set("cursor", cursor);
     else { p.set("facets", "true"); p.set("count", "true"); }
     return QZ.api("/api/incidents?" + p.toString()).then(function (page) {
-      if (!append) { tbody.innerHTML = ""; layer.clear(); for (var k in items) delete items[k]; }
+      if (!append) { tbody.innerHTML = ""; layer.clear(); liveAdded = 0; for (var k in items) delete items[k]; }
       var html = "";
       page.items.forEach(function (i) { items[i.id] = i; html += row(i); layer.upsert(feature(i)); });
       tbody.insertAdjacentHTML("beforeend", html);
@@ -186,6 +187,8 @@
       tbody.insertAdjacentHTML("afterbegin", html);
       tr = tbody.firstElementChild;
       tr.classList.add("fresh");
+      liveAdded += 1;
+      $("count").textContent = $("count").textContent.replace(/（实时新增 \d+ 起）$/, "") + "（实时新增 " + liveAdded + " 起）";
     }
     layer.upsert(feature(cur), !old);
   }

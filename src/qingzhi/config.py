@@ -123,6 +123,20 @@ class Settings(BaseSettings):
     # year (local time), {seq} that bureau's count of cases opened that year plus one.
     case_number_format: str = Field(default="{bureau}-{year}-{seq:05d}", max_length=100)
 
+    # --- the operator's loop (issue 15: several units, call taking, attention) ---
+    # Dispatch policy: for calls of these categories, or of this priority or more urgent
+    # (1 特急, 2 紧急; 0: none), an auxiliary (辅警) is not proposed or sent without a sworn
+    # officer (民警) going or already on the incident.
+    dispatch_sworn_categories: list[str] = Field(default_factory=lambda: ["criminal"])
+    dispatch_sworn_priority: int = Field(default=2, ge=0, le=4)
+    # Attention: the longest a call may wait undispatched, by priority (seconds; 接警 to 派警:
+    # hand over within 3 minutes); the waiting timer turns amber at `attention_warn_fraction`
+    # of it and red past it.
+    handover_target_seconds: dict[int, int] = Field(
+        default_factory=lambda: {1: 180, 2: 180, 3: 180, 4: 180}
+    )
+    attention_warn_fraction: float = Field(default=2 / 3, gt=0, lt=1)
+
     @field_validator("trusted_proxies")
     @classmethod
     def _valid_proxies(cls, value: str) -> str:

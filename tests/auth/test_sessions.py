@@ -134,11 +134,11 @@ def test_form_login_page(client: TestClient, org: Org) -> None:
 
     r = form_login(client, "admin", PASSWORD, "/")
     assert r.status_code == 303
-    assert r.headers["location"] == "/"
+    assert r.headers["location"] == "/start"  # each role's working screen (operator's loop)
     assert "httponly" in _set_cookies(r)["qingzhi_session"].lower()
     # an open redirect is not possible through ``next``
     r2 = form_login(client, "admin", PASSWORD, "//evil.example/")
-    assert r2.headers["location"] == "/"
+    assert r2.headers["location"] == "/start"
 
     overview = client.get("/", headers={"accept": "text/html"})
     assert overview.status_code == 200

@@ -29,7 +29,8 @@ def test_full_lifecycle_with_response_time(as_user, org, db):
     )
     assert r.status_code == 200, r.text
     for to in ("arrived", "resolved", "closed"):
-        r = c.post(f"/api/incidents/{iid}/transitions", json={"to": to})
+        body = {"to": to, "result": "已调解"} if to == "closed" else {"to": to}
+        r = c.post(f"/api/incidents/{iid}/transitions", json=body)
         assert r.status_code == 200, r.text
     inc = r.json()
     assert inc["status"] == "closed"

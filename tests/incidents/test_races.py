@@ -174,42 +174,122 @@ def _free(racing: Racing, incident_id: int) -> None:
         assert r.status_code == 200, r.text
 
 
-def test_two_dispatches_of_one_incident_one_wins(racing: Racing) -> None:
+def _events(s: Any, iid: int, to: str) -> int:
+    return int(
+        s.execute(
+            select(func.count())
+            .select_from(IncidentEvent)
+            .where(IncidentEvent.incident_id == iid, IncidentEvent.to_status == to)
+        ).scalar_one()
+    )
+
+
+def _actions(s: Any, iid: int) -> list[str]:
+    return sorted(
+        s.execute(
+            select(AuditRecord.action).where(
+                AuditRecord.entity_kind == "incident", AuditRecord.entity_id == str(iid)
+            )
+        ).scalars()
+    )
+
+
+def test_two_dispatches_of_one_incident_one_moves_it_one_reinforces(racing: Racing) -> None:
+    # With several units per incident both dispatches send their officer; exactly one moves
+    # the incident (decided on its locked row), the other reinforces it.
     o1, o2 = racing.officers[:2]
     for _ in range(TRIALS):
         iid = racing.incident()
-        won, lost = _winner(
-            racing.race(
-                (f"/api/dispatch/incidents/{iid}", {"officer_ids": [o1]}),
-                (f"/api/dispatch/incidents/{iid}", {"officer_ids": [o2]}),
-            )
+        responses = racing.race(
+            (f"/api/dispatch/incidents/{iid}", {"officer_ids": [o1]}),
+            (f"/api/dispatch/incidents/{iid}", {"officer_ids": [o2]}),
         )
-        err = lost.json()["error"]
-        assert err["code"] == "invalid_transition"
-        assert err["details"]["from"] == "dispatched"
-        assert "已派警" in err["message"]
-        sent, idle = (o1, o2) if won == 0 else (o2, o1)
+        assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
         with racing.db.session() as s:
             assigned = s.execute(
-                select(IncidentAssignment.officer_id).where(IncidentAssignment.incident_id == iid)
-            ).scalars()
-            assert list(assigned) == [sent]
-            steps = s.execute(
-                select(func.count())
-                .select_from(IncidentEvent)
-                .where(IncidentEvent.incident_id == iid, IncidentEvent.to_status == "dispatched")
-            ).scalar_one()
-            assert steps == 1
+                select(IncidentAssignment.officer_id, IncidentAssignment.status).where(
+                    IncidentAssignment.incident_id == iid
+                )
+            ).all()
+            assert sorted(assigned) == sorted([(o1, "dispatched"), (o2, "dispatched")])
+            assert _events(s, iid, "dispatched") == 1
+            assert _actions(s, iid) == [
+                "incident.create",
+                "incident.dispatched",
+                "incident.reinforced",
+            ]
             states = dict(
                 s.execute(
                     select(OfficerLive.officer_id, OfficerLive.incident_id).where(
-                        OfficerLive.officer_id.in_([sent, idle])
+                        OfficerLive.officer_id.in_([o1, o2])
                     )
                 ).all()
             )
-            assert states[sent] == iid
-            assert states.get(idle) is None
+            assert states == {o1: iid, o2: iid}
         _free(racing, iid)
+
+
+def test_one_officer_sent_twice_to_one_incident_once(racing: Racing) -> None:
+    officer = racing.officers[0]
+    for _ in range(TRIALS):
+        iid = racing.incident()
+        _, lost = _winner(
+            racing.race(
+                (f"/api/dispatch/incidents/{iid}", {"officer_ids": [officer]}),
+                (f"/api/dispatch/incidents/{iid}", {"officer_ids": [officer]}),
+            )
+        )
+        assert lost.json()["error"]["code"] == "conflict"
+        with racing.db.session() as s:
+            sent = s.execute(
+                select(IncidentAssignment.officer_id).where(IncidentAssignment.incident_id == iid)
+            ).scalars()
+            assert list(sent) == [officer]
+            assert _events(s, iid, "dispatched") == 1
+        _free(racing, iid)
+
+
+def _two_units(racing: Racing) -> tuple[int, list[int]]:
+    """A new incident with two officers on the way; its id and their assignment ids."""
+    iid = racing.incident()
+    o1, o2 = racing.officers[:2]
+    with httpx.Client(base_url=racing.urls[0], headers=racing.headers) as c:
+        r = c.post(f"/api/dispatch/incidents/{iid}", json={"officer_ids": [o1, o2]})
+        assert r.status_code == 200, r.text
+        rows = c.get(f"/api/incidents/{iid}/assignments").json()
+    return iid, [a["id"] for a in rows]
+
+
+def test_two_units_arrive_at_once_the_incident_arrives_once(racing: Racing) -> None:
+    for _ in range(TRIALS):
+        iid, (first, second) = _two_units(racing)
+        path = f"/api/incidents/{iid}/assignments/"
+        responses = racing.race(
+            (path + str(first), {"to": "arrived"}), (path + str(second), {"to": "arrived"})
+        )
+        assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
+        with racing.db.session() as s:
+            inc = s.get(Incident, iid)
+            assert inc is not None and inc.status == "arrived"
+            assert _events(s, iid, "arrived") == 1
+            rows = s.execute(
+                select(IncidentAssignment).where(IncidentAssignment.incident_id == iid)
+            ).scalars()
+            arrivals = [a.arrived_at for a in rows]
+            assert all(arrivals) and inc.arrived_at == min(a for a in arrivals if a)
+        # Both last units clear at once: the incident is resolved exactly once.
+        responses = racing.race(
+            (path + str(first), {"to": "cleared"}), (path + str(second), {"to": "cleared"})
+        )
+        assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
+        with racing.db.session() as s:
+            inc = s.get(Incident, iid)
+            assert inc is not None and inc.status == "resolved"
+            assert _events(s, iid, "resolved") == 1
+            cleared = s.execute(
+                select(IncidentAssignment.cleared_at).where(IncidentAssignment.incident_id == iid)
+            ).scalars()
+            assert inc.resolved_at == max(c for c in cleared if c)
 
 
 def test_one_officer_sent_to_two_incidents_once(racing: Racing) -> None:

@@ -289,12 +289,13 @@ def test_case_work_feeds_the_clearance_indicators(
     admin = as_user("admin")
     cases = []
     for k, iid in enumerate(ids):
-        opened = (at + dt.timedelta(days=k, hours=1)).isoformat()
-        r = admin.post("/api/cases", json={"incident_ids": [iid], "opened_at": opened})
+        opened = at + dt.timedelta(days=k, hours=1)
+        body = {"incident_ids": [iid], "opened_at": opened.isoformat()}
+        r = admin.post("/api/cases", json=body)
         assert r.status_code == 201, r.text
-        cases.append((r.json()["id"], at + dt.timedelta(days=k, hours=1)))
-    for (case_id, opened), hours in zip(cases[:2], (10, 200), strict=True):
-        cleared = (opened + dt.timedelta(hours=hours)).isoformat()
+        cases.append((r.json()["id"], opened))
+    for (case_id, opened_at), hours in zip(cases[:2], (10, 200), strict=True):
+        cleared = (opened_at + dt.timedelta(hours=hours)).isoformat()
         r = admin.post(f"/api/cases/{case_id}/outcome", json={"status": "cleared", "at": cleared})
         assert r.status_code == 200, r.text
     scheme = """name = "办案考核"

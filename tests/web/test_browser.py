@@ -74,9 +74,10 @@ def test_dispatch_from_the_incident_page(site, browser) -> None:
     iid = add_incident(db, source_id="BR-DISPATCH-1", at=_now(), location=(107.06, 30.06), **FIGHT)
     page = login(browser, url, "dispatcher", f"/incidents/{iid}", (1600, 1000))
     assert page.locator("h1").inner_text().startswith("治安")
-    page.wait_for_selector("button.dispatch", timeout=5_000)
-    officer_id = int(page.locator("button.dispatch").first.get_attribute("data-officer"))
-    page.locator("button.dispatch").first.click()
+    page.wait_for_selector("#candidates input.pick", timeout=5_000)
+    officer_id = int(page.locator("#candidates input.pick").first.get_attribute("value"))
+    page.locator("#candidates input.pick").first.check()
+    page.click("#send")
     page.wait_for_function(
         "() => document.getElementById('status-badge').textContent.trim() === '已派警'",
         timeout=5_000,

@@ -44,6 +44,10 @@ ACTION_LABELS = {
     "incident.transferred": "移交",
     "incident.cancelled": "撤销",
     "incident.repeat_linked": "关联重复报警",
+    # the operator's loop (several units per incident)
+    "incident.reinforced": "增援派警",
+    "incident_assignment.arrived": "警力到场",
+    "incident_assignment.cleared": "警力撤离",
     "unit.create": "新建单位",
     "unit.update": "修改单位",
     "unit.bundle": "调整捆绑",

@@ -362,7 +362,7 @@ class Simulator:
                         session=session,
                         actor=self.actor,
                         incident_id=iid,
-                        data=Transition(to=to, reason=reason),
+                        data=Transition(to=to, reason=reason, result="处置完毕（模拟）"),
                     )
                 self.stats.closed += 1
 

@@ -33,18 +33,24 @@ from qingzhi.errors import ValidationFailed
 from qingzhi.geo.distance import METRES_PER_DEGREE, haversine_m_array
 from qingzhi.geo.geometry import load_geometry
 from qingzhi.geo.roads import load_graph
-from qingzhi.incidents import reads, transitions
-from qingzhi.incidents.lifecycle import Status
+from qingzhi.incidents import assignments, reads, transitions
+from qingzhi.incidents.assignments import SWORN_RULE, DispatchPolicy
+from qingzhi.incidents.lifecycle import ACTIVE_ASSIGNMENT, REINFORCEABLE, Status
+from qingzhi.incidents.models import IncidentAssignment
 from qingzhi.incidents.schemas import IncidentRead, Transition
 from qingzhi.live.enums import LiveStatus
 from qingzhi.live.models import OfficerLive
 from qingzhi.live.service import effective_status
 from qingzhi.org import scope as org_scope
+from qingzhi.org.enums import LABELS as ORG_LABELS
+from qingzhi.org.enums import OfficerKind
 from qingzhi.org.models import Officer, Unit
 
 log = logging.getLogger(__name__)
 
 TIER_LABELS = {0: "本单位", 1: "相邻单位", 2: "其他单位"}
+# Statuses in which officers may be sent: a first dispatch, or reinforcement (增援).
+DISPATCHABLE = frozenset({Status.received, Status.transferred}) | REINFORCEABLE
 TOUCH_M = 30.0  # jurisdictions closer than this count as neighbours
 _GEOMS: dict[str, BaseGeometry | None] = {}
 
@@ -67,6 +73,10 @@ class Candidate:
     distance_m: float | None
     eta_seconds: float | None
     method: str
+    kind: str  # sworn (民警) or auxiliary (辅警)
+    kind_label: str
+    # an auxiliary who may not go alone to this call (a sworn officer must go or be there)
+    needs_sworn: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,12 +86,18 @@ class Recommendation:
     incident_id: int
     method: str
     candidates: list[Candidate]
+    dispatchable: bool = True  # False once the incident is finished: nobody is proposed
+    sworn_required: bool = False  # the policy wants a sworn officer and none is on it yet
+    policy_label: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form."""
         return {
             "incident_id": self.incident_id,
             "method": self.method,
+            "dispatchable": self.dispatchable,
+            "sworn_required": self.sworn_required,
+            "policy_label": self.policy_label,
             "candidates": [asdict(c) for c in self.candidates],
         }
 
@@ -155,8 +171,27 @@ def recommend(
     incident_id: int,
     limit: int = 10,
 ) -> Recommendation:
-    """Available officers for an incident, by tier then estimated arrival."""
+    """Available officers for an incident, by tier then estimated arrival; none once it is
+    finished. Where the dispatch policy wants a sworn officer and none is on the incident yet,
+    the nearest sworn officer comes first and auxiliaries are flagged ``needs_sworn``."""
     inc = reads.visible(session, actor, incident_id)
+    status = Status(inc.status)
+    if status not in DISPATCHABLE:
+        return Recommendation(incident_id=inc.id, method="none", candidates=[], dispatchable=False)
+    policy = DispatchPolicy.of(settings)
+    on_it = assignments.officers_on(session, inc.id)
+    sworn_on_it = bool(on_it) and any(
+        k == OfficerKind.sworn
+        for k in session.execute(select(Officer.kind).where(Officer.id.in_(on_it))).scalars()
+    )
+    sworn_required = policy.sworn_required(inc) and not sworn_on_it
+    busy = set(
+        session.execute(
+            select(IncidentAssignment.officer_id).where(
+                IncidentAssignment.status.in_(ACTIVE_ASSIGNMENT)
+            )
+        ).scalars()
+    )
     units = _units(session)
     home = _bundle(units, inc.unit_id) | _bundle(units, inc.station_id)
     near = neighbours(units, home)
@@ -171,7 +206,7 @@ def recommend(
         live: OfficerLive | None = state
         if not org_scope.admits_officer(actor, o):
             continue
-        if effective_status(o, live) != LiveStatus.available:
+        if effective_status(o, live) != LiveStatus.available or o.id in busy:
             continue
         tier = 0 if o.unit_id in home else 1 if o.unit_id in near else 2
         pool.append((o, live, tier))
@@ -210,6 +245,11 @@ def recommend(
         range(len(pool)),
         key=lambda i: (pool[i][2], math.inf if np.isnan(eta[i]) else float(eta[i])),
     )
+    if sworn_required:
+        first_sworn = next((i for i in order if pool[i][0].kind == OfficerKind.sworn), None)
+        if first_sworn is not None:  # an auxiliary is not proposed alone
+            order.remove(first_sworn)
+            order.insert(0, first_sworn)
     candidates = []
     for i in order[:limit]:
         o, _, tier = pool[i]
@@ -229,9 +269,18 @@ def recommend(
                 distance_m=None if np.isnan(dist[i]) else round(float(dist[i]), 1),
                 eta_seconds=None if not np.isfinite(eta[i]) else round(float(eta[i]), 1),
                 method=method,
+                kind=str(o.kind),
+                kind_label=ORG_LABELS.get(str(o.kind), str(o.kind)),
+                needs_sworn=sworn_required and o.kind != OfficerKind.sworn,
             )
         )
-    return Recommendation(incident_id=inc.id, method=method, candidates=candidates)
+    return Recommendation(
+        incident_id=inc.id,
+        method=method,
+        candidates=candidates,
+        sworn_required=sworn_required,
+        policy_label=SWORN_RULE if sworn_required else "",
+    )
 
 
 def dispatch(
@@ -241,13 +290,16 @@ def dispatch(
     incident_id: int,
     officer_ids: list[int],
     reason: str = "",
+    settings: Settings | None = None,
 ) -> IncidentRead:
-    """Send officers to an incident (one click): the incident and the officers change state.
+    """Send officers to an incident (one click), or more officers to one already dispatched or
+    arrived (增援): the incident and the officers change state.
 
     Everything is decided in ``incidents.transitions.transition`` on locked rows: the incident's
-    state (409 naming it when it was already dispatched) and each officer's availability (409
-    naming the officer who is not free), so of concurrent dispatches exactly one sends an
-    officer."""
+    state (409 naming it when it is finished) and each officer's availability (409 naming the
+    officer who is not free or already on an assignment), so of concurrent dispatches of one
+    officer exactly one sends them. With ``settings`` the dispatch policy holds (no auxiliary
+    alone where a sworn officer is needed: 422 naming ``officer_ids``)."""
     actor.require(Perm.incident_dispatch)
     if not officer_ids:
         raise ValidationFailed.field("officer_ids", "派警须指定至少一名民警")
@@ -256,4 +308,5 @@ def dispatch(
         actor=actor,
         incident_id=incident_id,
         data=Transition(to=Status.dispatched, officer_ids=officer_ids, reason=reason),
+        policy=DispatchPolicy.of(settings) if settings is not None else None,
     )

@@ -53,7 +53,8 @@ def dispatch(
     request: Request,
     actor: Actor = Depends(require(Perm.incident_dispatch)),
 ) -> IncidentRead:
-    """Send officers: the incident becomes dispatched and the officers busy, for every map."""
+    """Send officers: the incident becomes dispatched and the officers busy, for every map; on
+    an incident already dispatched or arrived the officers reinforce it (增援)."""
     with transaction(request, write=True) as session:
         return service.dispatch(
             session=session,
@@ -61,4 +62,5 @@ def dispatch(
             incident_id=incident_id,
             officer_ids=body.officer_ids,
             reason=body.reason,
+            settings=settings_of(request),
         )

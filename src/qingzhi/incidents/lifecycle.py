@@ -72,6 +72,52 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 INCIDENT = Lifecycle(noun="警情", labels=STATUS_LABELS, transitions=TRANSITIONS)
 
 
+class AssignmentStatus(StrEnum):
+    """Where one officer's assignment to an incident is: on the way, on scene, or done."""
+
+    dispatched = "dispatched"
+    arrived = "arrived"
+    cleared = "cleared"
+
+    @property
+    def label(self) -> str:
+        """Chinese name."""
+        return ASSIGNMENT_LABELS[self]
+
+
+ASSIGNMENT_LABELS = {
+    AssignmentStatus.dispatched: "在途",
+    AssignmentStatus.arrived: "已到场",
+    AssignmentStatus.cleared: "已撤离",
+}
+ACTIVE_ASSIGNMENT = (AssignmentStatus.dispatched, AssignmentStatus.arrived)
+
+# One officer sent to an incident (several per incident): dispatched → arrived → cleared, or
+# recalled on the way (dispatched → cleared). The incident's own times follow from its
+# assignments: it arrives when the first arrives, and is resolved when the last clears.
+ASSIGNMENT = Lifecycle(
+    noun="出警任务",
+    labels=ASSIGNMENT_LABELS,
+    transitions={
+        AssignmentStatus.dispatched: {AssignmentStatus.arrived, AssignmentStatus.cleared},
+        AssignmentStatus.arrived: {AssignmentStatus.cleared},
+        AssignmentStatus.cleared: set(),
+    },
+)
+
+# Statuses where a further dispatch adds units (增援) instead of moving the incident.
+REINFORCEABLE = frozenset({Status.dispatched, Status.arrived})
+
+
+def next_steps(current: Status) -> list[str]:
+    """What an operator may do next with an incident in ``current``: the lifecycle's allowed
+    targets in lifecycle order, plus ``reinforce`` (增援) while units are out."""
+    steps = [s.value for s in Status if s in INCIDENT.allowed(current)]
+    if current in REINFORCEABLE:
+        steps.insert(0, "reinforce")
+    return steps
+
+
 def check_transition(current: Status, target: Status) -> None:
     """Raise InvalidTransition (409) naming both states unless current → target is allowed."""
     INCIDENT.check(current, target)

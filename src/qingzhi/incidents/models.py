@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qingzhi.incidents.enums import Category
-from qingzhi.incidents.lifecycle import Status
+from qingzhi.incidents.lifecycle import AssignmentStatus, Status
 from qingzhi.store.base import Base, UTCDateTime, str_enum, utcnow
 
 
@@ -51,6 +51,7 @@ class Incident(Base):
     arrived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    result: Mapped[str | None] = mapped_column(String(500))  # 处理结果, given at 结警
     search_text: Mapped[str] = mapped_column(Text, default="")  # bigram tokens, see search.py
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -72,13 +73,34 @@ class IncidentEvent(Base):
     note: Mapped[str] = mapped_column(String(500), default="")
 
 
+# The WHERE term of ux_incident_assignment_active (migration 0010), word for word.
+ACTIVE_ASSIGNMENT_SQL = "status IN ('dispatched', 'arrived')"
+
+
 class IncidentAssignment(Base):
-    """An officer sent to an incident."""
+    """An officer sent to an incident, with the assignment's own times: sent (``assigned_at``),
+    arrived, cleared. An officer is on at most one active (not cleared) assignment: decided on
+    their locked live row, and a unique partial index besides."""
 
     __tablename__ = "incident_assignment"
+    __table_args__ = (
+        Index(
+            "ux_incident_assignment_active",
+            "officer_id",
+            unique=True,
+            sqlite_where=text(ACTIVE_ASSIGNMENT_SQL),
+            postgresql_where=text(ACTIVE_ASSIGNMENT_SQL),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
     officer_id: Mapped[int] = mapped_column(ForeignKey("officer.id"), index=True)
-    assigned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[AssignmentStatus] = mapped_column(
+        str_enum(AssignmentStatus), default=AssignmentStatus.dispatched
+    )
+    assigned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # dispatched
+    arrived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    cleared_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(String(500), default="")
     actor: Mapped[str] = mapped_column(String(64))

@@ -18,7 +18,7 @@ from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import NotFound, PermissionDenied
 from qingzhi.incidents.enums import Priority, subtype_label
-from qingzhi.incidents.lifecycle import Status
+from qingzhi.incidents.lifecycle import Status, next_steps
 from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
 from qingzhi.incidents.repeats import (
     REPEAT_ELSEWHERE_LABEL,
@@ -105,6 +105,8 @@ def to_read(
         response_seconds=response,
         handling_seconds=handling,
         synthetic=inc.synthetic,
+        result=getattr(inc, "result", None),
+        next_steps=next_steps(Status(inc.status)),
     )
 
 
@@ -207,15 +209,19 @@ def timeline(*, session: Session, actor: Actor, incident_id: int) -> list[Timeli
         .join(Officer, Officer.id == IncidentAssignment.officer_id)
         .where(IncidentAssignment.incident_id == inc.id)
     ):
-        out.append(
-            TimelineEntry(
-                at=a.assigned_at,
-                kind="assignment",
-                title=f"派警：{o.name}（{o.police_number}）",
-                actor=a.actor,
-                detail={"officer_id": o.id},
-            )
-        )
+        who = f"{o.name}（{o.police_number}）"
+        steps = [(a.assigned_at, "派警"), (a.arrived_at, "到场"), (a.cleared_at, "撤离")]
+        for at, verb in steps:
+            if at is not None:
+                out.append(
+                    TimelineEntry(
+                        at=at,
+                        kind="assignment",
+                        title=f"{verb}：{who}",
+                        actor=a.actor if verb == "派警" else None,
+                        detail={"officer_id": o.id, "assignment_id": a.id},
+                    )
+                )
     trail = audit.trail_of(session=session, entity_kind="incident", entity_id=inc.id)
     shown = ids_in_scope(session, actor, (i for e in trail for i in linked_ids(e.diff)))
     for entry in trail:

@@ -20,7 +20,7 @@ from qingzhi.errors import ValidationFailed
 from qingzhi.geo.datum import Datum
 from qingzhi.incidents import lifecycle
 from qingzhi.incidents.enums import SUBTYPES, Category, InvalidReason, Priority
-from qingzhi.incidents.lifecycle import TIME_FIELDS, Status, Step
+from qingzhi.incidents.lifecycle import TIME_FIELDS, AssignmentStatus, Status, Step
 from qingzhi.params import EARLIEST, DbId, Input, Instant
 
 FUTURE_SLACK = dt.timedelta(minutes=5)
@@ -210,6 +210,10 @@ class IncidentRead(BaseModel):
     response_seconds: float | None
     handling_seconds: float | None
     synthetic: bool
+    result: str | None = None  # 处理结果, given at 结警
+    # What may be done next (the lifecycle's allowed targets, plus "reinforce" while units
+    # are out), for the screens' buttons.
+    next_steps: list[str] = Field(default_factory=list)
 
 
 class IntakeResult(BaseModel):
@@ -241,6 +245,39 @@ class Transition(Input):
         default=None, max_length=32, description="target unit code, for a transfer"
     )
     officer_ids: list[DbId] = Field(default_factory=list, max_length=20)
+    # at 结警: the result (处理结果), and the validity when the call turned out otherwise
+    result: str | None = Field(default=None, max_length=500)
+    valid: bool | None = None
+    invalid_reason: InvalidReason | None = None
+
+
+class AssignmentStep(Input):
+    """One unit of an incident arrives or clears (撤离)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    to: AssignmentStatus
+    reason: str = Field(default="", max_length=500)
+
+
+class AssignmentRead(BaseModel):
+    """An officer sent to an incident, with the assignment's own times."""
+
+    id: int
+    officer_id: int
+    name: str
+    police_number: str
+    kind: str
+    kind_label: str
+    unit_id: int
+    status: AssignmentStatus
+    status_label: str
+    active: bool
+    dispatched_at: dt.datetime
+    arrived_at: dt.datetime | None
+    cleared_at: dt.datetime | None
+    note: str
+    actor: str
 
 
 class IncidentPage(BaseModel):

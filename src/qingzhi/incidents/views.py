@@ -31,10 +31,23 @@ from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
 from qingzhi.errors import QingzhiError, RowError, ValidationFailed
 from qingzhi.geo.geometry import parse_area
-from qingzhi.incidents import disclosure, exports, intake, query, reads, transitions
+from qingzhi.incidents import (
+    assignments,
+    calltaking,
+    disclosure,
+    exports,
+    intake,
+    query,
+    reads,
+    transitions,
+)
+from qingzhi.incidents.assignments import DispatchPolicy
+from qingzhi.incidents.calltaking import CallCheck, CallDraft
 from qingzhi.incidents.enums import Category
 from qingzhi.incidents.lifecycle import Status
 from qingzhi.incidents.schemas import (
+    AssignmentRead,
+    AssignmentStep,
     BulkIntake,
     BulkResult,
     IncidentCreate,
@@ -378,10 +391,58 @@ def transition(
     actor: Actor = Depends(require(Perm.incident_write)),
 ) -> IncidentRead:
     """Move an incident along its lifecycle (409 names both states when not allowed)."""
+    policy = DispatchPolicy.of(settings_of(request))
     with transaction(request, write=True) as session:
         return transitions.transition(
-            session=session, actor=actor, incident_id=incident_id, data=body
+            session=session, actor=actor, incident_id=incident_id, data=body, policy=policy
         )
+
+
+@router.get("/{incident_id:int}/assignments", response_model=list[AssignmentRead])
+def list_assignments(
+    incident_id: IdPath, request: Request, actor: Actor = Depends(require(Perm.incident_read))
+) -> list[dict[str, Any]]:
+    """The officers sent to the incident, each with its own dispatched, arrived, cleared times."""
+    with transaction(request, write=False) as session:
+        reads.visible(session, actor, incident_id)
+        return assignments.of_incident(session, incident_id)
+
+
+@router.post("/{incident_id:int}/assignments/{assignment_id:int}", response_model=IncidentRead)
+def assignment_step(
+    incident_id: IdPath,
+    assignment_id: IdPath,
+    body: AssignmentStep,
+    request: Request,
+    actor: Actor = Depends(require(Perm.incident_write)),
+) -> IncidentRead:
+    """One unit arrives or clears (撤离); the incident arrives with its first unit and is
+    resolved when its last clears (409 names the states when not allowed)."""
+    with transaction(request, write=True) as session:
+        return transitions.assignment_step(
+            session=session,
+            actor=actor,
+            incident_id=incident_id,
+            assignment_id=assignment_id,
+            data=body,
+        )
+
+
+@router.post("/check", response_model=CallCheck)
+def check_call(
+    body: CallDraft, request: Request, actor: Actor = Depends(require(Perm.incident_write))
+) -> CallCheck:
+    """While a call is typed in (接警录入): the station it would be routed to, and the earlier
+    calls of the caller (24 h) and of the place (200 m, 2 h) in the caller's scope. Nothing is
+    written but, when the caller's number finds calls, the audit record of that look-up."""
+    settings = settings_of(request)
+    with transaction(request, write=False) as session:
+        result, looked_up = calltaking.check(
+            session=session, actor=actor, settings=settings, draft=body
+        )
+    if looked_up:
+        disclosure.record(database(request), actor, looked_up, "repeat_check")
+    return result
 
 
 @router.get("/{incident_id:int}/timeline", response_model=list[TimelineEntry])

@@ -17,12 +17,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from qingzhi.analysis.trends import change_test
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
 from qingzhi.incidents.enums import Category
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.scope import counted, open_only, scope_filter
+from qingzhi.intel.service import VERDICTS
 from qingzhi.live.enums import LiveStatus
 from qingzhi.live.models import OfficerLive
 from qingzhi.live.service import effective_status
@@ -108,6 +110,12 @@ def figures(
             "week": _change(today_total, week_total),
             "year": _change(today_total, year_total),
         },
+        # The counts with the trends module's exact test, for small numbers where a percentage
+        # misleads (3 against 1 is "+200%" and no evidence of anything).
+        "compare": {
+            "week": _compare(today_total, week_total),
+            "year": _compare(today_total, year_total),
+        },
         "open_incidents": open_count,
         "mean_response_seconds": round(sum(seconds) / len(seconds), 1) if seconds else None,
         "responses": len(seconds),
@@ -117,6 +125,18 @@ def figures(
             "labels": {str(s): s.label for s in LiveStatus},
         },
         "hourly": hourly,
+    }
+
+
+def _compare(now: int, before: int) -> dict[str, Any]:
+    """Two counts, the exact conditional test of their rates, and its verdict in Chinese."""
+    test = change_test(now, before)
+    return {
+        "current": now,
+        "previous": before,
+        "p_value": round(test.p_value, 4),
+        "direction": test.direction,
+        "verdict": VERDICTS[test.direction],
     }
 
 

@@ -1,9 +1,10 @@
 """What the incident service calls when incidents are created or change (one line each).
 
-Publishes the incident's map feature on the bus and keeps the live status of the officers sent
-to it in step: dispatched → ``dispatched``, arrived → ``on_scene``, finished or handed over →
-``available``; before the incident moves, ``officers_held`` locks those officers' rows and checks
-that the ones about to be sent are free. Runs in the caller's transaction.
+Publishes the incident's map feature on the bus and sets the live status of the officers whose
+assignments moved (the incident service says which: sent → ``dispatched``, arrived →
+``on_scene``, cleared → ``available``); before anything moves, ``officers_held`` locks those
+officers' rows and checks that the ones about to be sent are free. Runs in the caller's
+transaction.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from qingzhi.incidents.enums import Category, subtype_label
-from qingzhi.incidents.lifecycle import Status
 from qingzhi.live import bus
 from qingzhi.live.enums import EventKind, LiveStatus
 from qingzhi.live.models import OfficerLive
@@ -81,18 +81,21 @@ def incidents_created(session: Session, ids: Sequence[int], rows: Sequence[dict[
     bus.publish(session, events)
 
 
-def officers_held(session: Session, incident_id: int, sending: Sequence[int] = ()) -> None:
-    """Before an incident moves: lock the live rows of the officers on it and of those about to
-    be sent to it, and refuse (409) one about to be sent who is not available.
+def officers_held(
+    session: Session, incident_id: int, sending: Sequence[int] = (), attached: Sequence[int] = ()
+) -> None:
+    """Before an incident moves: lock the live rows of the officers on it (``attached``: those
+    of its active assignments, with any whose live row names it) and of those about to be sent
+    to it, in one pass by id, and refuse (409) one about to be sent who is not available.
 
     Every writer takes its locks in one order — the incident, then officers' live rows by id,
     then the audit chain's head and the bus — so concurrent transitions, dispatches and status
     changes queue rather than deadlock."""
 
-    attached = session.execute(
+    named = session.execute(
         select(OfficerLive.officer_id).where(OfficerLive.incident_id == incident_id)
     ).scalars()
-    on_it = set(attached) - set(sending)
+    on_it = (set(named) | set(attached)) - set(sending)
     if sending:
         claim_officers(session, sending, also=on_it)
     elif on_it:
@@ -100,27 +103,17 @@ def officers_held(session: Session, incident_id: int, sending: Sequence[int] = (
 
 
 def incident_changed(
-    session: Session, actor: Actor, incident: Incident, officer_ids: Sequence[int] = ()
+    session: Session,
+    actor: Actor,
+    incident: Incident,
+    changes: Sequence[tuple[int, LiveStatus, int | None]] = (),
 ) -> None:
-    """An incident moved along its lifecycle (``officer_ids``: officers just sent to it)."""
+    """An incident moved or its units did: set the officers' live states (``changes``: officer,
+    new live status, the incident they are on or None) and publish the incident's feature."""
 
-    status = Status(incident.status)
-    changes: list[tuple[int, LiveStatus, int | None]] = []
-    if status == Status.dispatched and officer_ids:
-        changes = [(oid, LiveStatus.dispatched, incident.id) for oid in officer_ids]
-    else:
-        attached = (
-            session.execute(
-                select(OfficerLive.officer_id).where(OfficerLive.incident_id == incident.id)
-            )
-            .scalars()
-            .all()
-        )
-        if status == Status.arrived:
-            changes = [(oid, LiveStatus.on_scene, incident.id) for oid in attached]
-        elif not status.is_open or status == Status.transferred:
-            changes = [(oid, LiveStatus.available, None) for oid in attached]
-    set_officer_states(session, actor, changes, reason=f"incident {incident.id} {status}")
+    set_officer_states(
+        session, actor, list(changes), reason=f"incident {incident.id} {incident.status}"
+    )
     bus.publish(
         session,
         [

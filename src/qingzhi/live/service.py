@@ -25,7 +25,7 @@ from qingzhi.auth.permissions import Perm
 from qingzhi.errors import Conflict, NotFound, ValidationFailed
 from qingzhi.geo.datum import Datum, convert
 from qingzhi.incidents.enums import Category, subtype_label
-from qingzhi.incidents.lifecycle import OPEN_STATUSES, Status
+from qingzhi.incidents.lifecycle import OPEN_STATUSES, Status, next_steps
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.scope import scope_filter
 from qingzhi.live import bus
@@ -108,6 +108,7 @@ def incident_feature(
         "status": str(st),
         "status_label": st.label,
         "open": st.is_open,
+        "next_steps": next_steps(st),
         "valid": valid,
         "lon": lon,
         "lat": lat,

@@ -17,6 +17,7 @@ from qingzhi.auth.deps import current_actor, principal, require
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import Unauthenticated
 from qingzhi.live import bigscreen, bus, service
+from qingzhi.live.enums import EventKind
 from qingzhi.live.schemas import (
     OfficerLiveUpdate,
     PositionBatch,
@@ -33,6 +34,7 @@ HEARTBEAT_SECONDS = 15.0
 REPLAY_LIMIT = 50_000  # events replayed on one resume; beyond that the client reloads
 # The last frame of a stream whose token or session is gone: the page goes to the login form.
 SIGNED_OUT_FRAME = "event: signed_out\ndata: {}\n\n"
+OFFICER_KINDS = frozenset({str(EventKind.positions), str(EventKind.officer)})
 
 
 def hub_of(app: FastAPI) -> bus.Hub:
@@ -134,6 +136,9 @@ async def stream(
     db = database(request)
     recheck = settings_of(request).live_recheck_seconds
 
+    # Officers' positions and states go only to those who may see officers (not the viewer).
+    hidden = set() if actor.can(Perm.officer_read) else OFFICER_KINDS
+
     def replay(after: int) -> list[bus.Event]:
         with db.session() as session:
             return bus.read_since(session, last=after, scope=actor.scope)
@@ -157,7 +162,8 @@ async def stream(
                 while replayed < REPLAY_LIMIT:
                     batch = await asyncio.to_thread(replay, sent)
                     for ev in batch:
-                        yield ev.frame
+                        if ev.kind not in hidden:
+                            yield ev.frame
                         sent = ev.id
                     replayed += len(batch)
                     if len(batch) < bus.READ_BATCH:
@@ -186,7 +192,8 @@ async def stream(
                     continue
                 if sent is not None and ev.id <= sent:
                     continue
-                yield ev.frame
+                if ev.kind not in hidden:
+                    yield ev.frame
                 sent = ev.id
                 if sub.overflowed and sub.queue.empty():
                     return  # fell behind: the client reconnects and replays from the table

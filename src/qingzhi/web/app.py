@@ -229,6 +229,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         headers = {}
         if isinstance(exc.details, dict) and "retry_after" in exc.details:
             headers["Retry-After"] = str(exc.details["retry_after"])
+        if _wants_html(request):  # operator's loop: errors of pages are pages
+            return pages.error_page(request, exc.status, exc.message)
         return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -250,6 +252,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = _allowed_methods(request)
+        if _wants_html(request) and exc.status_code in (403, 404):
+            return pages.error_page(request, exc.status_code, message)
         return JSONResponse(
             {"error": {"code": code, "message": message, "details": None}},
             status_code=exc.status_code,
@@ -259,6 +263,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error in request %s", request_id_of(request))
+        if _wants_html(request):
+            return pages.error_page(
+                request, 500, "系统内部错误，请联系管理员", request_id_of(request)
+            )
         return JSONResponse(
             {
                 "error": {

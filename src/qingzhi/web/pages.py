@@ -7,6 +7,7 @@ Pages carry no data of their own beyond what the server renders into the templat
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from pathlib import Path
@@ -15,18 +16,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from qingzhi.auth.context import Actor
 from qingzhi.auth.deps import Principal, principal, require_same_origin
-from qingzhi.auth.permissions import Perm
+from qingzhi.auth.permissions import Perm, Role
 from qingzhi.auth.views import sign_in, sign_out
 from qingzhi.errors import CsrfFailed, NotFound, QingzhiError
+from qingzhi.incidents import assignments
 from qingzhi.incidents import reads as incidents
 from qingzhi.incidents import scope as incident_scope
+from qingzhi.incidents.enums import SUBTYPES, Category, InvalidReason, Priority
 from qingzhi.kpi import service as kpi
 from qingzhi.kpi.records import OUTCOMES
 from qingzhi.org import scope as org_scope
 from qingzhi.org import service as org
+from qingzhi.org.models import Unit
 from qingzhi.params import IdPath, Text
 from qingzhi.store.deps import settings_of, transaction
 
@@ -99,7 +105,8 @@ def login_submit(
 ) -> Response:
     """Sign in from the form (refused from another site: Origin/Referer and the form's CSRF
     token); on failure, show the form again with the reason."""
-    redirect = RedirectResponse(_safe_next(next), status_code=303)
+    target = _safe_next(next)
+    redirect = RedirectResponse("/start" if target == "/" else target, status_code=303)
     try:
         require_same_origin(request)
         expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
@@ -118,6 +125,46 @@ def logout_submit(request: Request, who: Principal = Depends(principal)) -> Resp
     redirect = RedirectResponse("/login", status_code=303)
     sign_out(request, redirect, who)
     return redirect
+
+
+# --- the operator's loop (issue 15): where each role starts, and error pages ---
+
+ERROR_TITLES = {403: "无权访问", 404: "页面不存在", 405: "不支持的操作", 500: "系统错误"}
+
+
+def landing(actor: Actor) -> str:
+    """Each role's working screen: operators the desk or the big screen, analysts the big
+    screen's analysis layers, a station chief their station, administrators the overview."""
+    if actor.role == Role.station_chief and actor.unit_id is not None:
+        return f"/units/{actor.unit_id}"
+    return {
+        Role.commander: "/bigscreen",
+        Role.dispatcher: "/desk",
+        Role.analyst: "/bigscreen",
+        Role.officer: "/desk",
+        Role.auxiliary: "/desk",
+        Role.viewer: "/bigscreen",
+    }.get(actor.role, "/")
+
+
+@router.get("/start")
+def start(who: Principal = Depends(principal)) -> Response:
+    """Go to the caller's working screen."""
+    return RedirectResponse(landing(who.actor), status_code=303)
+
+
+def error_page(
+    request: Request, status: int, message: str, request_id: str | None = None
+) -> Response:
+    """An error as a page in Chinese, for a browser's request of a page (the API keeps JSON)."""
+    context = {
+        "who": None,
+        "status": status,
+        "title": ERROR_TITLES.get(status, "请求失败"),
+        "message": message,
+        "request_id": request_id,
+    }
+    return templates.TemplateResponse(request, "error.html", context, status_code=status)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -147,12 +194,38 @@ def _common(request: Request, session: Session, who: Principal, active: str) -> 
     }
 
 
+def _operator(request: Request, session: Session, who: Principal) -> dict[str, Any]:
+    """What the operator's screens need besides the data they fetch: the call form's choices,
+    the waiting targets, the units an incident may be transferred to, and what the caller may
+    do (the API decides again on every request)."""
+    settings = settings_of(request)
+    actor = who.actor
+    units = session.execute(select(Unit.id, Unit.code, Unit.name).order_by(Unit.id)).all()
+    return {
+        "categories": [(str(c), c.label) for c in Category],
+        "subtypes_json": json.dumps({str(c): SUBTYPES[c] for c in Category}, ensure_ascii=False),
+        "priorities": [(int(p), p.label) for p in Priority],
+        "invalid_reasons": [(str(r), r.label) for r in InvalidReason],
+        "targets_json": json.dumps(
+            {
+                "targets": {str(k): v for k, v in settings.handover_target_seconds.items()},
+                "warn": settings.attention_warn_fraction,
+            }
+        ),
+        "transfer_units": [(uid, code, name) for uid, code, name in units],
+        "can_write": actor.can(Perm.incident_write),
+        "can_dispatch": actor.can(Perm.incident_dispatch),
+        "can_officers": actor.can(Perm.officer_read),
+    }
+
+
 @router.get("/bigscreen", response_class=HTMLResponse)
 def bigscreen(request: Request, who: Principal = Depends(principal)) -> Response:
     """The command centre's big screen (大屏): live map, tiles, charts, incident feed."""
     who.actor.require(Perm.incident_read)
     with transaction(request, write=False) as session:
         context = _common(request, session, who, "bigscreen")
+        context.update(_operator(request, session, who))
     return templates.TemplateResponse(request, "bigscreen.html", context)
 
 
@@ -162,7 +235,11 @@ def desk(request: Request, who: Principal = Depends(principal)) -> Response:
     who.actor.require(Perm.incident_read)
     with transaction(request, write=False) as session:
         context = _common(request, session, who, "desk")
+        context.update(_operator(request, session, who))
         context["units"] = org.list_units(session=session, actor=who.actor)
+        context["unit_names_json"] = json.dumps(
+            {u.id: u.name for u in context["units"]}, ensure_ascii=False
+        )
     return templates.TemplateResponse(request, "desk.html", context)
 
 
@@ -173,6 +250,7 @@ def incident_page(
     """One incident: details, timeline (lifecycle, audit, linked calls) and dispatch."""
     with transaction(request, write=False) as session:
         context = _common(request, session, who, "desk")
+        context.update(_operator(request, session, who))
         context["incident"] = incidents.get(
             session=session, actor=who.actor, incident_id=incident_id
         )
@@ -186,6 +264,7 @@ def incident_page(
         # tasks and cases (督办, 快侦快办): issue a task or open a case from here
         context["can_issue_task"] = who.actor.can(Perm.task_issue)
         context["can_open_case"] = who.actor.can(Perm.case_write)
+        context["assignments"] = assignments.of_incident(session, incident_id)
     return templates.TemplateResponse(request, "incident.html", context)
 
 

@@ -2,10 +2,13 @@
 (function () {
   "use strict";
   var QZ = window.QZ;
+  var screen = document.getElementById("screen");
+  var canOfficers = !!screen.getAttribute("data-can-officers");
   var base = QZ.baseMap(document.getElementById("map"));
   var map = base.map;
   var incidents = QZ.incidentLayer(map);
-  var officers = QZ.officerLayer(map);
+  // An officer's marker opens their body camera where a stream is set.
+  var officers = QZ.officerLayer(map, { onClick: function (o) { if (o.camera_url) QZ.camera.play($("camera-box"), o); } });
   var feedEl = document.getElementById("feed");
   var feed = [];
   var charts = {};
@@ -25,23 +28,41 @@
     feed.sort(function (a, b) { return a.at < b.at ? 1 : -1; });
     feed = feed.slice(0, 40);
     $("feed-count").textContent = "（最新 " + feed.length + " 条）";
+    var focused = document.activeElement && document.activeElement.closest && document.activeElement.closest("#feed li");
+    var keep = focused ? focused.getAttribute("data-id") : null;
     feedEl.innerHTML = feed.map(function (f) {
       var c = (QZ.CATEGORY[f.cat] || {}).color || "#999";
-      return '<li class="' + (f.open ? "open" : "done") + (f.fresh ? " fresh" : "") + '" data-id="' + f.id + '">' +
+      var label = (f.cat_label || "") + " " + (f.sub_label || "") + " " + (f.address || "") + " " + (f.status_label || "");
+      return '<li tabindex="0" role="button" aria-label="' + QZ.esc(label) + '" class="p' + f.priority + " " + (f.open ? "open" : "done") + (f.fresh ? " fresh" : "") + '" data-id="' + f.id + '">' +
         '<span class="tag-cat" style="background:' + c + '">' + QZ.esc(f.cat_label) + '</span>' +
         '<span class="t">' + QZ.fmtTime(f.at) + '</span>' +
         '<span class="what">' + QZ.esc(f.sub_label || "") + '</span>' +
+        QZ.ops.waitCell(f) +
         '<span class="st st-' + QZ.esc(f.status) + '">' + QZ.esc(f.status_label) + '</span>' +
-        '<div class="addr">' + QZ.esc(f.address || "") + '</div></li>';
+        '<div class="addr" title="' + QZ.esc(f.address || "") + '">' + QZ.esc(f.address || "") + ' <a href="/incidents/' + f.id + '" tabindex="-1">详情</a></div></li>';
     }).join("");
+    if (keep) {
+      var again = feedEl.querySelector('li[data-id="' + keep + '"]');
+      if (again) again.focus();
+    }
   }
-  feedEl.addEventListener("click", function (ev) {
-    var li = ev.target.closest("li");
-    if (!li) return;
+  function locate(li) {
+    QZ.ops.markRead(Number(li.getAttribute("data-id")));
     var m = incidents.markers()[li.getAttribute("data-id")];
     if (m) {
       incidents.group.zoomToShowLayer(m, function () { m.openPopup(); });
     }
+  }
+  feedEl.addEventListener("click", function (ev) {
+    if (ev.target.tagName === "A") return;
+    var li = ev.target.closest("li");
+    if (li) locate(li);
+  });
+  feedEl.addEventListener("keydown", function (ev) {
+    var li = ev.target.closest("li");
+    if (!li) return;
+    if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); locate(li); }
+    else if (ev.key === "o") window.location.href = "/incidents/" + li.getAttribute("data-id");
   });
   function upsertFeed(f, fresh) {
     if (f.valid === false) return;
@@ -63,9 +84,10 @@
   function renderFigures(d) {
     dash = d;
     $("t-today").textContent = d.totals.today;
-    var wk = d.change.week, yr = d.change.year;
-    function pct(v) { return v === null ? "—" : (v > 0 ? "↑" : v < 0 ? "↓" : "") + Math.abs(v) + "%"; }
-    $("t-today-cmp").textContent = "环比上周同日 " + pct(wk) + " · 同比 " + pct(yr);
+    // Counts and the exact test's verdict, never a percentage of single digits.
+    function cmp(c) { return c.previous + " 起·" + c.verdict; }
+    $("t-today-cmp").textContent = "上周 " + cmp(d.compare.week) + "｜去年 " + cmp(d.compare.year);
+    $("t-today-cmp").title = "精确条件检验（泊松计数），p = " + d.compare.week.p_value + " / " + d.compare.year.p_value;
     $("t-open").textContent = d.open_incidents;
     $("t-resp").textContent = d.mean_response_seconds === null ? "—" : QZ.fmtDuration(d.mean_response_seconds);
     $("t-resp-n").textContent = "近 24 小时 · " + d.responses + " 起到场";
@@ -81,7 +103,7 @@
       yAxis: merge(AXIS, { type: "value", minInterval: 1 }),
       series: [
         { name: "今日", type: "bar", barMaxWidth: 16, data: keys.map(function (k) { return d.by_category.today[k]; }),
-          itemStyle: { color: function (p) { return QZ.CATEGORY[keys[p.dataIndex]].color; } } },
+          itemStyle: { color: "#39c0ff" } },
         { name: "上周同日", type: "bar", barMaxWidth: 16, data: keys.map(function (k) { return d.by_category.last_week[k]; }), itemStyle: { color: "#4d6788" } },
         { name: "去年同日", type: "bar", barMaxWidth: 16, data: keys.map(function (k) { return d.by_category.last_year[k]; }), itemStyle: { color: "#2c405c" } }
       ]
@@ -93,19 +115,24 @@
       grid: { left: 36, right: 12, top: 34, bottom: 24 },
       legend: { top: 0, textStyle: { color: "#c9d6e8" }, itemWidth: 14, itemHeight: 8 },
       tooltip: { trigger: "axis" },
-      xAxis: merge(AXIS, { type: "category", data: hours, boundaryGap: false }),
+      xAxis: merge(AXIS, { type: "category", data: hours, boundaryGap: true }),
       yAxis: merge(AXIS, { type: "value", minInterval: 1 }),
+      // Hourly counts: today as bars, the comparisons as unsmoothed steps; each series' colour
+      // is set on the series so that the legend shows the colour drawn.
       series: [
-        { name: "今日", type: "line", smooth: true, symbol: "none", data: d.hourly.today.slice(0, nowHour + 1),
-          lineStyle: { color: "#39c0ff", width: 3 }, areaStyle: { color: "rgba(57,192,255,0.18)" } },
-        { name: "上周同日", type: "line", smooth: true, symbol: "none", data: d.hourly.last_week, lineStyle: { color: "#ffae2b", width: 1.5, type: "dashed" } },
-        { name: "去年同日", type: "line", smooth: true, symbol: "none", data: d.hourly.last_year, lineStyle: { color: "#7b8da6", width: 1.5, type: "dotted" } }
+        { name: "今日", type: "bar", barMaxWidth: 10, data: d.hourly.today.slice(0, nowHour + 1),
+          color: "#39c0ff", itemStyle: { color: "#39c0ff" } },
+        { name: "上周同日", type: "line", step: "middle", symbol: "none", data: d.hourly.last_week,
+          color: "#ffae2b", lineStyle: { color: "#ffae2b", width: 1.5, type: "dashed" }, itemStyle: { color: "#ffae2b" } },
+        { name: "去年同日", type: "line", step: "middle", symbol: "none", data: d.hourly.last_year,
+          color: "#a9b8cc", lineStyle: { color: "#a9b8cc", width: 1.5, type: "dotted" }, itemStyle: { color: "#a9b8cc" } }
       ]
     });
   }
 
   function renderOfficerTiles() {
-    var c = officers.counts();
+    // Those who may not see officers (the viewer) get the counts of the figures, no positions.
+    var c = canOfficers ? officers.counts() : (dash ? dash.officers.by_status : { available: 0, dispatched: 0, on_scene: 0 });
     var onDuty = c.available + c.dispatched + c.on_scene;
     $("t-duty").textContent = onDuty;
     $("t-duty-split").textContent = "空闲 " + c.available + " · 出警 " + c.dispatched + " · 处警 " + c.on_scene;
@@ -150,16 +177,17 @@
   Promise.all([
     base.ready,
     loadIncidents(),
-    QZ.api("/api/live/officers?on_duty=true").then(function (snap) {
+    canOfficers ? QZ.api("/api/live/officers?on_duty=true").then(function (snap) {
       snap.items.forEach(officers.upsert);
       return snap.event_id;
-    }),
+    }) : Promise.resolve(null),
     refreshDashboard()
   ]).then(function (res) {
-    var since = Math.min(res[1], res[2]);
+    var since = res[2] === null ? res[1] : Math.min(res[1], res[2]);
     base.layers.control = L.control.layers(null, base.overlays, { collapsed: true, position: "topright" }).addTo(map);
     base.layers.control.addOverlay(incidents.group, "警情");
-    base.layers.control.addOverlay(officers.group, "警力");
+    if (canOfficers) base.layers.control.addOverlay(officers.group, "警力");
+    else map.removeLayer(officers.group);
     document.body.setAttribute("data-ready", "1");
     document.body.setAttribute("data-render-ms", String(Date.now() - started));
     setTimeout(function () {  // analysis is slower: after the first render
@@ -168,6 +196,7 @@
     QZ.stream(since, {
       "incident": function (f) {
         window.__qz.seen[f.id] = Date.now();
+        QZ.ops.onCall(f);
         incidents.upsert(f, !!f.new);
         upsertFeed(f, !!f.new);
         renderFeed();
@@ -185,5 +214,27 @@
     document.body.setAttribute("data-error", e.message);
   });
   setInterval(refreshDashboard, 60000);
+
+  // ---------------------------------------------------------------- call taking, sound, camera
+  QZ.ops.muteButton($("mute"));
+  var panel = $("calltake-panel");
+  var opener = $("open-calltake");
+  function showCallTaking(on) {
+    if (!panel) return;
+    panel.hidden = !on;
+    opener.setAttribute("aria-expanded", on ? "true" : "false");
+    opener.textContent = on ? "关闭接警录入" : "＋ 接警录入";
+    if (on) panel.querySelector("input[name=caller_phone]").focus();
+    else opener.focus();
+  }
+  if (panel) {
+    QZ.callForm($("calltake"), { map: map });
+    opener.addEventListener("click", function () { showCallTaking(panel.hidden); });
+    document.addEventListener("keydown", function (ev) {
+      if (ev.key === "F2") { ev.preventDefault(); showCallTaking(true); }
+      else if (ev.key === "Escape" && !panel.hidden) showCallTaking(false);
+    });
+  }
+  $("camera-close").addEventListener("click", function () { QZ.camera.stop(); $("camera-box").hidden = true; });
   window.addEventListener("resize", function () { for (var k in charts) charts[k].resize(); });
 })();

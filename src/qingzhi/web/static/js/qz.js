@@ -369,7 +369,8 @@
       return { radius: 4.5, color: "#0b1522", weight: 1, fillColor: c, fillOpacity: 0.95 };
     }
     function tip(o) {
-      return esc(o.name) + "（" + esc(o.no) + "）<br>" + esc(o.unit) + " · " + esc((OFFICER[o.status] || {}).label || o.status);
+      return esc(o.name) + "（" + esc(o.no) + "）<br>" + esc(o.unit) + " · " + esc((OFFICER[o.status] || {}).label || o.status) +
+        (o.camera_url ? "<br>点击查看执法记录仪" : "");
     }
     function upsert(o) {
       var prev = data[o.id] || {};
@@ -384,6 +385,7 @@
       if (!m) {
         m = markers[o.id] = L.circleMarker([o.lat, o.lon], style(o.status));
         m.bindTooltip(tip(o));
+        if (opts.onClick) m.on("click", function () { opts.onClick(data[o.id]); });  // body camera
         group.addLayer(m);
       } else {
         m.setLatLng([o.lat, o.lon]);

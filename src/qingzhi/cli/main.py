@@ -300,6 +300,7 @@ def demo_load(
     and the demo accounts, or with --city vancouver the real VPD records under a derived org."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from qingzhi.demo.basemap import write_demo_basemap
     from qingzhi.demo.loader import load_demo, load_incidents
 
     settings = get_settings()
@@ -353,6 +354,7 @@ def demo_load(
             report = load_demo(session=session, actor=actor, seed=seed, reform=reform)
         r = report.import_report
         console.print(f"模拟县已导入：新增 {r.created}，更新 {r.updated}，未变 {r.unchanged}")
+        console.print(write_demo_basemap(seed=seed).summary())  # basemap (issue 15)
         if report.created_users:
             console.print(f"新建演示账号：{', '.join(report.created_users)}")
         if days > 0:

@@ -146,6 +146,11 @@ def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, 
         "entity_id": [ids["incident"], ids["officer"]],
         "layer": ["county", "units", "zones"],
         "fmt": ["csv", "geojson", "xlsx"],
+        # basemap (issue 15): a tile of the base map file (none configured here: 404 for all)
+        "z": [0],
+        "x": [0],
+        "y": [0],
+        "ext": ["png"],
     }
 
 

@@ -47,7 +47,7 @@ from qingzhi.geo.projection import project_geometry, to_lonlat, to_metres, unpro
 
 log = logging.getLogger(__name__)
 
-VERSION = "1"
+VERSION = "2"
 DEFAULT_PATH = Path("var/demo-basemap.mbtiles")
 MINZOOM, MAXZOOM = 8, 14
 ROAD_CLASSES: dict[str, str] = {
@@ -321,7 +321,7 @@ def demo_geojson(seed: int = 2026) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- tiles
 
-BACKGROUND = "#0c1a2c"
+BACKGROUND = "#061226"  # the map's own background (app.css .map): the edge of the tiles is unseen
 _ROAD_STYLES = {
     "village": Style(line="#56606d", width=(0.6, 2.0), minzoom=11),
     "township": Style(line="#7d8a99", width=(1.0, 3.0), minzoom=9),

@@ -157,7 +157,7 @@
     refreshDashboard()
   ]).then(function (res) {
     var since = Math.min(res[1], res[2]);
-    base.layers.control = L.control.layers(null, base.overlays, { collapsed: true, position: "topright" }).addTo(map);
+    base.layers.control = QZMap.layerControl(map, base.overlays);  // toggles remembered
     base.layers.control.addOverlay(incidents.group, "警情");
     base.layers.control.addOverlay(officers.group, "警力");
     document.body.setAttribute("data-ready", "1");

@@ -7,6 +7,7 @@ Screenshots go to test-artifacts/ (map-*.png); a person should look at them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
 from qingzhi.demo.basemap import write_demo_basemap
 from qingzhi.demo.loader import DEMO_PASSWORD, load_demo, load_incidents
+from qingzhi.geo.datum import gcj02_to_wgs84
 from qingzhi.live import service as live
 from qingzhi.live.schemas import PositionIn
 from qingzhi.org.enums import DutyStatus
@@ -259,5 +261,44 @@ def test_at_800_px_the_header_wraps_instead_of_breaking(site, browser) -> None:
     assert bar["scroll"] <= bar["width"], bar
     assert bar["out"] == [], bar
     page.screenshot(path=str(ARTIFACTS / "map-bigscreen-800.png"), full_page=False)
+    assert page.errors == []
+    page.context.close()
+
+
+def test_gcj02_tiles_are_moved_onto_the_wgs84_data(site, browser) -> None:
+    # A tile drawn on GCJ-02 is moved by the offset at its centre: compared with the server's
+    # datum module (the browser's port of the formula must agree with it).
+    url, _, _ = site
+    page = _login(browser, url, "commander", "/bigscreen", (1366, 768))
+    z, x, y = 14, 13077, 6793
+    world = 256 * 2**z
+    lon_c = (x + 0.5) / 2**z * 360 - 180
+    lat_c = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * (y + 0.5) / 2**z))))
+    wlon, wlat = (float(v) for v in gcj02_to_wgs84(lon_c, lat_c))
+
+    def px(lon: float, lat: float) -> tuple[float, float]:
+        return (
+            (lon + 180) / 360 * world,
+            (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * world,
+        )
+
+    expected = [a - b for a, b in zip(px(wlon, wlat), px(lon_c, lat_c), strict=True)]
+    got = page.evaluate(
+        """([x, y, z, lat, lon]) => {
+          const m = window.__qz.map, pos = {};
+          for (const datum of ["gcj02", "wgs84"]) {
+            const l = new QZMap.DatumTileLayer("/none/{z}/{x}/{y}.png", {datum: datum});
+            l._map = m; l._level = {origin: L.point(0, 0)};
+            const c = L.point(x, y); c.z = z;
+            pos[datum] = l._getTilePos(c);
+          }
+          return {shift: [pos.gcj02.x - pos.wgs84.x, pos.gcj02.y - pos.wgs84.y],
+                  wgs: QZMap.gcjToWgs(lat, lon)};
+        }""",
+        [x, y, z, lat_c, lon_c],
+    )
+    assert abs(got["wgs"][0] - wlat) < 1e-7 and abs(got["wgs"][1] - wlon) < 1e-7
+    assert expected[0] < -40 and expected[1] < -25  # west and north, ~430 m and ~290 m
+    assert abs(got["shift"][0] - expected[0]) <= 1 and abs(got["shift"][1] - expected[1]) <= 1
     assert page.errors == []
     page.context.close()

@@ -80,7 +80,9 @@ def at_zoom(values: tuple[float, float], z: float) -> float:
     return max(0.5, lo + (hi - lo) * (z - 10.0) / 4.0)
 
 
-def lonlat_to_pixel(lon: NDArray[np.float64], lat: NDArray[np.float64], z: int) -> NDArray:
+def lonlat_to_pixel(
+    lon: NDArray[np.float64], lat: NDArray[np.float64], z: int
+) -> NDArray[np.float64]:
     """Global pixel coordinates (x right, y down) of lon/lat at zoom ``z``."""
     world = TILE * (1 << z)
     lat = np.clip(lat, -MAX_LAT, MAX_LAT)
@@ -140,7 +142,7 @@ class TileRenderer:
             if font is None:
                 return None
             stroke = 2 * SUPERSAMPLE
-            x0, y0, x1, y1 = font.getbbox(text, stroke_width=stroke)
+            x0, y0, x1, y1 = (round(v) for v in font.getbbox(text, stroke_width=stroke))
             label = Image.new("RGBA", (x1 - x0, y1 - y0), (0, 0, 0, 0))
             ImageDraw.Draw(label).text(
                 (-x0, -y0), text, font=font, fill=color, stroke_width=stroke, stroke_fill=halo

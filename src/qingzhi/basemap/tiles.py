@@ -242,9 +242,10 @@ class PMTiles:
         try:
             with path.open("rb") as fh:
                 self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-            self._reader = Reader(lambda offset, length: self._map[offset : offset + length])
-            header = self._reader.header()
-            meta = self._reader.metadata()
+            # pmtiles has no type hints
+            self._reader = Reader(lambda o, n: self._map[o : o + n])  # type: ignore[no-untyped-call]
+            header = self._reader.header()  # type: ignore[no-untyped-call]
+            meta = self._reader.metadata()  # type: ignore[no-untyped-call]
         except Exception as exc:  # the library raises its own and struct/json errors
             raise ConfigurationError(f"底图文件 {path} 不是有效的 PMTiles：{exc}") from None
         tile_type = int(getattr(header["tile_type"], "value", header["tile_type"]))
@@ -280,7 +281,7 @@ class PMTiles:
         """The tile at XYZ (z, x, y), or None."""
         if not in_range(z, x, y):
             return None
-        data = self._reader.get(z, x, y)
+        data = self._reader.get(z, x, y)  # type: ignore[no-untyped-call]
         if data is None or len(data) > MAX_TILE_BYTES:
             return None
         return _tile(self.info.format, bytes(data), gzip=self._gzip or data[:2] == GZIP_MAGIC)

@@ -176,12 +176,12 @@
     legend(el, function () { refit(handle, el, opts); });
     var external = opts.tileUrl || el.getAttribute("data-tile-url") ||
       (document.getElementById("screen") || el).getAttribute("data-tile-url");
-    var tiles = external ? Promise.resolve(null) : QZ.api("/api/basemap").then(function (info) {
-      return addBasemap(handle, info);
-    }).catch(function () { return null; });
+    var meta = external ? Promise.resolve(null) : QZ.api("/api/basemap").catch(function () { return null; });
     var ready = handle.ready;
-    handle.ready = Promise.all([ready, tiles]).then(function (res) {
-      if (res[1]) lighten(handle);
+    // The tiles are asked for once the map's own data is loaded, so that the page's data requests
+    // (issued first) do not queue behind them on the browser's few connections.
+    handle.ready = Promise.all([ready, meta]).then(function (res) {
+      if (res[1] && addBasemap(handle, res[1])) lighten(handle);
       fit(handle, el, opts);
       return res[0];
     });
@@ -305,7 +305,7 @@
   }
 
   window.QZMap = {
-    attach: attach, layerControl: layerControl, officerZoom: officerZoom,
+    attach: attach, layerControl: layerControl, officerZoom: officerZoom, DatumTileLayer: DatumTileLayer,
     wgsToGcj: wgsToGcj, gcjToWgs: gcjToWgs, STREET_ZOOM: STREET_ZOOM
   };
 })();

@@ -302,3 +302,20 @@ def test_gcj02_tiles_are_moved_onto_the_wgs84_data(site, browser) -> None:
     assert abs(got["shift"][0] - expected[0]) <= 1 and abs(got["shift"][1] - expected[1]) <= 1
     assert page.errors == []
     page.context.close()
+
+
+@pytest.mark.parametrize("target", ["/desk", "/units", "/incidents/{id}"])
+def test_the_other_maps_draw_the_base_map_too(site, browser, target: str) -> None:
+    url, db, _ = site
+    from qingzhi.incidents.models import Incident
+
+    with db.session() as session:
+        first = session.execute(select(Incident.id).order_by(Incident.id).limit(1)).scalar_one()
+    page = _login(browser, url, "commander", target.format(id=first), (1366, 768))
+    _tiles_loaded(page)
+    assert page.get_attribute("body", "data-basemap") == "png"
+    assert "模拟底图" in page.locator(".leaflet-control-attribution").inner_text()
+    name = target.strip("/").split("/")[0]
+    page.screenshot(path=str(ARTIFACTS / f"map-{name}-1366x768.png"))
+    assert page.errors == []
+    page.context.close()

@@ -16,6 +16,7 @@ from qingzhi.audit.signing import SigningKeyError, key_id
 from qingzhi.auth import accounts
 from qingzhi.auth.context import system_actor
 from qingzhi.cli.accounts import token_app, user_app
+from qingzhi.cli.basemap import basemap_app
 from qingzhi.cli.common import console, err
 from qingzhi.cli.common import database as _database
 from qingzhi.cli.common import fail as _fail
@@ -46,6 +47,7 @@ for sub, name in (
 ):
     app.add_typer(sub, name=name)
 app.add_typer(hotspot_app, name="hotspot")
+app.add_typer(basemap_app, name="basemap")  # basemap (issue 15)
 
 
 @app.callback()

@@ -40,6 +40,7 @@ from shapely.geometry import LineString, Point, mapping
 from shapely.geometry.base import BaseGeometry
 
 from qingzhi.basemap.render import Layer, Style, TileRenderer
+from qingzhi.basemap.styles import BACKGROUND, LAND, ROAD_STYLES, label_font
 from qingzhi.basemap.tiles import open_basemap, write_mbtiles
 from qingzhi.demo.county import County, generate_county
 from qingzhi.errors import QingzhiError
@@ -321,26 +322,6 @@ def demo_geojson(seed: int = 2026) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- tiles
 
-BACKGROUND = "#061226"  # the map's own background (app.css .map): the edge of the tiles is unseen
-_ROAD_STYLES = {
-    "village": Style(line="#56606d", width=(0.6, 2.0), minzoom=11),
-    "township": Style(line="#7d8a99", width=(1.0, 3.0), minzoom=9),
-    "county": Style(line="#c9c3a6", casing=BACKGROUND, width=(1.5, 4.5)),
-    "provincial": Style(
-        line="#e3c25a",
-        casing="#2a2208",
-        width=(2.2, 6.0),
-        label_minzoom=12,
-        label_color="#f3dc8a",
-    ),
-    "national": Style(
-        line="#f08c3a",
-        casing="#3a1e08",
-        width=(3.0, 8.0),
-        label_minzoom=11,
-        label_color="#ffc08a",
-    ),
-}
 _RIVER = Style(
     line="#3d8fd6",
     width=(2.2, 6.5),
@@ -369,20 +350,6 @@ _SEAT = Style(
 )
 
 
-def _font() -> Path | None:
-    """A CJK font for the labels: Fandol Hei (Debian's texlive-lang-chinese), else Noto CJK."""
-    from qingzhi.reports.render.fonts import FontsMissing, font_dir
-
-    try:
-        return font_dir() / "FandolHei-Regular.otf"
-    except FontsMissing:
-        noto = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
-        if noto.is_file():
-            return noto
-    log.warning("demo base map: no CJK font found, tiles are drawn without labels")
-    return None
-
-
 def layers(seed: int = 2026) -> list[Layer]:
     """The base map's layers, bottom first."""
     doc = demo_geojson(seed)
@@ -402,7 +369,7 @@ def layers(seed: int = 2026) -> list[Layer]:
 
     river = pick("river")
     out = [
-        Layer("land", Style(fill="#13283f"), [county.boundary]),
+        Layer("land", Style(fill=LAND), [county.boundary]),
         Layer("streams", _STREAM, geoms(river[1:]), [f["properties"]["name"] for f in river[1:]]),
         Layer("river", _RIVER, geoms(river[:1]), [RIVER_NAME]),
     ]
@@ -411,7 +378,7 @@ def layers(seed: int = 2026) -> list[Layer]:
         out.append(
             Layer(
                 f"road-{cls}",
-                _ROAD_STYLES[cls],
+                ROAD_STYLES[cls],
                 geoms(fs),
                 [f"{ROAD_CLASSES[cls]}（模拟）"] * len(fs),
             )
@@ -478,7 +445,7 @@ def write_demo_basemap(
         "datum": "wgs84",
         "json": json.dumps({"generator": generator, "seed": seed}, ensure_ascii=False),
     }
-    renderer = TileRenderer(layers(seed), background=BACKGROUND, font=_font())
+    renderer = TileRenderer(layers(seed), background=BACKGROUND, font=label_font())
     count = write_mbtiles(path, meta, renderer.tiles(bounds, MINZOOM, maxzoom))
     geojson.write_text(_geojson_text(seed), encoding="utf-8")
     log.info("demo base map: %d tiles, zooms %d-%d, into %s", count, MINZOOM, maxzoom, path)

@@ -88,7 +88,8 @@
       minNativeZoom: info.minzoom, maxNativeZoom: info.maxzoom,
       bounds: L.latLngBounds([b[1], b[0]], [b[3], b[2]]),
       datum: info.datum, keepBuffer: 1, className: "qz-basemap"
-    }).addTo(map);
+    });
+    afterPageData(function () { layer.addTo(map); });
     layer.on("loading", function () { document.body.removeAttribute("data-basemap-loaded"); });
     layer.on("load", function () { document.body.setAttribute("data-basemap-loaded", "1"); });
     note.addAttribution(QZ.esc(info.synthetic ? "模拟底图（合成数据，非真实地理）" : ("底图：" + (info.attribution || info.name))) +
@@ -96,6 +97,18 @@
     handle.overlays[info.synthetic ? "底图（模拟）" : "底图"] = layer;
     handle.layers.basemap = layer;
     return layer;
+  }
+
+  // The tiles are asked for once the page has drawn its own data (every page marks itself
+  // body[data-ready]; at most 3 s later in any case), so that they do not compete with the
+  // page's data requests for the browser's few connections and the server's time.
+  function afterPageData(fn) {
+    if (document.body.hasAttribute("data-ready")) { fn(); return; }
+    var done = false;
+    function once() { if (!done) { done = true; obs.disconnect(); fn(); } }
+    var obs = new MutationObserver(function () { if (document.body.hasAttribute("data-ready")) once(); });
+    obs.observe(document.body, { attributes: true, attributeFilter: ["data-ready"] });
+    setTimeout(once, 3000);
   }
 
   // The county and the jurisdictions are drawn lighter over a base map (it has its own land).
@@ -178,8 +191,6 @@
       (document.getElementById("screen") || el).getAttribute("data-tile-url");
     var meta = external ? Promise.resolve(null) : QZ.api("/api/basemap").catch(function () { return null; });
     var ready = handle.ready;
-    // The tiles are asked for once the map's own data is loaded, so that the page's data requests
-    // (issued first) do not queue behind them on the browser's few connections.
     handle.ready = Promise.all([ready, meta]).then(function (res) {
       if (res[1] && addBasemap(handle, res[1])) lighten(handle);
       fit(handle, el, opts);

@@ -94,8 +94,10 @@
     layer.on("load", function () { document.body.setAttribute("data-basemap-loaded", "1"); });
     note.addAttribution(QZ.esc(info.synthetic ? "模拟底图（合成数据，非真实地理）" : ("底图：" + (info.attribution || info.name))) +
       (info.datum === "gcj02" ? " · GCJ-02 已校正" : ""));
-    handle.overlays[info.synthetic ? "底图（模拟）" : "底图"] = layer;
+    var name = info.synthetic ? "底图（模拟）" : "底图";
     handle.layers.basemap = layer;
+    if (handle.layers.control) handle.layers.control.addOverlay(layer, name);  // made already
+    else handle.overlays[name] = layer;
     return layer;
   }
 
@@ -191,10 +193,10 @@
       (document.getElementById("screen") || el).getAttribute("data-tile-url");
     var meta = external ? Promise.resolve(null) : QZ.api("/api/basemap").catch(function () { return null; });
     var ready = handle.ready;
-    handle.ready = Promise.all([ready, meta]).then(function (res) {
+    handle.ready = ready.then(function (res) { fit(handle, el, opts); return res; });
+    // the base map is not waited for: it comes in under the data when it can
+    Promise.all([handle.ready, meta]).then(function (res) {
       if (res[1] && addBasemap(handle, res[1])) lighten(handle);
-      fit(handle, el, opts);
-      return res[0];
     });
     return handle;
   }

@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml requirements.lock
 
 # demo: the live simulator runs beside the server (so the map is alive on first open) and is
 # stopped when the server exits. The server signs audit checkpoints with a demo key under var/
-# (made on first run) into var/audit-checkpoints.log.
+# (made on first run) into var/audit-checkpoints.log. The map's base layer is the synthetic one
+# that `demo load` renders into var/demo-basemap.mbtiles (set QINGZHI_BASEMAP for another).
 demo: export QINGZHI_AUDIT_SIGNING_KEY ?= var/audit-signing.key
+demo: export QINGZHI_BASEMAP ?= var/demo-basemap.mbtiles
 demo: $(STAMP)
 	$(BIN)/qingzhi db upgrade
 	test -f "$$QINGZHI_AUDIT_SIGNING_KEY" || $(BIN)/qingzhi audit keygen --out "$$QINGZHI_AUDIT_SIGNING_KEY"

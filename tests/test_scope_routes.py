@@ -242,6 +242,11 @@ def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, 
         "layer": ["county", "units", "zones"],
         "fmt": ["csv", "geojson", "xlsx"],
         **work,
+        # basemap (issue 15): a tile of the base map file (none configured here: 404 for all)
+        "z": [0],
+        "x": [0],
+        "y": [0],
+        "ext": ["png"],
     }
 
 

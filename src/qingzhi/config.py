@@ -7,6 +7,7 @@ import logging
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,6 +58,12 @@ class Settings(BaseSettings):
     repeat_window_minutes: int = 120
     repeat_radius_m: float = 200.0
     tile_url: str | None = None  # an intranet tile server for the map, e.g. .../{z}/{x}/{y}.png
+    # Base map (qingzhi.basemap): a local MBTiles or PMTiles file served at /tiles/{z}/{x}/{y}.{ext}
+    # (raster png/jpg/webp, or vector pbf), and the datum its tiles are drawn on (wgs84: OSM,
+    # PGIS/CGCS2000; gcj02: Chinese commercial maps, shifted in the browser); unset, the
+    # archive's own `datum` metadata or wgs84.
+    basemap: Path | None = None
+    basemap_datum: Literal["wgs84", "gcj02"] | None = None
     # Dispatch: estimated arrival = straight-line distance x detour factor / speed, or travel
     # time on the road graph of an OpenStreetMap extract (.osm, .osm.bz2 or .pbf) when set.
     dispatch_detour_factor: float = 1.4

@@ -16,6 +16,7 @@ from qingzhi.audit.signing import SigningKeyError, key_id
 from qingzhi.auth import accounts
 from qingzhi.auth.context import system_actor
 from qingzhi.cli.accounts import token_app, user_app
+from qingzhi.cli.basemap import basemap_app
 from qingzhi.cli.cases import case_app  # cases (快侦快办)
 from qingzhi.cli.common import console, err
 from qingzhi.cli.common import database as _database
@@ -54,6 +55,7 @@ app.add_typer(kpi_app, name="kpi")
 app.add_typer(plan_app, name="plan")  # planning (plans domain)
 app.add_typer(task_app, name="task")  # tasks (督办)
 app.add_typer(case_app, name="case")  # cases (快侦快办)
+app.add_typer(basemap_app, name="basemap")  # basemap (issue 15)
 
 
 @app.callback()
@@ -310,6 +312,7 @@ def demo_load(
     and the demo accounts, or with --city vancouver the real VPD records under a derived org."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from qingzhi.demo.basemap import write_demo_basemap
     from qingzhi.demo.loader import load_demo, load_incidents
 
     settings = get_settings()
@@ -363,6 +366,7 @@ def demo_load(
             report = load_demo(session=session, actor=actor, seed=seed, reform=reform)
         r = report.import_report
         console.print(f"模拟县已导入：新增 {r.created}，更新 {r.updated}，未变 {r.unchanged}")
+        console.print(write_demo_basemap(seed=seed).summary())  # basemap (issue 15)
         if report.created_users:
             console.print(f"新建演示账号：{', '.join(report.created_users)}")
         if days > 0:

@@ -81,10 +81,12 @@ def generate_county(seed: int = 2026) -> County:
 
 
 def _roads(townships: Sequence[Township], centre: tuple[float, float]) -> tuple[Segment, ...]:
-    """A synthetic trunk network: seat to every township seat, and between adjacent seats."""
-    segs: list[Segment] = [(centre, t.seat) for t in townships]
+    """A synthetic trunk network shaped like a county's: the seat's centre to both subdistricts'
+    seats, and every pair of adjacent township seats (a mesh; ``qingzhi.demo.basemap`` classes
+    it and draws it)."""
+    segs: list[Segment] = [(centre, t.seat) for t in townships if t.urban]
     for i, a in enumerate(townships):
         for b in townships[i + 1 :]:
-            if not (a.urban or b.urban) and adjacent(a.polygon, b.polygon):
+            if not (a.urban and b.urban) and adjacent(a.polygon, b.polygon):
                 segs.append((a.seat, b.seat))
     return tuple(segs)

@@ -20,6 +20,7 @@ from qingzhi import __version__
 from qingzhi.audit.views import router as audit_router
 from qingzhi.auth.deps import request_id_of
 from qingzhi.auth.views import router as auth_router
+from qingzhi.basemap.views import router as basemap_router  # basemap (issue 15)
 from qingzhi.cases.views import router as cases_router  # cases (快侦快办)
 from qingzhi.config import Settings, get_settings
 from qingzhi.dispatch.views import router as dispatch_router
@@ -292,6 +293,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         planning_router,  # planning (plans domain)
         tasks_router,  # tasks (督办)
         cases_router,  # cases (快侦快办)
+        basemap_router,  # basemap (issue 15): /api/basemap, /tiles/{z}/{x}/{y}.{ext}
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(docs.router)

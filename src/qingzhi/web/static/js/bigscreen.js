@@ -184,7 +184,7 @@
     refreshDashboard()
   ]).then(function (res) {
     var since = res[2] === null ? res[1] : Math.min(res[1], res[2]);
-    base.layers.control = L.control.layers(null, base.overlays, { collapsed: true, position: "topright" }).addTo(map);
+    base.layers.control = QZMap.layerControl(map, base.overlays);  // toggles remembered
     base.layers.control.addOverlay(incidents.group, "警情");
     if (canOfficers) base.layers.control.addOverlay(officers.group, "警力");
     else map.removeLayer(officers.group);

@@ -136,7 +136,7 @@
       overlays["社区片区"] = layers.zones;
       var bounds = (units.features.length && !county.features.length ? layers.units : layers.county).getBounds();
       if (units.features.length && opts.fitUnits) bounds = layers.units.getBounds();
-      if (bounds.isValid()) map.fitBounds(bounds, { padding: [12, 12] });
+      if (bounds.isValid()) map.fitBounds(bounds, { padding: [12, 12], animate: false });
       map.on("zoomend", function () {
         var z = map.getZoom();
         el.classList.toggle("labels-small", z < 10);
@@ -144,10 +144,12 @@
       });
       return { county: county, units: units, zones: zones };
     });
-    return {
+    var handle = {
       map: map, layers: layers, overlays: overlays, ready: ready,
       loadAnalysis: function () { return loadAnalysis({ map: map, layers: layers, overlays: overlays }); }
     };
+    // the offline base map, the legend, the scope's view (map_layers.js)
+    return window.QZMap ? window.QZMap.attach(handle, el, opts) : handle;
   }
 
   // ------------------------------------------------------------------ analysis layers
@@ -171,10 +173,15 @@
       if (!hot.features.length) return;
       var layers = ctx.layers;
       layers.hotspots = L.geoJSON(hot, {
-        interactive: false,
         style: function (f) {
           var z = Math.min(f.properties.z, 8);
           return { stroke: false, fillColor: "#ff3b3b", fillOpacity: 0.18 + 0.05 * Math.max(0, z - 2) };
+        },
+        onEachFeature: function (f, l) {
+          var p = f.properties;
+          l.bindTooltip("<b>治安乱点</b>（近 30 天，" + fc.properties.cell_m + " 米格）<br>警情 " + p.count +
+            " 起 · z = " + Number(p.z).toFixed(2) + " · q = " + (p.q < 0.001 ? p.q.toExponential(1) : Number(p.q).toFixed(3)),
+            { sticky: true, className: "hot-tip" });
         }
       });
       addOverlay(ctx, layers.hotspots, "治安乱点（热点）", true);
@@ -228,6 +235,7 @@
           Object.keys(byUnit).length + " 个";
       }
       showLegend("legend-warn");
+      ctx.layers.warnings = group;
       if (group.getLayers().length) addOverlay(ctx, group, "预警", true);
     });
   }
@@ -292,6 +300,9 @@
   // map has none of them).
   function loadAnalysis(ctx) {
     return Promise.all([loadHotspots(ctx), loadWarnings(ctx)]).then(function () {
+      // bottom to top: county, jurisdictions, warnings, hot cells (whose tooltips win), markers
+      var l = ctx.layers;
+      [l.hotspots, l.warnings, l.units, l.county].forEach(function (x) { if (x) x.bringToBack(); });
       forecastOverlay(ctx);
     }).catch(function () { /* no analysis for this user */ });
   }
@@ -361,7 +372,8 @@
 
   function officerLayer(map, opts) {
     opts = opts || {};
-    var group = L.layerGroup().addTo(map);
+    var group = L.layerGroup().addTo(map);  // the 警力 toggle: dots (street zoom) or counts
+    var dots = L.layerGroup().addTo(group);
     var markers = {};
     var data = {};
     function style(st) {
@@ -379,14 +391,14 @@
       var m = markers[o.id];
       var show = o.lon !== null && o.lon !== undefined && (o.status !== "off_duty" || opts.showOffDuty);
       if (!show) {
-        if (m) { group.removeLayer(m); delete markers[o.id]; }
+        if (m) { dots.removeLayer(m); delete markers[o.id]; }
         return;
       }
       if (!m) {
         m = markers[o.id] = L.circleMarker([o.lat, o.lon], style(o.status));
         m.bindTooltip(tip(o));
         if (opts.onClick) m.on("click", function () { opts.onClick(data[o.id]); });  // body camera
-        group.addLayer(m);
+        dots.addLayer(m);
       } else {
         m.setLatLng([o.lat, o.lon]);
         m.setStyle(style(o.status));
@@ -398,7 +410,9 @@
       for (var id in data) c[data[id].status] = (c[data[id].status] || 0) + 1;
       return c;
     }
-    return { group: group, upsert: upsert, data: data, counts: counts, markers: markers };
+    var handle = { group: group, dots: dots, upsert: upsert, data: data, counts: counts, markers: markers };
+    // counts per station at county zoom, officers from street zoom (map_layers.js)
+    return window.QZMap && !opts.dotsOnly ? window.QZMap.officerZoom(map, handle) : handle;
   }
 
   // ------------------------------------------------------------------ live stream

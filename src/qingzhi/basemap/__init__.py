@@ -1,0 +1,1 @@
+"""The offline base map: map tiles served from a local MBTiles or PMTiles file."""

@@ -282,9 +282,16 @@ def load_vancouver(
     mapping_ = Mapping.load(MAPPING_FILE)
     for path in chosen:
 
-        def advance(n: int, name: str = path.name) -> None:
-            if progress is not None:
-                progress(name, n)
+        def advance(
+            phase: str,
+            done: int,
+            total: int | None,
+            name: str = path.name,
+            loaded: list[int] = [0],  # noqa: B006 - one list per file, by design
+        ) -> None:
+            if progress is not None and phase == "load":
+                progress(name, done - loaded[0])
+                loaded[0] = done
 
         summary = import_file(
             db=db,

@@ -105,6 +105,10 @@ def to_read(
         response_seconds=response,
         handling_seconds=handling,
         synthetic=inc.synthetic,
+        source_type=getattr(inc, "source_type", None),
+        source_district=getattr(inc, "source_district", None),
+        source_beat=getattr(inc, "source_beat", None),
+        version=getattr(inc, "version", 1) or 1,
     )
 
 

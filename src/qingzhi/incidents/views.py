@@ -31,12 +31,21 @@ from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
 from qingzhi.errors import QingzhiError, RowError, ValidationFailed
 from qingzhi.geo.geometry import parse_area
-from qingzhi.incidents import disclosure, exports, intake, query, reads, transitions
+from qingzhi.incidents import (
+    corrections,
+    disclosure,
+    exports,
+    intake,
+    query,
+    reads,
+    transitions,
+)
 from qingzhi.incidents.enums import Category
 from qingzhi.incidents.lifecycle import Status
 from qingzhi.incidents.schemas import (
     BulkIntake,
     BulkResult,
+    IncidentCorrection,
     IncidentCreate,
     IncidentPage,
     IncidentRead,
@@ -382,6 +391,20 @@ def transition(
         return transitions.transition(
             session=session, actor=actor, incident_id=incident_id, data=body
         )
+
+
+@router.patch("/{incident_id:int}", response_model=IncidentRead)
+def correct_incident(
+    incident_id: IdPath,
+    body: IncidentCorrection,
+    request: Request,
+    actor: Actor = Depends(require(Perm.incident_write)),
+) -> IncidentRead:
+    """Correct an incident's recorded facts (its handling unit only; audited before/after; the
+    body names the version read, 409 if another correction came first)."""
+    with transaction(request, write=True) as session:
+        corrections.correct(session=session, actor=actor, incident_id=incident_id, data=body)
+        return reads.get(session=session, actor=actor, incident_id=incident_id)
 
 
 @router.get("/{incident_id:int}/timeline", response_model=list[TimelineEntry])

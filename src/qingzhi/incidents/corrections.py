@@ -95,9 +95,14 @@ def _apply(
         "incident",
         inc.id,
         inc.unit_id,
-        before={"version": before_version, **{k: _shown(k, o) for k, (o, _) in changed.items()}},
-        after={"version": inc.version, **{k: _shown(k, v) for k, (_, v) in changed.items()}},
-        diff={"reason": reason} if reason else None,
+        diff={
+            "before": {
+                "version": before_version,
+                **{k: _shown(k, o) for k, (o, _) in changed.items()},
+            },
+            "after": {"version": inc.version, **{k: _shown(k, v) for k, (_, v) in changed.items()}},
+            "reason": reason,
+        },
         actor=actor,
     )
 

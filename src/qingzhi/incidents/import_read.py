@@ -1,8 +1,9 @@
 """Reading a CAD export's rows: CSV (plain or gzipped) or Excel .xlsx, streamed.
 
 The encoding is the mapping's (``encoding = "gb18030"``) or, when it names none, detected from
-the start of the file (UTF-8 with or without BOM when it decodes as such, else what
-charset-normalizer finds: GB18030 for most Chinese exports). A byte the encoding cannot decode
+the start of the file (UTF-8 with or without BOM when it decodes as such but for at most a few
+stray bytes — 10, or 1 % of its non-ASCII bytes —, else GB18030 when it decodes as such to
+mostly hanzi (China's exports), else what charset-normalizer finds). A byte the encoding cannot decode
 does not stop the file: its row is reported (file, row, ``bad_encoding``, the bytes shown) and
 the reading goes on. A row with fewer or more cells than the header is reported as a short or
 long row, never read with its cells shifted. Excel cells keep their types (a date cell is a
@@ -70,12 +71,24 @@ class Source:
             sample = raw.read(SAMPLE_BYTES)
         if sample.startswith(codecs.BOM_UTF8):
             return "utf-8-sig"
-        try:
-            sample.decode("utf-8")
+        # UTF-8 when the sample decodes as such but for a few stray bytes (they are reported by
+        # row): a legacy encoding fails UTF-8 on nearly every non-ASCII character.
+        utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        invalid = utf8.decode(sample, final=False).count("\ufffd")
+        high = sum(1 for b in sample if b >= 0x80)
+        if invalid <= max(10, high // 100):
             return "utf-8-sig"
-        except UnicodeDecodeError as exc:
-            if exc.start >= len(sample) - 4:  # a character cut at the sample's end
-                return "utf-8-sig"
+        # Chinese exports first: GB18030 when the sample decodes as it to mostly hanzi.
+        try:  # incrementally: a character cut at the sample's end is not an error
+            text = codecs.getincrementaldecoder("gb18030")().decode(sample, final=False)
+        except UnicodeDecodeError:
+            text = ""
+        wide = [c for c in text if ord(c) >= 0x80]
+        if wide and sum(
+            "\u3000" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef" for c in wide
+        ) >= 0.9 * len(wide):
+            log.info("%s: encoding detected as gb18030", self.path.name)
+            return "gb18030"
         from charset_normalizer import from_bytes
 
         best = from_bytes(sample).best()

@@ -219,7 +219,9 @@ class TimeRule:
             except (OverflowError, OSError, ValueError):
                 raise TimeError(f"纪元时间 {number} 超出范围") from None
         if self.excel and 0 < number < 2_958_466:
-            return self._localise(_EXCEL_EPOCH + dt.timedelta(days=number), None, flags)
+            # a serial day number, to the millisecond (its float carries noise below that)
+            ms = round(number * 86_400_000)
+            return self._localise(_EXCEL_EPOCH + dt.timedelta(milliseconds=ms), None, flags)
         raise TimeError(f"数值 {number} 不是时间（映射未设 epoch 或 excel）")
 
     def _from_parts(self, row: Row, flags: Callable[[str], None] | None) -> dt.datetime:

@@ -192,7 +192,7 @@ def to_item(
             raise _FieldError("cancelled", f"须为 是/否（1/0、true/false），而非 {flag_text!r}")
         record["cancelled"] = flag_text in _YES
     status_text = (g["status"](row) or "").strip()
-    if status_text or mapping.statuses:
+    if status_text or mapping.statuses or mapping.default_status:
         status = mapping.statuses.get(status_text, mapping.default_status)
         if status is None:
             raise _FieldError(

@@ -1,12 +1,14 @@
 """Data completeness: the days of a record that look missing rather than quiet.
 
 An export may be a sample (the first days of each month) or lose days to an outage; a trend read
-over such a gap reports a fall that is only missing data. A day is flagged when it has no call at
-all inside the record's span (``no_calls``), or when its count is below ``ratio`` (default a
-quarter) of the usual count for that day: the median of the same weekday over the ``weeks``
-weeks either side (weekly rhythm kept; the median ignores the other gaps while they are
-fewer than half), and that usual count is at least ``min_usual`` (a day of 1 call where 3 are
-usual is noise, not a gap). A robust baseline of this kind is the usual screen for missing
+over such a gap reports a fall that is only missing data. A day inside the record's span is flagged
+when its count is below ``ratio`` (default a quarter) of the usual count for that day —
+``no_calls`` when it has none, ``far_below`` otherwise — and that usual count is at least
+``min_usual`` (4: a day without calls where 2 are usual happens; where 4 are usual its Poisson
+chance is under 2 %). The usual count is the median of the same weekday over the ``weeks``
+weeks either side, counting only days that have calls (so other gaps, even most of them, do
+not pull it down; weekly rhythm kept), or, when none of them has calls (a sampled export with
+weeks missing), the median of all days with calls. A robust baseline of this kind is the usual screen for missing
 data in count series (e.g. the "expected count" checks of surveillance systems, Farrington et
 al. 1996, use the same weeks of past years); no model is fitted.
 
@@ -53,21 +55,20 @@ def gaps(
     if not daily:
         return []
     first, last = min(daily), max(daily)
+    overall = float(median([c for c in daily.values() if c > 0] or [0]))
     out: list[DayGap] = []
     day = first
     one = dt.timedelta(days=1)
     while day <= last:
         count = daily.get(day, 0)
         neighbours = [
-            daily.get(day + dt.timedelta(weeks=k), 0)
+            c
             for k in range(-weeks, weeks + 1)
-            if k != 0 and first <= day + dt.timedelta(weeks=k) <= last
+            if k != 0 and (c := daily.get(day + dt.timedelta(weeks=k), 0)) > 0
         ]
-        usual = float(median(neighbours)) if neighbours else 0.0
-        if count == 0 and (usual >= 1 or not neighbours):
-            out.append(DayGap(day, 0, usual, "no_calls"))
-        elif usual >= min_usual and count < ratio * usual:
-            out.append(DayGap(day, count, usual, "far_below"))
+        usual = float(median(neighbours)) if neighbours else overall
+        if usual >= min_usual and count < ratio * usual:
+            out.append(DayGap(day, count, usual, "no_calls" if count == 0 else "far_below"))
         day += one
     return out
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from qingzhi.cli import app
 from qingzhi.config import get_settings
@@ -49,7 +49,7 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
     return data, mapping
 
 
-def _run(*args: str) -> object:
+def _run(*args: str) -> Result:
     return runner.invoke(app, ["import", "incidents", *args])
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,7 +20,7 @@ from qingzhi.config import Settings
 from qingzhi.demo import cad_export
 from qingzhi.errors import ValidationFailed
 from qingzhi.incidents import intake
-from qingzhi.incidents.importer import Mapping, check_file, import_file
+from qingzhi.incidents.importer import ImportSummary, Mapping, check_file, import_file
 from qingzhi.incidents.models import Incident
 from qingzhi.org.models import Bureau
 from qingzhi.store.db import Database
@@ -44,8 +45,10 @@ def _row(ident: str, date: str, time: str, response: str, **over: str) -> list[s
     cells = dict(
         zip(
             cad_export.HEADER,
-            [date, time, "100 MAIN ST", "78201", "Property Crime", "Theft", "NORTH", "N1", ident]
-            + ["30.05", "107.05", response],
+            [
+                *(date, time, "100 MAIN ST", "78201", "Property Crime", "Theft", "NORTH", "N1"),
+                *(ident, "30.05", "107.05", response),
+            ],
             strict=True,
         )
     )
@@ -53,7 +56,7 @@ def _row(ident: str, date: str, time: str, response: str, **over: str) -> list[s
     return [cells[h] for h in cad_export.HEADER]
 
 
-def _import(db: Database, path: Path, mapping: Mapping, **kw: object) -> object:
+def _import(db: Database, path: Path, mapping: Mapping, **kw: Any) -> ImportSummary:
     return import_file(
         db=db, actor=system_actor(), settings=Settings(), path=path, mapping=mapping, **kw
     )
@@ -137,7 +140,7 @@ def test_midnight_hour_without_ampm_is_resolved_by_the_second_column(
 
 def test_twelve_hour_format_without_a_resolving_column_is_refused(tmp_path: Path) -> None:
     text = cad_export.MAPPING.replace(
-        ', resolve_by = { column = "ResponseDate", epoch = "ms" }', ""
+        'received_at.resolve_by = { column = "ResponseDate", epoch = "ms" }', ""
     )
     with pytest.raises(ValidationFailed) as exc:
         _mapping(tmp_path, text)

@@ -8,7 +8,8 @@ when its count is below ``ratio`` (default a quarter) of the usual count for tha
 chance is under 2 %). The usual count is the median of the same weekday over the ``weeks``
 weeks either side, counting only days that have calls (so other gaps, even most of them, do
 not pull it down; weekly rhythm kept), or, when none of them has calls (a sampled export with
-weeks missing), the median of all days with calls. A robust baseline of this kind is the usual screen for missing
+weeks missing), the median of all days with calls. A robust baseline of this kind is the usual
+screen for missing
 data in count series (e.g. the "expected count" checks of surveillance systems, Farrington et
 al. 1996, use the same weeks of past years); no model is fitted.
 

@@ -54,7 +54,9 @@ id_prefix = "SA-"
 
 [fields]
 source_id = "IncidentNumber"
-received_at = { columns = ["Date", "Time"], formats = ["%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M:%S"], resolve_by = { column = "ResponseDate", epoch = "ms" } }
+received_at.columns = ["Date", "Time"]
+received_at.formats = ["%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M:%S"]
+received_at.resolve_by = { column = "ResponseDate", epoch = "ms" }
 category = "Category"
 source_type = "ProblemType"
 source_district = "PatrolDistrict"

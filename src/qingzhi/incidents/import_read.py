@@ -3,7 +3,8 @@
 The encoding is the mapping's (``encoding = "gb18030"``) or, when it names none, detected from
 the start of the file (UTF-8 with or without BOM when it decodes as such but for at most a few
 stray bytes — 10, or 1 % of its non-ASCII bytes —, else GB18030 when it decodes as such to
-mostly hanzi (China's exports), else what charset-normalizer finds). A byte the encoding cannot decode
+mostly hanzi (China's exports), else what charset-normalizer finds). A byte the encoding cannot
+decode
 does not stop the file: its row is reported (file, row, ``bad_encoding``, the bytes shown) and
 the reading goes on. A row with fewer or more cells than the header is reported as a short or
 long row, never read with its cells shifted. Excel cells keep their types (a date cell is a

@@ -102,8 +102,9 @@ def clock(local: dt.datetime, with_ampm: bool) -> str:
     return f"{text} {'AM' if local.hour < 12 else 'PM'}" if with_ampm else text
 
 
-def rows(n: int, shape: Shape, *, seed: int = 16) -> list[list[str]]:
-    """``n`` messy rows (unordered; 72 % without AM/PM; a few empty ids and placeholders)."""
+def rows(n: int, shape: Shape, *, seed: int = 16, first: int = 0) -> list[list[str]]:
+    """``n`` messy rows (unordered; 72 % without AM/PM; a few empty ids and placeholders);
+    ``first`` numbers their ids after an earlier part's."""
     rng = np.random.default_rng(seed)
     tz = ZoneInfo(shape.timezone)
     start = dt.datetime.combine(shape.start, dt.time(), tzinfo=tz).timestamp()
@@ -123,7 +124,7 @@ def rows(n: int, shape: Shape, *, seed: int = 16) -> list[list[str]]:
         problems = CATEGORIES[cat]
         problem = problems[sub_of[k] % len(problems)]
         district = DISTRICTS[int(k) % 4]
-        ident = f"SAPD{26000000 + int(k)}"
+        ident = f"SAPD{26000000 + first + int(k)}"
         lon, lat = f"{lons[k]:.6f}", f"{lats[k]:.6f}"
         if k % 50_000 == 7:
             ident = ""  # an empty id
@@ -148,12 +149,20 @@ def rows(n: int, shape: Shape, *, seed: int = 16) -> list[list[str]]:
     return out
 
 
-def write(path: Path, table: list[list[str]], *, bad_byte_rows: tuple[int, ...] = ()) -> None:
-    """Write rows as a UTF-8 CSV (gzipped if ``path`` ends .gz); the rows at the positions
-    ``bad_byte_rows`` get a byte that is not UTF-8 in their address."""
+def write(
+    path: Path,
+    table: list[list[str]],
+    *,
+    bad_byte_rows: tuple[int, ...] = (),
+    append: bool = False,
+) -> None:
+    """Write rows as a UTF-8 CSV (gzipped if ``path`` ends .gz; ``append`` adds rows to it
+    without a header); the rows at the positions ``bad_byte_rows`` get a byte that is not UTF-8
+    in their address."""
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "wb") as fh:
-        fh.write((",".join(HEADER) + "\r\n").encode())
+    with opener(path, "ab" if append else "wb") as fh:
+        if not append:
+            fh.write((",".join(HEADER) + "\r\n").encode())
         bad = set(bad_byte_rows)
         lines = []
         for i, cells in enumerate(table):

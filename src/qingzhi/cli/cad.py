@@ -32,6 +32,7 @@ from qingzhi.config import get_settings
 from qingzhi.errors import QingzhiError
 from qingzhi.incidents.importer import ImportSummary, Mapping, Place, check_file, import_file
 from qingzhi.incidents.importer import load_place as _load_place
+from qingzhi.org.service.place import apply_place
 from qingzhi.runtime import tune_gc
 
 log = logging.getLogger(__name__)
@@ -149,12 +150,12 @@ def import_incidents(
 ) -> None:
     """Import CAD/110 exports: checked whole first, then loaded in time order (idempotent)."""
     tune_gc()
-    settings = get_settings()
+    db = migrated_database()
+    settings = apply_place(get_settings(), db)  # the place's time zone for naive times
     try:
-        parsed = Mapping.load(mapping)
+        parsed = Mapping.load(mapping, default_timezone=settings.timezone)
     except QingzhiError as exc:
         _fail(exc)
-    db = migrated_database()
     place: Place = _load_place(db, parsed)
     summaries: list[ImportSummary] = []
     with Progress(

@@ -21,6 +21,7 @@ from qingzhi.cli.common import console, err
 from qingzhi.cli.common import database as _database
 from qingzhi.cli.common import fail as _fail
 from qingzhi.cli.hotspot import hotspot_app
+from qingzhi.cli.place import place_app  # county: place setup (issue 16)
 from qingzhi.config import get_settings
 from qingzhi.errors import QingzhiError
 from qingzhi.org import exchange
@@ -46,6 +47,7 @@ for sub, name in (
 ):
     app.add_typer(sub, name=name)
 app.add_typer(hotspot_app, name="hotspot")
+app.add_typer(place_app, name="place")  # county (issue 16)
 
 
 @app.callback()

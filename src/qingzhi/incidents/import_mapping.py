@@ -184,8 +184,9 @@ class Mapping:
     default_status: str | None = None
 
     @classmethod
-    def load(cls, path: Path) -> Mapping:
-        """Read and check a mapping file; errors name the bad key."""
+    def load(cls, path: Path, *, default_timezone: str = "Asia/Shanghai") -> Mapping:
+        """Read and check a mapping file; errors name the bad key. Naive times are in the
+        mapping's ``source.timezone``, else ``default_timezone`` (the place's)."""
         if not path.exists() and (MAPPINGS_DIR / path.name).exists():
             path = MAPPINGS_DIR / path.name
         try:
@@ -196,7 +197,7 @@ class Mapping:
         source, fields = doc.get("source", {}), doc.get("fields", {})
         loc, cats = doc.get("location", {}), doc.get("categories", {})
         try:
-            tz = ZoneInfo(source.get("timezone", "Asia/Shanghai"))
+            tz = ZoneInfo(source.get("timezone", default_timezone))
         except (ZoneInfoNotFoundError, ValueError):
             raise ValidationFailed.field("source.timezone", "未知时区") from None
         dst = str(source.get("dst", "earlier"))

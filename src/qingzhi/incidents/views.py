@@ -137,7 +137,8 @@ def incident_query(
     needs_review: bool | None = None,
     sort: str = "-received_at",
 ) -> query.IncidentQuery:
-    """The query's filters from the request's parameters (naive times are Beijing time)."""
+    """The query's filters from the request's parameters (naive times are in the place's time
+    zone: ``settings.timezone``, the bureau's from ``qingzhi place init``)."""
     tz = settings_of(request).timezone
     near_pt = None
     if near:

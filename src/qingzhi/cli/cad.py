@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import logging
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.progress import (
@@ -81,7 +82,7 @@ class _Bar:
         self.progress.update(self.tasks[phase], completed=done, total=total)
 
 
-def _report(summary: ImportSummary, *, check: bool) -> None:
+def _report(summary: ImportSummary, *, check: bool, tz: ZoneInfo) -> None:
     console.print(
         f"[bold]{summary.file}[/bold]（编码 {summary.encoding}）：共 {summary.rows} 行，"
         f"合格 {summary.good}，错误行 {summary.bad_rows}"
@@ -94,9 +95,11 @@ def _report(summary: ImportSummary, *, check: bool) -> None:
     if summary.unused_columns:
         console.print(f"  未使用的列：{', '.join(summary.unused_columns)}")
     if summary.first and summary.last:
+        first, last = (t.astimezone(tz).isoformat(sep=" ") for t in (summary.first, summary.last))
+        order = "导入时按时间排序写入" if check else "已按时间排序写入"
         console.print(
-            f"  时间范围：{summary.first.isoformat()} — {summary.last.isoformat()}"
-            + ("" if summary.in_order else "（行未按时间排序：已按时间排序后写入）")
+            f"  时间范围（{tz.key}）：{first} — {last}"
+            + ("" if summary.in_order else f"（行未按时间排序：{order}）")
         )
     if summary.by_mapping:
         parts = [f"{k} {v}" for k, v in summary.by_mapping.most_common()]
@@ -193,7 +196,7 @@ def import_incidents(
                 _fail(exc)
             summaries.append(summary)
     for summary in summaries:
-        _report(summary, check=check)
+        _report(summary, check=check, tz=parsed.timezone)
     errors = [e for s in summaries for r in s.rejected.values() for e in r.errors]
     for e in errors[:20]:
         err.print(f"  {e.file} 第{e.row}行 {e.field} [{e.type}]：{e.reason}")

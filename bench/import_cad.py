@@ -13,8 +13,9 @@ written once; then, each in a child process of its own (so that its peak memory 
   organisation over the points' box (the check, then the good rows sorted by time through the
   intake: routing, repeat linking, lifecycle events, audit).
 
-Each prints rows/s, its ratio to the baseline's and its peak resident memory (ru_maxrss). The
-machine is shared: absolute figures move with other jobs; the ratios move less.
+Each prints rows/s (wall clock, and per second of its own CPU: on a shared machine the wall
+clock mostly measures the other jobs), its ratio to the baseline's and its peak resident memory
+(ru_maxrss). The machine is shared: absolute figures move with other jobs; the ratios move less.
 
     PYTHONPATH=src .venv/bin/python bench/import_cad.py [--rows 700000] [--skip read,check]
         [--dir DIR]
@@ -126,7 +127,9 @@ def phase(name: str, path: Path, mapping_path: Path, url: str) -> dict[str, floa
         out["bad"] = summary.bad_rows
         out["clock12"] = summary.flags["clock12"]
     out["seconds"] = time.perf_counter() - start
-    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out["cpu"] = usage.ru_utime + usage.ru_stime  # this process's CPU (the machine is shared)
+    out["peak_mb"] = usage.ru_maxrss / 1024
     return out
 
 
@@ -174,8 +177,10 @@ def main() -> None:
         extra = f", {int(r['bad'])} bad rows" if "bad" in r else ""
         if "created" in r:
             extra += f", {int(r['created']):,} created"
+        cpu_rate = r["rows"] / r["cpu"] if r.get("cpu") else 0.0
         print(
             f"{name:>6}: {int(r['rows']):,} rows in {r['seconds']:.1f} s = {rate:,.0f} rows/s"
+            f" ({r.get('cpu', 0):.1f} s of CPU: {cpu_rate:,.0f} rows per CPU second)"
             f"{ratio}; peak {r['peak_mb']:.0f} MB{extra}"
         )
 

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+from numpy.typing import NDArray
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 from shapely.geometry.base import BaseGeometry
@@ -142,6 +142,71 @@ def timezone_at(lon: float, lat: float) -> str:
     return str(tzfpy.get_tz(lon, lat))
 
 
+def district_polygons(
+    xy: NDArray[np.float64], names: Sequence[str], clip: BaseGeometry | None = None
+) -> tuple[dict[str, BaseGeometry], BaseGeometry]:
+    """One polygon per district (in the points' metres) tiling ``clip`` (default the points'
+    convex hull), and that area. Deterministic:
+
+    1. the points are reduced to their distinct places, each labelled with the district most of
+       its points name (ties: the first name alphabetically);
+    2. the Voronoi cells of those places, clipped to the area, are dissolved by district (a
+       coverage union: the cells tile the area, so the result does too);
+    3. a stray piece of a district (any part but its largest) joins the neighbour it shares the
+       longest border with, so that each district is one polygon and they still tile the area.
+    """
+    hoods = sorted(set(names))
+    if not hoods or len(xy) < 3:
+        raise ValidationFailed.field("district", "须有至少三个带辖区名的警情点")
+    index = {h: i for i, h in enumerate(hoods)}
+    points, inverse = np.unique(xy, axis=0, return_inverse=True)
+    counts = np.zeros((len(points), len(hoods)), dtype=np.int64)
+    np.add.at(counts, (inverse.ravel(), np.array([index[n] for n in names])), 1)
+    label = counts.argmax(axis=1)  # ties: the first name alphabetically
+
+    cloud = shapely.multipoints(points)
+    area = shapely.convex_hull(cloud) if clip is None else clip
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(cloud, extend_to=area.buffer(1_000.0), ordered=True)
+    )
+    cells = shapely.intersection(cells, area)
+    parts: list[tuple[int, BaseGeometry]] = []
+    for i in range(len(hoods)):
+        dissolved = shapely.coverage_union_all(cells[label == i])
+        parts.extend((i, p) for p in shapely.get_parts(dissolved) if not p.is_empty)
+    return _join_strays(hoods, parts), area
+
+
+def _join_strays(hoods: Sequence[str], parts: list[tuple[int, BaseGeometry]]) -> dict[str, Any]:
+    """Keep each neighbourhood's largest part; any other part joins its longest-border neighbour."""
+    largest: dict[int, int] = {}
+    for k, (i, p) in enumerate(parts):
+        if i not in largest or p.area > parts[largest[i]][1].area:
+            largest[i] = k
+    owner = [i for i, _ in parts]
+    keep = set(largest.values())
+    geoms = np.array([p for _, p in parts], dtype=object)
+    tree = shapely.STRtree(geoms)
+    # Smallest strays first, so that a stray inside another stray follows it.
+    for k in sorted(set(range(len(parts))) - keep, key=lambda k: parts[k][1].area):
+        stray = parts[k][1]
+        best, best_len = None, 0.0
+        for j in tree.query(stray, predicate="intersects").tolist():
+            if j == k or owner[j] == owner[k]:
+                continue
+            shared = float(stray.boundary.intersection(parts[j][1].boundary).length)
+            if shared > best_len:
+                best, best_len = j, shared
+        if best is not None:
+            owner[k] = owner[best]
+    out: dict[str, Any] = {}
+    for i, h in enumerate(hoods):
+        members = [parts[k][1] for k in range(len(parts)) if owner[k] == i]
+        if members:
+            out[h] = shapely.coverage_union_all(np.array(members, dtype=object))
+    return out
+
+
 def derive_jurisdictions(
     lon: Sequence[float] | np.ndarray,
     lat: Sequence[float] | np.ndarray,
@@ -152,8 +217,9 @@ def derive_jurisdictions(
     seed: int = 16,
 ) -> dict[str, BaseGeometry]:
     """Each district's area (WGS-84) from its calls' points: Voronoi cells in ``crs_name``,
-    dissolved by district and clipped to ``boundary``; at most ``MAX_VORONOI_POINTS`` points,
-    drawn evenly at random, duplicates dropped."""
+    dissolved by district and clipped to ``boundary`` (``district_polygons``, what the
+    Vancouver demo derives its neighbourhoods with); at most ``MAX_VORONOI_POINTS`` points,
+    drawn evenly at random."""
     x = np.asarray(lon, dtype=float)
     y = np.asarray(lat, dtype=float)
     d = np.asarray(districts, dtype=object)
@@ -167,21 +233,14 @@ def derive_jurisdictions(
     to_m = Transformer.from_crs("EPSG:4326", crs_name, always_xy=True)
     to_deg = Transformer.from_crs(crs_name, "EPSG:4326", always_xy=True)
     mx, my = to_m.transform(x, y)
-    _, first = np.unique(np.round(np.column_stack([mx, my]), 1), axis=0, return_index=True)
-    mx, my, d = mx[first], my[first], d[first]
-    points = shapely.points(mx, my)
     area = shapely.transform(boundary, lambda xy: np.column_stack(to_m.transform(*xy.T)))
-    cells = shapely.voronoi_polygons(shapely.multipoints(points), extend_to=area, ordered=True)
-    parts: dict[str, list[BaseGeometry]] = defaultdict(list)
-    for name, cell in zip(d.tolist(), shapely.get_parts(cells), strict=True):
-        parts[str(name)].append(cell)
-    out = {}
-    for name, group in sorted(parts.items()):
-        merged = shapely.intersection(shapely.union_all(group), area)
-        if merged.is_empty:
-            continue
-        out[name] = shapely.make_valid(
-            shapely.transform(merged, lambda xy: np.column_stack(to_deg.transform(*xy.T)))
+    polygons, _ = district_polygons(np.column_stack([mx, my]), [str(n) for n in d], area)
+    out = {
+        name: shapely.make_valid(
+            shapely.transform(geom, lambda xy: np.column_stack(to_deg.transform(*xy.T)))
         )
+        for name, geom in polygons.items()
+        if not geom.is_empty
+    }
     log.info("derived %d jurisdictions from %d points", len(out), len(mx))
     return out

@@ -18,7 +18,7 @@ clock mostly measures the other jobs), its ratio to the baseline's and its peak 
 (ru_maxrss). The machine is shared: absolute figures move with other jobs; the ratios move less.
 
     PYTHONPATH=src .venv/bin/python bench/import_cad.py [--rows 700000] [--skip read,check]
-        [--dir DIR]
+        [--dir DIR] [--workers N]
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def setup_db(url: str) -> None:
     db.dispose()
 
 
-def phase(name: str, path: Path, mapping_path: Path, url: str) -> dict[str, float]:
+def phase(name: str, path: Path, mapping_path: Path, url: str, workers: int) -> dict[str, float]:
     """Run one phase in this process; its rows, seconds and peak memory."""
     from qingzhi.runtime import tune_gc
 
@@ -110,7 +110,7 @@ def phase(name: str, path: Path, mapping_path: Path, url: str) -> dict[str, floa
 
         mapping = Mapping.load(mapping_path)
         if name == "check":
-            summary = check_file(path=path, mapping=mapping)
+            summary = check_file(path=path, mapping=mapping, workers=workers)
         else:
             db = Database(url)
             summary = import_file(
@@ -120,6 +120,7 @@ def phase(name: str, path: Path, mapping_path: Path, url: str) -> dict[str, floa
                 path=path,
                 mapping=mapping,
                 place=load_place(db, mapping),
+                workers=workers,
             )
             db.dispose()
             out["created"] = summary.created
@@ -128,7 +129,8 @@ def phase(name: str, path: Path, mapping_path: Path, url: str) -> dict[str, floa
         out["clock12"] = summary.flags["clock12"]
     out["seconds"] = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    out["cpu"] = usage.ru_utime + usage.ru_stime  # this process's CPU (the machine is shared)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # check workers, when any
+    out["cpu"] = usage.ru_utime + usage.ru_stime + children.ru_utime + children.ru_stime
     out["peak_mb"] = usage.ru_maxrss / 1024
     return out
 
@@ -139,6 +141,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=700_000)
     parser.add_argument("--skip", default="", help="phases to skip: read,check,import")
     parser.add_argument("--dir", type=Path, default=None, help="keep the files here")
+    parser.add_argument("--workers", type=int, default=1, help="check processes (check_file)")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     args = parser.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="qingzhi-bench-cad-"))
@@ -146,7 +149,7 @@ def main() -> None:
     path, mapping_path = work / f"cad_{args.rows}.csv", work / "cad.toml"
     url = f"sqlite:///{work / 'bench.db'}"
     if args.phase:
-        print(json.dumps(phase(args.phase, path, mapping_path, url)))
+        print(json.dumps(phase(args.phase, path, mapping_path, url, args.workers)))
         return
     from qingzhi.demo import cad_export
 
@@ -167,6 +170,7 @@ def main() -> None:
             (work / "bench.db").unlink(missing_ok=True)
             setup_db(url)
         cmd = [sys.executable, __file__, "--rows", str(args.rows), "--dir", str(work)]
+        cmd += ["--workers", str(args.workers)]
         done = subprocess.run([*cmd, "--phase", name], check=True, capture_output=True, text=True)
         results[name] = r = json.loads(done.stdout.strip().splitlines()[-1])
         rate = r["rows"] / r["seconds"]

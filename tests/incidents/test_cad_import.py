@@ -344,3 +344,30 @@ def test_update_applies_a_changed_row_as_a_new_version(
     assert (diff["before"]["version"], diff["after"]["version"]) == (1, 2)
     again = _import(db, path, mapping, update=True)
     assert again.updated == 0 and _incident(db, "SA-V1").version == 2
+
+
+def test_a_check_in_worker_processes_finds_what_one_process_finds(
+    db: Database, org: Org, tmp_path: Path
+) -> None:
+    path = tmp_path / "c.csv"
+    cad_export.write(path, cad_export.rows(5000, SHAPE, seed=8), bad_byte_rows=(17,))
+    mapping = _mapping(tmp_path)
+    one = check_file(path=path, mapping=mapping)
+    two = check_file(path=path, mapping=mapping, workers=2)
+    assert two.rows == one.rows == 5000 and two.good == one.good
+    assert [(e.row, e.field, e.type) for e in two.errors] == [
+        (e.row, e.field, e.type) for e in one.errors
+    ]
+    assert (two.by_mapping, two.to_default, two.flags) == (
+        one.by_mapping,
+        one.to_default,
+        one.flags,
+    )
+    assert (two.first, two.last, two.in_order, two.days) == (
+        one.first,
+        one.last,
+        one.in_order,
+        one.days,
+    )
+    loaded = _import(db, path, mapping, workers=2)
+    assert loaded.created == one.good and rows(db, Incident) == one.good

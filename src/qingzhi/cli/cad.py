@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -82,6 +83,13 @@ class _Bar:
         self.progress.update(self.tasks[phase], completed=done, total=total)
 
 
+def _workers_for(path: Path) -> int:
+    """Processes for checking a file: one for a small file, else the cores (at most 4)."""
+    if path.stat().st_size < 8_000_000:
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def _report(summary: ImportSummary, *, check: bool, tz: ZoneInfo) -> None:
     console.print(
         f"[bold]{summary.file}[/bold]（编码 {summary.encoding}）：共 {summary.rows} 行，"
@@ -147,6 +155,9 @@ def import_incidents(
         None, "--max-errors", help="错误行超过此数则不写入（退出码 3）"
     ),
     limit: int | None = typer.Option(None, "--limit", help="每个文件最多读取的行数"),
+    workers: int | None = typer.Option(
+        None, "--workers", help="检查所用进程数（默认：大文件用 CPU 核数，至多 4）"
+    ),
     errors_out: Path | None = typer.Option(
         None, "--errors", help="把每个错误行（整行、文件、行号、字段、原因代码）写入此 CSV"
     ),
@@ -173,10 +184,16 @@ def import_incidents(
     ) as bar:
         for path in files:
             progress = _Bar(bar, path.name)
+            n_workers = workers if workers is not None else _workers_for(path)
             try:
                 if check:
                     summary = check_file(
-                        path=path, mapping=parsed, place=place, progress=progress, limit=limit
+                        path=path,
+                        mapping=parsed,
+                        place=place,
+                        progress=progress,
+                        limit=limit,
+                        workers=n_workers,
                     )
                 else:
                     summary = import_file(
@@ -190,6 +207,7 @@ def import_incidents(
                         limit=limit,
                         max_errors=max_errors,
                         update=update,
+                        workers=n_workers,
                     )
             except QingzhiError as exc:
                 bar.stop()

@@ -26,15 +26,13 @@ import heapq
 import logging
 import pickle
 import tempfile
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import shapely
 from pydantic import ValidationError
-from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
 from qingzhi.analysis.completeness import DayGap, gaps
@@ -44,20 +42,26 @@ from qingzhi.errors import RowError
 from qingzhi.incidents import corrections, intake
 from qingzhi.incidents.import_mapping import MAPPINGS_DIR, Mapping
 from qingzhi.incidents.import_read import BadRow, Source
-from qingzhi.incidents.import_times import TimeError
+from qingzhi.incidents.import_rows import Place, _FieldError, to_item
 from qingzhi.incidents.schemas import IncidentCreate, IncidentImport, Location
 from qingzhi.store.db import Database
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MAPPINGS_DIR", "ImportSummary", "Mapping", "check_file", "import_file", "to_item"]
+__all__ = [
+    "MAPPINGS_DIR",
+    "ImportSummary",
+    "Mapping",
+    "Place",
+    "check_file",
+    "import_file",
+    "load_place",
+    "to_item",
+]
 
 BATCH = 5000
 RUN = 20_000  # rows per sorted run on disk
 _CHUNK = 500  # rows per pickle in a run
-_YES = frozenset({"1", "true", "yes", "y", "是"})
-_NO = frozenset({"0", "false", "no", "n", "否"})
-_NEAR_ZERO = 1.0  # degrees (or metres, for projected input) around 0/0: a placeholder
 
 Progress = Callable[[str, int, int | None], None]  # (phase, done, total)
 
@@ -104,155 +108,6 @@ class ImportSummary:
         return gaps(dict(self.days))
 
 
-class _FieldError(ValueError):
-    def __init__(self, field: str, reason: str, code: str = "value_error") -> None:
-        super().__init__(reason)
-        self.field = field
-        self.code = code
-
-
-@dataclass
-class Place:
-    """What the rows are checked against: the place's boundary (WGS-84), buffered."""
-
-    boundary: BaseGeometry | None = None
-
-    @classmethod
-    def of(cls, boundary_geojson: str | None, buffer_m: float) -> Place:
-        """The place from the bureau's stored boundary (None: no boundary check)."""
-        if not boundary_geojson:
-            return cls()
-        geom = shapely.from_geojson(boundary_geojson)
-        if buffer_m > 0:
-            geom = geom.buffer(buffer_m / 111_000.0)
-        shapely.prepare(geom)
-        return cls(geom)
-
-
-def to_item(
-    row: dict[str, Any],
-    mapping: Mapping,
-    occurrence: int = 1,
-    *,
-    place: Place | None = None,
-    flags: Counter[str] | None = None,
-) -> IncidentImport:
-    """One row as an intake item (raises _FieldError or ValidationError naming the field).
-
-    ``occurrence`` numbers rows whose hashed id repeats in a file: an export without record ids
-    can hold identical rows that are separate records."""
-    g = mapping.get
-
-    def flag(name: str) -> None:
-        if flags is not None:
-            flags[name] += 1
-
-    raw_cat = (g["category"](row) or "").strip()
-    cat = mapping.categories.get(raw_cat)
-    if cat is None:
-        cat = mapping.default_category
-        if cat is None:
-            raise _FieldError(
-                "category", f"类别 {raw_cat!r} 不在映射中，且无 default", "unknown_category"
-            )
-    times: dict[str, Any] = {}
-    for name, rule in mapping.times.items():
-        try:
-            value = rule.read(row, flag)
-        except TimeError as exc:
-            raise _FieldError(name, f"无法解析时间：{exc}", exc.code) from None
-        if value is None and name == "received_at":
-            raise _FieldError(name, "时间为空", "missing_time")
-        if value is not None:
-            times[name] = value
-    location = _location(row, mapping, place, flag)
-    sid = g["source_id"](row)
-    if not sid or not sid.strip():
-        raise _FieldError("source_id", "缺少警情编号", "missing_id")
-    if mapping.hashed_id:
-        sid = f"{sid}-{occurrence}"
-    record: dict[str, Any] = {
-        "source_id": mapping.id_prefix + sid.strip(),
-        "category": cat[0],
-        "subtype": cat[1] or (g["subtype"](row) or None),
-        "description": (g["description"](row) or "")[:4000],
-        "address": (g["address"](row) or "")[:500],
-        "caller_phone": (g["caller_phone"](row) or None),
-        "location": location,
-        "priority": _priority(g["priority"](row), mapping),
-        **times,  # lifecycle times replayed by the schema (``lifecycle.history``)
-    }
-    for name in ("source_type", "source_district", "source_beat"):
-        text = (g[name](row) or "").strip()
-        if text:
-            record[name] = text[:100] if name == "source_type" else text[:64]
-    flag_text = (g["cancelled"](row) or "").strip().lower()
-    if flag_text:
-        if flag_text not in _YES and flag_text not in _NO:
-            raise _FieldError("cancelled", f"须为 是/否（1/0、true/false），而非 {flag_text!r}")
-        record["cancelled"] = flag_text in _YES
-    status_text = (g["status"](row) or "").strip()
-    if status_text or mapping.statuses or mapping.default_status:
-        status = mapping.statuses.get(status_text, mapping.default_status)
-        if status is None:
-            raise _FieldError(
-                "status", f"状态 {status_text!r} 不在 [statuses] 中，且无 default", "unknown_status"
-            )
-        if status == "cancelled":
-            record["cancelled"] = True
-        elif status == "closed":
-            record["closed"] = True
-    return IncidentImport.model_validate(record)
-
-
-def _priority(text: str | None, mapping: Mapping) -> Any:
-    text = (text or "").strip()
-    if mapping.priorities:
-        value = mapping.priorities.get(text, mapping.default_priority)
-        if value is None:
-            raise _FieldError(
-                "priority", f"等级 {text!r} 不在 [priorities] 中，且无 default", "unknown_priority"
-            )
-        return value
-    return text or 3  # validated by the schema (a bad cell names the field)
-
-
-def _location(
-    row: dict[str, Any], mapping: Mapping, place: Place | None, flag: Callable[[str], None]
-) -> dict[str, Any] | None:
-    g = mapping.get
-    xs, ys = (g["x"](row) or "").strip(), (g["y"](row) or "").strip()
-    if not xs or not ys:
-        flag("no_location")
-        return None
-    try:
-        x, y = float(xs), float(ys)
-    except ValueError:
-        raise _FieldError("x/y", f"坐标不是数：{xs!r}, {ys!r}", "bad_point") from None
-    if mapping.zero_is_missing and x == 0 and y == 0:
-        flag("no_location")
-        return None
-    reason = None
-    if abs(x) <= _NEAR_ZERO and abs(y) <= _NEAR_ZERO:
-        reason, code = f"坐标 ({xs}, {ys}) 在 0/0 附近，是占位点而非真实位置", "placeholder_point"
-    if mapping.transformer is not None:
-        lon, lat = mapping.transformer.transform(x, y)
-        out = {"lon": lon, "lat": lat, "datum": "wgs84"}
-    else:
-        lon, lat = x, y
-        out = {"lon": x, "lat": y, "datum": str(mapping.datum)}
-    boundary = place.boundary if place is not None else None
-    if reason is None and boundary is not None and not shapely.contains_xy(boundary, lon, lat):
-        reason, code = f"坐标 ({xs}, {ys}) 在本地辖区边界之外", "outside_boundary"
-    if reason is not None:
-        flag(code)
-        if mapping.placeholder == "error":
-            raise _FieldError("x/y", reason, code)
-        flag("point_dropped")
-        return None
-    return out
-
-
 _PACKED = tuple(n for n in IncidentImport.model_fields if n != "location")
 
 
@@ -283,8 +138,8 @@ class _Runs:
         self.files: list[IO[bytes]] = []
         self.buffer: list[tuple[dt.datetime, int, tuple[Any, ...]]] = []
 
-    def add(self, line: int, item: IncidentImport) -> None:
-        self.buffer.append((item.received_at, line, _pack(item)))
+    def add(self, line: int, at: dt.datetime, packed: tuple[Any, ...]) -> None:
+        self.buffer.append((at, line, packed))
         if len(self.buffer) >= RUN:
             self.flush()
 
@@ -319,6 +174,86 @@ class _Runs:
         self.files = []
 
 
+_Result = tuple[Any, ...]  # ("ok", line, at, raw category, packed) | ("bad", line, errors, cells)
+
+
+def _check_row(
+    line: int,
+    row: dict[str, Any],
+    occurrence: int,
+    mapping: Mapping,
+    place: Place | None,
+    flags: Counter[str],
+    file: str,
+) -> _Result:
+    """One row checked: its packed item, or its errors and cells."""
+    try:
+        item = to_item(row, mapping, occurrence, place=place, flags=flags)
+    except _FieldError as exc:
+        return ("bad", line, [RowError(file, line, exc.field, str(exc), exc.code)], row)
+    except ValidationError as exc:
+        return ("bad", line, RowError.of(exc, file=file, row=line), row)
+    raw_cat = (mapping.get["category"](row) or "").strip()
+    return ("ok", line, item.received_at, raw_cat, _pack(item))
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _start_worker(path: str, tz: str, boundary: str | None, buffer_m: float, file: str) -> None:
+    """A check worker's state: the mapping loaded again (its readers are closures) and the
+    place."""
+    _WORKER["mapping"] = Mapping.load(Path(path), default_timezone=tz)
+    _WORKER["place"] = Place.of(boundary, buffer_m)
+    _WORKER["file"] = file
+
+
+def _check_chunk(
+    chunk: list[tuple[int, dict[str, Any], int]],
+) -> tuple[list[_Result], Counter[str]]:
+    """A worker's share: the rows of a chunk checked, with the flags they raised."""
+    flags: Counter[str] = Counter()
+    mapping, place, file = _WORKER["mapping"], _WORKER["place"], _WORKER["file"]
+    out = [_check_row(n, row, occ, mapping, place, flags, file) for n, row, occ in chunk]
+    return out, flags
+
+
+class _Account:
+    """What the check learns from each row's result, in the file's order."""
+
+    def __init__(self, summary: ImportSummary, mapping: Mapping, runs: _Runs | None) -> None:
+        self.summary, self.runs = summary, runs
+        self.tz = mapping.timezone
+        self.categories = mapping.categories
+        self.last: dt.datetime | None = None
+
+    def add(self, result: _Result) -> None:
+        s = self.summary
+        if result[0] == "bad":
+            _reject(s, result[1], result[2], result[3])
+            return
+        _, line, at, raw_cat, packed = result
+        s.good += 1
+        if raw_cat in self.categories:
+            s.by_mapping[raw_cat] += 1
+        else:
+            s.by_mapping["default"] += 1
+            s.to_default[raw_cat] += 1
+        if self.last is not None and at < self.last:
+            s.in_order = False
+        self.last = at
+        if s.first is None or at < s.first:
+            s.first = at
+        if s.last is None or at > s.last:
+            s.last = at
+        s.days[at.astimezone(self.tz).date()] += 1
+        if self.runs is not None:
+            self.runs.add(line, at, packed)
+
+
+PARALLEL_CHUNK = 2000
+
+
 def check_file(
     *,
     path: Path,
@@ -326,69 +261,90 @@ def check_file(
     place: Place | None = None,
     progress: Progress | None = None,
     limit: int | None = None,
+    workers: int = 1,
     _runs: _Runs | None = None,
 ) -> ImportSummary:
     """Read a whole file and report what an import of it would find; writes nothing. A header
-    that lacks a column the mapping reads raises ValidationFailed before any row is read."""
+    that lacks a column the mapping reads raises ValidationFailed before any row is read.
+    ``workers`` > 1 checks the rows in that many processes (the file is still read, and its
+    results taken, in order here: the same summary as one process gives)."""
     source = Source(
         path, encoding=mapping.encoding, delimiter=mapping.delimiter, sheet=mapping.sheet
     )
     summary = ImportSummary(file=path.name, header=source.header, encoding=source.encoding)
     summary.unused_columns = mapping.check_header(source.header, path.name)
+    account = _Account(summary, mapping, _runs)
     seen: Counter[str] = Counter()
-    flags = summary.flags
-    tz = mapping.timezone
-    last_time: dt.datetime | None = None
-    cat_getter = mapping.get["category"]
-    categories = mapping.categories
-    for line, row in source.rows():
-        if limit is not None and summary.rows >= limit:
-            break
-        summary.rows += 1
-        if progress and summary.rows % 2000 == 0:
-            progress("check", source.done, source.size)
-        if isinstance(row, BadRow):
-            _reject(
-                summary,
-                line,
-                [RowError(path.name, line, row.field, row.reason, row.code)],
-                row.cells,
-            )
-            continue
-        occurrence = 1
-        if mapping.hashed_id:
-            key = mapping.get["source_id"](row) or ""
-            seen[key] += 1
-            occurrence = seen[key]
-        try:
-            item = to_item(row, mapping, occurrence, place=place, flags=flags)
-        except _FieldError as exc:
-            _reject(summary, line, [RowError(path.name, line, exc.field, str(exc), exc.code)], row)
-            continue
-        except ValidationError as exc:
-            _reject(summary, line, RowError.of(exc, file=path.name, row=line), row)
-            continue
-        summary.good += 1
-        raw_cat = (cat_getter(row) or "").strip()
-        if raw_cat in categories:
-            summary.by_mapping[raw_cat] += 1
-        else:
-            summary.by_mapping["default"] += 1
-            summary.to_default[raw_cat] += 1
-        at = item.received_at
-        if last_time is not None and at < last_time:
-            summary.in_order = False
-        last_time = at
-        if summary.first is None or at < summary.first:
-            summary.first = at
-        if summary.last is None or at > summary.last:
-            summary.last = at
-        summary.days[at.astimezone(tz).date()] += 1
-        if _runs is not None:
-            _runs.add(line, item)
+    source_id = mapping.get["source_id"]
+
+    def rows() -> Iterator[tuple[int, dict[str, Any], int]]:
+        for line, row in source.rows():
+            if limit is not None and summary.rows >= limit:
+                return
+            summary.rows += 1
+            if progress and summary.rows % 2000 == 0:
+                progress("check", source.done, source.size)
+            if isinstance(row, BadRow):
+                err = RowError(path.name, line, row.field, row.reason, row.code)
+                account.add(("bad", line, [err], row.cells))
+                continue
+            occurrence = 1
+            if mapping.hashed_id:
+                key = source_id(row) or ""
+                seen[key] += 1
+                occurrence = seen[key]
+            yield line, row, occurrence
+
+    if workers <= 1:
+        for line, row, occurrence in rows():
+            account.add(_check_row(line, row, occurrence, mapping, place, summary.flags, path.name))
+    else:
+        _check_parallel(rows(), account, mapping, place, workers, path.name)
     if progress:
         progress("check", source.size, source.size)
     return summary
+
+
+def _check_parallel(
+    rows: Iterator[tuple[int, dict[str, Any], int]],
+    account: _Account,
+    mapping: Mapping,
+    place: Place | None,
+    workers: int,
+    file: str,
+) -> None:
+    """The rows checked in ``workers`` processes, chunk by chunk, their results taken in order
+    (at most two chunks a worker in flight: memory stays bounded)."""
+    from concurrent.futures import Future, ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    boundary, buffer_m = place.source if place is not None else (None, 0.0)
+    pending: deque[Future[tuple[list[_Result], Counter[str]]]] = deque()
+
+    def take(future: Future[tuple[list[_Result], Counter[str]]]) -> None:
+        results, flags = future.result()
+        for result in results:
+            account.add(result)
+        account.summary.flags.update(flags)
+
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(str(mapping.path), mapping.timezone.key, boundary, buffer_m, file),
+    ) as pool:
+        chunk: list[tuple[int, dict[str, Any], int]] = []
+        for item in rows:
+            chunk.append(item)
+            if len(chunk) >= PARALLEL_CHUNK:
+                pending.append(pool.submit(_check_chunk, chunk))
+                chunk = []
+                while len(pending) >= 2 * workers:
+                    take(pending.popleft())
+        if chunk:
+            pending.append(pool.submit(_check_chunk, chunk))
+        while pending:
+            take(pending.popleft())
 
 
 def _reject(
@@ -411,6 +367,7 @@ def import_file(
     limit: int | None = None,
     max_errors: int | None = None,
     update: bool = False,
+    workers: int = 1,
 ) -> ImportSummary:
     """Check the whole file, then (unless more than ``max_errors`` rows are bad) load its good
     rows in time order through intake; ``update`` corrects existing incidents whose row changed.
@@ -420,7 +377,13 @@ def import_file(
     runs = _Runs()
     try:
         summary = check_file(
-            path=path, mapping=mapping, place=place, progress=progress, limit=limit, _runs=runs
+            path=path,
+            mapping=mapping,
+            place=place,
+            progress=progress,
+            limit=limit,
+            workers=workers,
+            _runs=runs,
         )
         if max_errors is not None and summary.bad_rows > max_errors:
             log.info(

@@ -17,12 +17,14 @@ from qingzhi.auth import accounts
 from qingzhi.auth.context import system_actor
 from qingzhi.cli.accounts import token_app, user_app
 from qingzhi.cli.basemap import basemap_app
+from qingzhi.cli.cad import import_app  # county: CAD import (issue 16)
 from qingzhi.cli.cases import case_app  # cases (快侦快办)
 from qingzhi.cli.common import console, err
 from qingzhi.cli.common import database as _database
 from qingzhi.cli.common import fail as _fail
 from qingzhi.cli.hotspot import hotspot_app
 from qingzhi.cli.kpi import kpi_app
+from qingzhi.cli.place import place_app  # county: place setup (issue 16)
 from qingzhi.cli.plan import plan_app  # planning (plans domain)
 from qingzhi.cli.tasks import task_app  # tasks (督办)
 from qingzhi.config import get_settings
@@ -39,7 +41,6 @@ db_app = typer.Typer(help="数据库", no_args_is_help=True)
 org_app = typer.Typer(help="组织机构", no_args_is_help=True)
 audit_app = typer.Typer(help="审计", no_args_is_help=True)
 demo_app = typer.Typer(help="演示数据（模拟）", no_args_is_help=True)
-import_app = typer.Typer(help="导入 110/CAD 警情数据", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (user_app, "user"),
@@ -56,6 +57,7 @@ app.add_typer(plan_app, name="plan")  # planning (plans domain)
 app.add_typer(task_app, name="task")  # tasks (督办)
 app.add_typer(case_app, name="case")  # cases (快侦快办)
 app.add_typer(basemap_app, name="basemap")  # basemap (issue 15)
+app.add_typer(place_app, name="place")  # county (issue 16)
 
 
 @app.callback()
@@ -456,58 +458,3 @@ def demo_live(
         f"模拟结束：新警情 {stats.calls}，定位 {stats.fixes}，派警 {stats.dispatched}，"
         f"到场 {stats.arrived}，结警 {stats.closed}"
     )
-
-
-@import_app.command("incidents")
-def import_incidents(
-    files: list[Path] = typer.Argument(..., exists=True, help="CSV（可 .gz）或 Excel .xlsx 文件"),
-    mapping: Path = typer.Option(..., "--mapping", help="映射文件 TOML（如 vancouver_vpd.toml）"),
-    limit: int | None = typer.Option(None, "--limit", help="每个文件最多导入的行数"),
-    errors_out: Path | None = typer.Option(None, "--errors", help="把错误行写入此 CSV"),
-) -> None:
-    """Import 110/CAD exports through the intake service (idempotent; bad rows reported)."""
-    import csv as csv_module
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
-
-    from qingzhi.incidents.importer import Mapping, import_file
-
-    settings = get_settings()
-    db = _database()
-    try:
-        parsed = Mapping.load(mapping)
-    except QingzhiError as exc:
-        _fail(exc)
-    all_errors = []
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err
-    ) as bar:
-        for path in files:
-            task = bar.add_task(path.name, total=None)
-
-            def advance(n: int, task: TaskID = task) -> None:
-                bar.advance(task, n)
-
-            summary = import_file(
-                db=db,
-                actor=system_actor("import"),
-                settings=settings,
-                path=path,
-                mapping=parsed,
-                progress=advance,
-                limit=limit,
-            )
-            all_errors.extend(summary.errors)
-            console.print(
-                f"{path.name}：共 {summary.rows} 行，新增 {summary.created}，"
-                f"已存在 {summary.existing}，错误 {len(summary.errors)}"
-            )
-    for e in all_errors[:20]:
-        err.print(f"  {e.file} 第{e.row}行 {e.field}：{e.reason}")
-    if len(all_errors) > 20:
-        err.print(f"  ……另有 {len(all_errors) - 20} 处错误")
-    if errors_out is not None:
-        with errors_out.open("w", newline="", encoding="utf-8-sig") as fh:
-            w = csv_module.writer(fh)
-            w.writerow(["file", "row", "field", "reason"])
-            w.writerows([e.file, e.row, e.field, e.reason] for e in all_errors)

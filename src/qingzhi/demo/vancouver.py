@@ -43,6 +43,7 @@ from shapely.geometry.base import BaseGeometry
 from qingzhi.auth.context import Actor
 from qingzhi.config import Settings, shared_data_dir
 from qingzhi.demo.loader import LoadReport, check_city, create_accounts
+from qingzhi.geo.places import district_polygons
 from qingzhi.incidents.importer import MAPPINGS_DIR, ImportSummary, Mapping, import_file
 from qingzhi.org import exchange
 from qingzhi.org.enums import UnitKind
@@ -119,57 +120,12 @@ def located_points(
 def neighbourhood_polygons(
     xy: NDArray[np.float64], names: Sequence[str]
 ) -> tuple[dict[str, BaseGeometry], BaseGeometry]:
-    """One polygon per neighbourhood (metres, EPSG:26910) tiling the hull, and the hull."""
-    hoods = sorted(set(names))
-    if len(hoods) < 2 or len(xy) < 3:
+    """One polygon per neighbourhood (metres, EPSG:26910) tiling the hull, and the hull: the
+    general derivation of jurisdictions from a district column
+    (``geo.places.district_polygons``, what ``qingzhi place init --derive-from`` uses)."""
+    if len(set(names)) < 2 or len(xy) < 3:
         raise ValueError("need located records of at least two neighbourhoods")
-    index = {h: i for i, h in enumerate(hoods)}
-    points, inverse = np.unique(xy, axis=0, return_inverse=True)
-    counts = np.zeros((len(points), len(hoods)), dtype=np.int64)
-    np.add.at(counts, (inverse.ravel(), np.array([index[n] for n in names])), 1)
-    label = counts.argmax(axis=1)  # ties: the first name alphabetically
-
-    cloud = shapely.multipoints(points)
-    hull = shapely.convex_hull(cloud)
-    cells = shapely.get_parts(
-        shapely.voronoi_polygons(cloud, extend_to=hull.buffer(1_000.0), ordered=True)
-    )
-    cells = shapely.intersection(cells, hull)
-    parts: list[tuple[int, BaseGeometry]] = []
-    for i in range(len(hoods)):
-        dissolved = shapely.coverage_union_all(cells[label == i])
-        parts.extend((i, p) for p in shapely.get_parts(dissolved) if not p.is_empty)
-    return _join_strays(hoods, parts), hull
-
-
-def _join_strays(hoods: Sequence[str], parts: list[tuple[int, BaseGeometry]]) -> dict[str, Any]:
-    """Keep each neighbourhood's largest part; any other part joins its longest-border neighbour."""
-    largest: dict[int, int] = {}
-    for k, (i, p) in enumerate(parts):
-        if i not in largest or p.area > parts[largest[i]][1].area:
-            largest[i] = k
-    owner = [i for i, _ in parts]
-    keep = set(largest.values())
-    geoms = np.array([p for _, p in parts], dtype=object)
-    tree = shapely.STRtree(geoms)
-    # Smallest strays first, so that a stray inside another stray follows it.
-    for k in sorted(set(range(len(parts))) - keep, key=lambda k: parts[k][1].area):
-        stray = parts[k][1]
-        best, best_len = None, 0.0
-        for j in tree.query(stray, predicate="intersects").tolist():
-            if j == k or owner[j] == owner[k]:
-                continue
-            shared = float(stray.boundary.intersection(parts[j][1].boundary).length)
-            if shared > best_len:
-                best, best_len = j, shared
-        if best is not None:
-            owner[k] = owner[best]
-    out: dict[str, Any] = {}
-    for i, h in enumerate(hoods):
-        members = [parts[k][1] for k in range(len(parts)) if owner[k] == i]
-        if members:
-            out[h] = shapely.coverage_union_all(np.array(members, dtype=object))
-    return out
+    return district_polygons(xy, names)
 
 
 def _to_wgs84(geom: BaseGeometry) -> BaseGeometry:
@@ -283,9 +239,16 @@ def load_vancouver(
     mapping_ = Mapping.load(MAPPING_FILE)
     for path in chosen:
 
-        def advance(n: int, name: str = path.name) -> None:
-            if progress is not None:
-                progress(name, n)
+        def advance(
+            phase: str,
+            done: int,
+            total: int | None,
+            name: str = path.name,
+            loaded: list[int] = [0],  # noqa: B006 - one list per file, by design
+        ) -> None:
+            if progress is not None and phase == "load":
+                progress(name, done - loaded[0])
+                loaded[0] = done
 
         summary = import_file(
             db=db,

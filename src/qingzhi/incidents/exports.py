@@ -70,6 +70,9 @@ COLUMNS = [
     ("repeat_of_id", "首报编号"),
     ("repeat_count", "重复报警数"),
     ("response_seconds", "到场用时（秒）"),
+    ("source_type", "原始警情类型"),
+    ("source_district", "原始辖区"),
+    ("source_beat", "原始巡区"),
 ]
 _KEYS = [key for key, _ in COLUMNS]
 
@@ -113,6 +116,9 @@ _COLUMNS = (
     Incident.repeat_of_id,
     Incident.repeat_count,
     Incident.arrived_at,
+    Incident.source_type,
+    Incident.source_district,
+    Incident.source_beat,
 )
 
 
@@ -210,6 +216,9 @@ def _records(export: Export, *, sheet: bool) -> Iterator[list[Any]]:
             repeat_of_id,
             repeat_count,
             arrived_at,
+            source_type,
+            source_district,
+            source_beat,
         ) in enumerate(rows):
             if k % YIELD_EVERY == 0:
                 make_way()  # single writes first (no session is open here)
@@ -231,6 +240,9 @@ def _records(export: Export, *, sheet: bool) -> Iterator[list[Any]]:
                 repeat_of_id if repeat_of_id in primaries else None,  # another station's: no id
                 repeat_count,
                 None if arrived_at is None else (arrived_at - received_at).total_seconds(),
+                text(source_type),
+                text(source_district),
+                text(source_beat),
             ]
 
 

@@ -1,368 +1,358 @@
-"""Importing 110/CAD exports (CSV, gzipped CSV, Excel .xlsx) through the intake service.
+"""Importing 110/CAD exports (CSV, gzipped CSV, Excel .xlsx) as they come, through intake.
 
-A mapping file (TOML) names the columns, the datum or projected EPSG of the coordinates, the time
-zone and formats, and the category mapping. The file is streamed in batches; each batch is one
-transaction through ``intake.intake_batches`` (routing, repeats, audit; the next batch is read
-while one commits), so a second import of the same file adds nothing (idempotent on the source
-id). Every bad row is reported with file, row, field and reason; the good rows still load.
+An import reads its file twice over, never writing before it has read it whole:
 
-Mapping file::
+1. **The check** (``check_file``; ``qingzhi import incidents --check`` stops here): the mapping
+   against the header (``Mapping.check_header``: a missing column is an error before any row is
+   read), then every row read (``import_read``: encoding, short rows), its times (``import_times``),
+   its point (placeholders near 0/0 and points outside the place's boundary refused) and its
+   record (the schema, its history replayed through the lifecycle): each bad row reported whole
+   with file, row, field and a reason code, and counts of what each category mapping and the
+   default caught, the time range, the days (``analysis.completeness``).
+2. **The load**: if the bad rows are no more than ``max_errors``, the good rows — kept from the
+   check in time-sorted runs on disk, not read again — are merged into time order and go to
+   ``intake.intake_batches`` in batches of 5,000 (one transaction each; routing, repeats linked in
+   time order whatever the file's order, audit). A second import adds nothing (idempotent on the
+   source id); with ``update`` a row whose source id exists and whose fields changed corrects the
+   incident (``corrections``: a new version, audited before/after).
 
-    [source]
-    timezone = "Asia/Shanghai"        # of times without an offset
-    id_prefix = "CAD-"                # prepended to source ids
-    link_repeats = true               # false for registers of crimes rather than calls
-    # sheet = "Sheet1"                # for .xlsx; delimiter = ","; encoding = "utf-8-sig"
-
-    [fields]                          # a column name, a "{COL} template", or {const = "…"}
-    source_id = "警情编号"             # or {hash = ["COL", …]} when the export has no id
-                                      # (then numbered by occurrence: identical rows are kept)
-    received_at = "接警时间"           # or {parts = {year = "Y", month = "M", day = "D", …}}
-    time_formats = ["%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M"]
-    category = "警情类别"
-    description = "简要警情"
-    address = "{乡镇}{详细地址}"
-    caller_phone = "报警电话"
-    x = "经度"
-    y = "纬度"
-    # Optional lifecycle times (same formats and time zone), replayed through the lifecycle
-    # table: a row whose history the table refuses (an arrival without a dispatch, a close
-    # without a resolution, a cancel after the close) is a bad row naming the field.
-    dispatched_at = "派警时间"
-    arrived_at = "到场时间"
-    resolved_at = "处置完毕时间"
-    closed_at = "结警时间"
-    cancelled = "是否撤销"             # 是/否, 1/0, true/false (cancelled at its last step)
-
-    [location]
-    datum = "gcj02"                   # wgs84 | gcj02 | bd09 | EPSG:N (projected metres)
-    zero_is_missing = true
-
-    [categories]                      # source value -> "category/subtype"
-    "盗窃" = "criminal/theft"
-    default = "public_order/other_public_order"
+The mapping's keys are in ``import_mapping`` and ``docs/county.md``.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import gzip
-import hashlib
-import io
+import heapq
 import logging
-import re
-import tomllib
-from collections import Counter
-from collections.abc import Callable, Iterator
+import pickle
+import tempfile
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
-from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError
+from sqlalchemy.orm import Session
 
+from qingzhi.analysis.completeness import DayGap, gaps
 from qingzhi.auth.context import Actor
 from qingzhi.config import Settings
-from qingzhi.errors import RowError, ValidationFailed
-from qingzhi.geo.datum import Datum
-from qingzhi.incidents import intake
-from qingzhi.incidents.enums import SUBTYPES, Category
-from qingzhi.incidents.lifecycle import TIME_FIELDS
-from qingzhi.incidents.schemas import IncidentImport
+from qingzhi.errors import RowError
+from qingzhi.incidents import corrections, intake
+from qingzhi.incidents.import_mapping import MAPPINGS_DIR, Mapping
+from qingzhi.incidents.import_read import BadRow, Source
+from qingzhi.incidents.import_rows import Place, _FieldError, to_item
+from qingzhi.incidents.schemas import IncidentCreate, IncidentImport, Location
 from qingzhi.store.db import Database
 
 log = logging.getLogger(__name__)
 
-MAPPINGS_DIR = Path(__file__).parent / "mappings"
+__all__ = [
+    "MAPPINGS_DIR",
+    "ImportSummary",
+    "Mapping",
+    "Place",
+    "check_file",
+    "import_file",
+    "load_place",
+    "to_item",
+]
+
 BATCH = 5000
-_TEMPLATE = re.compile(r"\{([^{}]+)\}")
-_YES = frozenset({"1", "true", "yes", "y", "是"})
-_NO = frozenset({"0", "false", "no", "n", "否"})
+RUN = 20_000  # rows per sorted run on disk
+_CHUNK = 500  # rows per pickle in a run
+
+Progress = Callable[[str, int, int | None], None]  # (phase, done, total)
+
+
+@dataclass
+class Rejected:
+    """A rejected row: its errors and its cells, whole (for the error file)."""
+
+    errors: list[RowError]
+    cells: list[str]
 
 
 @dataclass
 class ImportSummary:
-    """What an import did."""
+    """What a check or an import found and did."""
 
+    file: str = ""
+    header: list[str] = field(default_factory=list)
+    unused_columns: list[str] = field(default_factory=list)
+    encoding: str = ""
     rows: int = 0
+    good: int = 0
     created: int = 0
     existing: int = 0
+    updated: int = 0
+    written: bool = False  # False: a check, or refused for too many bad rows
     errors: list[RowError] = field(default_factory=list)
+    rejected: dict[int, Rejected] = field(default_factory=dict)
+    by_mapping: Counter[str] = field(default_factory=Counter)  # category key (or "default")
+    to_default: Counter[str] = field(default_factory=Counter)  # source values the default took
+    first: dt.datetime | None = None
+    last: dt.datetime | None = None
+    in_order: bool = True
+    days: Counter[dt.date] = field(default_factory=Counter)  # local dates of the good rows
+    flags: Counter[str] = field(default_factory=Counter)  # dst_ambiguous, clock12, no_location…
+
+    @property
+    def bad_rows(self) -> int:
+        """How many rows were rejected."""
+        return len(self.rejected)
+
+    def gaps(self) -> list[DayGap]:
+        """Days without calls or far below the usual count (``analysis.completeness``)."""
+        return gaps(dict(self.days))
 
 
-def _getter(spec: Any, name: str) -> Callable[[dict[str, str]], str | None]:
-    """A function reading one field from a row, per the mapping's spec."""
-    if spec is None:
-        return lambda row: None
-    if isinstance(spec, dict) and "const" in spec:
-        const = str(spec["const"])
-        return lambda row: const
-    if isinstance(spec, dict) and "hash" in spec:
-        cols = [str(c) for c in spec["hash"]]
-
-        def hashed(row: dict[str, str]) -> str:
-            text = "\x1f".join(row.get(c, "") or "" for c in cols)
-            return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:20]
-
-        return hashed
-    if isinstance(spec, str) and _TEMPLATE.search(spec):
-
-        def templated(row: dict[str, str]) -> str:
-            return _TEMPLATE.sub(lambda m: (row.get(m.group(1)) or "").strip(), spec).strip()
-
-        return templated
-    if isinstance(spec, str):
-        return lambda row: row.get(spec)
-    raise ValidationFailed.field(f"fields.{name}", f"无法理解的字段映射 {spec!r}")
+_PACKED = tuple(n for n in IncidentImport.model_fields if n != "location")
 
 
-@dataclass
-class Mapping:
-    """A parsed mapping file."""
+def _pack(item: IncidentImport) -> tuple[Any, ...]:
+    """A validated item as a plain tuple (what a run on disk keeps: a tenth of the cost of
+    pickling the model)."""
+    loc = item.location
+    return (
+        *(getattr(item, n) for n in _PACKED),
+        None if loc is None else (loc.lon, loc.lat, loc.datum),
+    )
 
-    path: Path
-    timezone: ZoneInfo
-    id_prefix: str
-    sheet: str | None
-    delimiter: str
-    encoding: str
-    get: dict[str, Callable[[dict[str, str]], str | None]]
-    time_parts: dict[str, str] | None
-    time_formats: list[str]
-    datum: Datum | None
-    transformer: Transformer | None
-    zero_is_missing: bool
-    hashed_id: bool
-    link_repeats: bool
-    categories: dict[str, tuple[Category, str | None]]
-    default_category: tuple[Category, str | None] | None
 
-    @classmethod
-    def load(cls, path: Path) -> Mapping:
-        """Read and check a mapping file; errors name the bad key."""
-        if not path.exists() and (MAPPINGS_DIR / path.name).exists():
-            path = MAPPINGS_DIR / path.name
-        try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ValidationFailed.field("mapping", f"无法读取映射文件 {path}：{exc}") from None
-        source, fields = doc.get("source", {}), doc.get("fields", {})
-        loc, cats = doc.get("location", {}), doc.get("categories", {})
-        try:
-            tz = ZoneInfo(source.get("timezone", "Asia/Shanghai"))
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValidationFailed.field("source.timezone", "未知时区") from None
-        for required in ("received_at", "category"):
-            if required not in fields:
-                raise ValidationFailed.field(f"fields.{required}", "映射缺少必填字段")
-        received = fields["received_at"]
-        parts = received["parts"] if isinstance(received, dict) and "parts" in received else None
-        names = (
-            "source_id",
-            "received_at",
-            "category",
-            "subtype",
-            "description",
-            "address",
-            "caller_phone",
-            "x",
-            "y",
-            "priority",
-            *TIME_FIELDS,
-            "cancelled",
-        )
-        getters = {
-            n: _getter(fields.get(n), n) for n in names if not (n == "received_at" and parts)
-        }
-        datum = transformer = None
-        crs_name = str(loc.get("datum", "wgs84"))
-        if crs_name.upper().startswith("EPSG:"):
-            try:
-                crs = CRS.from_user_input(crs_name)
-            except CRSError:
-                raise ValidationFailed.field("location.datum", f"未知坐标系 {crs_name}") from None
-            transformer = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+def _unpack(values: tuple[Any, ...]) -> IncidentImport:
+    """The item again, without validating it a second time (it was, before it was packed)."""
+    fields = dict(zip(_PACKED, values, strict=False))
+    loc = values[-1]
+    fields["location"] = (
+        None if loc is None else Location.model_construct(lon=loc[0], lat=loc[1], datum=loc[2])
+    )
+    return IncidentImport.model_construct(**fields)
+
+
+class _Runs:
+    """The good rows of a check, in runs sorted by time on disk, merged back in time order."""
+
+    def __init__(self) -> None:
+        self.files: list[IO[bytes]] = []
+        self.buffer: list[tuple[dt.datetime, int, tuple[Any, ...]]] = []
+
+    def add(self, line: int, at: dt.datetime, packed: tuple[Any, ...]) -> None:
+        self.buffer.append((at, line, packed))
+        if len(self.buffer) >= RUN:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        self.buffer.sort(key=lambda t: (t[0], t[1]))
+        fh = tempfile.TemporaryFile(prefix="qingzhi-import-")  # noqa: SIM115 - closed in close()
+        for start in range(0, len(self.buffer), _CHUNK):
+            pickle.dump(self.buffer[start : start + _CHUNK], fh, pickle.HIGHEST_PROTOCOL)
+        fh.seek(0)
+        self.files.append(fh)
+        self.buffer = []
+
+    def merged(self) -> Iterator[IncidentImport]:
+        self.flush()
+
+        def read(fh: IO[bytes]) -> Iterator[tuple[dt.datetime, int, tuple[Any, ...]]]:
+            while True:
+                try:
+                    chunk = pickle.load(fh)  # noqa: S301 - our own temporary file
+                except EOFError:
+                    return
+                yield from chunk
+
+        for _, _, packed in heapq.merge(*(read(f) for f in self.files), key=lambda t: t[:2]):
+            yield _unpack(packed)
+
+    def close(self) -> None:
+        for fh in self.files:
+            fh.close()
+        self.files = []
+
+
+_Result = tuple[Any, ...]  # ("ok", line, at, raw category, packed) | ("bad", line, errors, cells)
+
+
+def _check_row(
+    line: int,
+    row: dict[str, Any],
+    occurrence: int,
+    mapping: Mapping,
+    place: Place | None,
+    flags: Counter[str],
+    file: str,
+) -> _Result:
+    """One row checked: its packed item, or its errors and cells."""
+    try:
+        item = to_item(row, mapping, occurrence, place=place, flags=flags)
+    except _FieldError as exc:
+        return ("bad", line, [RowError(file, line, exc.field, str(exc), exc.code)], row)
+    except ValidationError as exc:
+        return ("bad", line, RowError.of(exc, file=file, row=line), row)
+    raw_cat = (mapping.get["category"](row) or "").strip()
+    return ("ok", line, item.received_at, raw_cat, _pack(item))
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _start_worker(path: str, tz: str, boundary: str | None, buffer_m: float, file: str) -> None:
+    """A check worker's state: the mapping loaded again (its readers are closures) and the
+    place."""
+    _WORKER["mapping"] = Mapping.load(Path(path), default_timezone=tz)
+    _WORKER["place"] = Place.of(boundary, buffer_m)
+    _WORKER["file"] = file
+
+
+def _check_chunk(
+    chunk: list[tuple[int, dict[str, Any], int]],
+) -> tuple[list[_Result], Counter[str]]:
+    """A worker's share: the rows of a chunk checked, with the flags they raised."""
+    flags: Counter[str] = Counter()
+    mapping, place, file = _WORKER["mapping"], _WORKER["place"], _WORKER["file"]
+    out = [_check_row(n, row, occ, mapping, place, flags, file) for n, row, occ in chunk]
+    return out, flags
+
+
+class _Account:
+    """What the check learns from each row's result, in the file's order."""
+
+    def __init__(self, summary: ImportSummary, mapping: Mapping, runs: _Runs | None) -> None:
+        self.summary, self.runs = summary, runs
+        self.tz = mapping.timezone
+        self.categories = mapping.categories
+        self.last: dt.datetime | None = None
+
+    def add(self, result: _Result) -> None:
+        s = self.summary
+        if result[0] == "bad":
+            _reject(s, result[1], result[2], result[3])
+            return
+        _, line, at, raw_cat, packed = result
+        s.good += 1
+        if raw_cat in self.categories:
+            s.by_mapping[raw_cat] += 1
         else:
-            try:
-                datum = Datum(crs_name.lower())
-            except ValueError:
-                raise ValidationFailed.field(
-                    "location.datum", f"未知坐标系 {crs_name}（wgs84/gcj02/bd09/EPSG:N）"
-                ) from None
-        categories: dict[str, tuple[Category, str | None]] = {}
-        default = None
-        for key, value in cats.items():
-            parsed = _category(str(value), f"categories.{key}")
-            if key == "default":
-                default = parsed
-            else:
-                categories[key] = parsed
-        return cls(
-            path=path,
-            timezone=tz,
-            id_prefix=str(source.get("id_prefix", "")),
-            sheet=source.get("sheet"),
-            delimiter=str(source.get("delimiter", ",")),
-            encoding=str(source.get("encoding", "utf-8-sig")),
-            get=getters,
-            time_parts=dict(parts) if parts else None,
-            time_formats=list(fields.get("time_formats", [])),
-            datum=datum,
-            transformer=transformer,
-            zero_is_missing=bool(loc.get("zero_is_missing", True)),
-            hashed_id=isinstance(fields.get("source_id"), dict) and "hash" in fields["source_id"],
-            link_repeats=bool(source.get("link_repeats", True)),
-            categories=categories,
-            default_category=default,
-        )
+            s.by_mapping["default"] += 1
+            s.to_default[raw_cat] += 1
+        if self.last is not None and at < self.last:
+            s.in_order = False
+        self.last = at
+        if s.first is None or at < s.first:
+            s.first = at
+        if s.last is None or at > s.last:
+            s.last = at
+        s.days[at.astimezone(self.tz).date()] += 1
+        if self.runs is not None:
+            self.runs.add(line, at, packed)
 
 
-def _category(value: str, key: str) -> tuple[Category, str | None]:
-    cat, _, sub = value.partition("/")
-    try:
-        category = Category(cat)
-    except ValueError:
-        raise ValidationFailed.field(key, f"未知警情类别 {cat!r}") from None
-    if sub and sub not in SUBTYPES[category]:
-        raise ValidationFailed.field(key, f"{sub!r} 不是 {cat} 的子类")
-    return category, sub or None
+PARALLEL_CHUNK = 2000
 
 
-def _rows(path: Path, mapping: Mapping) -> Iterator[tuple[int, dict[str, str]]]:
-    """(row number, row) of a CSV, gzipped CSV or .xlsx file, streamed."""
-    name = path.name.lower()
-    if name.endswith(".xlsx"):
-        from openpyxl import load_workbook
-
-        wb = load_workbook(path, read_only=True, data_only=True)
-        ws = wb[mapping.sheet] if mapping.sheet else wb.worksheets[0]
-        it = ws.iter_rows(values_only=True)
-        header = [str(h).strip() if h is not None else "" for h in next(it, ())]
-        for n, values in enumerate(it, start=2):
-            yield n, {h: _text(v) for h, v in zip(header, values, strict=False)}
-        wb.close()
-        return
-    opener: Callable[[Path], IO[bytes]] = (
-        gzip.open if name.endswith(".gz") else lambda p: p.open("rb")  # type: ignore[assignment]
+def check_file(
+    *,
+    path: Path,
+    mapping: Mapping,
+    place: Place | None = None,
+    progress: Progress | None = None,
+    limit: int | None = None,
+    workers: int = 1,
+    _runs: _Runs | None = None,
+) -> ImportSummary:
+    """Read a whole file and report what an import of it would find; writes nothing. A header
+    that lacks a column the mapping reads raises ValidationFailed before any row is read.
+    ``workers`` > 1 checks the rows in that many processes (the file is still read, and its
+    results taken, in order here: the same summary as one process gives)."""
+    source = Source(
+        path, encoding=mapping.encoding, delimiter=mapping.delimiter, sheet=mapping.sheet
     )
-    with opener(path) as raw, io.TextIOWrapper(raw, encoding=mapping.encoding, newline="") as text:
-        reader = csv.DictReader(text, delimiter=mapping.delimiter)
-        for n, row in enumerate(reader, start=2):
-            yield n, {k.strip(): (v or "") for k, v in row.items() if k is not None}
+    summary = ImportSummary(file=path.name, header=source.header, encoding=source.encoding)
+    summary.unused_columns = mapping.check_header(source.header, path.name)
+    account = _Account(summary, mapping, _runs)
+    seen: Counter[str] = Counter()
+    source_id = mapping.get["source_id"]
 
+    def rows() -> Iterator[tuple[int, dict[str, Any], int]]:
+        for line, row in source.rows():
+            if limit is not None and summary.rows >= limit:
+                return
+            summary.rows += 1
+            if progress and summary.rows % 2000 == 0:
+                progress("check", source.done, source.size)
+            if isinstance(row, BadRow):
+                err = RowError(path.name, line, row.field, row.reason, row.code)
+                account.add(("bad", line, [err], row.cells))
+                continue
+            occurrence = 1
+            if mapping.hashed_id:
+                key = source_id(row) or ""
+                seen[key] += 1
+                occurrence = seen[key]
+            yield line, row, occurrence
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _time(row: dict[str, str], mapping: Mapping) -> dt.datetime:
-    if mapping.time_parts is not None:
-        p = mapping.time_parts
-        values = {k: int(float(row.get(col) or 0)) for k, col in p.items()}
-        naive = dt.datetime(
-            values.get("year", 1),
-            values.get("month", 1),
-            values.get("day", 1),
-            values.get("hour", 0),
-            values.get("minute", 0),
-            values.get("second", 0),
-        )
-        return naive.replace(tzinfo=mapping.timezone)
-    text = (mapping.get["received_at"](row) or "").strip()
-    if not text:
-        raise ValueError("时间为空")
-    return _parse_time(text, mapping)
-
-
-def _parse_time(text: str, mapping: Mapping) -> dt.datetime:
-    """A time in one of the mapping's formats (else ISO 8601), in its time zone if naive."""
-    for fmt in mapping.time_formats:
-        try:
-            parsed = dt.datetime.strptime(text, fmt)
-            break
-        except ValueError:
-            continue
+    if workers <= 1:
+        for line, row, occurrence in rows():
+            account.add(_check_row(line, row, occurrence, mapping, place, summary.flags, path.name))
     else:
-        parsed = dt.datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=mapping.timezone)
+        _check_parallel(rows(), account, mapping, place, workers, path.name)
+    if progress:
+        progress("check", source.size, source.size)
+    return summary
 
 
-def to_item(row: dict[str, str], mapping: Mapping, occurrence: int = 1) -> IncidentImport:
-    """One row as an intake item (raises ValueError or ValidationError naming the field).
+def _check_parallel(
+    rows: Iterator[tuple[int, dict[str, Any], int]],
+    account: _Account,
+    mapping: Mapping,
+    place: Place | None,
+    workers: int,
+    file: str,
+) -> None:
+    """The rows checked in ``workers`` processes, chunk by chunk, their results taken in order
+    (at most two chunks a worker in flight: memory stays bounded)."""
+    from concurrent.futures import Future, ProcessPoolExecutor
+    from multiprocessing import get_context
 
-    ``occurrence`` numbers rows whose hashed id repeats in a file: an export without record ids
-    can hold identical rows that are separate records.
-    """
-    g = mapping.get
-    raw_cat = (g["category"](row) or "").strip()
-    cat = mapping.categories.get(raw_cat, mapping.default_category)
-    if cat is None:
-        raise _FieldError("category", f"类别 {raw_cat!r} 不在映射中，且无 default")
-    try:
-        received = _time(row, mapping)
-    except (ValueError, TypeError) as exc:
-        raise _FieldError("received_at", f"无法解析时间：{exc}") from None
-    location = None
-    xs, ys = (g["x"](row) or "").strip(), (g["y"](row) or "").strip()
-    if xs and ys:
-        try:
-            x, y = float(xs), float(ys)
-        except ValueError:
-            raise _FieldError("x/y", f"坐标不是数：{xs!r}, {ys!r}") from None
-        if not (mapping.zero_is_missing and x == 0 and y == 0):
-            if mapping.transformer is not None:
-                lon, lat = mapping.transformer.transform(x, y)
-                location = {"lon": lon, "lat": lat, "datum": "wgs84"}
-            else:
-                location = {"lon": x, "lat": y, "datum": str(mapping.datum)}
-    sid = g["source_id"](row)
-    if not sid:
-        raise _FieldError("source_id", "缺少警情编号")
-    if mapping.hashed_id:
-        sid = f"{sid}-{occurrence}"
-    priority = g["priority"](row)
-    lifecycle: dict[str, Any] = {}
-    for name in TIME_FIELDS:
-        text = (g[name](row) or "").strip()
-        if text:
-            try:
-                lifecycle[name] = _parse_time(text, mapping)
-            except ValueError as exc:
-                raise _FieldError(name, f"无法解析时间：{exc}") from None
-    flag = (g["cancelled"](row) or "").strip().lower()
-    if flag:
-        if flag not in _YES and flag not in _NO:
-            raise _FieldError("cancelled", f"须为 是/否（1/0、true/false），而非 {flag!r}")
-        lifecycle["cancelled"] = flag in _YES
-    return IncidentImport.model_validate(
-        {
-            "source_id": mapping.id_prefix + sid.strip(),
-            "received_at": received,
-            "category": cat[0],
-            "subtype": cat[1] or (g["subtype"](row) or None),
-            "description": (g["description"](row) or "")[:4000],
-            "address": (g["address"](row) or "")[:500],
-            "caller_phone": (g["caller_phone"](row) or None),
-            "location": location,
-            "priority": priority or 3,  # validated by the schema (a bad cell names the field)
-            **lifecycle,  # its history replayed by the schema (``lifecycle.history``)
-        }
-    )
+    boundary, buffer_m = place.source if place is not None else (None, 0.0)
+    pending: deque[Future[tuple[list[_Result], Counter[str]]]] = deque()
+
+    def take(future: Future[tuple[list[_Result], Counter[str]]]) -> None:
+        results, flags = future.result()
+        for result in results:
+            account.add(result)
+        account.summary.flags.update(flags)
+
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(str(mapping.path), mapping.timezone.key, boundary, buffer_m, file),
+    ) as pool:
+        chunk: list[tuple[int, dict[str, Any], int]] = []
+        for item in rows:
+            chunk.append(item)
+            if len(chunk) >= PARALLEL_CHUNK:
+                pending.append(pool.submit(_check_chunk, chunk))
+                chunk = []
+                while len(pending) >= 2 * workers:
+                    take(pending.popleft())
+        if chunk:
+            pending.append(pool.submit(_check_chunk, chunk))
+        while pending:
+            take(pending.popleft())
 
 
-class _FieldError(ValueError):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field = field
+def _reject(
+    summary: ImportSummary, line: int, errors: list[RowError], cells: dict[str, Any] | list[str]
+) -> None:
+    summary.errors.extend(errors)
+    values = list(cells.values()) if isinstance(cells, dict) else cells
+    summary.rejected[line] = Rejected(errors, ["" if v is None else str(v) for v in values])
 
 
 def import_file(
@@ -372,49 +362,94 @@ def import_file(
     settings: Settings,
     path: Path,
     mapping: Mapping,
-    progress: Callable[[int], None] | None = None,
+    place: Place | None = None,
+    progress: Progress | None = None,
     limit: int | None = None,
+    max_errors: int | None = None,
+    update: bool = False,
+    workers: int = 1,
 ) -> ImportSummary:
-    """Stream a file into the intake service in batches; bad rows reported, good rows loaded."""
-    summary = ImportSummary()
-    seen: Counter[str] = Counter()
+    """Check the whole file, then (unless more than ``max_errors`` rows are bad) load its good
+    rows in time order through intake; ``update`` corrects existing incidents whose row changed.
+    """
+    if place is None:
+        place = load_place(db, mapping)
+    runs = _Runs()
+    try:
+        summary = check_file(
+            path=path,
+            mapping=mapping,
+            place=place,
+            progress=progress,
+            limit=limit,
+            workers=workers,
+            _runs=runs,
+        )
+        if max_errors is not None and summary.bad_rows > max_errors:
+            log.info(
+                "%s: %d bad rows > %d, nothing written", path.name, summary.bad_rows, max_errors
+            )
+            return summary
+        summary.written = True
+        done = 0
 
-    def batches() -> Iterator[list[IncidentImport]]:
-        batch: list[IncidentImport] = []
-        for line, row in _rows(path, mapping):
-            if limit is not None and summary.rows >= limit:
-                break
-            summary.rows += 1
-            occurrence = 1
-            if mapping.hashed_id:
-                key = mapping.get["source_id"](row) or ""
-                seen[key] += 1
-                occurrence = seen[key]
-            try:
-                batch.append(to_item(row, mapping, occurrence))
-            except _FieldError as exc:
-                summary.errors.append(RowError(path.name, line, exc.field, str(exc)))
-            except ValidationError as exc:
-                summary.errors.extend(RowError.of(exc, file=path.name, row=line))
-            if len(batch) >= BATCH:
+        def batches() -> Iterator[list[IncidentImport]]:
+            batch: list[IncidentImport] = []
+            for item in runs.merged():
+                batch.append(item)
+                if len(batch) >= BATCH:
+                    yield batch
+                    batch = []
+            if batch:
                 yield batch
-                batch = []
-        if batch:
-            yield batch
 
-    for results in intake.intake_batches(
-        db=db,
-        actor=actor,
-        settings=settings,
-        batches=batches(),
-        action="incident.import",
-        link_repeats=mapping.link_repeats,
-    ):
-        created = sum(r.created for r in results)
-        summary.created += created
-        summary.existing += len(results) - created
-        if progress:
-            progress(len(results))
-    if summary.created:
-        db.analyze()
-    return summary
+        then = _corrector(actor, summary) if update else None
+        for results in intake.intake_batches(
+            db=db,
+            actor=actor,
+            settings=settings,
+            batches=batches(),
+            action="incident.import",
+            link_repeats=mapping.link_repeats,
+            then=then,
+        ):
+            created = sum(r.created for r in results)
+            summary.created += created
+            summary.existing += len(results) - created
+            done += len(results)
+            if progress:
+                progress("load", done, summary.good)
+        summary.existing -= summary.updated
+        if summary.created or summary.updated:
+            db.analyze()
+        return summary
+    finally:
+        runs.close()
+
+
+def _corrector(
+    actor: Actor, summary: ImportSummary
+) -> Callable[[Session, Sequence[IncidentCreate], list[intake.ItemResult]], None]:
+    """What ``--update`` runs in each batch's transaction: the rows of existing incidents
+    applied as corrections (only those whose fields changed)."""
+
+    def then(
+        session: Session, items: Sequence[IncidentCreate], results: list[intake.ItemResult]
+    ) -> None:
+        existing = [
+            (r.incident_id, item)
+            for item, r in zip(items, results, strict=True)
+            if not r.created and isinstance(item, IncidentImport)
+        ]
+        summary.updated += corrections.apply_imports(session=session, actor=actor, rows=existing)
+
+    return then
+
+
+def load_place(db: Database, mapping: Mapping) -> Place:
+    """The place the rows are checked against: the bureau's boundary, if it has one."""
+    from qingzhi.org.models import Bureau
+
+    with db.session() as session:
+        boundary = session.query(Bureau.boundary).limit(1).scalar()
+    return Place.of(boundary, mapping.boundary_buffer_m)

@@ -190,7 +190,15 @@ def _prepare(items: Sequence[IncidentCreate], index: RegionIndex | None) -> _Pre
             "invalid_reason": str(item.invalid_reason) if item.invalid_reason else None,
             "status": n.history[-1].status if n.history else Status.received,
             **{name: getattr(imp, name) if imp else None for name in TIME_FIELDS},
-            "search_text": search_text(item.description, item.address),
+            "source_type": imp.source_type if imp else None,
+            "source_district": imp.source_district if imp else None,
+            "source_beat": imp.source_beat if imp else None,
+            "version": 1,
+            "search_text": search_text(
+                item.description,
+                item.address,
+                *((imp.source_type, imp.source_district, imp.source_beat) if imp else ()),
+            ),
             "synthetic": imp.synthetic if imp else False,
         }
     if index is not None:
@@ -226,25 +234,32 @@ def intake_batches(
     batches: Iterable[Sequence[IncidentCreate]],
     action: str = "incident.create",
     link_repeats: bool = True,
+    then: Callable[[Session, Sequence[IncidentCreate], list[ItemResult]], None] | None = None,
 ) -> Iterator[list[ItemResult]]:
     """``intake_many`` over a stream of batches, each in a transaction of its own (what the
     importer and the demo loader run). Drawing the next batch from ``batches`` (parsing and
     validating it) and its work that needs no database (coordinates, routing, search text)
     overlap the commit of the one before: ``Database.write_each``. Yields each batch's results
-    once it is committed."""
+    once it is committed. ``then`` runs in each batch's transaction after its intake (the
+    importer's corrections of existing incidents)."""
     url = str(db.engine.url)
+
+    def job(session: Session, prepared: _Prepared) -> list[ItemResult]:
+        results = _intake_prepared(
+            session,
+            prepared=prepared,
+            actor=actor,
+            settings=settings,
+            action=action,
+            link_repeats=link_repeats,
+        )
+        if then is not None:
+            then(session, prepared.items, results)
+        return results
 
     def jobs() -> Iterator[Callable[[Session], list[ItemResult]]]:
         for items in batches:
-            prepared = _prepare(items, last_index(url))
-            yield partial(
-                _intake_prepared,
-                prepared=prepared,
-                actor=actor,
-                settings=settings,
-                action=action,
-                link_repeats=link_repeats,
-            )
+            yield partial(job, prepared=_prepare(items, last_index(url)))
 
     return db.write_each(jobs())
 
@@ -312,7 +327,10 @@ def _intake(
     items, first_of = prepared.items, prepared.first_of
     results: dict[int, ItemResult] = {}
     existing = _ids_by_source(session, list(first_of))
-    new = [n for n in prepared.firsts if n.item.source_id not in existing]
+    new = sorted(
+        (n for n in prepared.firsts if n.item.source_id not in existing),
+        key=lambda n: n.item.received_at,
+    )
     index = region_index(session)
     if index is not prepared.index:  # routed ahead with an index that has since changed
         _route(new, index)
@@ -321,7 +339,10 @@ def _intake(
         repeats.link_repeats(session, settings, new)
 
     # Bulk insert the new incidents, with ids drawn first: a repeat of an incident of this same
-    # batch points at it directly, and nothing is read back.
+    # batch points at it directly, and nothing is read back. They go in in time order (a batch
+    # may come in any order): a first call is always earlier than its repeats, so it is written
+    # before the rows that point at it (the foreign key is checked row by row; ``new`` was put
+    # in time order before linking, so positions in it are what ``repeat_of_new`` names).
     now = utcnow()
     new_ids = allocate_ids(session.connection(), _TABLE, len(new))
     rows: list[dict[str, Any]] = []

@@ -159,7 +159,11 @@ def stamp(record: Any, status: Status, at: dt.datetime) -> None:
 
 
 def history(
-    received_at: dt.datetime, times: Mapping[str, dt.datetime | None], *, cancelled: bool = False
+    received_at: dt.datetime,
+    times: Mapping[str, dt.datetime | None],
+    *,
+    cancelled: bool = False,
+    closed: bool = False,
 ) -> list[Step]:
     """The history of an imported record: ``received`` at ``received_at``, then each lifecycle
     time it carries (``times`` by ``STATUS_TIME`` column) in lifecycle order, then the cancel.
@@ -169,7 +173,8 @@ def history(
     record says that it was cancelled, not when, so the cancel is put at its last step's time.
     No missing step is made up (an arrival without a dispatch, a close without a resolution): a
     step the table refuses, or a time before the step it follows, raises ValidationFailed naming
-    the field (``arrived_at``, ``cancelled`` …)."""
+    the field (``arrived_at``, ``cancelled`` …). ``closed`` (a record that says it is closed) is
+    put at its last step's time, as a cancel is, through "resolved" where the table allows it."""
     steps = [Step(Status.received, received_at)]
     last_field = "received_at"
     for status, name in STATUS_TIME.items():
@@ -184,6 +189,15 @@ def history(
     if cancelled:
         _replay(steps[-1].status, Status.cancelled, "cancelled")
         steps.append(Step(Status.cancelled, steps[-1].at))
+    elif closed and steps[-1].status != Status.closed:
+        # A record that says it is closed but not when (a CAD export's status column): closed
+        # at its last step's time, through "resolved" where the table allows it (from received
+        # or arrived); a dispatch without an arrival cannot be closed (the field: ``status``).
+        at = steps[-1].at
+        if steps[-1].status != Status.resolved:
+            _replay(steps[-1].status, Status.resolved, "status")
+            steps.append(Step(Status.resolved, at))
+        steps.append(Step(Status.closed, at))
     return steps
 
 

@@ -52,6 +52,12 @@ class Incident(Base):
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     result: Mapped[str | None] = mapped_column(String(500))  # 处理结果, given at 结警
+    # The source system's own call type, district and beat (a CAD export's), beside the mapped
+    # category; a correction (``incidents.corrections``) raises the version.
+    source_type: Mapped[str | None] = mapped_column(String(100))
+    source_district: Mapped[str | None] = mapped_column(String(64))
+    source_beat: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     search_text: Mapped[str] = mapped_column(Text, default="")  # bigram tokens, see search.py
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -107,6 +107,10 @@ def to_read(
         synthetic=inc.synthetic,
         result=getattr(inc, "result", None),
         next_steps=next_steps(Status(inc.status)),
+        source_type=getattr(inc, "source_type", None),
+        source_district=getattr(inc, "source_district", None),
+        source_beat=getattr(inc, "source_beat", None),
+        version=getattr(inc, "version", 1) or 1,
     )
 
 

@@ -25,7 +25,6 @@ from qingzhi.audit import service as audit
 from qingzhi.auth.context import Actor
 from qingzhi.config import Settings
 from qingzhi.geo.distance import METRES_PER_DEGREE, haversine_m
-from qingzhi.incidents.enums import Category
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.incidents.scope import scope_filter
@@ -119,6 +118,7 @@ _EARLIER = select(
     _TABLE.c.category,
     _TABLE.c.lon,
     _TABLE.c.lat,
+    _TABLE.c.source_type,
 ).where(_TABLE.c.valid.is_(True))
 _EARLIER_BY_PHONE = _EARLIER.where(
     _TABLE.c.caller_phone.in_(bindparam("phones", expanding=True)),
@@ -140,8 +140,11 @@ _Key = tuple[str, int]  # ("db", incident id) or ("new", position in the batch)
 def link_repeats(session: Session, settings: Settings, new: Sequence[NewCall]) -> None:
     """Link each new call to an earlier valid incident about the same matter (重复报警).
 
-    Same caller within ``repeat_caller_window_minutes``, or same category within
-    ``repeat_radius_m`` and ``repeat_window_minutes``. A repeat of a repeat links to the first.
+    Same caller within ``repeat_caller_window_minutes``, or same matter within
+    ``repeat_radius_m`` and ``repeat_window_minutes``: the same source call type where the
+    calls carry one (a CAD export's own type: "Theft" and "Burglary of Vehicle" are different
+    matters though both map to one category), else the same category. A repeat of a repeat
+    links to the first.
     """
     caller_window = dt.timedelta(minutes=settings.repeat_caller_window_minutes)
     place_window = dt.timedelta(minutes=settings.repeat_window_minutes)
@@ -155,8 +158,8 @@ def link_repeats(session: Session, settings: Settings, new: Sequence[NewCall]) -
     ref_lat = next((n.lat for n in new if n.lat is not None), 0.0)
     cell_lon = cell_deg / max(math.cos(math.radians(ref_lat)), 0.05)
     by_phone: dict[str, list[tuple[dt.datetime, _Key]]] = defaultdict(list)
-    by_cell: dict[tuple[int, int, Category], list[tuple[dt.datetime, _Key, float, float]]] = (
-        defaultdict(list)
+    by_cell: dict[tuple[int, int, str], list[tuple[dt.datetime, _Key, float, float]]] = defaultdict(
+        list
     )
     primary_of: dict[_Key, _Key] = {}
 
@@ -164,7 +167,7 @@ def link_repeats(session: Session, settings: Settings, new: Sequence[NewCall]) -
         at: dt.datetime,
         key: _Key,
         phone: str | None,
-        cat: Category,
+        cat: str,
         lon: float | None,
         lat: float | None,
     ) -> None:
@@ -195,13 +198,13 @@ def link_repeats(session: Session, settings: Settings, new: Sequence[NewCall]) -
         },
     )
     seen: set[int] = set()
-    for iid, rep, at, phone, cat, lon, lat in earlier:
+    for iid, rep, at, phone, cat, lon, lat, source_type in earlier:
         if iid in seen:
             continue
         seen.add(iid)
         key = ("db", iid)
         primary_of[key] = ("db", rep) if rep else key
-        remember(at, key, phone, cat, lon, lat)
+        remember(at, key, phone, _matter(source_type, cat), lon, lat)
 
     for k in sorted(range(len(new)), key=lambda k: new[k].item.received_at):
         n = new[k]
@@ -213,12 +216,13 @@ def link_repeats(session: Session, settings: Settings, new: Sequence[NewCall]) -
             for at, key in by_phone.get(item.caller_phone, ()):
                 if since <= at <= t and (best is None or at > best[0]):
                     best = (at, key)
+        matter = _matter(getattr(item, "source_type", None), item.category)
         if n.lon is not None and n.lat is not None:
             since = t - place_window
             cx, cy = math.floor(n.lon / cell_lon), math.floor(n.lat / cell_deg)
             for dx in (-1, 0, 1):
                 for dy in (-1, 0, 1):
-                    for at, key, lon, lat in by_cell.get((cx + dx, cy + dy, item.category), ()):
+                    for at, key, lon, lat in by_cell.get((cx + dx, cy + dy, matter), ()):
                         if (
                             since <= at <= t
                             and (best is None or at > best[0])
@@ -234,7 +238,12 @@ def link_repeats(session: Session, settings: Settings, new: Sequence[NewCall]) -
                 new[primary[1]].repeat_count += 1
             primary_of[("new", k)] = primary
         if item.valid:
-            remember(t, ("new", k), item.caller_phone, item.category, n.lon, n.lat)
+            remember(t, ("new", k), item.caller_phone, matter, n.lon, n.lat)
+
+
+def _matter(source_type: str | None, category: str) -> str:
+    """What "the same matter" compares: the source call type when there is one."""
+    return f"type:{source_type}" if source_type else f"category:{category}"
 
 
 REPEAT_ELSEWHERE_LABEL = "此前有跨所报警"

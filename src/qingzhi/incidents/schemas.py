@@ -127,7 +127,12 @@ class IncidentImport(IncidentCreate):
     resolved_at: Instant | None = None
     closed_at: Instant | None = None
     cancelled: bool = False
+    closed: bool = False  # the record says it is closed (a status column), not when
     synthetic: bool = False
+    # The source system's own call type, district and beat (kept beside the mapped category).
+    source_type: str | None = Field(default=None, max_length=100)
+    source_district: str | None = Field(default=None, max_length=64)
+    source_beat: str | None = Field(default=None, max_length=64)
 
     @field_validator(*TIME_FIELDS)
     @classmethod
@@ -162,12 +167,48 @@ class IncidentImport(IncidentCreate):
             self.received_at,
             {name: getattr(self, name) for name in TIME_FIELDS},
             cancelled=self.cancelled,
+            closed=self.closed,
         )
 
     @property
     def final_status(self) -> Status:
         """The status its history ends in."""
         return self.history()[-1].status
+
+
+class IncidentCorrection(Input):
+    """A correction of an incident's recorded facts by its handling unit (``corrections``): the
+    fields to change, the version the desk read, and why."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    version: int = Field(ge=1, description="the incident's version the correction is based on")
+    reason: str = Field(min_length=2, max_length=500)
+    received_at: Instant | None = None
+    category: Category | None = None
+    subtype: str | None = Field(default=None, max_length=32)
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
+    address: str | None = Field(default=None, max_length=500)
+    location: Location | None = None
+    priority: Priority | None = None
+    source_type: str | None = Field(default=None, max_length=100)
+    source_district: str | None = Field(default=None, max_length=64)
+    source_beat: str | None = Field(default=None, max_length=64)
+
+    @field_validator("received_at")
+    @classmethod
+    def _received(cls, value: dt.datetime | None) -> dt.datetime | None:
+        return _check_time(value)
+
+    @model_validator(mode="after")
+    def _subtype(self) -> IncidentCorrection:
+        if (
+            self.subtype
+            and self.category is not None
+            and self.subtype not in SUBTYPES[self.category]
+        ):
+            raise ValueError(f"{self.subtype} 不是“{self.category.label}”类警情的子类")
+        return self
 
 
 class IncidentRead(BaseModel):
@@ -214,6 +255,10 @@ class IncidentRead(BaseModel):
     # What may be done next (the lifecycle's allowed targets, plus "reinforce" while units
     # are out), for the screens' buttons.
     next_steps: list[str] = Field(default_factory=list)
+    source_type: str | None = None
+    source_district: str | None = None
+    source_beat: str | None = None
+    version: int = 1
 
 
 class IntakeResult(BaseModel):

@@ -34,6 +34,7 @@ from qingzhi.geo.geometry import parse_area
 from qingzhi.incidents import (
     assignments,
     calltaking,
+    corrections,
     disclosure,
     exports,
     intake,
@@ -50,6 +51,7 @@ from qingzhi.incidents.schemas import (
     AssignmentStep,
     BulkIntake,
     BulkResult,
+    IncidentCorrection,
     IncidentCreate,
     IncidentPage,
     IncidentRead,
@@ -141,7 +143,8 @@ def incident_query(
     needs_review: bool | None = None,
     sort: str = "-received_at",
 ) -> query.IncidentQuery:
-    """The query's filters from the request's parameters (naive times are Beijing time)."""
+    """The query's filters from the request's parameters (naive times are in the place's time
+    zone: ``settings.timezone``, the bureau's from ``qingzhi place init``)."""
     tz = settings_of(request).timezone
     near_pt = None
     if near:
@@ -443,6 +446,20 @@ def check_call(
     if looked_up:
         disclosure.record(database(request), actor, looked_up, "repeat_check")
     return result
+
+
+@router.patch("/{incident_id:int}", response_model=IncidentRead)
+def correct_incident(
+    incident_id: IdPath,
+    body: IncidentCorrection,
+    request: Request,
+    actor: Actor = Depends(require(Perm.incident_write)),
+) -> IncidentRead:
+    """Correct an incident's recorded facts (its handling unit only; audited before/after; the
+    body names the version read, 409 if another correction came first)."""
+    with transaction(request, write=True) as session:
+        corrections.correct(session=session, actor=actor, incident_id=incident_id, data=body)
+        return reads.get(session=session, actor=actor, incident_id=incident_id)
 
 
 @router.get("/{incident_id:int}/timeline", response_model=list[TimelineEntry])

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from sqlalchemy import BigInteger, Select, String, cast, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from qingzhi.analysis import trends
+from qingzhi.analysis import completeness, trends
 from qingzhi.analysis.events import EventTable
 from qingzhi.analysis.grid import Grid
 from qingzhi.auth.context import Actor
@@ -261,6 +261,24 @@ def _labels(session: Session, group_by: str, keys: Sequence[str]) -> dict[str, s
     return {str(r.id): r.name for r in rows}
 
 
+def data_gaps(t: NDArray[np.datetime64], *windows: tuple[dt.date, dt.date]) -> list[dict[str, Any]]:
+    """The days within the compared ``windows`` ([start, end) each) that look missing
+    (``analysis.completeness``, judged on every day loaded), for a trend or brief to flag."""
+    days, counts = np.unique(t.astype("datetime64[D]"), return_counts=True)
+    daily = {d.item(): int(c) for d, c in zip(days, counts, strict=True)}
+    return [
+        {
+            "day": g.day.isoformat(),
+            "count": g.count,
+            "usual": g.usual,
+            "reason": g.reason,
+            "label": g.label,
+        }
+        for g in completeness.gaps(daily)
+        if any(a <= g.day < b for a, b in windows)
+    ]
+
+
 def trend_report(
     *,
     session: Session,
@@ -335,11 +353,19 @@ def trend_report(
         }
         for row in trends.compstat(ev.t, end_s)
     ]
+    gaps = data_gaps(ev.t, (prev_start, end), (year_start, year_end))
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),
         "freq": freq,
         "group_by": group_by,
+        "data_gaps": gaps,
+        "data_gaps_warning": (
+            f"所比较的时段中有 {len(gaps)} 天无警情或远低于通常（数据可能缺失）："
+            "升降可能是缺数而非变化"
+            if gaps
+            else None
+        ),
         "total": len(cur),
         "labels": _labels(session, group_by, groups),
         "series": {

@@ -21,6 +21,9 @@ class Bureau(Base):
     name: Mapped[str] = mapped_column(String(100))
     population: Mapped[int | None] = mapped_column(Integer)
     boundary: Mapped[str | None] = mapped_column(Text)  # GeoJSON geometry, WGS-84
+    # The place (``qingzhi place init``): its IANA time zone and projected CRS for metric work.
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    projected_crs: Mapped[str | None] = mapped_column(String(32))
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
@@ -38,6 +41,8 @@ class Unit(Base):
     central_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
     population: Mapped[int | None] = mapped_column(Integer)
     jurisdiction: Mapped[str | None] = mapped_column(Text)  # GeoJSON geometry, WGS-84
+    # True when derived from the calls' district column (shown as 推算 on screen).
+    jurisdiction_derived: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     traffic_integrated: Mapped[bool] = mapped_column(Boolean, default=False)
     service_window: Mapped[bool] = mapped_column(Boolean, default=True)
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)

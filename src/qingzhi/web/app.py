@@ -38,6 +38,7 @@ from qingzhi.intel.views import router as intel_router
 from qingzhi.jobs.views import router as jobs_router
 from qingzhi.kpi.views import router as kpi_router
 from qingzhi.live.views import router as live_router
+from qingzhi.org.service.place import apply_place  # county (issue 16)
 from qingzhi.org.views import router as org_router
 from qingzhi.params import control_in_query
 
@@ -216,8 +217,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         # metrics and logs (to no-op providers) cost every request.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
-    app.state.settings = settings
     app.state.db = db or Database.from_settings(settings)
+    settings = apply_place(settings, app.state.db)  # county: the place's zone and CRS (issue 16)
+    app.state.settings = settings
 
     app.add_middleware(EdgeMiddleware, settings=settings)
 

@@ -48,6 +48,7 @@ def map_layer(*, session: Session, actor: Actor, layer: str) -> dict[str, Any]:
                 "central_id": u.central_id,
                 "population": u.population,
                 "synthetic": u.synthetic,
+                "derived": u.jurisdiction_derived,  # from the calls' districts (推算辖区)
             }
             features.append(feature(u.jurisdiction, props))
     elif layer == "zones":

@@ -46,8 +46,10 @@
   }
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
-  // Times are shown in Beijing time whatever the browser's own zone.
-  var TZ = "Asia/Shanghai";
+  // Times are shown in the place's time zone (the bureau's, from `qingzhi place init`; the
+  // page's qz-timezone meta) whatever the browser's own zone.
+  var tzMeta = document.querySelector('meta[name="qz-timezone"]');
+  var TZ = (tzMeta && tzMeta.content) || "Asia/Shanghai";
   var partsFmt = new Intl.DateTimeFormat("en-GB", {
     timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit",
     hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"
@@ -120,7 +122,10 @@
           };
         },
         onEachFeature: function (f, layer) {
-          layer.bindTooltip(esc(f.properties.name.replace("派出所", "")), {
+          // A jurisdiction derived from the calls' district column is marked as such.
+          var label = esc(f.properties.name.replace("派出所", "")) +
+            (f.properties.derived ? "（推算辖区）" : "");
+          layer.bindTooltip(label, {
             permanent: true, direction: "center", className: "unit-label"
           });
           layer.on("click", function () {

@@ -2,6 +2,17 @@
 
 from qingzhi.audit.models import AuditHead, AuditRecord
 from qingzhi.auth.models import ApiToken, LoginThrottle, User, WebSession
+# community (两队一室)
+from qingzhi.community.models import (
+    CommunityOfficer,
+    Dispute,
+    DisputeCall,
+    DisputeParty,
+    MediationSession,
+    Partner,
+    Post,
+    Visit,
+)
 from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
 from qingzhi.jobs.models import Job
 from qingzhi.live.models import LiveEvent, OfficerLive
@@ -9,6 +20,15 @@ from qingzhi.org.models import Bureau, Officer, Unit, Zone
 from qingzhi.store.base import Base
 
 __all__ = [
+    # community (两队一室)
+    "CommunityOfficer",
+    "Dispute",
+    "DisputeCall",
+    "DisputeParty",
+    "MediationSession",
+    "Partner",
+    "Post",
+    "Visit",
     "ApiToken",
     "AuditHead",
     "AuditRecord",

@@ -55,6 +55,11 @@ class Perm(StrEnum):
     incident_dispatch = "incident.dispatch"
     personal_read = "personal.read"
     analysis_read = "analysis.read"
+    # community (两队一室): read visits, disputes and posts; log visits, mediate; set up
+    # posts, partners and officers' community settings
+    community_read = "community.read"
+    community_write = "community.write"
+    community_manage = "community.manage"
 
 
 _READ = {
@@ -74,19 +79,24 @@ _COMMAND = _READ | {
     Perm.personal_read,
 }
 
+# community (两队一室): who reads, who works the zones, who sets them up.
+_COMMUNITY_READ = {Perm.community_read}
+_COMMUNITY_WORK = {Perm.community_read, Perm.community_write}
+_COMMUNITY_ALL = _COMMUNITY_WORK | {Perm.community_manage}
+
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.admin: frozenset(Perm),
-    Role.commander: frozenset(_COMMAND),
+    Role.commander: frozenset(_COMMAND | _COMMUNITY_ALL),
     Role.dispatcher: frozenset(
-        _READ | {Perm.incident_write, Perm.incident_dispatch, Perm.personal_read}
+        _READ | {Perm.incident_write, Perm.incident_dispatch, Perm.personal_read} | _COMMUNITY_READ
     ),
-    Role.analyst: frozenset(_READ),
-    Role.station_chief: frozenset(_COMMAND),
-    Role.officer: frozenset(_READ | {Perm.incident_write, Perm.personal_read}),
+    Role.analyst: frozenset(_READ | _COMMUNITY_READ),
+    Role.station_chief: frozenset(_COMMAND | _COMMUNITY_ALL),
+    Role.officer: frozenset(_READ | {Perm.incident_write, Perm.personal_read} | _COMMUNITY_WORK),
     Role.auxiliary: frozenset(
-        {Perm.org_read, Perm.officer_read, Perm.incident_read, Perm.token_own}
+        {Perm.org_read, Perm.officer_read, Perm.incident_read, Perm.token_own} | _COMMUNITY_WORK
     ),
-    Role.viewer: frozenset({Perm.org_read, Perm.incident_read}),
+    Role.viewer: frozenset({Perm.org_read, Perm.incident_read} | _COMMUNITY_READ),
 }
 
 

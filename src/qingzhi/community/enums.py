@@ -97,7 +97,11 @@ class VisitStatus(StrEnum):
 
 VISIT = Lifecycle(
     noun="走访",
-    labels={VisitStatus.planned: "计划", VisitStatus.done: "已走访", VisitStatus.cancelled: "已取消"},
+    labels={
+        VisitStatus.planned: "计划",
+        VisitStatus.done: "已走访",
+        VisitStatus.cancelled: "已取消",
+    },
     transitions={
         VisitStatus.planned: {VisitStatus.done, VisitStatus.cancelled},
         VisitStatus.done: (),

@@ -266,7 +266,13 @@ def at_intake(
             r["id"] = did
         insert_rows(session.connection(), _DISPUTES, new_rows)
         parties = [
-            {"dispute_id": r["id"], "name": CALLER, "id_number": None, "phone": phone, "role": CALLER}
+            {
+                "dispute_id": r["id"],
+                "name": CALLER,
+                "id_number": None,
+                "phone": phone,
+                "role": CALLER,
+            }
             for r, k in zip(new_rows, new_of, strict=True)
             if (phone := rows[k]["caller_phone"])
         ]
@@ -278,7 +284,11 @@ def at_intake(
                     "dispute",
                     r["id"],
                     r["station_id"],
-                    after={"incident_id": r["incident_id"], "kind": str(r["kind"]), "origin": "110"},
+                    after={
+                        "incident_id": r["incident_id"],
+                        "kind": str(r["kind"]),
+                        "origin": "110",
+                    },
                     actor=actors[indexes[k]],
                 )
             )
@@ -306,10 +316,10 @@ def _link(
     current: dict[int, tuple[int | None, int, bool]] = {}
     ids = sorted(by_dispute)
     for start in range(0, len(ids), 500):
-        for did, station, count, attention in connection.execute(
+        for did, station, count, flag in connection.execute(
             _LOCK, {"ids": ids[start : start + 500]}
         ):
-            current[did] = (station, count, attention)
+            current[did] = (station, count, bool(flag))
     existing = set(
         connection.execute(
             select(_CALLS.c.incident_id).where(
@@ -317,25 +327,34 @@ def _link(
             )
         ).scalars()
     )
-    rows = [
-        {
-            "dispute_id": did,
-            "incident_id": iid,
-            "received_at": at_of[iid],
-            "reason": reason,
-            "after_settlement": after,
-        }
+    links = [
+        (did, iid, reason, after)
         for iid, (did, reason, after) in sorted(linked.items())
         if iid not in existing
     ]
-    if not rows:
+    if not links:
         return []
-    insert_rows(connection, _CALLS, rows)
+    insert_rows(
+        connection,
+        _CALLS,
+        [
+            {
+                "dispute_id": did,
+                "incident_id": iid,
+                "received_at": at_of[iid],
+                "reason": reason,
+                "after_settlement": after,
+            }
+            for did, iid, reason, after in links
+        ],
+    )
     counts: dict[int, int] = defaultdict(int)
-    attention: dict[int, bool] = {}
-    for r in rows:
-        counts[r["dispute_id"]] += 1
-        attention[r["dispute_id"]] = attention.get(r["dispute_id"], False) or r["after_settlement"]
+    attention: dict[int, bool] = defaultdict(bool)
+    calls_of: dict[int, list[int]] = defaultdict(list)
+    for did, iid, _, after in links:
+        counts[did] += 1
+        attention[did] = attention[did] or after
+        calls_of[did].append(iid)
     connection.execute(
         _BUMP,
         [
@@ -347,7 +366,7 @@ def _link(
     changes = []
     for did, n in sorted(counts.items()):
         station, before, _ = current[did]
-        calls = [r["incident_id"] for r in rows if r["dispute_id"] == did]
+        calls = calls_of[did]
         changes.append(
             audit.Change(
                 "dispute.call_linked",

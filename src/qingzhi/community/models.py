@@ -128,6 +128,8 @@ class Dispute(Base):
     reported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     first_session_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     settled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The state it reached at settlement (kept once followed up and closed).
+    outcome: Mapped[DisputeStatus | None] = mapped_column(str_enum(DisputeStatus))
     referred_to: Mapped[str] = mapped_column(String(100), default="")
     follow_up_due: Mapped[dt.date | None] = mapped_column(Date)
     followed_up_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -21,7 +21,7 @@ from qingzhi.community.enums import (
     VisitTarget,
 )
 from qingzhi.org.enums import Team
-from qingzhi.params import DbId, Day, Input, Instant
+from qingzhi.params import Day, DbId, Input, Instant
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +88,12 @@ class DisputeCreate(_Strict):
 
 
 class DisputeUpdate(_Strict):
-    """Risk, type, summary or parties added."""
+    """Risk, type, summary, parties added, or the attention flag cleared."""
 
     kind: DisputeKind | None = None
     risk: Risk | None = None
     summary: Words | None = None
+    attention: bool | None = None
     add_parties: list[PartyIn] = Field(default_factory=list, max_length=20)
 
 
@@ -107,7 +108,6 @@ class SessionCreate(_Strict):
     ended_at: Instant
     outcome: SessionOutcome
     agreement: Words = ""
-
 
 
 class SessionRead(BaseModel):
@@ -138,9 +138,9 @@ class DisputeTransition(_Strict):
 
 
 class LinkedCall(BaseModel):
-    """A later call linked to a dispute."""
+    """A later call linked to a dispute (its id only when the call is in the caller's scope)."""
 
-    incident_id: int
+    incident_id: int | None
     received_at: dt.datetime
     reason: str
     after_settlement: bool
@@ -204,7 +204,6 @@ class VisitCreate(_Strict):
     notes: Words = ""
     findings: Words = ""
     outside_reason: str = Field(default="", max_length=200)
-
 
 
 class VisitDone(_Strict):

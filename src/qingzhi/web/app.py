@@ -20,6 +20,7 @@ from qingzhi import __version__
 from qingzhi.audit.views import router as audit_router
 from qingzhi.auth.deps import request_id_of
 from qingzhi.auth.views import router as auth_router
+from qingzhi.community.views import router as community_router  # community (两队一室)
 from qingzhi.config import Settings, get_settings
 from qingzhi.dispatch.views import router as dispatch_router
 from qingzhi.errors import (
@@ -272,6 +273,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         jobs_router,
         live_router,
         dispatch_router,
+        community_router,  # community (两队一室)
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(docs.router)

@@ -42,6 +42,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_community_post")),
     )
+
     with op.batch_alter_table("community_post", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_community_post_station_id"), ["station_id"], unique=False
@@ -61,6 +62,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_community_officer")),
         sa.UniqueConstraint("officer_id", name=op.f("uq_community_officer_officer_id")),
     )
+
     op.create_table(
         "community_visit",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -113,6 +115,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_community_visit")),
     )
+
     with op.batch_alter_table("community_visit", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_community_visit_officer_id"), ["officer_id"], unique=False
@@ -157,6 +160,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_community_partner")),
     )
+
     with op.batch_alter_table("community_partner", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_community_partner_station_id"), ["station_id"], unique=False
@@ -215,6 +219,23 @@ def upgrade() -> None:
         sa.Column("reported_at", qingzhi.store.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("first_session_at", qingzhi.store.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("settled_at", qingzhi.store.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "outcome",
+            sa.Enum(
+                "reported",
+                "mediating",
+                "settled",
+                "partially_settled",
+                "not_settled",
+                "referred",
+                "followed_up",
+                "closed",
+                name="disputestatus",
+                native_enum=False,
+                length=32,
+            ),
+            nullable=True,
+        ),
         sa.Column("referred_to", sa.String(length=100), nullable=False),
         sa.Column("follow_up_due", sa.Date(), nullable=True),
         sa.Column("followed_up_at", qingzhi.store.base.UTCDateTime(timezone=True), nullable=True),
@@ -238,6 +259,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dispute")),
         sa.UniqueConstraint("incident_id", name=op.f("uq_dispute_incident_id")),
     )
+
     with op.batch_alter_table("dispute", schema=None) as batch_op:
         batch_op.create_index(
             "ix_dispute_station_reported", ["station_id", "reported_at"], unique=False
@@ -263,6 +285,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dispute_call")),
         sa.UniqueConstraint("dispute_id", "incident_id", name=op.f("uq_dispute_call_dispute_id")),
     )
+
     with op.batch_alter_table("dispute_call", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_dispute_call_dispute_id"), ["dispute_id"], unique=False
@@ -284,6 +307,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dispute_party")),
     )
+
     with op.batch_alter_table("dispute_party", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_dispute_party_dispute_id"), ["dispute_id"], unique=False
@@ -323,6 +347,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_mediation_session")),
     )
+
     with op.batch_alter_table("mediation_session", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_mediation_session_dispute_id"), ["dispute_id"], unique=False
@@ -335,16 +360,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_mediation_session_dispute_id"))
 
     op.drop_table("mediation_session")
+
     with op.batch_alter_table("dispute_party", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_dispute_party_phone"))
         batch_op.drop_index(batch_op.f("ix_dispute_party_dispute_id"))
 
     op.drop_table("dispute_party")
+
     with op.batch_alter_table("dispute_call", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_dispute_call_incident_id"))
         batch_op.drop_index(batch_op.f("ix_dispute_call_dispute_id"))
 
     op.drop_table("dispute_call")
+
     with op.batch_alter_table("dispute", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_dispute_zone_id"))
         batch_op.drop_index("ix_dispute_watch_until")
@@ -352,18 +380,22 @@ def downgrade() -> None:
         batch_op.drop_index("ix_dispute_station_reported")
 
     op.drop_table("dispute")
+
     with op.batch_alter_table("community_partner", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_community_partner_zone_id"))
         batch_op.drop_index(batch_op.f("ix_community_partner_station_id"))
 
     op.drop_table("community_partner")
+
     with op.batch_alter_table("community_visit", schema=None) as batch_op:
         batch_op.drop_index("ix_community_visit_zone_at")
         batch_op.drop_index(batch_op.f("ix_community_visit_station_id"))
         batch_op.drop_index(batch_op.f("ix_community_visit_officer_id"))
 
     op.drop_table("community_visit")
+
     op.drop_table("community_officer")
+
     with op.batch_alter_table("community_post", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_community_post_zone_id"))
         batch_op.drop_index(batch_op.f("ix_community_post_station_id"))

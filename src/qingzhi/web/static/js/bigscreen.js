@@ -106,9 +106,10 @@
 
   function renderOfficerTiles() {
     var c = officers.counts();
-    var onDuty = c.available + c.dispatched + c.on_scene;
+    var onDuty = c.available + c.dispatched + c.on_scene + c.community;
     $("t-duty").textContent = onDuty;
-    $("t-duty-split").textContent = "空闲 " + c.available + " · 出警 " + c.dispatched + " · 处警 " + c.on_scene;
+    $("t-duty-split").textContent = "空闲 " + c.available + " · 出警 " + c.dispatched + " · 处警 " + c.on_scene +
+      (c.community ? " · 社区警务 " + c.community : "");
     chart("chart-officers").setOption({
       animation: false,
       tooltip: { trigger: "item" },

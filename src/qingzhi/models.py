@@ -2,6 +2,7 @@
 
 from qingzhi.audit.models import AuditHead, AuditRecord
 from qingzhi.auth.models import ApiToken, LoginThrottle, User, WebSession
+
 # community (两队一室)
 from qingzhi.community.models import (
     CommunityOfficer,

@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 from qingzhi.audit import service as audit
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
+from qingzhi.community import people as community_people
 from qingzhi.errors import Conflict, NotFound, ValidationFailed
 from qingzhi.geo.datum import Datum, convert
-from qingzhi.community import people as community_people
 from qingzhi.incidents.enums import Category, subtype_label
 from qingzhi.incidents.lifecycle import OPEN_STATUSES, Status
 from qingzhi.incidents.models import Incident

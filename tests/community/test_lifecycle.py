@@ -123,6 +123,40 @@ def test_every_pair_through_the_service(db: Database, org: Any) -> None:
             assert f'"{current}"' in record.diff
 
 
+def _race(db: Database, settings: Settings, did: int) -> list[str]:
+    """Settle and refer the dispute from two threads at once; each one's outcome."""
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def settle(target: DisputeStatus) -> None:
+        barrier.wait()
+        try:
+            with db.session(write=True) as session:
+                disputes.transition(
+                    session=session,
+                    actor=system_actor(f"t-{target}"),
+                    settings=settings,
+                    dispute_id=did,
+                    data=_body(target),
+                )
+            result = str(target)
+        except QingzhiError as exc:
+            result = f"{exc.status}"
+        with lock:
+            outcomes.append(result)
+
+    threads = [
+        threading.Thread(target=settle, args=(t,))
+        for t in (DisputeStatus.settled, DisputeStatus.referred)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
 def test_two_settlements_at_once_one_wins(committed: Database) -> None:
     """Two requests settle the same mediating dispute at the same moment (two threads, two
     transactions): exactly one applies, the other is refused naming the state it found."""
@@ -135,35 +169,7 @@ def test_two_settlements_at_once_one_wins(committed: Database) -> None:
             did = session.scalar(select(Dispute.id).where(Dispute.incident_id == iid))
         assert did is not None
         _put(committed, did, DisputeStatus.mediating)
-        barrier = threading.Barrier(2)
-        outcomes: list[str] = []
-        lock = threading.Lock()
-
-        def settle(target: DisputeStatus) -> None:
-            barrier.wait()
-            try:
-                with committed.session(write=True) as session:
-                    disputes.transition(
-                        session=session,
-                        actor=system_actor(f"t-{target}"),
-                        settings=settings,
-                        dispute_id=did,
-                        data=_body(target),
-                    )
-                result = str(target)
-            except QingzhiError as exc:
-                result = f"{exc.status}"
-            with lock:
-                outcomes.append(result)
-
-        threads = [
-            threading.Thread(target=settle, args=(t,))
-            for t in (DisputeStatus.settled, DisputeStatus.referred)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        outcomes = _race(committed, settings, did)
         assert sorted(outcomes)[0] == "409", outcomes
         winner = next(o for o in outcomes if o != "409")
         with committed.session() as session:

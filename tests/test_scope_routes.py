@@ -43,7 +43,17 @@ SKIP = {
     "/login": "the login form",
 }
 # The path parameters that name one row (the others name a layer, a format or a kind).
-ROW_IDS = ("incident_id", "feature_id", "unit_id", "zone_id", "officer_id", "job_id", "entity_id")
+ROW_IDS = (
+    "incident_id",
+    "feature_id",
+    "unit_id",
+    "zone_id",
+    "officer_id",
+    "job_id",
+    "entity_id",
+    "dispute_id",
+    "visit_id",
+)
 _counter = itertools.count(1)
 
 
@@ -91,6 +101,48 @@ def _job(db: Database, org: Org, unit: str) -> int:
         return job.id
 
 
+def _community(client: TestClient, admin: dict[str, str], org: Org, zone: str) -> dict[str, int]:
+    """A zone's community records (community): a post, a partner, a visit, a dispute."""
+    zone_id = org.zones[zone].id
+    for path, body in (
+        ("/api/community/posts", {"zone_id": zone_id, "name": f"{zone} 警务室"}),
+        ("/api/community/partners", {"zone_id": zone_id, "kind": "secretary", "name": "书记"}),
+    ):
+        r = client.post(path, json=body, headers=admin)
+        assert r.status_code == 201, r.text
+    r = client.post("/api/community/visits", json={"zone_id": zone_id}, headers=admin)
+    assert r.status_code == 201, r.text
+    visit = int(r.json()["id"])
+    r = client.post(
+        "/api/community/disputes",
+        json={"visit_id": visit, "parties": [{"name": "甲", "phone": "13700000000"}]},
+        headers=admin,
+    )
+    assert r.status_code == 201, r.text
+    return {"visit": visit, "dispute": int(r.json()["id"])}
+
+
+def _grow_community(client: TestClient, admin: dict[str, str], org: Org, world: Any) -> None:
+    """The other station's community work goes on: a session, a settlement, more records."""
+    did = world["community"]["B"]["dispute"]
+    r = client.post(
+        f"/api/community/disputes/{did}/sessions",
+        json={
+            "package": "police_grid",
+            "started_at": dt.datetime.now(dt.UTC).isoformat(),
+            "ended_at": dt.datetime.now(dt.UTC).isoformat(),
+            "outcome": "agreed",
+        },
+        headers=admin,
+    )
+    assert r.status_code == 201, r.text
+    r = client.post(
+        f"/api/community/disputes/{did}/transitions", json={"to": "settled"}, headers=admin
+    )
+    assert r.status_code == 200, r.text
+    _community(client, admin, org, "B-Z1")
+
+
 @pytest.fixture
 def world(client: TestClient, db: Database, org: Org) -> dict[str, Any]:
     """The chiefs' own rows, and a first row of each kind of the other stations' (B, S)."""
@@ -113,6 +165,7 @@ def world(client: TestClient, db: Database, org: Org) -> dict[str, Any]:
         "other": other,
         "jobs": {"A": _job(db, org, "A"), "B": _job(db, org, "B")},
         "officers": {"A": a_officer, "B": b_officer},
+        "community": {z[0]: _community(client, admin, org, z) for z in ("A-Z1", "B-Z1")},
     }
 
 
@@ -126,6 +179,8 @@ def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, 
             "zone": org.zones["A-Z1"].id,
             "officer": officers["A"],
             "job": jobs["A"],
+            "dispute": world["community"]["A"]["dispute"],
+            "visit": world["community"]["A"]["visit"],
         }
     else:
         ids = {
@@ -134,6 +189,8 @@ def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, 
             "zone": org.zones["B-Z1"].id,
             "officer": officers["B"],
             "job": jobs["B"],
+            "dispute": world["community"]["B"]["dispute"],
+            "visit": world["community"]["B"]["visit"],
         }
     return {
         "incident_id": [ids["incident"]],
@@ -142,6 +199,8 @@ def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, 
         "zone_id": [ids["zone"]],
         "officer_id": [ids["officer"]],
         "job_id": [ids["job"]],
+        "dispute_id": [ids["dispute"]],
+        "visit_id": [ids["visit"]],
         "entity_kind": ["incident", "officer"],
         "entity_id": [ids["incident"], ids["officer"]],
         "layer": ["county", "units", "zones"],
@@ -163,6 +222,11 @@ def _plan(
         "/api/intel/nearrepeat": [{"category": "dispute"}, {"category": "criminal"}],
         "/api/intel/trends": [{}, {"group_by": "unit"}, {"group_by": "zone"}],
         "/api/incidents": [{}, {"unit_id": org.id("B")}, {"q": "站的警情"}, {"facets": True}],
+        "/api/community/measures": [
+            {"from": "2026-01-01", "to": "2027-12-31"},
+            {"from": "2026-01-01", "to": "2027-12-31", "unit_id": org.id("B")},
+        ],
+        "/api/community/disputes": [{}, {"unit_id": org.id("B")}, {"open_only": True}],
     }
     return list(probes(get_routes(app), values, queries, SKIP))
 
@@ -193,6 +257,7 @@ def _grow_the_other_stations(
     assert r.status_code == 200, r.text
     _job(db, org, "B")
     _job(db, org, "S")
+    _grow_community(client, admin, org, world)
 
 
 @pytest.mark.parametrize("chief, mine", [("chief_a", "A"), ("chief_c", "R1")])

@@ -187,8 +187,7 @@ def build_org(session: Session) -> Org:
                 name=f"{units[code].name[:2]}警员{i}",
                 kind=okind,
                 unit_id=units[code].id,
-                # Off duty, the community team (i % 3 == 0) is out of the dispatch rota anyway.
-                team=(Team.community, Team.case, Team.command)[i % 3],
+                team=Team.case if i % 2 else Team.community,
                 duty_status=DutyStatus.on_duty if i % 3 else DutyStatus.off_duty,
             )
             session.add(o)

@@ -2,8 +2,8 @@
 community roles (e.g. 村居组织副书记) and rota; community posts (社区警务室); partners
 (community secretaries, grid workers, lawyers) as person records.
 
-Community-team officers leave the station's dispatch rota (退出大轮班) unless set ``in_rota``,
-but take the incidents of their own zone (就近处警): ``rota_excluded`` is what dispatch ranking
+Community-team officers embedded in a zone leave the station's dispatch rota (退出大轮班) unless
+set ``in_rota``, but take the incidents of their own zone (就近处警): ``rota_excluded`` is what dispatch ranking
 and the live map ask.
 """
 
@@ -41,8 +41,9 @@ log = logging.getLogger(__name__)
 
 def rota_excluded(session: Session, officers: Iterable[Officer], zone_id: int | None) -> set[int]:
     """Of ``officers``, the ids not to offer for an incident in ``zone_id``: community-team
-    officers out of the rota (the default), unless the incident is in their own zone."""
-    community = [o for o in officers if o.team == Team.community]
+    officers embedded in a zone are out of the rota (unless set back in it), and are offered
+    only for their own zone's incidents; one with no zone has no beat and stays in the rota."""
+    community = [o for o in officers if o.team == Team.community and o.zone_id is not None]
     if not community:
         return set()
     in_rota = set(
@@ -58,6 +59,11 @@ def rota_excluded(session: Session, officers: Iterable[Officer], zone_id: int | 
     }
 
 
+def _embedded(o: Officer) -> bool:
+    """A community-team officer working from a zone (out of the rota by default)."""
+    return o.team == Team.community and o.zone_id is not None
+
+
 def _officer(o: Officer, c: CommunityOfficer | None) -> OfficerCommunity:
     return OfficerCommunity(
         officer_id=o.id,
@@ -69,7 +75,7 @@ def _officer(o: Officer, c: CommunityOfficer | None) -> OfficerCommunity:
         team_label=ORG_LABELS[o.team] if o.team else "未分队",
         zone_id=o.zone_id,
         role=c.role if c else "",
-        in_rota=c.in_rota if c else o.team != Team.community,
+        in_rota=c.in_rota if c else not _embedded(o),
     )
 
 
@@ -112,14 +118,14 @@ def set_officer(
     if data.team is not None:
         o.team = data.team
     if c is None:
-        c = CommunityOfficer(officer_id=o.id, role="", in_rota=o.team != Team.community)
+        c = CommunityOfficer(officer_id=o.id, role="", in_rota=not _embedded(o))
         session.add(c)
     if data.role is not None:
         c.role = data.role
     if data.in_rota is not None:
         c.in_rota = data.in_rota
-    elif data.team is not None:
-        c.in_rota = data.team != Team.community
+    elif data.team is not None or data.zone_id is not None:
+        c.in_rota = not _embedded(o)
     session.flush()
     after = {"team": o.team, "zone_id": o.zone_id, "role": c.role, "in_rota": c.in_rota}
     audit.record(

@@ -1,6 +1,6 @@
 """Command line of community policing (两队一室): ``qingzhi community measures`` prints the
-measures by zone and station for a period (the same service as ``GET /api/community/measures``),
-``qingzhi community demo`` loads the demo's community work into a loaded demo county."""
+measures by zone and station for a period (the same service as ``GET /api/community/measures``);
+``community_demo_line`` is the demo load's one call into ``qingzhi.demo.community``."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from qingzhi.auth.context import system_actor
+from qingzhi.auth.context import Actor, system_actor
 from qingzhi.cli.common import console, database, fail
 from qingzhi.community import measures
-from qingzhi.config import get_settings
+from qingzhi.config import Settings, get_settings
 from qingzhi.errors import QingzhiError, ValidationFailed
 from qingzhi.org.models import Unit
+from qingzhi.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,8 @@ def measures_command(
         console.print_json(json.dumps(result.model_dump(mode="json"), ensure_ascii=False))
         return
     table = Table(
-        title=f"社区警务指标 {result.start} 至 {result.end}（户数为估算：户籍人口 ÷ {result.household_size}）"
+        title=f"社区警务指标 {result.start} 至 {result.end}"
+        f"（户数为估算：户籍人口 ÷ {result.household_size}）"
     )
     for header in (
         "层级",
@@ -101,3 +103,17 @@ def measures_command(
             f"{row.found_by_visits}（{row.found_before_call}）",
         )
     console.print(table)
+
+
+def community_demo_line(*, db: Database, actor: Actor, settings: Settings, seed: int) -> str:
+    """Load the demo's community work (``qingzhi.demo.community``); the line that says so."""
+    from qingzhi.demo.community import load_community
+
+    r = load_community(db=db, actor=actor, settings=settings, seed=seed)
+    if r.skipped and not r.mediated:
+        return f"社区警务（模拟）：{'；'.join(r.skipped)}"
+    return (
+        f"社区警务（模拟，改革日 {r.reform_date}）：警务室 {r.posts}，协作人员 {r.partners}，"
+        f"走访 {r.visits}（发现纠纷 {r.disputes_from_visits}），调解 {r.mediated}，"
+        f"移交 {r.referred}，调解后再次报警 {r.repeat_calls}，关联已有报警 {r.linked_existing}"
+    )

@@ -19,7 +19,7 @@ from qingzhi.cli.accounts import token_app, user_app
 from qingzhi.cli.common import console, err
 from qingzhi.cli.common import database as _database
 from qingzhi.cli.common import fail as _fail
-from qingzhi.cli.community import community_app  # community (两队一室)
+from qingzhi.cli.community import community_app, community_demo_line  # community (两队一室)
 from qingzhi.cli.hotspot import hotspot_app
 from qingzhi.config import get_settings
 from qingzhi.errors import QingzhiError
@@ -375,6 +375,7 @@ def demo_load(
                 f"新增 {ir.created}，已存在 {ir.existing}；"
                 f"用时 {ir.load_seconds:.1f} 秒（{ir.rows_per_second:.0f} 条/秒）"
             )
+            console.print(community_demo_line(db=db, actor=actor, settings=settings, seed=seed))
     except QingzhiError as exc:
         _fail(exc)
     _print_demo_accounts()

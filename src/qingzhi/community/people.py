@@ -3,8 +3,8 @@ community roles (e.g. 村居组织副书记) and rota; community posts (社区�
 (community secretaries, grid workers, lawyers) as person records.
 
 Community-team officers embedded in a zone leave the station's dispatch rota (退出大轮班) unless
-set ``in_rota``, but take the incidents of their own zone (就近处警): ``rota_excluded`` is what dispatch ranking
-and the live map ask.
+set ``in_rota``, but take the incidents of their own zone (就近处警): ``rota_excluded`` is what
+dispatch ranking and the live map ask.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from qingzhi.live.views import router as live_router
 from qingzhi.org.views import router as org_router
 from qingzhi.params import control_in_query
 from qingzhi.store.db import Database
-from qingzhi.web import docs, pages
+from qingzhi.web import community_pages, docs, pages  # community_pages: community (两队一室)
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +288,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.include_router(pages.router)
+    app.include_router(community_pages.router)  # community (两队一室)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

@@ -6,13 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from qingzhi.auth import service as auth
 from qingzhi.auth.context import system_actor
 from qingzhi.auth.permissions import Role
 from qingzhi.community.idnumber import check_character
 from qingzhi.org.enums import DutyStatus, Team
-from qingzhi.org.models import Zone
+from qingzhi.org.models import Officer, Unit, Zone
 from qingzhi.store.db import Database
 from tests.factories import PASSWORD, Org, square
 
@@ -32,31 +34,38 @@ class Community:
     officer2: int
 
 
+def set_up_community(session: Session) -> Community:
+    """On the test org: a second zone for A (A-Z1 the west half, A-Z2 the east half, with
+    geometries) and two zone officers with accounts (``cop_a1`` in A-Z1, ``cop_a2`` in A-Z2)."""
+    a = session.scalars(select(Unit).where(Unit.code == "A")).one()
+    z1 = session.scalars(select(Zone).where(Zone.code == "A-Z1")).one()
+    z1.geometry = square(107.0, 30.0, 0.05)
+    z2 = Zone(code="A-Z2", name="城一二片区", station_id=a.id, population=10_400)
+    z2.geometry = square(107.05, 30.0, 0.05)
+    session.add(z2)
+    session.flush()
+    ids = []
+    for number, zone in (("A000", z1.id), ("A003", z2.id)):
+        officer = session.scalars(select(Officer).where(Officer.police_number == number)).one()
+        officer.team, officer.zone_id = Team.community, zone
+        officer.duty_status = DutyStatus.on_duty
+        ids.append(officer.id)
+    for username, number in (("cop_a1", "A000"), ("cop_a2", "A003")):
+        auth.create_user(
+            session=session,
+            actor=system_actor("test"),
+            username=username,
+            password=PASSWORD,
+            role=Role.officer,
+            unit_code="A",
+            officer_number=number,
+        )
+    session.flush()
+    return Community(z1.id, z2.id, ids[0], ids[1])
+
+
 @pytest.fixture
 def community(db: Database, org: Org) -> Community:
-    """A second zone for A (the west half is A-Z1, the east half A-Z2) and two zone officers
-    with accounts (``cop_a1``, ``cop_a2``); A-Z1 gets its geometry too."""
+    """``set_up_community`` in the test's transaction."""
     with db.session(write=True) as session:
-        z1 = session.get(Zone, org.zones["A-Z1"].id)
-        assert z1 is not None
-        z1.geometry = square(107.0, 30.0, 0.05)
-        z2 = Zone(code="A-Z2", name="城一二片区", station_id=org.id("A"), population=10_400)
-        z2.geometry = square(107.05, 30.0, 0.05)
-        session.add(z2)
-        session.flush()
-        for number, zone in (("A000", z1.id), ("A003", z2.id)):
-            officer = session.merge(org.officers[number])
-            officer.team, officer.zone_id = Team.community, zone
-            officer.duty_status = DutyStatus.on_duty
-        for username, number in (("cop_a1", "A000"), ("cop_a2", "A003")):
-            auth.create_user(
-                session=session,
-                actor=system_actor("test"),
-                username=username,
-                password=PASSWORD,
-                role=Role.officer,
-                unit_code="A",
-                officer_number=number,
-            )
-        session.flush()
-        return Community(z1.id, z2.id, org.officers["A000"].id, org.officers["A003"].id)
+        return set_up_community(session)

@@ -192,3 +192,20 @@ def label(value: StrEnum) -> str:
     if isinstance(value, VisitStatus):
         return VISIT.label(value)
     return LABELS[value]
+
+
+# The community's audit actions in words (the dispute's timeline shows them).
+ACTION_LABELS = {
+    "dispute.create": "登记纠纷",
+    "dispute.update": "修改纠纷",
+    "dispute.session": "记录调解",
+    "dispute.call_linked": "关联再次报警",
+    "dispute.read_personal": "查看当事人完整信息",
+    **{f"dispute.{s.value}": DISPUTE.label(s) for s in DisputeStatus},
+    "visit.done": "登记走访",
+    "visit.planned": "计划走访",
+    "visit.cancelled": "取消走访",
+    "officer.community": "设置社区警务",
+    "community_post.create": "新建社区警务室",
+    "community_partner.create": "新增协作人员",
+}

@@ -15,6 +15,7 @@ from qingzhi.auth.deps import Principal, principal
 from qingzhi.auth.permissions import Perm
 from qingzhi.community import board, disputes, people, visits
 from qingzhi.community.enums import (
+    ACTION_LABELS,
     DISPUTE,
     LABELS,
     DisputeKind,
@@ -134,6 +135,7 @@ def dispute_page(
         can_write=who.actor.can(Perm.community_write),
         can_unmask=who.actor.can(Perm.personal_read),
         allowed=[(s, DISPUTE.label(s)) for s in d.allowed if s != DisputeStatus.mediating],
+        action_labels=ACTION_LABELS,
         outcomes=[
             ("agreed", "达成协议"),
             ("partial", "部分达成"),

@@ -19,7 +19,7 @@
     var unit = el.getAttribute("data-unit");
     var mapEl = $("map");
     if (!unit || !mapEl) { document.body.setAttribute("data-ready", "1"); return; }
-    var map = L.map(mapEl, { preferCanvas: true, attributionControl: false, zoomSnap: 0.25 });
+    var map = L.map(mapEl, { attributionControl: false, zoomSnap: 0.25 });
     var tile = el.getAttribute("data-tile-url");
     if (tile) L.tileLayer(tile, { maxZoom: 18 }).addTo(map);
     map.setView([30.33, 107.35], 12);

@@ -39,7 +39,9 @@ def test_hand_computed_group() -> None:
         fact("referred", 90.0, from_visit=True, called_before=True),
         fact(None, None),
     ]
-    s = summarise(facts, visits=1200, visited_households=1000, population=10_400, household_size=2.6)
+    s = summarise(
+        facts, visits=1200, visited_households=1000, population=10_400, household_size=2.6
+    )
     assert s.disputes == 5 and s.mediated == 4
     assert s.median_minutes == 37.5
     assert s.share_within_30 == 0.5

@@ -9,6 +9,7 @@ import json
 import logging
 
 import typer
+from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
@@ -102,7 +103,8 @@ def measures_command(
             _pct(row.coverage),
             f"{row.found_by_visits}（{row.found_before_call}）",
         )
-    console.print(table)
+    # wide enough for the twelve columns even when stdout is not a terminal
+    Console(width=max(console.width, 200)).print(table)
 
 
 def community_demo_line(*, db: Database, actor: Actor, settings: Settings, seed: int) -> str:

@@ -8,6 +8,7 @@ Duration of a dispute's mediation = first session's start to settlement.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -55,8 +56,10 @@ from qingzhi.config import Settings
 from qingzhi.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from qingzhi.incidents import reads as incidents
 from qingzhi.incidents.enums import Category
+from qingzhi.incidents.models import Incident
 from qingzhi.incidents.reads import mask_phone
 from qingzhi.incidents.repeats import ids_in_scope as incidents_scope_ids
+from qingzhi.incidents.repeats import linked_ids, scoped_links
 from qingzhi.org.models import Officer, Zone
 from qingzhi.store.base import utcnow
 from qingzhi.store.db import Database
@@ -65,6 +68,7 @@ log = logging.getLogger(__name__)
 
 LOCAL = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 NO_PACKAGE = "民警单独调解"
+CALLER = "报警人"
 
 
 def local_today() -> dt.date:
@@ -176,6 +180,23 @@ def to_read(
             select(DisputeParty).where(DisputeParty.dispute_id == d.id).order_by(DisputeParty.id)
         )
         out.parties = [_party(p, unmask) for p in parties]
+        caller = (
+            session.scalar(select(Incident.caller_phone).where(Incident.id == d.incident_id))
+            if d.incident_id is not None
+            else None
+        )
+        if caller:  # the caller of the call that opened it is a party (phone read from the call)
+            out.parties.insert(
+                0,
+                PartyRead(
+                    id=0,
+                    name=CALLER,
+                    id_number=None,
+                    phone=caller if unmask else mask_phone(caller),
+                    role=CALLER,
+                    masked=not unmask,
+                ),
+            )
         sessions = session.scalars(
             select(MediationSession)
             .where(MediationSession.dispute_id == d.id)
@@ -584,4 +605,20 @@ def timeline(*, session: Session, actor: Actor, dispute_id: int) -> list[audit.A
     """The dispute's audit trail (creation, sessions, steps, linked calls, full reads)."""
     view = view_of(session, actor)
     d = visible(session, view, dispute_id)
-    return audit.trail(session=session, scope=actor.scope, entity_kind="dispute", entity_id=d.id)
+
+    def entries(kind: str, entity_id: int) -> list[audit.AuditEntry]:
+        found = audit.trail_of(session=session, entity_kind=kind, entity_id=entity_id)
+        return [e for e in found if actor.scope.admits(e.unit_id)]
+
+    own = entries("dispute", d.id)
+    if d.incident_id is None:
+        return own
+    # Opened at intake: the call's creation record names the dispute (links.at_intake).
+    opened = [
+        e
+        for e in entries("incident", d.incident_id)
+        if e.action in ("incident.create", "incident.import")
+    ]
+    shown = incidents_scope_ids(session, actor, linked_ids(opened[0].diff)) if opened else ()
+    opened = [dataclasses.replace(e, diff=scoped_links(e.diff, shown)) for e in opened]
+    return opened + own

@@ -196,6 +196,8 @@ def label(value: StrEnum) -> str:
 
 # The community's audit actions in words (the dispute's timeline shows them).
 ACTION_LABELS = {
+    "incident.create": "110 报警（自动登记纠纷）",
+    "incident.import": "110 报警导入（自动登记纠纷）",
     "dispute.create": "登记纠纷",
     "dispute.update": "修改纠纷",
     "dispute.session": "记录调解",

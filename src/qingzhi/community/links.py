@@ -6,10 +6,13 @@ call within ``repeat_radius_m`` of its place. A linked call after settlement ask
 the dispute again (``attention``), counted in ``repeat_calls`` and audited on the dispute.
 
 ``at_intake`` is what intake calls for every batch, in its transaction: it returns the audit
-changes for intake's one ``record_many``. It costs a batch without dispute calls one indexed
-query on ``dispute.watch_until``; dispute calls are inserted in bulk. ``link_existing`` runs the
-same matching over calls already stored (the demo, whose calls are loaded before their disputes
-are mediated).
+changes for intake's one ``record_many``. It costs a batch one indexed query on
+``dispute.watch_until`` (and one by id for the first calls of its repeat calls); the new disputes
+are inserted in bulk, and their opening is recorded in the creation record of the call that
+opened them (``dispute_id`` in ``incident.create``: one record, not two; the dispute's timeline
+shows it). The caller of that call is a party: their phone is read from the call.
+``link_existing`` runs the same matching over calls already stored (the demo, whose calls are
+loaded before their disputes are mediated).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, union_all, update
 from sqlalchemy.orm import Session
 
 from qingzhi.audit import service as audit
@@ -41,7 +44,6 @@ log = logging.getLogger(__name__)
 _DISPUTES = table_of(Dispute)
 _PARTIES = table_of(DisputeParty)
 _CALLS = table_of(DisputeCall)
-CALLER = "报警人"
 
 
 @dataclass
@@ -129,21 +131,27 @@ def match_calls(
     return out
 
 
-_WATCHED = (
-    select(
-        _DISPUTES.c.id,
-        _DISPUTES.c.station_id,
-        _DISPUTES.c.settled_at,
-        _DISPUTES.c.watch_until,
-        _DISPUTES.c.lon,
-        _DISPUTES.c.lat,
-        _PARTIES.c.phone,
-    )
+_INCIDENTS = table_of(Incident)
+_WINDOW = (
+    _DISPUTES.c.watch_until >= bindparam("since"),
+    _DISPUTES.c.settled_at <= bindparam("until"),
+)
+_COLUMNS = (
+    _DISPUTES.c.id,
+    _DISPUTES.c.station_id,
+    _DISPUTES.c.settled_at,
+    _DISPUTES.c.watch_until,
+    _DISPUTES.c.lon,
+    _DISPUTES.c.lat,
+)
+# The parties' phones, and the phone of the call that opened the dispute (its caller).
+_WATCHED = union_all(
+    select(*_COLUMNS, _PARTIES.c.phone)
     .outerjoin(_PARTIES, _PARTIES.c.dispute_id == _DISPUTES.c.id)
-    .where(
-        _DISPUTES.c.watch_until >= bindparam("since"),
-        _DISPUTES.c.settled_at <= bindparam("until"),
-    )
+    .where(*_WINDOW),
+    select(*_COLUMNS, _INCIDENTS.c.caller_phone)
+    .join(_INCIDENTS, _INCIDENTS.c.id == _DISPUTES.c.incident_id)
+    .where(*_WINDOW),
 )
 
 
@@ -218,21 +226,21 @@ def at_intake(
         return []
     times = [rows[k]["received_at"] for k in valid]
     watch = watched(session, min(times), max(times))
-    calls = [
-        Call(
-            ids[k],
-            rows[k]["received_at"],
-            rows[k]["caller_phone"],
-            rows[k]["category"] == Category.dispute,
-            rows[k]["lon"],
-            rows[k]["lat"],
-        )
-        for k in valid
-    ]
-    linked: dict[int, tuple[int, str, bool]] = {  # call id -> dispute, reason, after settlement
-        call.id: (did, reason, True)
-        for did, call, reason in match_calls(watch, calls, settings.repeat_radius_m)
-    }
+    linked: dict[int, tuple[int, str, bool]] = {}  # call id -> dispute, reason, after settlement
+    if watch:
+        calls = [
+            Call(
+                ids[k],
+                rows[k]["received_at"],
+                rows[k]["caller_phone"],
+                rows[k]["category"] == Category.dispute,
+                rows[k]["lon"],
+                rows[k]["lat"],
+            )
+            for k in valid
+        ]
+        for did, call, reason in match_calls(watch, calls, settings.repeat_radius_m):
+            linked[call.id] = (did, reason, True)
     primaries = {rows[k]["repeat_of_id"] for k in valid if rows[k]["repeat_of_id"] is not None}
     of_incident: dict[int, int] = {}
     if primaries:
@@ -245,7 +253,7 @@ def at_intake(
                 of_incident[iid] = did
     now = utcnow()
     new_rows: list[dict[str, Any]] = []
-    new_of: list[int] = []  # position in the batch of each new dispute's call
+    opened: list[dict[str, Any]] = []  # the incidents' rows of the new disputes
     for k in valid:
         iid, row = ids[k], rows[k]
         if iid in linked:
@@ -257,49 +265,22 @@ def at_intake(
         if row["category"] != Category.dispute:
             continue
         new_rows.append(_dispute_row(iid, row, now))
-        new_of.append(k)
+        opened.append(row)
         of_incident[iid] = -len(new_rows)  # a new dispute, by position
-    changes: list[audit.Change] = []
     if new_rows:
         dispute_ids = allocate_ids(session.connection(), _DISPUTES, len(new_rows))
-        for did, r in zip(dispute_ids, new_rows, strict=True):
-            r["id"] = did
+        for did, r, row in zip(dispute_ids, new_rows, opened, strict=True):
+            r["id"] = row["dispute_id"] = did  # the incident's creation record names it
         insert_rows(session.connection(), _DISPUTES, new_rows)
-        parties = [
-            {
-                "dispute_id": r["id"],
-                "name": CALLER,
-                "id_number": None,
-                "phone": phone,
-                "role": CALLER,
-            }
-            for r, k in zip(new_rows, new_of, strict=True)
-            if (phone := rows[k]["caller_phone"])
-        ]
-        insert_rows(session.connection(), _PARTIES, parties)
-        for r, k in zip(new_rows, new_of, strict=True):
-            changes.append(
-                audit.Change(
-                    "dispute.create",
-                    "dispute",
-                    r["id"],
-                    r["station_id"],
-                    after={
-                        "incident_id": r["incident_id"],
-                        "kind": str(r["kind"]),
-                        "origin": "110",
-                    },
-                    actor=actors[indexes[k]],
-                )
-            )
         for iid, (did, reason, after) in list(linked.items()):
             if did < 0:
                 linked[iid] = (dispute_ids[-did - 1], reason, after)
-    if linked:
-        at_of = {ids[k]: rows[k]["received_at"] for k in valid}
-        actor_of = {ids[k]: actors[indexes[k]] for k in valid}
-        changes += _link(session, linked, at_of, actor_of)
-    return changes
+    if not linked:
+        return []
+    index_of = {ids[k]: k for k in valid}
+    at_of = {iid: rows[index_of[iid]]["received_at"] for iid in linked}
+    actor_of = {iid: actors[indexes[index_of[iid]]] for iid in linked}
+    return _link(session, linked, at_of, actor_of)
 
 
 def _link(

@@ -98,6 +98,8 @@ def _snapshot(inc: dict[str, Any]) -> dict[str, Any]:
     out = {k: inc[k] for k in _SNAPSHOT_FIELDS}
     out["received_at"] = inc["received_at"].isoformat()
     out["caller_phone"] = mask_phone(inc["caller_phone"])
+    if "dispute_id" in inc:  # community: the dispute this call opened (community.links)
+        out["dispute_id"] = inc["dispute_id"]
     return out
 
 

@@ -29,20 +29,17 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.incident_intake import ACTOR, BATCH, fresh_db, spec_chunks, table  # noqa: E402
-from qingzhi.community import links  # noqa: E402
-from qingzhi.community import measures as community_measures  # noqa: E402
-from qingzhi.community.models import Dispute  # noqa: E402
-from qingzhi.config import Settings  # noqa: E402
-from qingzhi.demo.community import load_community, reform_date_of  # noqa: E402
-from qingzhi.demo.loader import load_demo, load_incidents, to_import  # noqa: E402
-from qingzhi.incidents import intake as incident_intake  # noqa: E402
-from qingzhi.incidents.schemas import IncidentCreate  # noqa: E402
-from qingzhi.runtime import tune_gc  # noqa: E402
-from qingzhi.store.db import Database, migrate  # noqa: E402
+from incident_intake import ACTOR, BATCH, fresh_db, spec_chunks, table  # bench/ beside this
+from qingzhi.community import links
+from qingzhi.community import measures as community_measures
+from qingzhi.community.models import Dispute
+from qingzhi.config import Settings
+from qingzhi.demo.community import load_community, reform_date_of
+from qingzhi.demo.loader import load_demo, load_incidents, to_import
+from qingzhi.incidents import intake as incident_intake
+from qingzhi.incidents.schemas import IncidentCreate
+from qingzhi.runtime import tune_gc
+from qingzhi.store.db import Database, migrate
 
 _CREATE_FIELDS = tuple(IncidentCreate.model_fields)
 

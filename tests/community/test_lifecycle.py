@@ -52,14 +52,13 @@ def test_dispute_table_is_the_declared_one() -> None:
                 DISPUTE.check(current, target)
             assert DISPUTE.label(current) in refused.value.message
             assert DISPUTE.label(target) in refused.value.message
-    for current in VisitStatus:
-        for target in VisitStatus:
-            ok = current == VisitStatus.planned and target != VisitStatus.planned
-            if ok:
-                VISIT.check(current, target)
+    for visit_now in VisitStatus:
+        for visit_next in VisitStatus:
+            if visit_now == VisitStatus.planned and visit_next != VisitStatus.planned:
+                VISIT.check(visit_now, visit_next)
             else:
                 with pytest.raises(InvalidTransition):
-                    VISIT.check(current, target)
+                    VISIT.check(visit_now, visit_next)
 
 
 def _put(db: Database, did: int, status: DisputeStatus) -> None:

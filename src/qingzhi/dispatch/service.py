@@ -168,6 +168,7 @@ def recommend(
         select(Officer, OfficerLive)
         .outerjoin(OfficerLive, OfficerLive.officer_id == Officer.id)
         .where(Officer.active.is_(True))
+        .order_by(Officer.id)  # ties (the same estimate) in one order on every backend
     )
     pool: list[tuple[Officer, OfficerLive | None, int]] = []
     for o, state in rows:

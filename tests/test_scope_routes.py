@@ -60,6 +60,8 @@ ROW_IDS = (
     "task_id",
     "case_id",
     "attachment_id",
+    "dispute_id",
+    "visit_id",
 )
 _counter = itertools.count(1)
 
@@ -165,6 +167,48 @@ def _case(client: TestClient, admin: dict[str, str], unit: str, lon: float, lat:
     return int(r.json()["id"])
 
 
+def _community(client: TestClient, admin: dict[str, str], org: Org, zone: str) -> dict[str, int]:
+    """A zone's community records (community): a post, a partner, a visit, a dispute."""
+    zone_id = org.zones[zone].id
+    for path, body in (
+        ("/api/community/posts", {"zone_id": zone_id, "name": f"{zone} 警务室"}),
+        ("/api/community/partners", {"zone_id": zone_id, "kind": "secretary", "name": "书记"}),
+    ):
+        r = client.post(path, json=body, headers=admin)
+        assert r.status_code == 201, r.text
+    r = client.post("/api/community/visits", json={"zone_id": zone_id}, headers=admin)
+    assert r.status_code == 201, r.text
+    visit = int(r.json()["id"])
+    r = client.post(
+        "/api/community/disputes",
+        json={"visit_id": visit, "parties": [{"name": "甲", "phone": "13700000000"}]},
+        headers=admin,
+    )
+    assert r.status_code == 201, r.text
+    return {"visit": visit, "dispute": int(r.json()["id"])}
+
+
+def _grow_community(client: TestClient, admin: dict[str, str], org: Org, world: Any) -> None:
+    """The other station's community work goes on: a session, a settlement, more records."""
+    did = world["community"]["B"]["dispute"]
+    r = client.post(
+        f"/api/community/disputes/{did}/sessions",
+        json={
+            "package": "police_grid",
+            "started_at": dt.datetime.now(dt.UTC).isoformat(),
+            "ended_at": dt.datetime.now(dt.UTC).isoformat(),
+            "outcome": "agreed",
+        },
+        headers=admin,
+    )
+    assert r.status_code == 201, r.text
+    r = client.post(
+        f"/api/community/disputes/{did}/transitions", json={"to": "settled"}, headers=admin
+    )
+    assert r.status_code == 200, r.text
+    _community(client, admin, org, "B-Z1")
+
+
 @pytest.fixture
 def world(client: TestClient, db: Database, org: Org) -> dict[str, Any]:
     """The chiefs' own rows, and a first row of each kind of the other stations' (B, S)."""
@@ -201,6 +245,7 @@ def world(client: TestClient, db: Database, org: Org) -> dict[str, Any]:
             "R1": _case(client, admin, "R1", 107.03, 30.13),
             "B": _case(client, admin, "B", 107.13, 30.03),
         },
+        "community": {z[0]: _community(client, admin, org, z) for z in ("A-Z1", "B-Z1")},
     }
 
 
@@ -218,6 +263,8 @@ def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, 
             "officer": officers["A"],
             "job": jobs["A"],
             "plan": world["plans"]["A"],
+            "dispute": world["community"]["A"]["dispute"],
+            "visit": world["community"]["A"]["visit"],
         }
     else:
         ids = {
@@ -227,6 +274,8 @@ def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, 
             "officer": officers["B"],
             "job": jobs["B"],
             "plan": world["plans"]["B"],
+            "dispute": world["community"]["B"]["dispute"],
+            "visit": world["community"]["B"]["visit"],
         }
     return {
         "incident_id": [ids["incident"]],
@@ -236,6 +285,8 @@ def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, 
         "officer_id": [ids["officer"]],
         "job_id": [ids["job"]],
         "plan_id": [ids["plan"]],
+        "dispute_id": [ids["dispute"]],
+        "visit_id": [ids["visit"]],
         "entity_kind": ["incident", "officer"],
         "entity_id": [ids["incident"], ids["officer"]],
         "reform_id": [world["reform"]],  # a bureau's record (which stations changed, when)
@@ -270,6 +321,11 @@ def _plan(
             {"start": "2026-01-01", "end": "2026-12-31", "group_by": g}
             for g in ("unit", "category", "none")
         ],
+        "/api/community/measures": [
+            {"from": "2026-01-01", "to": "2027-12-31"},
+            {"from": "2026-01-01", "to": "2027-12-31", "unit_id": org.id("B")},
+        ],
+        "/api/community/disputes": [{}, {"unit_id": org.id("B")}, {"open_only": True}],
     }
     return list(probes(get_routes(app), values, queries, SKIP))
 
@@ -313,6 +369,7 @@ def _grow_the_other_stations(
     b_case = world["cases"]["B"]
     r = client.post(f"/api/cases/{b_case}/notes", json={"text": "调取监控"}, headers=admin)
     assert r.status_code == 201, r.text
+    _grow_community(client, admin, org, world)
 
 
 @pytest.mark.parametrize("chief, mine", [("chief_a", "A"), ("chief_c", "R1")])

@@ -144,6 +144,21 @@ class Settings(BaseSettings):
     )
     attention_warn_fraction: float = Field(default=2 / 3, gt=0, lt=1)
 
+    # community (两队一室): the mediation packages (调解套餐: code → name, e.g.
+    # QINGZHI_COMMUNITY_PACKAGES='{"police_lawyer": "民警+律师"}'), the average household size
+    # that turns a zone's registered population into an estimate of its households, how long
+    # after settlement later calls are linked to a dispute, and the follow-up visit's default.
+    community_packages: dict[str, str] = Field(
+        default_factory=lambda: {
+            "police_secretary": "民警+社区书记",
+            "police_grid": "民警+网格员",
+            "police_lawyer": "民警+律师",
+        }
+    )
+    community_household_size: float = Field(default=2.6, gt=0.5, le=20)
+    community_watch_days: int = Field(default=30, ge=1, le=365)
+    community_follow_up_days: int = Field(default=7, ge=0, le=90)
+
     @field_validator("trusted_proxies")
     @classmethod
     def _valid_proxies(cls, value: str) -> str:

@@ -3,6 +3,18 @@
 from qingzhi.audit.models import AuditHead, AuditRecord
 from qingzhi.auth.models import ApiToken, LoginThrottle, User, WebSession
 from qingzhi.cases.models import Case, CaseIncident, CaseMember, CaseNote  # cases (快侦快办)
+
+# community (两队一室)
+from qingzhi.community.models import (
+    CommunityOfficer,
+    Dispute,
+    DisputeCall,
+    DisputeParty,
+    MediationSession,
+    Partner,
+    Post,
+    Visit,
+)
 from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
 from qingzhi.jobs.models import Job
 from qingzhi.kpi.models import KpiScheme, Reform, ReformUnit
@@ -24,6 +36,10 @@ __all__ = [
     "CaseIncident",
     "CaseMember",
     "CaseNote",
+    "CommunityOfficer",
+    "Dispute",
+    "DisputeCall",
+    "DisputeParty",
     "Incident",
     "IncidentAssignment",
     "IncidentEvent",
@@ -31,9 +47,12 @@ __all__ = [
     "KpiScheme",
     "LiveEvent",
     "LoginThrottle",
+    "MediationSession",
     "Officer",
     "OfficerLive",
+    "Partner",
     "Plan",
+    "Post",
     "Reform",
     "ReformUnit",
     "Task",
@@ -42,6 +61,7 @@ __all__ = [
     "TaskUnit",
     "Unit",
     "User",
+    "Visit",
     "WebSession",
     "Zone",
 ]

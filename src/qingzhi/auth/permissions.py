@@ -70,6 +70,11 @@ class Perm(StrEnum):
     task_report = "task.report"  # accept and report as the owner
     case_read = "case.read"
     case_write = "case.write"  # open a case, build its team, notes and outcome
+    # community (两队一室): read visits, disputes and posts; log visits, mediate; set up
+    # posts, partners and officers' community settings
+    community_read = "community.read"
+    community_write = "community.write"
+    community_manage = "community.manage"
 
 
 _READ = {
@@ -100,28 +105,37 @@ _PLAN_RUN = {Perm.plan_read, Perm.plan_run}
 # owners accept and report.
 _TASKS_READ = {Perm.task_read, Perm.case_read}
 _TASKS_COMMAND = _TASKS_READ | {Perm.task_issue, Perm.task_report, Perm.case_write}
+# community (两队一室): who reads, who works the zones, who sets them up.
+_COMMUNITY_READ = {Perm.community_read}
+_COMMUNITY_WORK = {Perm.community_read, Perm.community_write}
+_COMMUNITY_ALL = _COMMUNITY_WORK | {Perm.community_manage}
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.admin: frozenset(Perm),
-    Role.commander: frozenset(_COMMAND | _EVALUATE | _PLAN_RUN | _TASKS_COMMAND),
+    Role.commander: frozenset(_COMMAND | _EVALUATE | _PLAN_RUN | _TASKS_COMMAND | _COMMUNITY_ALL),
     Role.dispatcher: frozenset(
         _READ
         | {Perm.incident_write, Perm.incident_dispatch, Perm.personal_read}
         | _TASKS_READ
         | {Perm.task_issue}
+        | _COMMUNITY_READ
     ),
-    Role.analyst: frozenset(_READ | _EVALUATE | _PLAN_RUN | _TASKS_READ),
-    Role.station_chief: frozenset(_COMMAND | _TASKS_COMMAND | {Perm.kpi_read, Perm.plan_read}),
+    Role.analyst: frozenset(_READ | _EVALUATE | _PLAN_RUN | _TASKS_READ | _COMMUNITY_READ),
+    Role.station_chief: frozenset(
+        _COMMAND | _TASKS_COMMAND | _COMMUNITY_ALL | {Perm.kpi_read, Perm.plan_read}
+    ),
     Role.officer: frozenset(
         _READ
         | {Perm.incident_write, Perm.personal_read}
         | _TASKS_READ
         | {Perm.task_report, Perm.case_write}
+        | _COMMUNITY_WORK
     ),
     Role.auxiliary: frozenset(
         {Perm.org_read, Perm.officer_read, Perm.incident_read, Perm.token_own, Perm.task_read}
+        | _COMMUNITY_WORK
     ),
-    Role.viewer: frozenset({Perm.org_read, Perm.incident_read}),
+    Role.viewer: frozenset({Perm.org_read, Perm.incident_read} | _COMMUNITY_READ),
 }
 
 

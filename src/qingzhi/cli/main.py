@@ -22,6 +22,7 @@ from qingzhi.cli.cases import case_app  # cases (快侦快办)
 from qingzhi.cli.common import console, err
 from qingzhi.cli.common import database as _database
 from qingzhi.cli.common import fail as _fail
+from qingzhi.cli.community import community_app, community_demo_line  # community (两队一室)
 from qingzhi.cli.hotspot import hotspot_app
 from qingzhi.cli.kpi import kpi_app
 from qingzhi.cli.place import place_app  # county: place setup (issue 16)
@@ -58,6 +59,7 @@ app.add_typer(task_app, name="task")  # tasks (督办)
 app.add_typer(case_app, name="case")  # cases (快侦快办)
 app.add_typer(basemap_app, name="basemap")  # basemap (issue 15)
 app.add_typer(place_app, name="place")  # county (issue 16)
+app.add_typer(community_app, name="community")  # community (两队一室)
 
 
 @app.callback()
@@ -395,6 +397,7 @@ def demo_load(
             plans = load_plans(db=db, actor=actor, settings=settings)
             console.print(f"演示规划方案：新算 {len(plans)} 个（页面“规划”）")
             _demo_cases(db, actor, settings, seed, days)  # cases and tasks (快侦快办, 督办)
+            console.print(community_demo_line(db=db, actor=actor, settings=settings, seed=seed))
     except QingzhiError as exc:
         _fail(exc)
     _print_demo_accounts()

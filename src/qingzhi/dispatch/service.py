@@ -2,7 +2,9 @@
 
 Candidates are the available officers in the caller's scope, grouped in tiers — the handling
 unit's (with its bundle: a central station and its member stations), then neighbouring units'
-(jurisdictions that touch), then the rest — and ranked within a tier by estimated arrival time:
+(jurisdictions that touch), then the rest — and ranked within a tier by estimated arrival time
+(community-team officers out of the rota are offered only for their own zone's incidents:
+``community.people.rota_excluded``):
 the travel time on the road graph when one is configured (``QINGZHI_ROAD_GRAPH``), else the
 straight-line distance × ``dispatch_detour_factor`` at ``dispatch_speed_kmh``. An officer with no
 position yet is placed at their station (flagged as estimated).
@@ -28,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
+from qingzhi.community import people as community_people
 from qingzhi.config import Settings
 from qingzhi.errors import ValidationFailed
 from qingzhi.geo.distance import METRES_PER_DEGREE, haversine_m_array
@@ -200,6 +203,7 @@ def recommend(
         select(Officer, OfficerLive)
         .outerjoin(OfficerLive, OfficerLive.officer_id == Officer.id)
         .where(Officer.active.is_(True))
+        .order_by(Officer.id)  # ties (the same estimate) in one order on every backend
     )
     pool: list[tuple[Officer, OfficerLive | None, int]] = []
     for o, state in rows:
@@ -210,6 +214,9 @@ def recommend(
             continue
         tier = 0 if o.unit_id in home else 1 if o.unit_id in near else 2
         pool.append((o, live, tier))
+    # community (两队一室): community-team officers out of the rota take only their zone's calls
+    off_rota = community_people.rota_excluded(session, [o for o, _, _ in pool], inc.zone_id)
+    pool = [entry for entry in pool if entry[0].id not in off_rota]
 
     lon = np.full(len(pool), np.nan)
     lat = np.full(len(pool), np.nan)

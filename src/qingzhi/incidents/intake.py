@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from qingzhi.audit import service as audit
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
+from qingzhi.community import links as community_links
 from qingzhi.config import Settings
 from qingzhi.errors import NotFound
 from qingzhi.geo.datum import convert
@@ -97,6 +98,8 @@ def _snapshot(inc: dict[str, Any]) -> dict[str, Any]:
     out = {k: inc[k] for k in _SNAPSHOT_FIELDS}
     out["received_at"] = inc["received_at"].isoformat()
     out["caller_phone"] = mask_phone(inc["caller_phone"])
+    if "dispute_id" in inc:  # community: the dispute this call opened (community.links)
+        out["dispute_id"] = inc["dispute_id"]
     return out
 
 
@@ -389,6 +392,11 @@ def _intake(
             )
     if events:
         insert_rows(session.connection(), table_of(IncidentEvent), events)
+    # community (两队一室): a dispute for each dispute call, later calls linked to disputes
+    if link_repeats:
+        bumped += community_links.at_intake(
+            session, settings, actors, [n.index for n in new], new_ids, rows
+        )
     audit.record_many(
         session=session,
         changes=[

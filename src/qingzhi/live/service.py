@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from qingzhi.audit import service as audit
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
+from qingzhi.community import people as community_people
 from qingzhi.errors import Conflict, NotFound, ValidationFailed
 from qingzhi.geo.datum import Datum, convert
 from qingzhi.incidents.enums import Category, subtype_label
@@ -165,7 +166,12 @@ def officers(
         query = query.where(Officer.duty_status == DutyStatus.on_duty)
     names = unit_names(session)
     rows = session.execute(query.order_by(Officer.police_number)).all()
-    return [officer_feature(o, live, names) for o, live in rows]
+    features = [officer_feature(o, live, names) for o, live in rows]
+    # community (两队一室): community-team officers out of the dispatch rota, shown as such
+    off_rota = community_people.rota_excluded(session, [o for o, _ in rows], None)
+    for feature in features:
+        feature["in_rota"] = feature["id"] not in off_rota
+    return features
 
 
 def map_incidents(

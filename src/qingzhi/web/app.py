@@ -22,6 +22,7 @@ from qingzhi.auth.deps import request_id_of
 from qingzhi.auth.views import router as auth_router
 from qingzhi.basemap.views import router as basemap_router  # basemap (issue 15)
 from qingzhi.cases.views import router as cases_router  # cases (快侦快办)
+from qingzhi.community.views import router as community_router  # community (两队一室)
 from qingzhi.config import Settings, get_settings
 from qingzhi.dispatch.views import router as dispatch_router
 from qingzhi.errors import (
@@ -46,7 +47,12 @@ from qingzhi.params import control_in_query
 from qingzhi.plans.views import router as planning_router
 from qingzhi.store.db import Database
 from qingzhi.tasks.views import router as tasks_router  # tasks (督办)
-from qingzhi.web import docs, pages, work_pages
+from qingzhi.web import (
+    community_pages,  # community_pages: community (两队一室)
+    docs,
+    pages,
+    work_pages,
+)
 
 log = logging.getLogger(__name__)
 
@@ -296,6 +302,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         tasks_router,  # tasks (督办)
         cases_router,  # cases (快侦快办)
         basemap_router,  # basemap (issue 15): /api/basemap, /tiles/{z}/{x}/{y}.{ext}
+        community_router,  # community (两队一室)
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(docs.router)
@@ -311,6 +318,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.openapi = openapi  # type: ignore[method-assign]
     app.include_router(pages.router)
     app.include_router(work_pages.router)  # tasks and cases (督办, 快侦快办)
+    app.include_router(community_pages.router)  # community (两队一室)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

@@ -133,9 +133,10 @@
   function renderOfficerTiles() {
     // Those who may not see officers (the viewer) get the counts of the figures, no positions.
     var c = canOfficers ? officers.counts() : (dash ? dash.officers.by_status : { available: 0, dispatched: 0, on_scene: 0 });
-    var onDuty = c.available + c.dispatched + c.on_scene;
+    var onDuty = c.available + c.dispatched + c.on_scene + (c.community || 0);
     $("t-duty").textContent = onDuty;
-    $("t-duty-split").textContent = "空闲 " + c.available + " · 出警 " + c.dispatched + " · 处警 " + c.on_scene;
+    $("t-duty-split").textContent = "空闲 " + c.available + " · 出警 " + c.dispatched + " · 处警 " + c.on_scene +
+      (c.community ? " · 社区警务 " + c.community : "");
     chart("chart-officers").setOption({
       animation: false,
       tooltip: { trigger: "item" },

@@ -381,12 +381,15 @@
     var dots = L.layerGroup().addTo(group);
     var markers = {};
     var data = {};
-    function style(st) {
+    // Community-team officers out of the dispatch rota (退出大轮班): a purple ring.
+    function style(st, o) {
       var c = (OFFICER[st] || OFFICER.available).color;
-      return { radius: 4.5, color: "#0b1522", weight: 1, fillColor: c, fillOpacity: 0.95 };
+      var off = o && o.in_rota === false;
+      return { radius: off ? 5.5 : 4.5, color: off ? "#b57bff" : "#0b1522", weight: off ? 2 : 1, fillColor: c, fillOpacity: 0.95 };
     }
     function tip(o) {
       return esc(o.name) + "（" + esc(o.no) + "）<br>" + esc(o.unit) + " · " + esc((OFFICER[o.status] || {}).label || o.status) +
+        (o.in_rota === false ? "<br>社区警务队（不在大轮班，本片区就近处警）" : "") +
         (o.camera_url ? "<br>点击查看执法记录仪" : "");
     }
     function upsert(o) {
@@ -400,19 +403,23 @@
         return;
       }
       if (!m) {
-        m = markers[o.id] = L.circleMarker([o.lat, o.lon], style(o.status));
+        m = markers[o.id] = L.circleMarker([o.lat, o.lon], style(o.status, o));
         m.bindTooltip(tip(o));
         if (opts.onClick) m.on("click", function () { opts.onClick(data[o.id]); });  // body camera
         dots.addLayer(m);
       } else {
         m.setLatLng([o.lat, o.lon]);
-        m.setStyle(style(o.status));
+        m.setStyle(style(o.status, o));
         m.setTooltipContent(tip(o));
       }
     }
     function counts() {
-      var c = { available: 0, dispatched: 0, on_scene: 0, off_duty: 0 };
-      for (var id in data) c[data[id].status] = (c[data[id].status] || 0) + 1;
+      var c = { available: 0, dispatched: 0, on_scene: 0, off_duty: 0, community: 0 };
+      for (var id in data) {
+        var o = data[id];
+        if (o.status === "available" && o.in_rota === false) c.community += 1;
+        else c[o.status] = (c[o.status] || 0) + 1;
+      }
       return c;
     }
     var handle = { group: group, dots: dots, upsert: upsert, data: data, counts: counts, markers: markers };

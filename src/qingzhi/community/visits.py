@@ -1,0 +1,229 @@
+"""Household and business visits (入户走访): planned and done, by zone, with purpose, notes and
+findings (a finding opens a dispute: ``disputes.create`` with ``visit_id``). A visit outside the
+officer's own zone is allowed with a reason, and answered with a warning.
+
+Coverage of a zone over a period = households visited (done visits to households) / the zone's
+households, an estimate: registered population / ``community_household_size``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from qingzhi import lifecycle
+from qingzhi.audit import service as audit
+from qingzhi.auth.context import Actor
+from qingzhi.auth.models import User
+from qingzhi.auth.permissions import Perm
+from qingzhi.community.enums import VISIT, VisitStatus, label
+from qingzhi.community.models import Dispute, Visit
+from qingzhi.community.schemas import VisitCreate, VisitDone, VisitRead
+from qingzhi.community.scope import View, view_of
+from qingzhi.errors import NotFound, ValidationFailed
+from qingzhi.org.models import Officer, Zone
+from qingzhi.store.base import utcnow
+
+log = logging.getLogger(__name__)
+
+OUTSIDE_WARNING = "该走访不在民警本人片区"
+
+
+def _read(v: Visit, zone_name: str, officer_name: str | None, disputes: list[int]) -> VisitRead:
+    return VisitRead(
+        id=v.id,
+        station_id=v.station_id,
+        zone_id=v.zone_id,
+        zone_name=zone_name,
+        officer_id=v.officer_id,
+        officer_name=officer_name,
+        status=v.status,
+        status_label=VISIT.label(VisitStatus(v.status)),
+        target=v.target,
+        target_label=label(v.target),
+        purpose=v.purpose,
+        purpose_label=label(v.purpose),
+        planned_for=v.planned_for,
+        visited_at=v.visited_at,
+        address=v.address,
+        notes=v.notes,
+        findings=v.findings,
+        outside_zone=v.outside_zone,
+        outside_reason=v.outside_reason,
+        dispute_ids=disputes,
+        warning=OUTSIDE_WARNING if v.outside_zone else None,
+    )
+
+
+def _own_officer(session: Session, actor: Actor) -> Officer | None:
+    if actor.user_id is None:
+        return None
+    return session.scalar(
+        select(Officer).join(User, User.officer_id == Officer.id).where(User.id == actor.user_id)
+    )
+
+
+def create(*, session: Session, actor: Actor, data: VisitCreate) -> VisitRead:
+    """Log a visit (done, the default) or plan one. The officer is the caller's own unless
+    named; a zone that is not the officer's needs ``outside_reason`` (then it is flagged)."""
+    actor.require(Perm.community_write)
+    # A zone officer may log a visit outside their zone (with a reason): the station's scope
+    # is the limit here, the zone is checked against the officer below.
+    zone = session.get(Zone, data.zone_id)
+    if zone is None or not actor.scope.admits(zone.station_id):
+        raise ValidationFailed.field("zone_id", "片区不存在或不在您的权限范围内")
+    if data.status == VisitStatus.cancelled:
+        raise ValidationFailed.field("status", "新走访只能是计划（planned）或已走访（done）")
+    if data.status == VisitStatus.planned and data.planned_for is None:
+        raise ValidationFailed.field("planned_for", "计划走访须有计划日期")
+    officer: Officer | None
+    if data.officer_id is not None:
+        officer = session.get(Officer, data.officer_id)
+        if officer is None or not actor.scope.admits(officer.unit_id):
+            raise ValidationFailed.field("officer_id", "民警不存在或不在您的权限范围内")
+        own = _own_officer(session, actor)
+        if view_of(session, actor).zones is not None and (own is None or own.id != officer.id):
+            raise ValidationFailed.field("officer_id", "社区民警只能登记本人的走访")
+    else:
+        officer = _own_officer(session, actor)
+    outside = officer is not None and officer.zone_id is not None and officer.zone_id != zone.id
+    if officer is None and view_of(session, actor).zones is not None:
+        outside = True
+    if outside and not data.outside_reason.strip():
+        raise ValidationFailed.field(
+            "outside_reason", f"{OUTSIDE_WARNING}（{zone.name}）：请填写原因后再提交"
+        )
+    visited_at = data.visited_at or (utcnow() if data.status == VisitStatus.done else None)
+    if visited_at is not None and visited_at > utcnow() + dt.timedelta(minutes=5):
+        raise ValidationFailed.field("visited_at", "走访时间不能晚于当前时间")
+    v = Visit(
+        station_id=zone.station_id,
+        zone_id=zone.id,
+        officer_id=officer.id if officer else None,
+        status=data.status,
+        target=data.target,
+        purpose=data.purpose,
+        planned_for=data.planned_for,
+        visited_at=visited_at if data.status == VisitStatus.done else None,
+        address=data.address,
+        notes=data.notes,
+        findings=data.findings,
+        outside_zone=outside,
+        outside_reason=data.outside_reason if outside else "",
+    )
+    session.add(v)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action=f"visit.{data.status}",
+        entity_kind="visit",
+        entity_id=v.id,
+        unit_id=v.station_id,
+        after={
+            "zone_id": v.zone_id,
+            "officer_id": v.officer_id,
+            "purpose": str(v.purpose),
+            "target": str(v.target),
+            "outside_zone": outside,
+            "outside_reason": v.outside_reason,
+        },
+    )
+    return _read(v, zone.name, officer.name if officer else None, [])
+
+
+def visible(session: Session, view: View, visit_id: int) -> Visit:
+    """The visit if it exists and the caller may see it (else 404)."""
+    view.actor.require(Perm.community_read)
+    v = session.get(Visit, visit_id)
+    if v is None or not view.admits_row(v):
+        raise NotFound()
+    return v
+
+
+def get(*, session: Session, actor: Actor, visit_id: int) -> VisitRead:
+    """One visit in scope, with the disputes its findings opened."""
+    v = visible(session, view_of(session, actor), visit_id)
+    return _detail(session, v)
+
+
+def _detail(session: Session, v: Visit) -> VisitRead:
+    zone = session.get(Zone, v.zone_id)
+    officer = session.get(Officer, v.officer_id) if v.officer_id else None
+    disputes = list(session.scalars(select(Dispute.id).where(Dispute.visit_id == v.id)))
+    return _read(v, zone.name if zone else "", officer.name if officer else None, disputes)
+
+
+def finish(*, session: Session, actor: Actor, visit_id: int, data: VisitDone) -> VisitRead:
+    """A planned visit made (done) or cancelled, on its locked row."""
+    actor.require(Perm.community_write)
+    visible(session, view_of(session, actor), visit_id)
+    v = lifecycle.locked(session, Visit, visit_id)
+    assert v is not None
+    at = data.visited_at or utcnow()
+    lifecycle.move(
+        session=session,
+        actor=actor,
+        lifecycle=VISIT,
+        row=v,
+        target=data.to,
+        entity_kind="visit",
+        unit_id=v.station_id,
+        detail={"at": at.isoformat()} if data.to == VisitStatus.done else None,
+    )
+    if data.to == VisitStatus.done:
+        v.visited_at = at
+        if data.notes is not None:
+            v.notes = data.notes
+        if data.findings is not None:
+            v.findings = data.findings
+    session.flush()
+    return _detail(session, v)
+
+
+def list_visits(
+    *,
+    session: Session,
+    actor: Actor,
+    zone_id: int | None = None,
+    unit_id: int | None = None,
+    status: VisitStatus | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[VisitRead], int]:
+    """Visits in scope, newest first (done by visit time, planned by plan date)."""
+    actor.require(Perm.community_read)
+    view = view_of(session, actor)
+    query = select(Visit).where(view.where(Visit.station_id, Visit.zone_id))
+    if zone_id is not None:
+        query = query.where(Visit.zone_id == zone_id)
+    if unit_id is not None:
+        query = query.where(Visit.station_id == unit_id)
+    if status is not None:
+        query = query.where(Visit.status == status)
+    if start is not None:
+        query = query.where(Visit.visited_at >= start)
+    if end is not None:
+        query = query.where(Visit.visited_at < end)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Visit.visited_at.desc(), Visit.id.desc()).limit(limit).offset(offset)
+    ).all()
+    zones = dict(session.execute(select(Zone.id, Zone.name)).all())
+    ids = sorted({v.officer_id for v in rows if v.officer_id})
+    names = dict(session.execute(select(Officer.id, Officer.name).where(Officer.id.in_(ids))).all())
+    found: dict[int | None, list[int]] = defaultdict(list)
+    for did, vid in session.execute(
+        select(Dispute.id, Dispute.visit_id).where(Dispute.visit_id.in_([v.id for v in rows]))
+    ):
+        found[vid].append(did)
+    items = [
+        _read(v, zones.get(v.zone_id, ""), names.get(v.officer_id or 0), found[v.id]) for v in rows
+    ]
+    return items, total

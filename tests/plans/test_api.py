@@ -4,11 +4,13 @@ station chief sees only the plans placed in their scope."""
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import docx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -16,6 +18,7 @@ from sqlalchemy import func, select
 from qingzhi.audit.models import AuditRecord
 from qingzhi.config import Settings
 from qingzhi.plans.models import Plan
+from qingzhi.reports.render import pdf_available
 from qingzhi.store.db import Database
 from qingzhi.web.app import create_app
 from tests.helpers import bearer
@@ -142,6 +145,22 @@ def test_a_bundle_run_compares_the_current_bundling_and_is_decided_by_an_admin(
             )
         )
     assert actions == ["plan.create", "plan.ready", "plan.applied"]
+
+    # the plan as a report in the briefs' Word layout (A4, the plan's table, the decision)
+    r = client.get(f"/api/planning/plans/{plan['id']}/report.docx", headers=bearer(db, "analyst"))
+    assert r.status_code == 200, r.text
+    word = docx.Document(io.BytesIO(r.content))
+    text = "\n".join(p.text for p in word.paragraphs)
+    assert "规划方案：试算" in text and "会商同意" in text
+    assert word.tables and word.tables[0].rows[0].cells[0].text == "方案"
+    width = word.sections[0].page_width
+    assert width is not None and round(width.mm) == 210
+    if pdf_available():
+        r = client.get(f"/api/planning/plans/{plan['id']}/report.pdf", headers=bearer(db, "admin"))
+        assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    assert client.get(
+        f"/api/planning/plans/{plan['id']}/report.odt", headers=bearer(db, "analyst")
+    ).status_code in (404, 422)
 
 
 def test_allocation_simulation_and_roads_runs(live: tuple[TestClient, Database]) -> None:

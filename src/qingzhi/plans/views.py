@@ -10,8 +10,10 @@ deciding ``plan.apply`` (admins).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -23,8 +25,9 @@ from qingzhi.errors import Conflict
 from qingzhi.jobs import service as jobs
 from qingzhi.jobs.models import Job
 from qingzhi.jobs.runner import runner_for
+from qingzhi.org import service as org
 from qingzhi.params import IdPath
-from qingzhi.plans import service, tables
+from qingzhi.plans import report, service, tables
 from qingzhi.plans.enums import PlanKind, PlanStatus
 from qingzhi.plans.schemas import Decision, PlanRun
 from qingzhi.store.deps import database, settings_of, transaction
@@ -101,6 +104,38 @@ def plan_table(
         text.encode("utf-8"),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="plan-{plan_id}.csv"'},
+    )
+
+
+REPORT_TYPES = {
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pdf": "application/pdf",
+}
+
+
+@router.get("/plans/{plan_id}/report.{fmt}")
+def plan_report(
+    request: Request,
+    plan_id: IdPath,
+    fmt: Literal["docx", "pdf"],
+    actor: Actor = Depends(require(Perm.plan_read)),
+) -> Response:
+    """The plan as a report in the briefs' Word layout (公文, GB/T 9704), or PDF from it."""
+    with transaction(request, write=False) as session:
+        plan = service.get(session=session, actor=actor, plan_id=plan_id)
+        read = service.to_read(plan)
+        issuer = org.bureau(session).name
+    if read["result"] is None:
+        raise Conflict("方案尚未计算完成", details={"status": read["status"]})
+    today = dt.datetime.now(ZoneInfo(settings_of(request).timezone)).date()
+    data = report.render(read, issuer=issuer, today=today, fmt=fmt)
+    return Response(
+        data,
+        media_type=REPORT_TYPES[fmt],
+        headers={
+            "Content-Disposition": f'attachment; filename="plan-{plan_id}.{fmt}"',
+            "Cache-Control": "no-store",
+        },
     )
 
 

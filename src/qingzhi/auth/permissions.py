@@ -55,6 +55,9 @@ class Perm(StrEnum):
     incident_dispatch = "incident.dispatch"
     personal_read = "personal.read"
     analysis_read = "analysis.read"
+    # briefs (reports domain)
+    brief_read = "brief.read"
+    brief_make = "brief.make"
 
 
 _READ = {
@@ -63,6 +66,7 @@ _READ = {
     Perm.incident_read,
     Perm.analysis_read,
     Perm.token_own,
+    Perm.brief_read,  # briefs
 }
 
 # What those who command people and incidents (the bureau's commander, a station chief) may do.
@@ -72,6 +76,7 @@ _COMMAND = _READ | {
     Perm.incident_write,
     Perm.incident_dispatch,
     Perm.personal_read,
+    Perm.brief_make,  # briefs
 }
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
@@ -80,13 +85,13 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.dispatcher: frozenset(
         _READ | {Perm.incident_write, Perm.incident_dispatch, Perm.personal_read}
     ),
-    Role.analyst: frozenset(_READ),
+    Role.analyst: frozenset(_READ | {Perm.brief_make}),  # briefs: analysts make them
     Role.station_chief: frozenset(_COMMAND),
     Role.officer: frozenset(_READ | {Perm.incident_write, Perm.personal_read}),
     Role.auxiliary: frozenset(
         {Perm.org_read, Perm.officer_read, Perm.incident_read, Perm.token_own}
     ),
-    Role.viewer: frozenset({Perm.org_read, Perm.incident_read}),
+    Role.viewer: frozenset({Perm.org_read, Perm.incident_read, Perm.brief_read}),
 }
 
 

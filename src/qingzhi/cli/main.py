@@ -16,6 +16,7 @@ from qingzhi.audit.signing import SigningKeyError, key_id
 from qingzhi.auth import accounts
 from qingzhi.auth.context import system_actor
 from qingzhi.cli.accounts import token_app, user_app
+from qingzhi.cli.briefs import brief_app, scheduler  # briefs
 from qingzhi.cli.common import console, err
 from qingzhi.cli.common import database as _database
 from qingzhi.cli.common import fail as _fail
@@ -46,6 +47,9 @@ for sub, name in (
 ):
     app.add_typer(sub, name=name)
 app.add_typer(hotspot_app, name="hotspot")
+# briefs
+app.add_typer(brief_app, name="brief")
+app.command("scheduler", help="研判简报调度进程（日研判、周会商、月调度）")(scheduler)
 
 
 @app.callback()

@@ -37,7 +37,9 @@ from qingzhi.jobs.views import router as jobs_router
 from qingzhi.live.views import router as live_router
 from qingzhi.org.views import router as org_router
 from qingzhi.params import control_in_query
+from qingzhi.reports.views import router as briefs_router  # briefs
 from qingzhi.store.db import Database
+from qingzhi.web import briefs as brief_pages  # briefs
 from qingzhi.web import docs, pages
 
 log = logging.getLogger(__name__)
@@ -272,6 +274,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         jobs_router,
         live_router,
         dispatch_router,
+        briefs_router,  # briefs
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(docs.router)
@@ -286,6 +289,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.include_router(pages.router)
+    app.include_router(brief_pages.router)  # briefs
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

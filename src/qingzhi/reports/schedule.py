@@ -116,11 +116,16 @@ def due_periods(
 
 
 def claim(
-    db: Database, settings: Settings, kind: BriefKind, key: str, period: Period, worker: str
+    db: Database,
+    settings: Settings,
+    kind: BriefKind,
+    key: str,
+    period: Period,
+    worker: str,
+    now: dt.datetime,
 ) -> bool:
-    """Take the claim on one brief (its own short transaction); False when another runner has
-    it or it is done."""
-    now = utcnow()
+    """Take the claim on one brief at ``now`` (its own short transaction); False when another
+    runner has it or it is done."""
     try:
         with db.session(write=True) as session:
             session.add(
@@ -177,6 +182,7 @@ def run_due(
     worker: str | None = None,
     formats: list[BriefFormat] | None = None,
     kinds: tuple[BriefKind, ...] = tuple(BriefKind),
+    scopes: list[int | None] | None = None,
 ) -> RunReport:
     """Make every brief due at ``now`` that no runner has claimed (see the module docstring)."""
     now = now or utcnow()
@@ -187,11 +193,11 @@ def run_due(
             formats.append(BriefFormat.pdf)
     actor = system_actor("scheduler")
     report = RunReport()
-    for unit_id in targets(db):
+    for unit_id in targets(db) if scopes is None else scopes:
         key = scope_key(unit_id)
         for kind in kinds:
             for period in due_periods(db, settings, kind, unit_id, now):
-                if not claim(db, settings, kind, key, period, worker):
+                if not claim(db, settings, kind, key, period, worker, now):
                     report.skipped += 1
                     continue
                 try:

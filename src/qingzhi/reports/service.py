@@ -98,7 +98,7 @@ def _title(session: Session, kind: BriefKind, period: Period, unit_id: int | Non
     if unit_id is not None:
         unit = session.get(Unit, unit_id)
         name = f"{name}{unit.name}" if unit is not None else name
-    return f"{name}{period.label}{kind.label}"
+    return f"{name}{kind.label}"
 
 
 def _geometry(session: Session, actor: Actor) -> tuple[Any, list[Area]]:

@@ -6,7 +6,7 @@ Targets (issue 17): monthly under 10 s to .docx and under 20 s to PDF, under 500
 ``ru_maxrss``, the import of the libraries included); the baseline in the same run is the bare
 ``to_docx`` of a one-paragraph document, so the rendering figure reads against it.
 
-    PYTHONPATH=src .venv/bin/python bench/briefs.py --db var/qingzhi.db [--month 2026-11]
+    PYTHONPATH=src .venv/bin/python bench/briefs.py --db var/qingzhi.db [--month 2026-10]
                                                     [--day 2026-11-28]
 
 (``--db``: a database with the demo year loaded: ``qingzhi demo load`` then its incidents.)
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-NOW = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)
+NOW = dt.datetime(2026, 12, 1, 1, tzinfo=dt.UTC)  # 09:00 on 1 December in Shanghai
 
 
 def make(db_path: str, kind: str, day: str, formats: list[str], queue: Any) -> None:
@@ -89,8 +89,10 @@ def child(target: Any, *args: Any) -> dict[str, Any]:
     queue = ctx.Queue()
     proc = ctx.Process(target=target, args=(*args, queue))
     proc.start()
-    out: dict[str, Any] = queue.get()
     proc.join()
+    if proc.exitcode != 0:
+        raise SystemExit(f"{target.__name__}{args} failed (exit {proc.exitcode})")
+    out: dict[str, Any] = queue.get()
     return out
 
 
@@ -98,8 +100,8 @@ def show(name: str, r: dict[str, Any], target: float) -> None:
     """Print one measurement."""
     print(
         f"{name}: {r['total']:.2f} s (target < {target:g} s) = queries {r['queries']:.2f} + "
-        f"analysis {r['analysis']:.2f} + rendering {r['rendering']:.2f}; peak {r['peak_mb']:.0f} MB; "
-        f"{r['incidents']} incidents; files {r['bytes']}"
+        f"analysis {r['analysis']:.2f} + rendering {r['rendering']:.2f}; "
+        f"peak {r['peak_mb']:.0f} MB; {r['incidents']} incidents; files {r['bytes']}"
     )
     print("   stages: " + ", ".join(f"{k} {v:.2f}" for k, v in r["marks"].items()))
 
@@ -107,7 +109,7 @@ def show(name: str, r: dict[str, Any], target: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", required=True)
-    parser.add_argument("--month", default="2026-11")
+    parser.add_argument("--month", default="2026-10", help="a whole month of the demo year")
     parser.add_argument("--day", default="2026-11-28")
     args = parser.parse_args()
     month_day = f"{args.month}-01"

@@ -29,6 +29,8 @@ from qingzhi.config import Settings
 from qingzhi.incidents.models import Incident
 from qingzhi.jobs.enums import JobStatus
 from qingzhi.jobs.models import Job
+from qingzhi.reports.enums import BriefKind
+from qingzhi.reports.models import Brief
 from qingzhi.store.db import Database
 from tests.factories import Org
 from tests.helpers import bearer
@@ -43,7 +45,16 @@ SKIP = {
     "/login": "the login form",
 }
 # The path parameters that name one row (the others name a layer, a format or a kind).
-ROW_IDS = ("incident_id", "feature_id", "unit_id", "zone_id", "officer_id", "job_id", "entity_id")
+ROW_IDS = (
+    "incident_id",
+    "feature_id",
+    "unit_id",
+    "zone_id",
+    "officer_id",
+    "job_id",
+    "entity_id",
+    "brief_id",  # briefs
+)
 _counter = itertools.count(1)
 
 
@@ -91,6 +102,29 @@ def _job(db: Database, org: Org, unit: str) -> int:
         return job.id
 
 
+def _brief(db: Database, org: Org, unit: str) -> int:
+    """An archived brief of a unit (briefs), without files: its downloads are 404 for everyone."""
+    with db.session(write=True) as session:
+        brief = Brief(
+            kind=BriefKind.daily,
+            scope_key=f"unit:{org.id(unit)}",
+            unit_id=org.id(unit),
+            period_start=dt.date(2026, 11, 1),
+            period_end=dt.date(2026, 11, 2),
+            version=1,
+            title=f"{unit} 日研判",
+            params="{}",
+            as_of=dt.datetime(2026, 11, 2, tzinfo=dt.UTC),
+            content="{}",
+            files="{}",
+            content_hash="0" * 64,
+            trigger="manual",
+        )
+        session.add(brief)
+        session.flush()
+        return brief.id
+
+
 @pytest.fixture
 def world(client: TestClient, db: Database, org: Org) -> dict[str, Any]:
     """The chiefs' own rows, and a first row of each kind of the other stations' (B, S)."""
@@ -112,6 +146,7 @@ def world(client: TestClient, db: Database, org: Org) -> dict[str, Any]:
         "own": own,
         "other": other,
         "jobs": {"A": _job(db, org, "A"), "B": _job(db, org, "B")},
+        "briefs": {"A": _brief(db, org, "A"), "B": _brief(db, org, "B")},  # briefs
         "officers": {"A": a_officer, "B": b_officer},
     }
 
@@ -126,6 +161,7 @@ def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, 
             "zone": org.zones["A-Z1"].id,
             "officer": officers["A"],
             "job": jobs["A"],
+            "brief": world["briefs"]["A"],
         }
     else:
         ids = {
@@ -134,6 +170,7 @@ def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, 
             "zone": org.zones["B-Z1"].id,
             "officer": officers["B"],
             "job": jobs["B"],
+            "brief": world["briefs"]["B"],
         }
     return {
         "incident_id": [ids["incident"]],
@@ -146,6 +183,8 @@ def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, 
         "entity_id": [ids["incident"], ids["officer"]],
         "layer": ["county", "units", "zones"],
         "fmt": ["csv", "geojson", "xlsx"],
+        "brief_id": [ids["brief"]],  # briefs
+        "kind": ["daily", "weekly"],
     }
 
 

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from qingzhi.config import Settings
 from qingzhi.reports import schedule
@@ -23,9 +23,9 @@ TZ = "Asia/Shanghai"
 SH = ZoneInfo(TZ)
 
 
-def local(*args: int) -> dt.datetime:
+def local(year: int, month: int, day: int, hour: int, minute: int) -> dt.datetime:
     """A Shanghai wall-clock moment."""
-    return dt.datetime(*args, tzinfo=SH)
+    return dt.datetime(year, month, day, hour, minute, tzinfo=SH)
 
 
 def test_each_kind_falls_due_at_its_local_time() -> None:
@@ -160,5 +160,5 @@ def test_a_stale_claim_is_taken_over(committed: Database, tmp_path: Path) -> Non
     assert _run(committed, settings, now).made == []  # a live claim is left alone
     later = now + dt.timedelta(minutes=settings.briefs_claim_minutes + 1)
     with committed.session(write=True) as session:
-        session.execute(BriefRun.__table__.update().values(claimed_at=now - dt.timedelta(hours=1)))
+        session.execute(update(BriefRun).values(claimed_at=now - dt.timedelta(hours=1)))
     assert [m[2] for m in _run(committed, settings, later).made] == ["2026-11-20"]

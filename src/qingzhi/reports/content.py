@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 P_THRESHOLD = 0.05  # trends.change_test's alpha, stated in every brief
 BASELINE_DAYS = 28
+WARNING_DAYS = 7  # the scan looks at the last 7 days of the period (the API default)
+SHARED_DAYS = 400  # one load covers every figure: a year of history before the windows
 MAX_CHARTS = 10  # control-chart alarms listed (the most excess first; the count is given)
 WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
@@ -264,7 +266,7 @@ def _warnings(session: Session, actor: Actor, settings: Settings, period: Period
         actor=actor,
         settings=settings,
         end=period.end,
-        days=min(period.days, 28),
+        days=WARNING_DAYS,
     )
     ids = [c["unit_id"] for c in out["control_charts"] if c["unit_id"] is not None]
     names = {
@@ -320,6 +322,28 @@ def compute(
     with ``actor`` already the brief's actor (``brief_actor``)."""
     marks = timings or Timings()
     t0 = time.perf_counter()
+    tz = settings.timezone
+    earliest = min(year_before(period).start, period.end - dt.timedelta(days=SHARED_DAYS))
+    with service.shared_events(
+        session=session,
+        actor=actor,
+        settings=settings,
+        start=service.local_midnight(earliest, tz),
+        end=service.local_midnight(period.end, tz),
+    ):
+        return _compute(session, actor, settings, period, unit_id, previous_places, marks, t0)
+
+
+def _compute(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    period: Period,
+    unit_id: int | None,
+    previous_places: list[dict[str, Any]] | None,
+    marks: Timings,
+    t0: float,
+) -> dict[str, Any]:
     bureau = session.execute(select(Bureau).order_by(Bureau.id).limit(1)).scalar_one_or_none()
     unit = session.get(Unit, unit_id) if unit_id is not None else None
     headline = _headline(session, actor, settings, period, marks)

@@ -3,6 +3,7 @@
   "use strict";
   var QZ = window.QZ;
   var form = document.getElementById("brief-make");
+  document.body.setAttribute("data-ready", "1");
   if (!form) return;
   var status = document.getElementById("brief-status");
   form.addEventListener("submit", function (e) {

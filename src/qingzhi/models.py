@@ -6,9 +6,7 @@ from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
 from qingzhi.jobs.models import Job
 from qingzhi.live.models import LiveEvent, OfficerLive
 from qingzhi.org.models import Bureau, Officer, Unit, Zone
-
-# briefs (reports domain)
-from qingzhi.reports.models import Brief, BriefRun
+from qingzhi.reports.models import Brief, BriefRun  # briefs
 from qingzhi.store.base import Base
 
 __all__ = [

@@ -50,7 +50,7 @@ from qingzhi.store.base import utcnow
 
 log = logging.getLogger(__name__)
 
-CHART_SCRIPT_URL = "/static/doc-charts.js"
+CHART_SCRIPT_URL = "/briefs/doc-charts.js"  # served by web.briefs
 ISSUER = "情报指挥中心"
 
 

@@ -6,7 +6,7 @@ the API answers. ``analysis.places.merge_places`` merges them into at most
 ``settings.briefs_hotspot_places`` compact places ranked by excess over each place's own history
 (the 365 days before the window; with under 28 days of history, the local mean of the 7 × 7
 cells around it). A place is named by the zone most of its calls lie in and the commonest address
-of its centre cell (the densest point), and marked new or persisting against the places of the
+of its densest cell, and marked new or persisting against the places of the
 previous brief of the same kind and scope (persisting: a centre within ``PERSIST_M``).
 """
 
@@ -189,11 +189,13 @@ def hotspot_places(
     zone_names: dict[int, str] = {}
     for rank, place in enumerate(found, start=1):
         cx, cy = float(xc[place.centre]), float(yc[place.centre])
+        densest = max(place.cells, key=lambda c: (counts[c], -c))  # the place's densest cell
+        dx, dy = float(xc[densest]), float(yc[densest])
         lon, lat = to_lonlat(np.array([cx]), np.array([cy]), settings.projected_crs)
         half = CELL_M / 2
         corner_lon, corner_lat = to_lonlat(
-            np.array([cx - half, cx + half]),
-            np.array([cy - half, cy + half]),
+            np.array([dx - half, dx + half]),
+            np.array([dy - half, dy + half]),
             settings.projected_crs,
         )
         address, zone_id = _names(
@@ -219,7 +221,8 @@ def hotspot_places(
         out["places"].append(
             {
                 "rank": rank,
-                "name": "，".join(x for x in (zone, address) if x) or f"网格 {place.centre}",
+                "name": "，".join(x for x in (zone, address) if x)
+                or f"东经 {centre['lon']:.4f}、北纬 {centre['lat']:.4f} 附近",
                 "zone": zone,
                 "address": address,
                 "centre": centre,

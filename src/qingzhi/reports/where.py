@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import math
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qingzhi.analysis import places as place_lib
+from qingzhi.analysis.grid import Grid
 from qingzhi.auth.context import Actor
 from qingzhi.config import Settings
 from qingzhi.geo.projection import to_lonlat, to_metres
@@ -77,29 +79,58 @@ def _distance_m(a: dict[str, float], b: dict[str, float]) -> float:
     return math.hypot(dx, dy)
 
 
-def _names(
+def _cell_names(
     session: Session,
     actor: Actor,
     settings: Settings,
-    bounds: tuple[float, float, float, float],
+    grid: Grid,
+    cells: Sequence[int],
     start: dt.datetime,
     end: dt.datetime,
-) -> tuple[str, int | None]:
-    """The commonest address and zone of the counted calls in a lon/lat box."""
-    minx, miny, maxx, maxy = bounds
-    stmt = select(Incident.address, Incident.zone_id).where(
+) -> dict[int, tuple[str, int | None]]:
+    """The commonest address and zone of the counted calls in each of ``cells`` (one query
+    over the box around them; the calls assigned to cells in metres as the grid does)."""
+    if not cells:
+        return {}
+    xc, yc = grid.centres()
+    half = grid.cell / 2
+    xs, ys = xc[list(cells)], yc[list(cells)]
+    lon, lat = to_lonlat(
+        np.array([xs.min() - half, xs.max() + half]),
+        np.array([ys.min() - half, ys.max() + half]),
+        settings.projected_crs,
+    )
+    pad = 0.001  # degrees: the projected box is not a lon/lat box
+    stmt = select(Incident.lon, Incident.lat, Incident.address, Incident.zone_id).where(
         counted(),
         Incident.received_at >= service.utc(start, settings.timezone),
         Incident.received_at < service.utc(end, settings.timezone),
-        Incident.lon.between(minx, maxx),
-        Incident.lat.between(miny, maxy),
+        Incident.lon.between(float(lon.min()) - pad, float(lon.max()) + pad),
+        Incident.lat.between(float(lat.min()) - pad, float(lat.max()) + pad),
     )
-    rows = session.execute(scope_filter(stmt, actor).limit(5000)).all()
-    addresses = Counter(r.address for r in rows if r.address)
-    zones = Counter(r.zone_id for r in rows if r.zone_id is not None)
-    address = addresses.most_common(1)[0][0] if addresses else ""
-    zone = zones.most_common(1)[0][0] if zones else None
-    return address, zone
+    rows = session.execute(scope_filter(stmt, actor)).all()
+    if not rows:
+        return {}
+    x, y = to_metres(
+        np.array([r.lon for r in rows]), np.array([r.lat for r in rows]), settings.projected_crs
+    )
+    where = grid.flat_index(x, y)
+    wanted = set(cells)
+    addresses: dict[int, Counter[str]] = {c: Counter() for c in wanted}
+    zones: dict[int, Counter[int]] = {c: Counter() for c in wanted}
+    for row, cell in zip(rows, where.tolist(), strict=True):
+        if cell in wanted:
+            if row.address:
+                addresses[cell][row.address] += 1
+            if row.zone_id is not None:
+                zones[cell][row.zone_id] += 1
+    return {
+        c: (
+            addresses[c].most_common(1)[0][0] if addresses[c] else "",
+            zones[c].most_common(1)[0][0] if zones[c] else None,
+        )
+        for c in wanted
+    }
 
 
 def hotspot_places(
@@ -187,30 +218,12 @@ def hotspot_places(
     )
     xc, yc = grid.centres()
     zone_names: dict[int, str] = {}
-    for rank, place in enumerate(found, start=1):
+    densest = [max(p.cells, key=lambda c: (counts[c], -c)) for p in found]
+    names = _cell_names(session, actor, settings, grid, densest, start, end)
+    for rank, (place, dense) in enumerate(zip(found, densest, strict=True), start=1):
         cx, cy = float(xc[place.centre]), float(yc[place.centre])
-        densest = max(place.cells, key=lambda c: (counts[c], -c))  # the place's densest cell
-        dx, dy = float(xc[densest]), float(yc[densest])
         lon, lat = to_lonlat(np.array([cx]), np.array([cy]), settings.projected_crs)
-        half = CELL_M / 2
-        corner_lon, corner_lat = to_lonlat(
-            np.array([dx - half, dx + half]),
-            np.array([dy - half, dy + half]),
-            settings.projected_crs,
-        )
-        address, zone_id = _names(
-            session,
-            actor,
-            settings,
-            (
-                float(corner_lon[0]),
-                float(corner_lat[0]),
-                float(corner_lon[1]),
-                float(corner_lat[1]),
-            ),
-            start,
-            end,
-        )
+        address, zone_id = names.get(dense, ("", None))
         if zone_id is not None and zone_id not in zone_names:
             zone_names[zone_id] = session.get(Zone, zone_id).name  # type: ignore[union-attr]
         centre = {"lon": round(float(lon[0]), 6), "lat": round(float(lat[0]), 6)}
@@ -236,9 +249,3 @@ def hotspot_places(
             }
         )
     return out
-
-
-def place_metres(centre: dict[str, float], crs: str) -> tuple[float, float]:
-    """A place's centre in projected metres."""
-    x, y = to_metres(np.array([centre["lon"]]), np.array([centre["lat"]]), crs)
-    return float(x[0]), float(y[0])

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
@@ -89,7 +90,7 @@ def _headline_table(content: dict[str, Any]) -> Table:
         ["类别", "本期", "上期", "环比", "去年同期", "同比"],
         rows,
         caption="有效警情分类统计",
-        widths_mm=(22, 16, 16, 40, 20, 40),
+        widths_mm=(18, 14, 14, 48, 16, 46),
     )
 
 
@@ -118,18 +119,28 @@ def _unit_table(content: dict[str, Any]) -> Table:
 
 
 def _map(content: dict[str, Any], boundary: BaseGeometry | None, areas: Sequence[Area]) -> bytes:
+    """The jurisdictions, every Gi* hot cell as one outlined area, and the places coloured by
+    their excess (one patch per place cell: a few dozen, not thousands)."""
     spots = content["hotspots"]
+    geometry = {
+        int(c["cell"]): g for g, c in zip(spots["cell_geometry"], spots["hot_cells"], strict=True)
+    }
+    outlined = list(areas)
+    if geometry:
+        outlined.append(Area(shapely.union_all([shape(g) for g in geometry.values()]), None))
     cells = [
-        Cell(shape(g), float(c["z"]))
-        for g, c in zip(spots["cell_geometry"], spots["hot_cells"], strict=True)
+        Cell(shape(geometry[c]), float(p["excess"]))
+        for p in spots["places"]
+        for c in p["cells"]
+        if c in geometry
     ]
     points = [Spot(p["centre"]["lon"], p["centre"]["lat"], p["status"]) for p in spots["places"]]
     return map_png(
         boundary=boundary,
-        areas=areas,
+        areas=outlined,
         cells=cells,
         points=points,
-        cell_label="Gi* z 值",
+        cell_label="乱点超出预期（起）",
         width_mm=150.0,
     )
 
@@ -142,7 +153,8 @@ def _where(
     blocks: list[Block] = [Heading("治安乱点", level=2)]
     blocks.append(
         Paragraph(
-            f"统计窗口 {w['start']} 至 {w['end']}（不含），Gi* 显著热点格 {spots['n_hot']} 个。"
+            f"统计窗口 {w['start']} 至 {w['end']}（不含），Gi* 显著热点格 {spots['n_hot']} 个"
+            "（图中细线范围），列入清单的乱点以颜色示其超出预期的警情数。"
             f"方法：{spots['method']}。"
         )
     )

@@ -54,5 +54,5 @@ def test_the_brief_page_renders_with_charts_and_map(
     assert maps.count() == 1 and maps.evaluate("i => i.naturalWidth") > 100
     assert page.errors == []
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "browser-brief.png"), full_page=False)
+    page.screenshot(path=str(ARTIFACTS / "browser-brief.png"), full_page=True)
     page.context.close()

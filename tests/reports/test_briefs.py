@@ -252,6 +252,8 @@ def test_pdf_page_rendered_for_a_person(weekly: service.Prepared, tmp_path: Path
     from qingzhi.reports.render import to_pdf
 
     pdf = to_pdf(weekly.files[BriefFormat.docx])
+    for old in ARTIFACTS.glob("brief-weekly-page-*.png"):
+        old.unlink()
     assert pdf.startswith(b"%PDF")
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "brief-weekly.pdf").write_bytes(pdf)
@@ -264,13 +266,14 @@ def test_pdf_page_rendered_for_a_person(weekly: service.Prepared, tmp_path: Path
             "-f",
             "1",
             "-l",
-            "2",
+            "12",
             str(ARTIFACTS / "brief-weekly.pdf"),
             str(ARTIFACTS / "brief-weekly-page"),
         ],
         check=True,
     )
-    assert (ARTIFACTS / "brief-weekly-page-01.png").stat().st_size > 10_000
+    pages = sorted(ARTIFACTS.glob("brief-weekly-page-*.png"))
+    assert len(pages) >= 5 and all(p.stat().st_size > 10_000 for p in pages)
 
 
 def test_archive_hash_verifies_and_regenerating_makes_version_2(

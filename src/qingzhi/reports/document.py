@@ -114,7 +114,7 @@ def _unit_table(content: dict[str, Any]) -> Table:
         ["单位", "本期", "上期", "环比", "每万人警情"],
         rows,
         caption="各单位有效警情",
-        widths_mm=(40, 16, 16, 44, 24),
+        widths_mm=(32, 14, 14, 66, 26),
     )
 
 
@@ -199,7 +199,7 @@ def _warnings(content: dict[str, Any]) -> list[Block]:
         blocks.append(
             Paragraph(
                 f"时空扫描发现警情聚集：自 {scan['from']} 起 {scan['days']} 天，"
-                f"{scan.get('cells', 0)} 个 {scan['cell_m']:.0f} 米网格内 {scan['observed']} 起，"
+                f"{scan.get('cells', 0)} 个 {scan['cell_m']:.0f} 米网格内 {scan['observed']:g} 起，"
                 f"期望 {scan['expected']:.1f} 起（p={scan['p_value']:.3g}），"
                 f"中心约东经 {centre.get('lon', 0):.4f}、北纬 {centre.get('lat', 0):.4f}。"
             )

@@ -86,7 +86,7 @@ def actions(content: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(
             {
                 "finding": f"时空扫描发现聚集：{scan['from']} 起 {scan['days']} 天 "
-                f"{scan['observed']} 起（期望 {scan['expected']:.1f}，p={scan['p_value']:.3g}）",
+                f"{scan['observed']:g} 起（期望 {scan['expected']:.1f}，p={scan['p_value']:.3g}）",
                 "action": "核查聚集区域警情关联性，必要时串并研判",
                 "owner": own,
             }

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import multiprocessing
+import os
 import resource
 import tempfile
 import time
@@ -96,10 +97,11 @@ def child(target: Any, *args: Any) -> dict[str, Any]:
     return out
 
 
-def show(name: str, r: dict[str, Any], target: float) -> None:
-    """Print one measurement."""
+def show(name: str, r: dict[str, Any], target: float, base: float) -> None:
+    """Print one measurement (and its ratio to the baseline of the same run)."""
     print(
-        f"{name}: {r['total']:.2f} s (target < {target:g} s) = queries {r['queries']:.2f} + "
+        f"{name}: {r['total']:.2f} s = {r['total'] / base:.0f} × baseline "
+        f"(target < {target:g} s) = queries {r['queries']:.2f} + "
         f"analysis {r['analysis']:.2f} + rendering {r['rendering']:.2f}; "
         f"peak {r['peak_mb']:.0f} MB; {r['incidents']} incidents; files {r['bytes']}"
     )
@@ -115,9 +117,11 @@ def main() -> None:
     month_day = f"{args.month}-01"
     base = child(baseline)
     print(f"baseline to_docx (one paragraph): {base['total'] * 1000:.0f} ms")
-    show("monthly → docx", child(make, args.db, "monthly", month_day, ["docx"]), 10)
-    show("monthly → docx+pdf", child(make, args.db, "monthly", month_day, ["docx", "pdf"]), 20)
-    show("daily → docx", child(make, args.db, "daily", args.day, ["docx"]), 3)
+    b = base["total"]
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    show("monthly → docx", child(make, args.db, "monthly", month_day, ["docx"]), 10, b)
+    show("monthly → docx+pdf", child(make, args.db, "monthly", month_day, ["docx", "pdf"]), 20, b)
+    show("daily → docx", child(make, args.db, "daily", args.day, ["docx"]), 3, b)
 
 
 if __name__ == "__main__":

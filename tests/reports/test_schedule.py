@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 
+from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
-from qingzhi.reports import schedule
+from qingzhi.reports import schedule, service
 from qingzhi.reports.enums import BriefFormat, BriefKind
 from qingzhi.reports.models import Brief, BriefRun
 from qingzhi.reports.periods import Period, Schedule
@@ -162,3 +163,44 @@ def test_a_stale_claim_is_taken_over(committed: Database, tmp_path: Path) -> Non
     with committed.session(write=True) as session:
         session.execute(update(BriefRun).values(claimed_at=now - dt.timedelta(hours=1)))
     assert [m[2] for m in _run(committed, settings, later).made] == ["2026-11-20"]
+
+
+def test_two_makes_at_once_get_versions_1_and_2(committed: Database, tmp_path: Path) -> None:
+    _data(committed)
+    settings = _settings(tmp_path)
+    actor = system_actor("test")
+    with committed.session() as session:
+        prepared = service.prepare(
+            session=session,
+            actor=actor,
+            settings=settings,
+            kind=BriefKind.daily,
+            day=dt.date(2026, 11, 20),
+            unit_id=None,
+            formats=[BriefFormat.docx],
+            now=local(2026, 11, 21, 9, 0),
+        )
+    barrier = threading.Barrier(2)
+    versions: list[int] = []
+    errors: list[BaseException] = []
+
+    def make() -> None:
+        try:
+            barrier.wait(timeout=30)  # (SQLite: the writer lock then serialises the two)
+            with committed.session(write=True) as session:
+                brief = service.archive(
+                    session=session, actor=actor, settings=settings, prepared=prepared
+                )
+                versions.append(brief.version)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=make) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and sorted(versions) == [1, 2]
+    with committed.session() as session:
+        for brief in session.scalars(select(Brief)):
+            assert service.verify(settings=settings, brief=brief)["ok"]

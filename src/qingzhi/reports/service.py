@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 import shapely
 from shapely.geometry import shape
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from qingzhi.audit import service as audit
@@ -35,7 +36,7 @@ from qingzhi.audit.service import canonical_json
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
-from qingzhi.errors import NotFound, ValidationFailed
+from qingzhi.errors import Conflict, NotFound, ValidationFailed
 from qingzhi.org import scope as org_scope
 from qingzhi.org.models import Bureau, Unit
 from qingzhi.reports import content as figures
@@ -242,26 +243,23 @@ def _write(root: Path, relative: str, data: bytes) -> None:
     os.chmod(path, 0o444)
 
 
-def archive(
-    *,
-    session: Session,
-    actor: Actor,
-    settings: Settings,
-    prepared: Prepared,
-    trigger: str = "manual",
-) -> Brief:
-    """Write the files and add the brief at the next version, audited (one short write)."""
-    key = brief_scope.scope_key(prepared.unit_id)
-    version = (
-        session.execute(
-            select(func.max(Brief.version)).where(
-                Brief.kind == prepared.kind,
-                Brief.scope_key == key,
-                Brief.period_start == prepared.period.start,
-            )
-        ).scalar_one_or_none()
-        or 0
-    ) + 1
+MAX_VERSION_TRIES = 5
+
+
+def _next_version(session: Session, prepared: Prepared, key: str) -> int:
+    latest = session.execute(
+        select(func.max(Brief.version)).where(
+            Brief.kind == prepared.kind,
+            Brief.scope_key == key,
+            Brief.period_start == prepared.period.start,
+        )
+    ).scalar_one_or_none()
+    return int(latest or 0) + 1
+
+
+def _insert(
+    session: Session, actor: Actor, prepared: Prepared, key: str, version: int, trigger: str
+) -> tuple[Brief, dict[str, Any]]:
     as_of = prepared.as_of.astimezone(dt.UTC).isoformat()
     files: dict[str, Any] = {}
     for fmt, data in prepared.files.items():
@@ -270,9 +268,7 @@ def archive(
             f"{prepared.kind}/{key.replace(':', '-')}/{prepared.period.start.isoformat()}/"
             f"v{version}-{digest[:12]}.{fmt}"
         )
-        _write(Path(settings.briefs_dir), relative, data)
         files[str(fmt)] = {"path": relative, "sha256": digest, "bytes": len(data)}
-    digest = content_hash(prepared.params, as_of, prepared.content, files)
     brief = Brief(
         kind=prepared.kind,
         scope_key=key,
@@ -285,12 +281,38 @@ def archive(
         as_of=prepared.as_of,
         content=canonical_json(prepared.content),
         files=canonical_json(files),
-        content_hash=digest,
+        content_hash=content_hash(prepared.params, as_of, prepared.content, files),
         trigger=trigger,
         created_by=actor.user_id,
     )
-    session.add(brief)
-    session.flush()
+    with session.begin_nested():  # a concurrent make of the same version fails only this
+        session.add(brief)
+        session.flush()
+    return brief, files
+
+
+def archive(
+    *,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    prepared: Prepared,
+    trigger: str = "manual",
+) -> Brief:
+    """Add the brief at the next version (the unique key decides between concurrent makes: the
+    loser takes the version after), write its files, audit it; one short write."""
+    key = brief_scope.scope_key(prepared.unit_id)
+    version = _next_version(session, prepared, key)
+    for _ in range(MAX_VERSION_TRIES):
+        try:
+            brief, files = _insert(session, actor, prepared, key, version, trigger)
+            break
+        except IntegrityError:  # another make took this version meanwhile
+            version = max(version + 1, _next_version(session, prepared, key))
+    else:
+        raise Conflict("同一研判正在被并发生成，请稍后再试", details=[{"field": "date"}])
+    for fmt, data in prepared.files.items():
+        _write(Path(settings.briefs_dir), files[str(fmt)]["path"], data)
     audit.record(
         session=session,
         actor=actor,
@@ -302,13 +324,13 @@ def archive(
             "kind": str(prepared.kind),
             "period_start": prepared.period.start.isoformat(),
             "unit_id": prepared.unit_id,
-            "version": version,
-            "content_hash": digest,
+            "version": brief.version,
+            "content_hash": brief.content_hash,
             "formats": sorted(files),
             "trigger": trigger,
         },
     )
-    log.info("brief %s made: %s v%d (%s)", brief.id, prepared.title, version, trigger)
+    log.info("brief %s made: %s v%d (%s)", brief.id, prepared.title, brief.version, trigger)
     return brief
 
 

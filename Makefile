@@ -24,7 +24,8 @@ demo: $(STAMP)
 	test -f "$$QINGZHI_AUDIT_SIGNING_KEY" || $(BIN)/qingzhi audit keygen --out "$$QINGZHI_AUDIT_SIGNING_KEY"
 	$(BIN)/qingzhi demo load
 	$(BIN)/qingzhi demo live --speed $(DEMO_SPEED) & sim=$$!; \
-	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/qingzhi scheduler & sched=$$!; \
+	trap 'kill $$sim $$sched 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/qingzhi demo serve --host 127.0.0.1 --port 8000 --allow-demo-passwords
 
 lint: $(STAMP)

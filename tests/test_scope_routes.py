@@ -29,6 +29,8 @@ from qingzhi.config import Settings
 from qingzhi.incidents.models import Incident
 from qingzhi.jobs.enums import JobStatus
 from qingzhi.jobs.models import Job
+from qingzhi.reports.enums import BriefKind
+from qingzhi.reports.models import Brief
 from qingzhi.store.db import Database
 from tests.factories import Org
 from tests.helpers import bearer
@@ -62,6 +64,7 @@ ROW_IDS = (
     "attachment_id",
     "dispute_id",
     "visit_id",
+    "brief_id",  # briefs
 )
 _counter = itertools.count(1)
 
@@ -209,6 +212,29 @@ def _grow_community(client: TestClient, admin: dict[str, str], org: Org, world: 
     _community(client, admin, org, "B-Z1")
 
 
+def _brief(db: Database, org: Org, unit: str) -> int:
+    """An archived brief of a unit (briefs), without files: its downloads are 404 for everyone."""
+    with db.session(write=True) as session:
+        brief = Brief(
+            kind=BriefKind.daily,
+            scope_key=f"unit:{org.id(unit)}",
+            unit_id=org.id(unit),
+            period_start=dt.date(2026, 11, 1),
+            period_end=dt.date(2026, 11, 2),
+            version=1,
+            title=f"{unit} 日研判",
+            params="{}",
+            as_of=dt.datetime(2026, 11, 2, tzinfo=dt.UTC),
+            content="{}",
+            files="{}",
+            content_hash="0" * 64,
+            trigger="manual",
+        )
+        session.add(brief)
+        session.flush()
+        return brief.id
+
+
 @pytest.fixture
 def world(client: TestClient, db: Database, org: Org) -> dict[str, Any]:
     """The chiefs' own rows, and a first row of each kind of the other stations' (B, S)."""
@@ -238,6 +264,7 @@ def world(client: TestClient, db: Database, org: Org) -> dict[str, Any]:
         "other": other,
         "jobs": {"A": _job(db, org, "A"), "B": _job(db, org, "B")},
         "plans": {"A": _plan_row(db, org, "A"), "B": _plan_row(db, org, "B")},
+        "briefs": {"A": _brief(db, org, "A"), "B": _brief(db, org, "B")},  # briefs
         "officers": {"A": a_officer, "B": b_officer},
         "tasks": {u: _task(client, admin, org, u) for u in ("A", "R1", "B")},
         "cases": {
@@ -265,6 +292,7 @@ def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, 
             "plan": world["plans"]["A"],
             "dispute": world["community"]["A"]["dispute"],
             "visit": world["community"]["A"]["visit"],
+            "brief": world["briefs"]["A"],
         }
     else:
         ids = {
@@ -276,6 +304,7 @@ def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, 
             "plan": world["plans"]["B"],
             "dispute": world["community"]["B"]["dispute"],
             "visit": world["community"]["B"]["visit"],
+            "brief": world["briefs"]["B"],
         }
     return {
         "incident_id": [ids["incident"]],
@@ -298,6 +327,8 @@ def _values(org: Org, world: dict[str, Any], mine: str, side: str) -> dict[str, 
         "x": [0],
         "y": [0],
         "ext": ["png"],
+        "brief_id": [ids["brief"]],  # briefs
+        "kind": ["daily", "weekly"],
     }
 
 

@@ -159,6 +159,17 @@ class Settings(BaseSettings):
     community_watch_days: int = Field(default=30, ge=1, le=365)
     community_follow_up_days: int = Field(default=7, ge=0, le=90)
 
+    # Briefs (qingzhi.reports: 日研判、周会商、月调度): the archive's folder (files are never
+    # overwritten), how many places the hotspot list shows, when each kind falls due (local
+    # time; weekly on Mondays, monthly on the 1st) and after how long a scheduler's claim on a
+    # brief whose runner stopped may be taken over.
+    briefs_dir: Path = Path("var/briefs")
+    briefs_hotspot_places: int = Field(default=10, ge=1, le=50)
+    briefs_daily_at: str = Field(default="07:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    briefs_weekly_at: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    briefs_monthly_at: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    briefs_claim_minutes: float = Field(default=30.0, gt=0, le=1440)
+
     @field_validator("trusted_proxies")
     @classmethod
     def _valid_proxies(cls, value: str) -> str:

@@ -23,6 +23,7 @@ from qingzhi.org.models import Bureau, Officer, Unit, Zone
 
 # planning (plans domain)
 from qingzhi.plans.models import Plan
+from qingzhi.reports.models import Brief, BriefRun  # briefs
 from qingzhi.store.base import Base
 from qingzhi.tasks.models import Task, TaskAttachment, TaskReport, TaskUnit  # tasks (督办)
 
@@ -31,6 +32,8 @@ __all__ = [
     "AuditHead",
     "AuditRecord",
     "Base",
+    "Brief",
+    "BriefRun",
     "Bureau",
     "Case",
     "CaseIncident",

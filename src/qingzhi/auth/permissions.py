@@ -75,6 +75,9 @@ class Perm(StrEnum):
     community_read = "community.read"
     community_write = "community.write"
     community_manage = "community.manage"
+    # briefs (reports domain)
+    brief_read = "brief.read"
+    brief_make = "brief.make"
 
 
 _READ = {
@@ -83,6 +86,7 @@ _READ = {
     Perm.incident_read,
     Perm.analysis_read,
     Perm.token_own,
+    Perm.brief_read,  # briefs
 }
 
 # What those who command people and incidents (the bureau's commander, a station chief) may do.
@@ -92,6 +96,7 @@ _COMMAND = _READ | {
     Perm.incident_write,
     Perm.incident_dispatch,
     Perm.personal_read,
+    Perm.brief_make,  # briefs
 }
 
 # Who evaluates: the bureau's analysts and commanders see the ranking and the reforms' impact,
@@ -120,7 +125,9 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
         | {Perm.task_issue}
         | _COMMUNITY_READ
     ),
-    Role.analyst: frozenset(_READ | _EVALUATE | _PLAN_RUN | _TASKS_READ | _COMMUNITY_READ),
+    Role.analyst: frozenset(
+        _READ | {Perm.brief_make} | _EVALUATE | _PLAN_RUN | _TASKS_READ | _COMMUNITY_READ
+    ),
     Role.station_chief: frozenset(
         _COMMAND | _TASKS_COMMAND | _COMMUNITY_ALL | {Perm.kpi_read, Perm.plan_read}
     ),
@@ -135,7 +142,7 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
         {Perm.org_read, Perm.officer_read, Perm.incident_read, Perm.token_own, Perm.task_read}
         | _COMMUNITY_WORK
     ),
-    Role.viewer: frozenset({Perm.org_read, Perm.incident_read} | _COMMUNITY_READ),
+    Role.viewer: frozenset({Perm.org_read, Perm.incident_read, Perm.brief_read} | _COMMUNITY_READ),
 }
 
 

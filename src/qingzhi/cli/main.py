@@ -17,6 +17,7 @@ from qingzhi.auth import accounts
 from qingzhi.auth.context import system_actor
 from qingzhi.cli.accounts import token_app, user_app
 from qingzhi.cli.basemap import basemap_app
+from qingzhi.cli.briefs import brief_app, scheduler  # briefs
 from qingzhi.cli.cad import import_app  # county: CAD import (issue 16)
 from qingzhi.cli.cases import case_app  # cases (快侦快办)
 from qingzhi.cli.common import console, err
@@ -60,6 +61,9 @@ app.add_typer(case_app, name="case")  # cases (快侦快办)
 app.add_typer(basemap_app, name="basemap")  # basemap (issue 15)
 app.add_typer(place_app, name="place")  # county (issue 16)
 app.add_typer(community_app, name="community")  # community (两队一室)
+# briefs
+app.add_typer(brief_app, name="brief")
+app.command("scheduler", help="研判简报调度进程（日研判、周会商、月调度）")(scheduler)
 
 
 @app.callback()

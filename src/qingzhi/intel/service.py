@@ -16,7 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -154,6 +156,50 @@ def count_events(
     return int(session.execute(stmt).scalar_one())
 
 
+@dataclass(frozen=True)
+class _SharedEvents:
+    """Events of one scope loaded once for [start, end) (UTC), served in slices (briefs)."""
+
+    scope: tuple[int, ...] | None
+    start: dt.datetime
+    end: dt.datetime
+    events: IncidentEvents
+
+
+_SHARED: ContextVar[_SharedEvents | None] = ContextVar("intel_shared_events", default=None)
+
+
+@contextmanager
+def shared_events(
+    *, session: Session, actor: Actor, settings: Settings, start: dt.datetime, end: dt.datetime
+) -> Iterator[None]:
+    """Within this block, ``load_events`` of the same scope for a range inside [start, end)
+    without category or subtype filters slices one load instead of reading the store again
+    (a brief computes many figures over one period; briefs)."""
+    ev = load_events(session=session, actor=actor, settings=settings, start=start, end=end)
+    tz = settings.timezone
+    token = _SHARED.set(_SharedEvents(actor.scope.key, utc(start, tz), utc(end, tz), ev))
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _from_shared(
+    actor: Actor, settings: Settings, start: dt.datetime, end: dt.datetime
+) -> IncidentEvents | None:
+    shared = _SHARED.get()
+    if shared is None or shared.scope != actor.scope.key:
+        return None
+    lo, hi = utc(start, settings.timezone), utc(end, settings.timezone)
+    if lo < shared.start or hi > shared.end:
+        return None
+    bounds = np.array([int(lo.timestamp()), int(hi.timestamp())], dtype=np.int64)
+    local = _local_seconds(bounds, settings.timezone).astype("datetime64[s]")
+    t = shared.events.t
+    return shared.events.select((t >= local[0]) & (t < local[1]))
+
+
 def load_events(
     *,
     session: Session,
@@ -168,7 +214,12 @@ def load_events(
     in time order; refused (422) when there are more than ``budget.MAX_EVENTS``.
 
     Rows are read through the connection (no ORM objects), the time as whole UTC seconds from
-    the database, and converted to arrays a chunk at a time: about 100 bytes an incident."""
+    the database, and converted to arrays a chunk at a time: about 100 bytes an incident.
+    Inside ``shared_events`` a range it holds is sliced from it."""
+    if not categories and not subtypes:
+        shared = _from_shared(actor, settings, start, end)
+        if shared is not None:
+            return shared
     budget.check_events(
         count_events(
             session=session,

@@ -45,8 +45,10 @@ from qingzhi.params import control_in_query
 
 # planning (plans domain)
 from qingzhi.plans.views import router as planning_router
+from qingzhi.reports.views import router as briefs_router  # briefs
 from qingzhi.store.db import Database
 from qingzhi.tasks.views import router as tasks_router  # tasks (督办)
+from qingzhi.web import briefs as brief_pages  # briefs
 from qingzhi.web import (
     community_pages,  # community_pages: community (两队一室)
     docs,
@@ -303,6 +305,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         cases_router,  # cases (快侦快办)
         basemap_router,  # basemap (issue 15): /api/basemap, /tiles/{z}/{x}/{y}.{ext}
         community_router,  # community (两队一室)
+        briefs_router,  # briefs
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(docs.router)
@@ -319,6 +322,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(pages.router)
     app.include_router(work_pages.router)  # tasks and cases (督办, 快侦快办)
     app.include_router(community_pages.router)  # community (两队一室)
+    app.include_router(brief_pages.router)  # briefs
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

@@ -184,6 +184,8 @@ def _table(out: Any, table: Table, label: str | None) -> None:
     grid.autofit = False
     for i, width in enumerate(widths):
         grid.columns[i].width = width
+    # the style ids once: python-docx's style setter scans every style per cell
+    header_id, text_id = out.styles["Table Header"].style_id, out.styles["Table Text"].style_id
     for r, row in enumerate(grid.rows):
         values = table.header if r == 0 else tuple(cell_text(c) for c in table.rows[r - 1])
         tr_pr = row._tr.get_or_add_trPr()
@@ -194,7 +196,7 @@ def _table(out: Any, table: Table, label: str | None) -> None:
             cell.width = widths[c]
             cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
             paragraph = cell.paragraphs[0]
-            paragraph.style = out.styles["Table Header" if r == 0 else "Table Text"]
+            paragraph._p.get_or_add_pPr().style = header_id if r == 0 else text_id
             paragraph.alignment = Align.CENTER if r == 0 else aligns[c]
             _run(paragraph, str(values[c]), "hei" if r == 0 else "fang")
     _paragraph(out, "Normal")  # GB/T 9704 tables stand apart from the text

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 
@@ -195,3 +196,16 @@ def test_api_docs_render_under_the_csp(site, browser) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser-apidocs.png"))
     context.close()
+
+
+def test_a_link_opens_the_desk_with_its_filters(site, browser) -> None:
+    """A brief's table rows link to the desk with their filters: the form is filled from the
+    query string and the first query uses it."""
+    url, _ = site
+    target = quote("/desk?category=public_order&valid=false", safe="/")
+    page = login(browser, url, "commander", target)
+    assert page.is_checked("input[name=category][value=public_order]")
+    assert not page.is_checked("input[name=category][value=criminal]")
+    assert page.input_value("select[name=valid]") == "false"
+    assert page.errors == []
+    page.context.close()

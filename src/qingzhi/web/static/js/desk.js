@@ -240,6 +240,18 @@
     });
   });
   QZ.stream(null, { "incident": onStream, "incidents.bulk": function () { load(false); } });
+  // A link from elsewhere (a brief's table row, a tile) opens the desk with its filters: the
+  // query string fills the form before the first query.
+  (function fillFromUrl() {
+    new URLSearchParams(window.location.search).forEach(function (v, k) {
+      var els = form.querySelectorAll('[name="' + k.replace(/"/g, "") + '"]');
+      els.forEach(function (el) {
+        if (el.type === "checkbox") { if (el.value === v) el.checked = true; }
+        else if (el.type === "datetime-local") el.value = v.slice(0, 16);
+        else el.value = v;
+      });
+    });
+  })();
   base.ready.then(function () { return load(false); }).then(function () {
     document.body.setAttribute("data-ready", "1");
   });

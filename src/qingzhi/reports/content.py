@@ -38,7 +38,7 @@ from qingzhi.incidents.models import Incident
 from qingzhi.intel import maps, service
 from qingzhi.org.models import Bureau, Unit
 from qingzhi.org.scope import admits_unit
-from qingzhi.reports import calls, where
+from qingzhi.reports import calls, where, work
 from qingzhi.reports.periods import Period, previous, year_before
 
 log = logging.getLogger(__name__)
@@ -405,10 +405,5 @@ def _compute(
         "warnings": warnings,
         "repeats": repeats,
         "service": service_times,
-        "pending_sections": {
-            "cases": "尚无记录（案件模块尚未启用，快侦快办、破案率待案件数据接入后显示）",
-            "tasks": "尚无记录（督办模块尚未启用，督办任务数待其数据接入后显示）",
-            "disputes": "尚无记录（矛盾纠纷调解模块尚未启用，"
-            "调解时长、就地化解率待其数据接入后显示）",
-        },
+        "work": work.sections(session, actor, settings, period, unit_id),
     }

@@ -4,8 +4,8 @@ One document for every format (the .docx in the GB/T 9704 layout, the PDF made f
 page), so that all agree. Table rows link to the desk or to the incident they count (links work
 in the web form; Word and PDF show the text). Sections follow the issue's order: summary
 (narrative), headline by category, by station, when, where (map and places), early warnings,
-repeat calls, service times, cases/督办/disputes (尚无记录 until those domains exist), recommended
-actions, and for a monthly plan the next month's work.
+repeat calls, service times, cases/督办/disputes (``reports.work``; 尚无记录 when the period
+has none), recommended actions, and for a monthly plan the next month's work.
 """
 
 from __future__ import annotations
@@ -370,10 +370,10 @@ def build(
     blocks += _repeats(content)
     blocks += _service(content)
     blocks.append(Heading("案件、督办与矛盾纠纷"))
-    pending = content["pending_sections"]
-    blocks.append(Paragraph(pending["cases"], lead="案件："))
-    blocks.append(Paragraph(pending["tasks"], lead="督办："))
-    blocks.append(Paragraph(pending["disputes"], lead="矛盾纠纷："))
+    work = content["work"]
+    blocks.append(Paragraph(work["cases"], lead="案件："))
+    blocks.append(Paragraph(work["tasks"], lead="督办："))
+    blocks.append(Paragraph(work["disputes"], lead="矛盾纠纷："))
     blocks.append(Heading("工作建议"))
     if content["actions"]:
         rows: list[list[str | int | Link]] = [

@@ -2,6 +2,9 @@
 
 from qingzhi.audit.models import AuditHead, AuditRecord
 from qingzhi.auth.models import ApiToken, LoginThrottle, User, WebSession
+
+# duty rosters (w15-demo)
+from qingzhi.duty.models import DutyRoster, DutyShift
 from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
 from qingzhi.jobs.models import Job
 from qingzhi.live.models import LiveEvent, OfficerLive
@@ -14,6 +17,8 @@ __all__ = [
     "AuditRecord",
     "Base",
     "Bureau",
+    "DutyRoster",
+    "DutyShift",
     "Incident",
     "IncidentAssignment",
     "IncidentEvent",

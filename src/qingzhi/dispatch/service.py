@@ -1,8 +1,10 @@
 """Dispatch recommendations (派警推荐) and one-click dispatch.
 
-Candidates are the available officers in the caller's scope, grouped in tiers — the handling
-unit's (with its bundle: a central station and its member stations), then neighbouring units'
-(jurisdictions that touch), then the rest — and ranked within a tier by estimated arrival time:
+Candidates are the available officers on street duty (``duty.dispatchable``: patrol, community,
+traffic; not case teams, detectives or the command centre's desks) in the caller's scope,
+grouped in tiers — the handling unit's (with its bundle: a central station and its member
+stations), then neighbouring units' (jurisdictions that touch), then the rest — and ranked
+within a tier by estimated arrival time:
 the travel time on the road graph when one is configured (``QINGZHI_ROAD_GRAPH``), else the
 straight-line distance × ``dispatch_detour_factor`` at ``dispatch_speed_kmh``. An officer with no
 position yet is placed at their station (flagged as estimated).
@@ -14,6 +16,7 @@ hooks, marks the officers ``dispatched`` and tells every map in scope.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import math
@@ -29,6 +32,7 @@ from sqlalchemy.orm import Session
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
+from qingzhi.duty import service as duty
 from qingzhi.errors import ValidationFailed
 from qingzhi.geo.distance import METRES_PER_DEGREE, haversine_m_array
 from qingzhi.geo.geometry import load_geometry
@@ -164,7 +168,7 @@ def recommend(
     rows = session.execute(
         select(Officer, OfficerLive)
         .outerjoin(OfficerLive, OfficerLive.officer_id == Officer.id)
-        .where(Officer.active.is_(True))
+        .where(Officer.active.is_(True), duty.dispatchable())  # street duty only (w15-demo)
     )
     pool: list[tuple[Officer, OfficerLive | None, int]] = []
     for o, state in rows:
@@ -241,6 +245,7 @@ def dispatch(
     incident_id: int,
     officer_ids: list[int],
     reason: str = "",
+    at: dt.datetime | None = None,
 ) -> IncidentRead:
     """Send officers to an incident (one click): the incident and the officers change state.
 
@@ -256,4 +261,5 @@ def dispatch(
         actor=actor,
         incident_id=incident_id,
         data=Transition(to=Status.dispatched, officer_ids=officer_ids, reason=reason),
+        at=at,
     )

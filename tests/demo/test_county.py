@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from collections import Counter
@@ -127,7 +128,12 @@ def test_seed_magnitudes_in_the_bundle(bundle: dict[str, bytes]) -> None:
     assert all(p.is_valid for p in zone_polys)
     assert sum(p.area for p in zone_polys) == pytest.approx(gy_poly.area, rel=0.001)
     assert all(gy_poly.buffer(1e-6).contains(p) for p in zone_polys)
-    assert {o["duty_status"] for o in officers} == {"on_duty", "off_duty", "leave", "training"}
+    # Without a time nobody is on duty; at a time, the roster's shifts decide (tests/duty).
+    assert {o["duty_status"] for o in officers} == {"off_duty", "leave", "training"}
+    at_noon = _officers(build_county(2026, at=dt.datetime(2026, 6, 3, 4, tzinfo=dt.UTC)))
+    duty = Counter(o["duty_status"] for o in at_noon)
+    assert set(duty) == {"on_duty", "off_duty", "leave", "training"}
+    assert 0.4 < duty["on_duty"] / len(at_noon) < 0.7  # a weekday noon: offices open too
     assert {o["team"] for o in officers} >= {"case", "community", "command"}
 
 

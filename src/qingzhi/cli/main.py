@@ -289,15 +289,21 @@ def _print_demo_accounts() -> None:
 def demo_load(
     seed: int = typer.Option(2026, "--seed", help="随机种子：同一种子生成相同的模拟县"),
     reform: bool = typer.Option(True, "--reform/--pre-reform", help="改革后（默认）或改革前的机构"),
-    days: int = typer.Option(365, "--days", help="模拟警情天数（截至昨天）；0 为只导入机构"),
+    days: int | None = typer.Option(
+        None,
+        "--days",
+        help="只导入最近若干天警情（截至昨天）；0 为只导入机构；不填为两年（改革前后各一年）",
+    ),
     city: str = typer.Option(
         "dianjiang", "--city", help="dianjiang（模拟县）或 vancouver（真实数据）"
     ),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="温哥华数据目录"),
     years: list[int] | None = typer.Option(None, "--years", help="只导入这些年份（温哥华）"),
 ) -> None:
-    """Migrate, then load a demo (idempotent): the synthetic county 垫江 with a year of 110 calls
-    and the demo accounts, or with --city vancouver the real VPD records under a derived org."""
+    """Migrate, then load a demo (idempotent): the synthetic county 垫江 with two years of 110 calls
+    (the pre-reform year under the pre-reform organisation, then the reformed year from
+    QINGZHI_DEMO_REFORM_DATE) and the demo accounts, or with --city vancouver the real VPD
+    records under a derived org."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from qingzhi.demo.loader import load_demo, load_incidents
@@ -348,6 +354,11 @@ def demo_load(
     if city != "dianjiang":
         err.print(f"[red]错误[/red]：未知城市 {city!r}（dianjiang 或 vancouver）")
         raise typer.Exit(code=2)
+    if days is None and reform:
+        _load_two_years(db, settings, seed, bar)
+        _print_demo_accounts()
+        return
+    days = 365 if days is None else days
     try:
         with db.session(write=True) as session:
             report = load_demo(session=session, actor=actor, seed=seed, reform=reform)
@@ -376,6 +387,45 @@ def demo_load(
     except QingzhiError as exc:
         _fail(exc)
     _print_demo_accounts()
+
+
+def _load_two_years(db: Any, settings: Any, seed: int, bar: Any) -> None:
+    """The two-year demo (w15-demo): pre-reform year, reform, reformed year."""
+    from qingzhi.demo.years import load_two_years
+
+    tasks: dict[str, Any] = {}
+
+    def advance(name: str, n: int) -> None:
+        if name not in tasks:
+            tasks[name] = bar.add_task(f"模拟警情（{name}）", total=None)
+        bar.advance(tasks[name], n)
+
+    try:
+        with bar:
+            r = load_two_years(
+                db=db, actor=system_actor("demo"), settings=settings, seed=seed, progress=advance
+            )
+    except QingzhiError as exc:
+        _fail(exc)
+    if r.pre_org is not None and r.pre is not None:
+        console.print(
+            f"改革前机构已导入；改革前警情（{r.pre.start} 起 {r.pre.days} 天）：共 {r.pre.calls} 条"
+            f"（有效 {r.pre.valid}），新增 {r.pre.created}"
+        )
+    else:
+        console.print("库中已是改革后机构：改革前一年的警情保持不变")
+    o = r.org.import_report
+    console.print(
+        f"改革（{r.reform_on}）后机构已导入：新增 {o.created}，更新 {o.updated}，未变 {o.unchanged}"
+    )
+    if r.post is not None:
+        p = r.post
+        console.print(
+            f"改革后警情（{p.start} 起 {p.days} 天）：共 {p.calls} 条（有效 {p.valid}），"
+            f"新增 {p.created}，已存在 {p.existing}（数据为模拟生成）"
+        )
+        if p.created or (r.pre is not None and r.pre.created):
+            db.analyze()
 
 
 @demo_app.command("serve")

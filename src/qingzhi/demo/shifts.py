@@ -7,9 +7,10 @@ squad (刑侦大队: office hours and a duty detective at night) and the command
 desks around the clock and office hours). Every unit's street staff is split into a day group on
 ``DAY`` (08:00–20:00, two days on, one off) and a night group on ``NIGHT`` (20:00–08:00, one night
 on, one off) of ``NIGHT_SHARE`` of them, phases staggered, so that at night about a third as many
-are out as by day (0.31 × ½ against 0.69 × ⅔). Office hours are Monday to Friday 08:30–17:30.
+are out as by day (0.33 × ½ against 0.67 × ⅔; the zones' community officers work days only).
+Office hours are Monday to Friday 08:30–17:30.
 
-``roster(county, before, org)`` is pure and deterministic; ``duty_at`` gives each person's duty
+``roster(before, org)`` is pure and deterministic; ``duty_at`` gives each person's duty
 status at a time (people drawn on leave or in training stay so), which the org bundle carries so
 that a load and the roster agree.
 """
@@ -34,7 +35,7 @@ DAY = Pattern(8 * 60, 20 * 60, cycle_days=3, on_days=2)  # 白班，上二休一
 NIGHT = Pattern(20 * 60, 8 * 60, cycle_days=2, on_days=1)  # 夜班，隔夜一班
 OFFICE = Pattern(8 * 60 + 30, 17 * 60 + 30, cycle_days=7, on_days=5)  # 周一至周五
 DUTY_NIGHT = Pattern(20 * 60, 8 * 60, cycle_days=3, on_days=1)  # 值班刑警，三天一夜
-NIGHT_SHARE = 0.31
+NIGHT_SHARE = 0.33
 CC_DESK_SHARE = 2 / 3  # of the command centre: desks around the clock
 XZ_NIGHT_SHARE = 0.15  # of detectives: the night duty rota
 STREET_TEAMS = (Team.command, Team.community)
@@ -99,7 +100,9 @@ def _put(
         used.add(code)
         label = "街面" if street else "内勤"
         shifts.append(ShiftSpec(code, f"{name}（{label}）", unit, pattern, street, synthetic=True))
-    for i, p in enumerate(group):
+    # Phases staggered over the people at work first, so that leave does not empty a night.
+    absent = (DutyStatus.leave, DutyStatus.training)
+    for i, p in enumerate(sorted(group, key=lambda p: p.duty in absent)):
         phase = WEEKDAYS_PHASE if key == "O" else i % pattern.cycle_days
         rows.append(RosterSpec(p.number, code, phase))
 

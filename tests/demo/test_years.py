@@ -13,6 +13,7 @@ from qingzhi.auth.permissions import Role
 from qingzhi.auth.scope import Scope
 from qingzhi.config import Settings
 from qingzhi.demo.county import generate_county
+from qingzhi.demo.incident_spec import IncidentSpec
 from qingzhi.demo.reform import CENTRAL_CODES, DISSOLVED_SUFFIX, FALL_IN_BUNDLED
 from qingzhi.demo.years import load_two_years, reform_date, year_before
 from qingzhi.errors import ValidationFailed
@@ -87,8 +88,10 @@ def test_two_years_across_the_reform(db: Database, settings: Settings) -> None:
     post_bundled = [(u, s) for u, s in after if code.get(s or -1) in bundled]
     assert pre_bundled and post_bundled
     assert all(u == s for u, s in pre_bundled)
-    assert all(code[u] in CENTRAL_CODES for u, s in post_bundled if u != s)
-    assert sum(code[u] in CENTRAL_CODES for u, _ in post_bundled) > 0.95 * len(post_bundled)
+    assert all(code.get(u or -1) in CENTRAL_CODES for u, s in post_bundled if u != s)
+    assert sum(code.get(u or -1) in CENTRAL_CODES for u, _ in post_bundled) > 0.95 * len(
+        post_bundled
+    )
     assert not any(code.get(u or -1) in CENTRAL_CODES for u, _ in before)
 
     # 同比 for the last month compares two real months: a year earlier has data too.
@@ -123,7 +126,7 @@ def test_the_seeds_falls_in_the_bundled_stations() -> None:
     pre = generate_demo_incidents(days=120, start=year_before(start), pre_reform=True)
     for category, fall in FALL_IN_BUNDLED.items():
 
-        def count(specs: list, cat: str = category, inside: bool = True) -> int:
+        def count(specs: list[IncidentSpec], cat: str = category, inside: bool = True) -> int:
             return sum(
                 s.valid and s.category == cat and (s.station_code in bundled) == inside
                 for s in specs

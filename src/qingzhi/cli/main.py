@@ -19,6 +19,7 @@ from qingzhi.cli.accounts import token_app, user_app
 from qingzhi.cli.common import console, err
 from qingzhi.cli.common import database as _database
 from qingzhi.cli.common import fail as _fail
+from qingzhi.cli.duty import duty_app
 from qingzhi.cli.hotspot import hotspot_app
 from qingzhi.config import get_settings
 from qingzhi.errors import QingzhiError
@@ -46,6 +47,7 @@ for sub, name in (
 ):
     app.add_typer(sub, name=name)
 app.add_typer(hotspot_app, name="hotspot")
+app.add_typer(duty_app, name="duty")  # duty rosters (w15-demo)
 
 
 @app.callback()

@@ -73,6 +73,7 @@ def run(speed: float, *, hours: float, tick: float, seed: int, folder: Path) -> 
         clock.t += tick
         sim.tick()
     end = clock.wall()
+    sim.stop_calls()
     for _ in range(int(3 * 3600 / tick)):  # let the last calls' officers get there
         clock.t += tick
         sim.tick()

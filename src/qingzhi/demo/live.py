@@ -267,6 +267,11 @@ class Simulator:
                 sum(r.created for r in results),
             )
 
+    def stop_calls(self) -> None:
+        """Release no more calls (officers still drive, handle and close what they have)."""
+        self._pending = []
+        self._day = dt.date.max
+
     # ------------------------------------------------------------ one step
 
     def tick(self) -> None:

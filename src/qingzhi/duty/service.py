@@ -207,17 +207,24 @@ def apply(*, session: Session, actor: Actor, at: dt.datetime | None = None, tz: 
     report = ApplyReport(at=at)
     if not due:
         return report
+    # The officers' rows locked in id order (a concurrent apply waits, then reads what this one
+    # left and changes nothing twice); who is out on a call read after the lock.
+    officers = (
+        session.execute(
+            select(Officer)
+            .where(Officer.id.in_(list(due)), Officer.duty_status.in_(list(ROSTERED)))
+            .order_by(Officer.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        .scalars()
+        .all()
+    )
     busy = set(
         session.execute(
             select(OfficerLive.officer_id).where(OfficerLive.status.in_(list(BUSY)))
         ).scalars()
     )
-    officers = session.execute(
-        select(Officer)
-        .where(Officer.id.in_(list(due)), Officer.duty_status.in_(list(ROSTERED)))
-        .order_by(Officer.id)
-        .with_for_update()
-    ).scalars()
     changes: list[audit.Change] = []
     for o in officers:
         want = DutyStatus.on_duty if due[o.id] else DutyStatus.off_duty

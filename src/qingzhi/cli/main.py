@@ -444,7 +444,9 @@ def demo_serve(
 
 @demo_app.command("live")
 def demo_live(
-    speed: float = typer.Option(1.0, "--speed", min=0.1, max=100.0, help="模拟时间倍速"),
+    speed: float = typer.Option(
+        1.0, "--speed", min=0.1, max=100.0, help="来警倍速：警情到达加快，出警、到场、处置时长不变"
+    ),
     seed: int = typer.Option(2026, "--seed", help="随机种子（与 demo load 相同）"),
     duration: float | None = typer.Option(None, "--duration", help="运行秒数；不填则一直运行"),
     auto_dispatch: bool = typer.Option(True, "--auto-dispatch/--no-auto-dispatch", help="自动派警"),
@@ -460,7 +462,8 @@ def demo_live(
     except QingzhiError as exc:
         _fail(exc)
     console.print(
-        f"实时模拟已启动：{len(sim.officers)} 名在岗警力，倍速 {speed:g}（数据为模拟生成）"
+        f"实时模拟已启动：{len(sim.officers)} 名街面在岗警力（按排班），"
+        f"来警倍速 {speed:g}（数据为模拟生成）"
     )
     try:
         stats = sim.run(duration=duration)

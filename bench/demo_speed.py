@@ -11,6 +11,7 @@ speed S's mean to speed 1's. Within noise the ratio is 1; the load per real hour
 high, so where officers run short the queue (not the clock) can lengthen it.
 
     .venv/bin/python bench/demo_speed.py [--speeds 1 5] [--hours 24] [--tick 5] [--seed 2026]
+        [--start-hour 0]   # local hour the simulated day starts (and the roster's clock)
 """
 
 from __future__ import annotations
@@ -48,15 +49,17 @@ class VirtualClock:
         return self.start + dt.timedelta(seconds=self.t)
 
 
-def run(speed: float, *, hours: float, tick: float, seed: int, folder: Path) -> dict[str, float]:
-    """One simulated ``hours`` of calls at ``speed``; the response figures."""
+def run(
+    speed: float, *, hours: float, tick: float, seed: int, folder: Path, start: dt.datetime
+) -> dict[str, float]:
+    """One simulated ``hours`` of calls at ``speed`` from ``start``; the response figures."""
     url = f"sqlite:///{folder / f'speed-{speed:g}.db'}"
     migrate(url)
     settings = Settings(database_url=url)
     db = Database(url)
     with db.session(write=True) as session:
-        load_demo(session=session, actor=system_actor("bench"), seed=seed, now=START)
-    clock = VirtualClock(START)
+        load_demo(session=session, actor=system_actor("bench"), seed=seed, now=start)
+    clock = VirtualClock(start)
     sim = Simulator(
         db=db,
         settings=settings,
@@ -80,7 +83,7 @@ def run(speed: float, *, hours: float, tick: float, seed: int, folder: Path) -> 
     with db.session() as session:
         rows = session.execute(
             select(Incident.received_at, Incident.dispatched_at, Incident.arrived_at).where(
-                Incident.received_at >= START, Incident.received_at < end
+                Incident.received_at >= start, Incident.received_at < end
             )
         ).all()
     arrived = [r for r in rows if r.arrived_at is not None and r.dispatched_at is not None]
@@ -106,15 +109,22 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=24.0, help="simulated hours of calls")
     parser.add_argument("--tick", type=float, default=5.0, help="virtual seconds per tick")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--start-hour", type=int, default=0, help="local hour the day starts")
     args = parser.parse_args()
+    start = START + dt.timedelta(hours=args.start_hour)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for speed in args.speeds:
             results[speed] = run(
-                speed, hours=args.hours, tick=args.tick, seed=args.seed, folder=Path(tmp)
+                speed,
+                hours=args.hours,
+                tick=args.tick,
+                seed=args.seed,
+                folder=Path(tmp),
+                start=start,
             )
     base = results[args.speeds[0]]["mean"]
-    print(f"simulated {args.hours:g} h of calls from {START.isoformat()}, ticks of {args.tick:g} s")
+    print(f"simulated {args.hours:g} h of calls from {start.isoformat()}, ticks of {args.tick:g} s")
     print("speed  calls  arrived  mean min  median  dispatch  travel  ratio  street  run s")
     for speed, r in results.items():
         print(

@@ -15,6 +15,7 @@ Times each step, in a fresh temporary SQLite database migrated like production:
    they are), callees of ``intake_many`` and ``record_many``.
 
     .venv/bin/python bench/demo_load.py [--seed 2026] [--days 365] [--phases] [--profile]
+        [--two-years]   # then the two-year demo (pre-reform + reformed year) and its ratio
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from qingzhi.config import Settings
 from qingzhi.demo.county import generate_county
 from qingzhi.demo.loader import demo_window, generate_demo_incidents, load_demo, load_incidents
 from qingzhi.demo.orgbundle import build_county
+from qingzhi.demo.years import load_two_years
 from qingzhi.incidents.models import Incident
 from qingzhi.store.db import Database, migrate
 
@@ -191,12 +193,44 @@ class Phases:
         return "\n".join(lines)
 
 
+def two_years(seed: int, *, baseline: float) -> None:
+    """The two-year demo as ``qingzhi demo load`` does it, then again (idempotent), against the
+    one-year load of the same run."""
+    actor = system_actor("demo")
+    settings = Settings()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'two-years.db'}"
+        migrate(url)
+        db = Database(url)
+        t0 = time.perf_counter()
+        r = load_two_years(db=db, actor=actor, settings=settings, seed=seed)
+        t1 = time.perf_counter()
+        again = load_two_years(db=db, actor=actor, settings=settings, seed=seed)
+        t2 = time.perf_counter()
+        assert r.pre is not None and r.post is not None and again.post is not None
+        for name, part in (("pre-reform", r.pre), ("reformed", r.post)):
+            _line(
+                f"  {name} year from {part.start} ({part.days} days, {part.calls:,} calls)",
+                part.generate_seconds + part.load_seconds,
+                f"{part.rows_per_second:,.0f} rows/s",
+            )
+        _line(f"two-year demo load (reform {r.reform_on})", t1 - t0)
+        _line("second two-year load (idempotent)", t2 - t1, f"{again.post.created} new")
+        print(f"  two-year load / one-year run above: {(t1 - t0) / baseline:.2f}x")
+        db.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--profile", action="store_true", help="cProfile the incident load")
     parser.add_argument("--phases", action="store_true", help="time the steps of intake_many")
+    parser.add_argument(
+        "--two-years",
+        action="store_true",
+        help="after the one-year load, the two-year demo (qingzhi demo load) and its ratio",
+    )
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -272,6 +306,8 @@ def main() -> None:
         db.dispose()
     total = time.perf_counter() - t0
     print(f"total: {total:.2f} s")
+    if args.two_years:
+        two_years(args.seed, baseline=total)
     if phases is not None and timer is not None:
         print("\nWhere the first incident load's time goes (wall time, one run):")
         print(phases.report(sum(timer.seconds.values())))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import logging
 import os
@@ -115,6 +116,10 @@ class Settings(BaseSettings):
     # An export with callers' phones unmasked lists every incident it shows in the audit trail
     # before it starts: at most this many (a bureau's year is 60,000-85,000 calls).
     export_unmasked_max_rows: int = Field(default=200_000, ge=1, le=2_000_000)
+    # The demo county (w15-demo): the date its reform took effect (station bundling, traffic
+    # integration); the demo loads the pre-reform year before it and the reformed year from it.
+    # Unset: 12 months before today.
+    demo_reform_date: dt.date | None = None
 
     # --- tasks and cases (督办, 快侦快办; qingzhi.tasks, qingzhi.cases) ---
     # Where the application keeps its files (task attachments under attachments/, named by

@@ -15,6 +15,9 @@ from qingzhi.community.models import (
     Post,
     Visit,
 )
+
+# duty rosters (w15-demo)
+from qingzhi.duty.models import DutyRoster, DutyShift
 from qingzhi.incidents.models import Incident, IncidentAssignment, IncidentEvent
 from qingzhi.jobs.models import Job
 from qingzhi.kpi.models import KpiScheme, Reform, ReformUnit
@@ -43,6 +46,8 @@ __all__ = [
     "Dispute",
     "DisputeCall",
     "DisputeParty",
+    "DutyRoster",
+    "DutyShift",
     "Incident",
     "IncidentAssignment",
     "IncidentEvent",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from collections import Counter
@@ -32,6 +33,9 @@ from qingzhi.store.db import Database
 from tests.helpers import form_login
 
 SHARED = shared_data_dir("dianjiang")
+
+
+NOON = dt.datetime(2026, 6, 3, 4, tzinfo=dt.UTC)  # a Wednesday, 12:00 in Shanghai
 
 
 def _units(files: dict[str, bytes]) -> list[dict[str, Any]]:
@@ -128,7 +132,12 @@ def test_seed_magnitudes_in_the_bundle(bundle: dict[str, bytes]) -> None:
     assert all(p.is_valid for p in zone_polys)
     assert sum(p.area for p in zone_polys) == pytest.approx(gy_poly.area, rel=0.001)
     assert all(gy_poly.buffer(1e-6).contains(p) for p in zone_polys)
-    assert {o["duty_status"] for o in officers} == {"on_duty", "off_duty", "leave", "training"}
+    # Without a time nobody is on duty; at a time, the roster's shifts decide (tests/duty).
+    assert {o["duty_status"] for o in officers} == {"off_duty", "leave", "training"}
+    at_noon = _officers(build_county(2026, at=NOON))
+    duty = Counter(o["duty_status"] for o in at_noon)
+    assert set(duty) == {"on_duty", "off_duty", "leave", "training"}
+    assert 0.4 < duty["on_duty"] / len(at_noon) < 0.7  # a weekday noon: offices open too
     assert {o["team"] for o in officers} >= {"case", "community", "command"}
 
 
@@ -183,7 +192,7 @@ def test_import_and_org_summary(db: Database, bundle: dict[str, bytes]) -> None:
 
 def test_demo_load_is_idempotent(db: Database) -> None:
     with db.session(write=True) as session:
-        first = load_demo(session=session, actor=system_actor("demo"), seed=2026)
+        first = load_demo(session=session, actor=system_actor("demo"), seed=2026, now=NOON)
     assert sorted(first.created_users) == sorted(a.username for a in DEMO_ACCOUNTS)
     with db.session() as session:
         n_audit = session.execute(select(func.count()).select_from(AuditRecord)).scalar_one()
@@ -194,7 +203,7 @@ def test_demo_load_is_idempotent(db: Database) -> None:
     assert len(reforms["bundling"].units) == 17 and reforms["bundling"].synthetic
     assert len(reforms["traffic_integration"].units) == 15
     with db.session(write=True) as session:
-        second = load_demo(session=session, actor=system_actor("demo"), seed=2026)
+        second = load_demo(session=session, actor=system_actor("demo"), seed=2026, now=NOON)
     assert second.created_users == [] and len(second.skipped_users) == len(DEMO_ACCOUNTS)
     r = second.import_report
     assert sum(r.created.values()) == 0 and sum(r.updated.values()) == 0

@@ -1,17 +1,28 @@
-"""The live simulator drives officers and incidents through the real services."""
+"""The live simulator drives officers and incidents through the real services, in real time:
+``--speed`` scales the arrival of calls, never the officers' travel or handling."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 
+import pytest
+from shapely.geometry import Point
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from qingzhi.demo.live import Simulator
+from qingzhi.auth.context import system_actor
+from qingzhi.demo.live import DISPATCH_DELAY_S, Simulator
+from qingzhi.demo.loader import generate_demo_incidents
+from qingzhi.demo.reference import LOCAL_TZ
+from qingzhi.dispatch import service as dispatch
+from qingzhi.geo.distance import haversine_m
 from qingzhi.incidents.models import Incident
 from qingzhi.live.models import LiveEvent, OfficerLive
 from qingzhi.store.db import Database
 from tests.factories import Org, make_incident
+
+BASE = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
 
 
 def _incident(session: Session, iid: int) -> Incident:
@@ -31,19 +42,29 @@ def _live(session: Session, oid: int) -> OfficerLive:
 
 
 class FakeClock:
-    def __init__(self) -> None:
+    """A virtual clock: monotonic seconds and the wall time that goes with them."""
+
+    def __init__(self, base: dt.datetime = BASE) -> None:
         self.t = 1000.0
+        self.base = base
 
     def __call__(self) -> float:
         return self.t
 
+    def wall(self) -> dt.datetime:
+        return self.base + dt.timedelta(seconds=self.t - 1000.0)
+
+
+def _sim(db: Database, settings, clock: FakeClock, speed: float, **kw) -> Simulator:
+    return Simulator(db=db, settings=settings, speed=speed, clock=clock, wall=clock.wall, **kw)
+
 
 def test_patrol_fixes_dispatch_arrival_and_closing(db: Database, org: Org, settings) -> None:
     clock = FakeClock()
-    sim = Simulator(db=db, settings=settings, speed=60.0, clock=clock)
+    sim = _sim(db, settings, clock, 1.0)
     sim.setup(catch_up=False)
     on_duty = {o.id for o in org.officers.values() if o.duty_status == "on_duty"}
-    assert set(sim.officers) == on_duty
+    assert set(sim.officers) == on_duty  # no roster kept: every officer on duty patrols
     clock.t += 11
     sim.tick()
     with db.session() as session:
@@ -51,27 +72,17 @@ def test_patrol_fixes_dispatch_arrival_and_closing(db: Database, org: Org, setti
             select(func.count()).select_from(OfficerLive).where(OfficerLive.lon.is_not(None))
         ).scalar_one()
         assert fixes == len(on_duty)
-        assert (
-            session.execute(
-                select(func.count())
-                .select_from(LiveEvent)
-                .where(LiveEvent.kind == "officer.positions")
-            ).scalar_one()
-            >= 1
-        )
-    # Every officer stays inside the area the simulator gave them.
-    from shapely.geometry import Point
-
+        events = select(func.count()).select_from(LiveEvent)
+        assert session.execute(events.where(LiveEvent.kind == "officer.positions")).scalar_one()
     assert all(o.area.buffer(1e-6).contains(Point(o.lon, o.lat)) for o in sim.officers.values())
 
     with db.session(write=True) as session:
-        inc = make_incident(
-            session,
-            source_id="SIM-TEST-1",
-            at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30),
-            priority=3,
-        )
-    clock.t += 1
+        inc = make_incident(session, source_id="SIM-TEST-1", at=clock.wall(), priority=3)
+    clock.t += DISPATCH_DELAY_S - 10
+    sim.tick()
+    with db.session() as session:
+        assert _status(session, inc.id) == "received"  # a dispatcher's real delay first
+    clock.t += 11
     sim.tick()
     with db.session() as session:
         assert _status(session, inc.id) == "dispatched"
@@ -79,16 +90,90 @@ def test_patrol_fixes_dispatch_arrival_and_closing(db: Database, org: Org, setti
             select(OfficerLive).where(OfficerLive.incident_id == inc.id)
         ).scalar_one()
         assert sent.status == "dispatched"
-    for _ in range(10):  # drive there (simulated time runs 60x)
-        clock.t += 2
+        assert _incident(session, inc.id).dispatched_at == clock.wall()
+    for _ in range(720):  # drive there, 5 s a tick, for up to an hour
+        clock.t += 5
         sim.tick()
-    with db.session() as session:
-        assert _incident(session, inc.id).arrived_at is not None
-    for _ in range(40):  # handle it (simulated time runs 60x)
-        clock.t += 10
+        with db.session() as session:
+            if _incident(session, inc.id).arrived_at is not None:
+                break
+    for _ in range(100):  # handle it: up to ~8 hours
+        clock.t += 300
         sim.tick()
     with db.session() as session:
         assert _status(session, inc.id) == "closed"
         assert _live(session, sent.officer_id).status == "available"
     assert sim.stats.fixes > len(on_duty)
     assert sim.stats.dispatched >= 1 and sim.stats.closed >= 1
+
+
+def _drive_and_handle(db: Database, org: Org, settings, speed: float, n: int) -> tuple[float, ...]:
+    """One officer sent to a call 3 km away at ``speed``: (travel s, expected travel s, handling
+    s, call-clock seconds after 600 real seconds)."""
+    clock = FakeClock(BASE + dt.timedelta(days=n))  # a day of its own for each run
+    sim = _sim(db, settings, clock, speed, auto_dispatch=False)
+    sim.setup(catch_up=False)
+    o = next(iter(sim.officers.values()))
+    lon, lat = o.lon + 3000 / (111_320 * math.cos(math.radians(o.lat))), o.lat
+    with db.session(write=True) as session:
+        inc = make_incident(
+            session,
+            source_id=f"SIM-SPEED-{n}",
+            at=clock.wall(),
+            location=(lon, lat),
+            priority=3,
+        )
+        dispatch.dispatch(
+            session=session,
+            actor=system_actor(),
+            incident_id=inc.id,
+            officer_ids=[o.id],
+            at=clock.wall(),
+        )
+    sim.tick()
+    expected = haversine_m(o.lon, o.lat, lon, lat) / (o.speed_kmh / 3.6)
+    while True:
+        clock.t += 2
+        sim.tick()
+        with db.session() as session:
+            row = _incident(session, inc.id)
+            if row.arrived_at is not None:
+                assert row.dispatched_at is not None
+                travel = (row.arrived_at - row.dispatched_at).total_seconds()
+                break
+    handling = sim._scene_tasks[inc.id] - clock.t
+    call_clock = (sim.sim_now() - clock.wall()).total_seconds()
+    return travel, expected, handling, call_clock
+
+
+@pytest.mark.parametrize("speed", [1.0, 5.0, 20.0])
+def test_speed_scales_calls_not_travel_or_handling(
+    db: Database, org: Org, settings, speed: float
+) -> None:
+    travel, expected, handling, _ = _drive_and_handle(db, org, settings, speed, 0)
+    assert expected > 120  # 3 km at patrol speeds takes minutes, not seconds
+    assert travel == pytest.approx(expected, abs=4)  # real seconds, at any speed
+    assert handling > 5 * 60  # handling is minutes of real time (category medians 30–75)
+
+
+def test_the_call_clock_runs_at_speed_and_releases_the_days_calls(
+    db: Database, org: Org, settings
+) -> None:
+    clock = FakeClock()
+    sim = _sim(db, settings, clock, 5.0, auto_dispatch=False)
+    sim.setup(catch_up=False)
+    day = clock.wall().astimezone(LOCAL_TZ).date()
+    specs = generate_demo_incidents(seed=sim.seed, days=1, start=day)
+    start = clock.wall()
+    for _ in range(12):
+        clock.t += 50
+        sim.tick()
+    # 600 real seconds at speed 5: the calls of 3,000 simulated seconds, stamped with real times.
+    due = [s for s in specs if start < s.received_at <= start + dt.timedelta(seconds=3000)]
+    assert len(due) > 3
+    assert sim.stats.calls == len(due)
+    with db.session() as session:
+        times = session.execute(
+            select(Incident.received_at).where(Incident.received_at > start)
+        ).scalars()
+        assert max(times) <= clock.wall()

@@ -60,6 +60,11 @@ ACTION_LABELS = {
     "officer.import": "导入警员",
     "officer.status": "警员状态变更",
     "officer.camera": "设置执法记录仪",
+    # duty rosters (w15-demo)
+    "officer.duty": "按排班上下岗",
+    "duty.shift": "新建班次",
+    "duty.shift_update": "修改班次",
+    "duty.roster": "排班",
     "user.create": "新建账号",
     "user.disable": "停用账号",
     "user.enable": "启用账号",

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,7 @@ from qingzhi.demo.categories import (
     draw_subtypes,
 )
 from qingzhi.demo.county import County
-from qingzhi.demo.draws import IntArray, pick
+from qingzhi.demo.draws import FloatArray, IntArray, pick
 from qingzhi.demo.incident_spec import Calls, IncidentSpec, local_midnight, source_ids
 from qingzhi.demo.lifecycle import draw_lifecycle, excess_load
 from qingzhi.demo.outcomes import draw_clearance, draw_mediation_outcomes
@@ -66,17 +67,29 @@ def generate_incidents(
     seed: int = DEFAULT_SEED,
     start: dt.date = DEFAULT_START,
     rates: RateModel = DEFAULT_RATES,
+    town_factor: Mapping[str, Mapping[str, float]] | None = None,
+    mediation_median_min: float | None = None,
 ) -> list[IncidentSpec]:
-    """Synthetic 110 calls for ``days`` days from ``start`` (local dates), sorted by time."""
+    """Synthetic 110 calls for ``days`` days from ``start`` (local dates), sorted by time.
+
+    ``town_factor`` scales a category's first calls in some townships (category → township code
+    → factor: the pre-reform year's crime in the stations the reform bundled);
+    ``mediation_median_min`` replaces the median time of a mediated dispute. Each window draws
+    from a stream of its own (seeded with its first day), so two years are two samples."""
     if days < 1:
         raise ValueError("days must be at least 1")
-    rng = np.random.default_rng([seed, county.seed])
+    rng = np.random.default_rng([seed, county.seed, start.toordinal()])
     places = Places(county, rng)
+    factors = {
+        key: np.array([town_factor.get(key, {}).get(t.code, 1.0) for t in county.townships])
+        for key in CATEGORIES
+        if town_factor and key in town_factor
+    }
     dates = [start + dt.timedelta(days=i) for i in range(days)]
     festival = festival_days(dates)
     horizon = days * 86400.0
 
-    calls = _first_calls(rng, rates, places, dates, festival)
+    calls = _first_calls(rng, rates, places, dates, festival, factors)
     add_contagion(rng, calls, places, horizon)
     calls["phone"], calls["prefix"] = draw_callers(rng, len(calls))
     add_recurrences(rng, calls, horizon)
@@ -86,7 +99,7 @@ def generate_incidents(
     n_dup = add_duplicates(rng, calls, horizon)
     n_other = max(rates.invalid_total(n_valid) - n_dup, 0)
     _add_invalid(rng, calls, rates, places, dates, festival, n_other)
-    return _specs(rng, county, places, start, calls)
+    return _specs(rng, county, places, start, calls, mediation_median_min)
 
 
 def _first_calls(
@@ -95,18 +108,31 @@ def _first_calls(
     places: Places,
     dates: list[dt.date],
     festival: NDArray[np.bool_],
+    factors: Mapping[str, FloatArray],
 ) -> Calls:
     """The first calls of valid incidents, category by category (no repeats yet)."""
     base_valid = rates.valid_base(len(dates), inflation(rates.category_share))
     cols: dict[str, list[Any]] = {k: [] for k in ("t", "cat", "sub", "x", "y", "town")}
     for ci, key in enumerate(CATEGORIES):
         weight = rates.day_weight(dates, key, festival)
-        n = int(rng.poisson(base_valid * rates.category_share[key]))
-        day = pick(rng, weight, n)
-        sub = draw_subtypes(rng, key, n, festival[day])
+        expected = base_valid * rates.category_share[key]
+        n = int(rng.poisson(expected))
+        factor = factors.get(key)
+        n_extra = 0  # the extra calls of townships with a factor, placed inside them
+        if factor is not None:
+            n_extra = int(rng.poisson(expected * (places.mean_factor(key, factor) - 1.0)))
+        day = pick(rng, weight, n + n_extra)
+        sub = draw_subtypes(rng, key, n + n_extra, festival[day])
         t = clock(rng, day, rates.draw_hours(rng, key, sub))
         x, y, town = places.sample(rng, n, key)
-        for name, col in zip(cols, (t, np.full(n, ci), sub, x, y, town), strict=True):
+        if factor is not None:
+            ex, ey, et = places.sample_within(rng, n_extra, key, factor - 1.0)
+            x, y, town = (
+                np.concatenate([x, ex]),
+                np.concatenate([y, ey]),
+                np.concatenate([town, et]),
+            )
+        for name, col in zip(cols, (t, np.full(n + n_extra, ci), sub, x, y, town), strict=True):
             cols[name].append(col)
     return Calls(
         t=np.concatenate(cols["t"]),
@@ -171,7 +197,12 @@ def _roots(parent: IntArray) -> IntArray:
 
 
 def _specs(
-    rng: np.random.Generator, county: County, places: Places, start: dt.date, calls: Calls
+    rng: np.random.Generator,
+    county: County,
+    places: Places,
+    start: dt.date,
+    calls: Calls,
+    mediation_median_min: float | None = None,
 ) -> list[IncidentSpec]:
     """Priority, lifecycle, outcomes, words and identifiers; the specs by reception time."""
     t = np.floor(calls["t"])  # whole seconds
@@ -191,6 +222,7 @@ def _specs(
         urban=urban,
         distance=np.hypot(x - places.seat[town, 0], y - places.seat[town, 1]),
         excess=excess_load(t, valid, town, urban),
+        mediation_median_min=mediation_median_min,
     )
     is_crime = valid & (cat == CATEGORIES.index("criminal"))
     clearance = draw_clearance(rng, t, sub, is_crime)

@@ -76,6 +76,7 @@ def draw_lifecycle(
     urban: NDArray[np.bool_],
     distance: FloatArray,
     excess: FloatArray,
+    mediation_median_min: float | None = None,
 ) -> Lifecycle:
     """Dispatch, arrival, resolution and closure of calls received at ``t``.
 
@@ -90,7 +91,9 @@ def draw_lifecycle(
     queue = rng.exponential(QUEUE_MIN_PER_EXCESS * 60.0, n) * excess
     handling_median = np.array([HANDLING_MEDIAN_MIN[c] for c in CATEGORIES])[cat] * 60.0
     handling = handling_median * rng.lognormal(0.0, 0.6, n)
-    mediation = draw_mediation(rng, valid & (cat == CATEGORIES.index("dispute")))
+    mediation = draw_mediation(
+        rng, valid & (cat == CATEGORIES.index("dispute")), median_min=mediation_median_min
+    )
     handling = np.where(mediation.mediated, mediation.minutes * 60.0, handling)
     t_dispatch = t + np.round(dispatch)
     t_arrive = t_dispatch + np.round(travel + queue)

@@ -7,16 +7,26 @@ real deployment uses:
   category, hour and weekday, its places and descriptions) for the current local day. Calls
   before now are taken in at start with their lifecycle so far (as ``demo load`` does); later
   ones are released through ``intake_many`` when the simulated clock reaches them, stamped now.
-- **Officers** on duty patrol their station's jurisdiction (straight legs between waypoints) and
-  report a fix every 5–10 s through ``live.service.record_positions`` — the function behind
-  ``POST /api/live/positions``. An officer sent to an incident (by the simulator's dispatcher or
-  by a person in the browser) drives to it, reports arrival, handles it for a while drawn around
-  the category's median, resolves and closes it, and returns to patrol.
+- **Officers** on street duty (``duty.service.dispatchable``: patrol, community, traffic; not
+  case teams, detectives or the command centre's desks) patrol their station's jurisdiction
+  (straight legs between waypoints) and report a fix every 5–10 s through
+  ``live.service.record_positions`` — the function behind ``POST /api/live/positions``. Each
+  minute the duty roster is applied (``duty.service.apply``): officers come on and go off shift,
+  join or leave the map. An officer sent to an incident (by the simulator's dispatcher or by a
+  person in the browser) drives to it, reports arrival, handles it for a while drawn around the
+  category's median, resolves and closes it, and returns to patrol.
 - **Dispatch**: calls still waiting after about ``DISPATCH_DELAY_S`` get the top-ranked officer
   from ``dispatch.service.recommend`` (two for urgent ones), as a dispatcher would.
 
-``--speed`` makes simulated time run faster: more calls per real minute and faster movement; fixes
-stay every 5–10 real seconds. All data is synthetic and labelled so.
+``--speed`` scales only the **arrival of calls**: the demo's calls of the simulated day are
+released ``speed`` times as fast (a simulated day of calls in 24/speed real hours). Nothing that
+takes real time is shortened: officers drive and patrol at their real speeds, handle incidents for
+their real durations, dispatch waits its real delay, and every time stamped (reception, dispatch,
+arrival, closure, fixes) is the wall clock's. So response times at any speed are real ones; only
+the load per real hour grows with the speed. All data is synthetic and labelled so.
+
+``clock`` (monotonic seconds) and ``wall`` (UTC now) are injectable: a test or a bench drives
+the simulator on a virtual clock (``bench/demo_speed.py``).
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ from qingzhi.demo.lifecycle import HANDLING_MEDIAN_MIN
 from qingzhi.demo.loader import generate_demo_incidents, to_import
 from qingzhi.demo.reference import LOCAL_TZ
 from qingzhi.dispatch import service as dispatch
+from qingzhi.duty import service as duty
 from qingzhi.errors import QingzhiError
 from qingzhi.geo.distance import METRES_PER_DEGREE, offset
 from qingzhi.geo.geometry import load_geometry
@@ -54,7 +65,7 @@ from qingzhi.live.enums import LiveStatus
 from qingzhi.live.models import OfficerLive
 from qingzhi.live.schemas import PositionIn
 from qingzhi.org.enums import DutyStatus
-from qingzhi.org.models import Officer, Unit
+from qingzhi.org.models import Officer, Unit, Zone
 from qingzhi.store.base import utcnow
 from qingzhi.store.db import Database
 
@@ -68,6 +79,7 @@ ARRIVE_M = 25.0
 DISPATCH_DELAY_S = 60.0  # simulated seconds a call waits before the simulator dispatches it
 DISPATCH_WINDOW = dt.timedelta(hours=2)  # older waiting calls are left to people
 PRUNE_EVERY_S = 60.0
+ROSTER_EVERY_S = 60.0  # real seconds between two applications of the duty roster
 
 
 @dataclass
@@ -109,22 +121,29 @@ class Simulator:
     auto_dispatch: bool = True
     actor: Actor = field(default_factory=lambda: system_actor("demo-live"))
     clock: Callable[[], float] = time.monotonic
+    wall: Callable[[], dt.datetime] = utcnow
+    ping_seconds: tuple[float, float] = PING_SECONDS
     officers: dict[int, SimOfficer] = field(default_factory=dict)
     stats: Stats = field(default_factory=Stats)
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng([self.seed, 5])
         self._started_real = self.clock()
-        self._started_sim = utcnow()
+        self._started_sim = self.wall()
         self._pending: list[IncidentSpec] = []
         self._day: dt.date | None = None
         self._last_prune = -math.inf
-        self._scene_tasks: dict[int, float] = {}  # incident id -> sim seconds when to close
+        self._scene_tasks: dict[int, float] = {}  # incident id -> clock() when to close
+        self._zones: dict[int, BaseGeometry] = {}
+        self._areas: dict[int, BaseGeometry] = {}
+        self._fallback: BaseGeometry | None = None
+        self._last_roster = -math.inf
 
     # ------------------------------------------------------------ clock
 
     def sim_now(self) -> dt.datetime:
-        """The simulated time (runs ``speed`` times as fast as real time)."""
+        """The call clock: the simulated time the demo's calls are released by (runs ``speed``
+        times as fast as real time; nothing else follows it)."""
         return self._started_sim + dt.timedelta(
             seconds=(self.clock() - self._started_real) * self.speed
         )
@@ -132,7 +151,7 @@ class Simulator:
     # ------------------------------------------------------------ setup
 
     def setup(self, *, catch_up: bool = True) -> None:
-        """Load on-duty officers and their areas; take in today's calls so far."""
+        """Load the units' areas and the officers on street duty; take in today's calls so far."""
         with self.db.session() as session:
             units = {u.id: u for u in session.execute(select(Unit)).scalars()}
             geoms: dict[int, BaseGeometry] = {}
@@ -148,32 +167,54 @@ class Simulator:
                 geoms.setdefault(cid, unary_union(parts))
             urban = [geoms[u.id] for u in units.values() if str(u.kind) == "urban_station"]
             fallback = unary_union(urban) if urban else unary_union(list(geoms.values()) or [])
+            for z in session.execute(select(Zone)).scalars():
+                g = load_geometry(z.geometry)
+                if g is not None and not g.is_empty:
+                    self._zones[z.id] = g
+        self._areas, self._fallback = geoms, fallback
+        self._apply_roster()
+        self._load_day((self.sim_now().astimezone(LOCAL_TZ)).date(), catch_up=catch_up)
+        log.info("simulator: %d officers on street duty", len(self.officers))
+
+    def _apply_roster(self) -> None:
+        """Bring duty in line with the roster now; follow who is on street duty."""
+        self._last_roster = self.clock()
+        with self.db.session(write=True) as session:
+            duty.apply(session=session, actor=self.actor, at=self.wall(), tz=self.settings.timezone)
+        with self.db.session() as session:
             rows = session.execute(
                 select(Officer, OfficerLive)
                 .outerjoin(OfficerLive, OfficerLive.officer_id == Officer.id)
-                .where(Officer.active.is_(True), Officer.duty_status == DutyStatus.on_duty)
-                .order_by(Officer.id)
-            )
-            now = self.clock()
-            for o, state in rows:
-                area = geoms.get(o.unit_id, fallback)
-                if area is None or area.is_empty:
-                    continue
-                if state is not None and state.lon is not None and state.lat is not None:
-                    lon, lat = state.lon, state.lat
-                else:
-                    lon, lat = self._start_point(area)
-                self.officers[o.id] = SimOfficer(
-                    id=o.id,
-                    unit_id=o.unit_id,
-                    area=area,
-                    lon=lon,
-                    lat=lat,
-                    next_ping=now + float(self.rng.uniform(0.0, PING_SECONDS[1])),
-                    speed_kmh=float(self.rng.uniform(*PATROL_KMH)),
+                .where(
+                    Officer.active.is_(True),
+                    Officer.duty_status == DutyStatus.on_duty,
+                    duty.dispatchable(),
                 )
-        self._load_day((self.sim_now().astimezone(LOCAL_TZ)).date(), catch_up=catch_up)
-        log.info("simulator: %d officers on duty", len(self.officers))
+                .order_by(Officer.id)
+            ).all()
+        now = self.clock()
+        on = {o.id for o, _ in rows}
+        for oid in [i for i, o in self.officers.items() if i not in on and o.mode == "patrol"]:
+            del self.officers[oid]  # off shift: leaves the map (an officer out on a call stays)
+        for o, state in rows:
+            if o.id in self.officers:
+                continue
+            area = self._zones.get(o.zone_id or -1) or self._areas.get(o.unit_id, self._fallback)
+            if area is None or area.is_empty:
+                continue
+            if state is not None and state.lon is not None and state.lat is not None:
+                lon, lat = state.lon, state.lat
+            else:
+                lon, lat = self._start_point(area)
+            self.officers[o.id] = SimOfficer(
+                id=o.id,
+                unit_id=o.unit_id,
+                area=area,
+                lon=lon,
+                lat=lat,
+                next_ping=now + float(self.rng.uniform(0.0, self.ping_seconds[1])),
+                speed_kmh=float(self.rng.uniform(*PATROL_KMH)),
+            )
 
     def _start_point(self, area: BaseGeometry) -> tuple[float, float]:
         centre = area.representative_point()
@@ -201,7 +242,7 @@ class Simulator:
 
     def _load_day(self, day: dt.date, *, catch_up: bool) -> None:
         specs = generate_demo_incidents(seed=self.seed, days=1, start=day)
-        now = utcnow()
+        now = self.wall()
         past = [s for s in specs if s.received_at <= now]
         self._pending = sorted(
             (s for s in specs if s.received_at > now), key=lambda s: s.received_at
@@ -226,6 +267,11 @@ class Simulator:
                 sum(r.created for r in results),
             )
 
+    def stop_calls(self) -> None:
+        """Release no more calls (officers still drive, handle and close what they have)."""
+        self._pending = []
+        self._day = dt.date.max
+
     # ------------------------------------------------------------ one step
 
     def tick(self) -> None:
@@ -233,7 +279,7 @@ class Simulator:
         now_real = self.clock()
         sim = self.sim_now()
         dt_real = getattr(self, "_last_tick", now_real)
-        elapsed = max(0.0, now_real - dt_real) * self.speed
+        elapsed = max(0.0, now_real - dt_real)  # real seconds: movement is never sped up
         self._last_tick = now_real
         try:
             self._release_calls(sim)
@@ -242,12 +288,14 @@ class Simulator:
             if self.auto_dispatch:
                 self._dispatch_waiting(sim)
             self._ping(now_real)
+            if now_real - self._last_roster >= ROSTER_EVERY_S:
+                self._apply_roster()
             if now_real - self._last_prune > PRUNE_EVERY_S:
                 self._last_prune = now_real
                 with self.db.session(write=True) as session:
                     bus.prune(
                         session,
-                        older_than=utcnow()
+                        older_than=self.wall()
                         - dt.timedelta(hours=self.settings.live_retention_hours),
                     )
         except QingzhiError as exc:
@@ -263,7 +311,7 @@ class Simulator:
             due.append(self._pending.pop(0))
         if not due:
             return
-        now = utcnow()
+        now = self.wall()
         items: list[IncidentCreate] = []
         for s in due:
             body = s.to_intake()
@@ -340,17 +388,16 @@ class Simulator:
                     actor=self.actor,
                     incident_id=inc.id,
                     data=Transition(to=Status.arrived, reason="到达现场（模拟）"),
+                    at=self.wall(),
                 )
                 self.stats.arrived += 1
             median = HANDLING_MEDIAN_MIN.get(str(inc.category), 40.0) * 60.0
             handling = float(self.rng.lognormal(math.log(median), 0.4))
-            self._scene_tasks.setdefault(
-                inc.id, (self.sim_now() - self._started_sim).total_seconds() + handling
-            )
+            self._scene_tasks.setdefault(inc.id, self.clock() + handling)  # real seconds
 
     def _finish_scenes(self) -> None:
-        sim_s = (self.sim_now() - self._started_sim).total_seconds()
-        done = [iid for iid, at in self._scene_tasks.items() if at <= sim_s]
+        now_real = self.clock()
+        done = [iid for iid, at in self._scene_tasks.items() if at <= now_real]
         for iid in done:
             del self._scene_tasks[iid]
             with self.db.session(write=True) as session:
@@ -363,12 +410,13 @@ class Simulator:
                         actor=self.actor,
                         incident_id=iid,
                         data=Transition(to=to, reason=reason, result="处置完毕（模拟）"),
+                        at=self.wall(),
                     )
                 self.stats.closed += 1
 
     def _dispatch_waiting(self, sim: dt.datetime) -> None:
-        now = utcnow()
-        waited = dt.timedelta(seconds=DISPATCH_DELAY_S / max(self.speed, 1e-6))
+        now = self.wall()
+        waited = dt.timedelta(seconds=DISPATCH_DELAY_S)  # real seconds, at any speed
         with self.db.session() as session:
             waiting = session.execute(
                 select(Incident.id, Incident.priority)
@@ -397,6 +445,7 @@ class Simulator:
                     incident_id=iid,
                     officer_ids=chosen,
                     reason="调度派警（模拟）",
+                    at=now,
                 )
                 self.stats.dispatched += 1
 
@@ -404,7 +453,7 @@ class Simulator:
         due = [o for o in self.officers.values() if o.next_ping <= now_real]
         if not due:
             return
-        stamp = utcnow()
+        stamp = self.wall()
         positions = [
             PositionIn(
                 officer_id=o.id,
@@ -418,7 +467,7 @@ class Simulator:
         with self.db.session(write=True) as session:
             live.record_positions(session=session, actor=self.actor, positions=positions)
         for o in due:
-            o.next_ping = now_real + float(self.rng.uniform(*PING_SECONDS))
+            o.next_ping = now_real + float(self.rng.uniform(*self.ping_seconds))
         self.stats.fixes += len(due)
 
     # ------------------------------------------------------------ running

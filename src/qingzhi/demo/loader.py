@@ -39,9 +39,10 @@ from qingzhi.demo.county import generate_county
 from qingzhi.demo.incident_spec import LIFECYCLE_FIELDS, IncidentSpec
 from qingzhi.demo.incidents import generate_incidents
 from qingzhi.demo.kpi import record_reforms
-from qingzhi.demo.orgbundle import build_county
-from qingzhi.demo.reference import BUREAU_CODE, BUREAU_NAME, GUIYANG_CODE, LOCAL_TZ
-from qingzhi.demo.reform import CENTRAL_CODES
+from qingzhi.demo.orgbundle import build_county, demo_roster
+from qingzhi.demo.reference import BUREAU_CODE, BUREAU_NAME, GUIYANG_CODE, LOCAL_TZ, LOCAL_TZ_NAME
+from qingzhi.demo.reform import CENTRAL_CODES, pre_reform_rates
+from qingzhi.duty import service as duty
 from qingzhi.errors import ValidationFailed
 from qingzhi.incidents import intake
 from qingzhi.incidents.schemas import IncidentImport
@@ -87,6 +88,7 @@ class LoadReport:
     """What a demo load did."""
 
     import_report: exchange.ImportReport
+    roster: duty.RosterReport = field(default_factory=duty.RosterReport)
     created_users: list[str] = field(default_factory=list)
     skipped_users: list[str] = field(default_factory=list)
 
@@ -114,19 +116,32 @@ def check_city(session: Session, *, code: str, name: str) -> None:
 
 
 def load_demo(
-    *, session: Session, actor: Actor, seed: int = 2026, reform: bool = True
+    *,
+    session: Session,
+    actor: Actor,
+    seed: int = 2026,
+    reform: bool = True,
+    now: dt.datetime | None = None,
+    reform_on: dt.date | None = None,
 ) -> LoadReport:
-    """Import the demo county for ``seed`` and create the demo accounts that do not exist yet."""
+    """Import the demo county for ``seed`` with its duty roster (officers on or off duty as it
+    has them at ``now``) and create the demo accounts that do not exist yet."""
     check_city(session, code=BUREAU_CODE, name=BUREAU_NAME)
-    files = build_county(seed, reform=reform)
+    now = now or dt.datetime.now(dt.UTC)
+    files = build_county(seed, reform=reform, at=now)
     report = LoadReport(
         import_report=exchange.import_bundle(
             session=session, actor=actor, bundle=exchange.parse_bundle(files)
         )
     )
+    plan = demo_roster(seed, reform=reform)
+    report.roster = duty.keep_roster(
+        session=session, actor=actor, shifts=plan.shifts, roster=plan.rows
+    )
+    duty.apply(session=session, actor=actor, at=now, tz=LOCAL_TZ_NAME)
     create_accounts(session=session, actor=actor, report=report, files=files)
     if reform:
-        record_reforms(session=session, actor=actor)
+        record_reforms(session=session, actor=actor, effective=reform_on)
     return report
 
 
@@ -211,11 +226,18 @@ def to_import(spec: IncidentSpec, now: dt.datetime) -> tuple[IncidentImport, boo
 
 
 def generate_demo_incidents(
-    *, seed: int = 2026, days: int = DEFAULT_DAYS, start: dt.date | None = None
+    *,
+    seed: int = 2026,
+    days: int = DEFAULT_DAYS,
+    start: dt.date | None = None,
+    pre_reform: bool = False,
 ) -> list[IncidentSpec]:
-    """The demo county's incident specs for ``days`` days from ``start`` (default: to yesterday)."""
+    """The demo county's incident specs for ``days`` days from ``start`` (default: to yesterday),
+    under the reformed organisation or (``pre_reform``) before the reform."""
+    county = generate_county(seed)
+    extra = pre_reform_rates(county) if pre_reform else {}
     return generate_incidents(
-        generate_county(seed), days=days, seed=seed, start=start or demo_window(days)
+        county, days=days, seed=seed, start=start or demo_window(days), **extra
     )
 
 

@@ -45,11 +45,15 @@ class Clearance:
     at: FloatArray
 
 
-def draw_mediation(rng: np.random.Generator, is_dispute: NDArray[np.bool_]) -> Mediation:
-    """Mediation of the disputes among the calls (``is_dispute``)."""
+def draw_mediation(
+    rng: np.random.Generator, is_dispute: NDArray[np.bool_], *, median_min: float | None = None
+) -> Mediation:
+    """Mediation of the disputes among the calls (``is_dispute``), ``median_min`` minutes in
+    the median (default ``MEDIATION_MEDIAN_MIN``)."""
     n = len(is_dispute)
     mediated = is_dispute & (rng.random(n) < MEDIATION_RATE)
-    return Mediation(mediated, MEDIATION_MEDIAN_MIN * rng.lognormal(0.0, 0.45, n))
+    median = MEDIATION_MEDIAN_MIN if median_min is None else median_min
+    return Mediation(mediated, median * rng.lognormal(0.0, 0.45, n))
 
 
 def draw_clearance(

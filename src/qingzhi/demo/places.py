@@ -90,11 +90,43 @@ class Places:
             town[np.flatnonzero(todo)[inside]] = i
         return town
 
-    def sample(
-        self, rng: np.random.Generator, n: int, key: str
+    def town_weight(self, key: str) -> FloatArray:
+        """Each township's relative weight for calls of category ``key``."""
+        return np.asarray(self.pop * np.where(self.urban, URBAN_WEIGHT[key], 1.0), np.float64)
+
+    def mean_factor(self, key: str, factor: FloatArray) -> float:
+        """How much ``factor`` (per township) raises the county's calls of ``key``."""
+        w = self.town_weight(key)
+        return float((w * factor).sum() / w.sum())
+
+    def sample_within(
+        self, rng: np.random.Generator, n: int, key: str, weight: FloatArray
     ) -> tuple[FloatArray, FloatArray, IntArray]:
-        """``n`` points for calls of category ``key`` (x, y metres; township index)."""
-        town = pick(rng, self.pop * np.where(self.urban, URBAN_WEIGHT[key], 1.0), n)
+        """``n`` points like ``sample``'s, townships weighted by population × ``weight``, each
+        landing in a township of positive ``weight`` (points at hotspots or on roads elsewhere
+        are drawn again)."""
+        parts: list[tuple[FloatArray, FloatArray, IntArray]] = []
+        got = 0
+        while got < n:
+            x, y, town = self.sample(rng, n - got, key, weight)
+            keep = weight[town] > 0
+            parts.append((x[keep], y[keep], town[keep]))
+            got += int(keep.sum())
+        if not parts:
+            return np.empty(0), np.empty(0), np.empty(0, dtype=np.int64)
+        return (
+            np.concatenate([p[0] for p in parts]),
+            np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]),
+        )
+
+    def sample(
+        self, rng: np.random.Generator, n: int, key: str, factor: FloatArray | None = None
+    ) -> tuple[FloatArray, FloatArray, IntArray]:
+        """``n`` points for calls of category ``key`` (x, y metres; township index), townships
+        weighted by population (× ``factor`` when given)."""
+        w = self.town_weight(key)
+        town = pick(rng, w if factor is None else w * factor, n)
         u = rng.random(n)
         road_cut = ROAD_SHARE[key]
         hot_cut = road_cut + HOTSPOT_SHARE.get(key, 0.0)

@@ -35,7 +35,8 @@ BUREAU_NAME = "垫江县公安局"
 POPULATION = 935_000  # registered residents (seed)
 URBAN_CODES = ("500231001", "500231002")  # 桂溪街道, 桂阳街道: the county seat
 GUIYANG_CODE = "500231002"
-LOCAL_TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")  # no daylight saving
+LOCAL_TZ_NAME = "Asia/Shanghai"
+LOCAL_TZ = dt.timezone(dt.timedelta(hours=8), LOCAL_TZ_NAME)  # no daylight saving
 
 
 def data_path(name: str) -> Path:

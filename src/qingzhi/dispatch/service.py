@@ -1,10 +1,11 @@
 """Dispatch recommendations (派警推荐) and one-click dispatch.
 
-Candidates are the available officers in the caller's scope, grouped in tiers — the handling
-unit's (with its bundle: a central station and its member stations), then neighbouring units'
-(jurisdictions that touch), then the rest — and ranked within a tier by estimated arrival time
-(community-team officers out of the rota are offered only for their own zone's incidents:
-``community.people.rota_excluded``):
+Candidates are the available officers on street duty (``duty.dispatchable``: patrol, community,
+traffic; not case teams, detectives or the command centre's desks) in the caller's scope,
+grouped in tiers — the handling unit's (with its bundle: a central station and its member
+stations), then neighbouring units' (jurisdictions that touch), then the rest — and ranked
+within a tier by estimated arrival time (community-team officers out of the rota are offered
+only for their own zone's incidents: ``community.people.rota_excluded``):
 the travel time on the road graph when one is configured (``QINGZHI_ROAD_GRAPH``), else the
 straight-line distance × ``dispatch_detour_factor`` at ``dispatch_speed_kmh``. An officer with no
 position yet is placed at their station (flagged as estimated).
@@ -16,6 +17,7 @@ hooks, marks the officers ``dispatched`` and tells every map in scope.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import math
@@ -32,6 +34,7 @@ from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.community import people as community_people
 from qingzhi.config import Settings
+from qingzhi.duty import service as duty
 from qingzhi.errors import ValidationFailed
 from qingzhi.geo.distance import METRES_PER_DEGREE, haversine_m_array
 from qingzhi.geo.geometry import load_geometry
@@ -202,7 +205,7 @@ def recommend(
     rows = session.execute(
         select(Officer, OfficerLive)
         .outerjoin(OfficerLive, OfficerLive.officer_id == Officer.id)
-        .where(Officer.active.is_(True))
+        .where(Officer.active.is_(True), duty.dispatchable())  # street duty only
         .order_by(Officer.id)  # ties (the same estimate) in one order on every backend
     )
     pool: list[tuple[Officer, OfficerLive | None, int]] = []
@@ -298,6 +301,7 @@ def dispatch(
     officer_ids: list[int],
     reason: str = "",
     settings: Settings | None = None,
+    at: dt.datetime | None = None,
 ) -> IncidentRead:
     """Send officers to an incident (one click), or more officers to one already dispatched or
     arrived (增援): the incident and the officers change state.
@@ -316,4 +320,5 @@ def dispatch(
         incident_id=incident_id,
         data=Transition(to=Status.dispatched, officer_ids=officer_ids, reason=reason),
         policy=DispatchPolicy.of(settings) if settings is not None else None,
+        at=at,
     )

@@ -56,3 +56,30 @@ def test_the_brief_page_renders_with_charts_and_map(
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser-brief.png"), full_page=True)
     page.context.close()
+
+
+def test_a_draft_action_is_issued_as_a_task_in_one_click(
+    site: tuple[str, Database], browser: object
+) -> None:
+    """The commander opens a brief, picks the owner unit of its first draft action and issues it:
+    the task exists, its source is the brief's action, and it links back to the brief."""
+    url, _ = site
+    page = login(browser, url, "commander", "/briefs")
+    yesterday = (dt.date.today() - dt.timedelta(days=2)).isoformat()
+    page.fill("#brief-make input[name=date]", yesterday)
+    page.select_option("#brief-make select[name=kind]", "daily")
+    page.click("#brief-make button[type=submit]")
+    page.wait_for_url("**/briefs/*", timeout=120_000)
+    brief_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    first = page.locator("#brief-actions li").first
+    assert first.count() == 1, "the brief has draft actions"
+    first.locator("select").select_option(label="城一派出所")
+    first.locator("button").click()
+    first.locator(".msg a").wait_for(timeout=20_000)
+    href = first.locator(".msg a").get_attribute("href") or ""
+    page.goto(f"{url}{href}")
+    page.wait_for_selector("body")
+    assert f"/briefs/{brief_id}" in page.content()
+    assert page.errors == []
+    page.screenshot(path=str(ARTIFACTS / "browser-brief-task.png"), full_page=True)
+    page.context.close()

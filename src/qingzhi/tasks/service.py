@@ -17,6 +17,7 @@ the live bus to the owner's and the issuer's screens.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -159,6 +160,8 @@ def source_url(kind: SourceKind, ref: str | None) -> str | None:
         return f"/incidents/{ref}"
     if kind == SourceKind.case:
         return f"/cases/{ref}"
+    if kind == SourceKind.brief_finding:
+        return f"/briefs/{ref.partition(':')[0]}"
     return None
 
 
@@ -425,6 +428,9 @@ def _check_source(session: Session, actor: Actor, kind: SourceKind, ref: str | N
         return
     if ref is None or not ref.strip():
         raise ValidationFailed.field("source_ref", f"须填写{kind.label}的编号")
+    if kind == SourceKind.brief_finding:
+        _check_brief_finding(session, actor, ref)
+        return
     if kind in (SourceKind.incident, SourceKind.case):
         if not ref.isdigit() or not 0 < int(ref) < 2**31:
             raise ValidationFailed.field("source_ref", f"{kind.label}编号须为正整数")
@@ -440,6 +446,23 @@ def _check_source(session: Session, actor: Actor, kind: SourceKind, ref: str | N
             ok = case_scope.visible_id(session, actor, int(ref))
         if not ok:
             raise ValidationFailed.field("source_ref", f"{kind.label}不存在或不在您的权限范围内")
+
+
+def _check_brief_finding(session: Session, actor: Actor, ref: str) -> None:
+    """A brief's draft action, ``<brief id>:<action number>`` (from 1), in a brief the caller
+    may read."""
+    from qingzhi.reports import service as briefs
+
+    brief_id, _, number = ref.partition(":")
+    if not (brief_id.isdigit() and number.isdigit() and 0 < int(brief_id) < 2**31):
+        raise ValidationFailed.field("source_ref", "研判简报建议的编号须为“简报编号:建议序号”")
+    try:
+        brief = briefs.get(session=session, actor=actor, brief_id=int(brief_id))
+    except (NotFound, PermissionDenied):
+        raise ValidationFailed.field("source_ref", "研判简报不存在或不在您的权限范围内") from None
+    actions = json.loads(brief.content).get("actions") or []
+    if not 1 <= int(number) <= len(actions):
+        raise ValidationFailed.field("source_ref", f"该简报只有 {len(actions)} 条建议措施")
 
 
 def _publish(session: Session, task: Task, what: str) -> None:

@@ -8,7 +8,9 @@ HTML file as it was made (the record is immutable), with a toolbar added to the 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -86,6 +88,11 @@ def brief_page(brief_id: IdPath, request: Request, who: Principal = Depends(prin
     """One brief as archived (HTML), with a toolbar: back, downloads, print."""
     with transaction(request, write=False) as session:
         brief = briefs.get(session=session, actor=who.actor, brief_id=brief_id)
+        units = (
+            org.list_units(session=session, actor=who.actor)
+            if who.actor.can(Perm.task_issue)
+            else []
+        )
     read = to_read(brief)
     html = briefs.file_of(settings=settings_of(request), brief=brief, fmt=BriefFormat.html)
     links = " ".join(
@@ -102,5 +109,34 @@ def brief_page(brief_id: IdPath, request: Request, who: Principal = Depends(prin
     )
     text = html.decode("utf-8")
     at = text.find(">", text.find("<body")) + 1 if "<body" in text else 0
-    page = text[:at] + bar + text[at:]
+    page = text[:at] + bar + _issue_panel(who, brief, units) + text[at:]
     return HTMLResponse(page)
+
+
+def _issue_panel(who: Principal, brief: Any, units: list[Any]) -> str:
+    """The brief's draft actions, each with an owner unit and a button that issues it as a
+    督办 task (for those who may issue; the archived brief itself is unchanged)."""
+    actions = json.loads(brief.content).get("actions") or []
+    if not units or not actions:
+        return ""
+    default = brief.unit_id
+    options = "".join(
+        f'<option value="{u.id}"{" selected" if u.id == default else ""}>{escape(u.name)}</option>'
+        for u in units
+    )
+    rows = "".join(
+        f'<li data-title="{escape(a["action"])}" data-finding="{escape(a["finding"])}">'
+        f"{escape(a['finding'])} → {escape(a['action'])}（建议：{escape(a['owner'])}） "
+        f'<select aria-label="责任单位">{options}</select> '
+        f'<button type="button" data-action="{n}">下发督办</button> <span class="msg"></span></li>'
+        for n, a in enumerate(actions, 1)
+    )
+    return (
+        f'<meta name="csrf-token" content="{escape(who.csrf_token or "")}">'
+        '<section id="brief-actions" data-print="hide" data-days="7" '
+        f'data-brief="{brief.id}" style="font:14px sans-serif;padding:6px 12px;'
+        'background:#f7f9fb;border-bottom:1px solid #ccd"><strong>建议措施下发督办</strong>'
+        f"（期限 7 天）<ol>{rows}</ol></section>"
+        '<script src="/static/js/qz.js"></script>'
+        '<script src="/static/js/brief_actions.js"></script>'
+    )

@@ -321,3 +321,28 @@ target = 0.9
     by = {i["indicator"]: i for i in a["indicators"]}
     assert (by["clearance"]["numerator"], by["clearance"]["denominator"]) == (2, 3)
     assert (by["fast_clearance"]["numerator"], by["fast_clearance"]["denominator"]) == (1, 2)
+
+
+def test_the_scorecard_as_a_word_report(
+    as_user: Callable[[str], TestClient], db: Database, org: Org
+) -> None:
+    """The scorecard in the briefs' Word layout: every station for the analyst with ranks, the
+    station alone with its indicators for its chief; an unknown format is not a report."""
+    import io
+
+    import docx
+
+    _reform_history(db, 0.5)
+    params = {"period": "2025-Q4", "draws": 50}
+    r = as_user("analyst").get("/api/kpi/scores.docx", params=params)
+    assert r.status_code == 200, r.text
+    word = docx.Document(io.BytesIO(r.content))
+    table = word.tables[0]
+    assert [c.text for c in table.rows[0].cells][:5] == ["派出所", "分组", "得分", "区间", "排名"]
+    assert len(table.rows) == 6
+    assert "派出所主防导向绩效考核" in "\n".join(p.text for p in word.paragraphs)
+    r = as_user("chief_a").get("/api/kpi/scores.docx", params=params)
+    word = docx.Document(io.BytesIO(r.content))
+    assert len(word.tables[0].rows) == 2 and "排名" not in word.tables[0].rows[0].cells[-1].text
+    assert len(word.tables) == 2  # the station's own indicators
+    assert as_user("analyst").get("/api/kpi/scores.odt", params=params).status_code in (404, 422)

@@ -10,19 +10,23 @@ few control stations for a method (in the report's notes, or 422 for the DiD its
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 
 from qingzhi.analysis.indicators import INDICATORS
 from qingzhi.auth.context import Actor
 from qingzhi.auth.deps import require
 from qingzhi.auth.permissions import Perm
-from qingzhi.kpi import service
+from qingzhi.kpi import report, service
 from qingzhi.kpi.records import OUTCOMES
 from qingzhi.kpi.schemas import ReformCreate, ReformRead, SchemeCreate, SchemeRead
+from qingzhi.org import service as org
 from qingzhi.params import IdPath, IdQuery
 from qingzhi.store.deps import settings_of, transaction
 
@@ -89,6 +93,44 @@ def scores(
             draws=draws,
         )
     return jsonable(board)  # type: ignore[no-any-return]
+
+
+REPORT_TYPES = {
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pdf": "application/pdf",
+}
+
+
+@router.get("/scores.{fmt}")
+def scores_report(
+    request: Request,
+    fmt: Literal["docx", "pdf"],
+    period: str = Query(max_length=10, description="YYYY, YYYY-H1, YYYY-Q3 or YYYY-MM"),
+    scheme_id: IdQuery = None,
+    draws: int = Query(default=1000, ge=1, le=service.MAX_DRAWS_API),
+    actor: Actor = Depends(require(Perm.kpi_read)),
+) -> Response:
+    """The scorecard as a report in the briefs' Word layout (公文), or PDF from it."""
+    with transaction(request, write=False) as session:
+        board = service.scores(
+            session=session,
+            actor=actor,
+            settings=settings_of(request),
+            period=period,
+            scheme_id=scheme_id,
+            draws=draws,
+        )
+        issuer = org.bureau(session).name
+    today = dt.datetime.now(ZoneInfo(settings_of(request).timezone)).date()
+    data = report.render(jsonable(board), issuer=issuer, today=today, fmt=fmt)
+    return Response(
+        data,
+        media_type=REPORT_TYPES[fmt],
+        headers={
+            "Content-Disposition": f'attachment; filename="kpi-{period}.{fmt}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.get("/reforms", response_model=list[ReformRead])

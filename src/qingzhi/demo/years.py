@@ -94,9 +94,12 @@ def load_two_years(
     reform_on: dt.date | None = None,
     progress: Callable[[str, int], None] | None = None,
     days: int | None = None,
+    injected: bool = True,
 ) -> TwoYearReport:
     """The pre-reform year under the pre-reform organisation, then the reformed year (``days``:
-    only the last that many days of each, for tests and quick looks)."""
+    only the last that many days of each, for tests and quick looks). ``injected=False`` is the
+    variant without the reform's effect: the pre-reform year drawn at the reformed rates, so an
+    evaluation should find nothing."""
     now = now or dt.datetime.now(dt.UTC)
     reform_on = reform_on or reform_date(settings, now=now)
     today = now.astimezone(LOCAL_TZ).date()
@@ -120,7 +123,9 @@ def load_two_years(
             days=n_pre,
             start=pre_start,
             now=now,
-            specs=generate_demo_incidents(seed=seed, days=n_pre, start=pre_start, pre_reform=True),
+            specs=generate_demo_incidents(
+                seed=seed, days=n_pre, start=pre_start, pre_reform=injected
+            ),
             progress=(lambda n: progress("改革前", n)) if progress else None,
         )
     else:

@@ -95,7 +95,8 @@ def _login(browser: Any, url: str, username: str, target: str, size: tuple[int, 
 
 def _tiles_loaded(page: Any) -> None:
     page.wait_for_selector("body[data-basemap-loaded]", state="attached", timeout=20_000)
-    assert page.locator(".qz-basemap img.leaflet-tile-loaded").count() >= 2
+    # at a street zoom beyond the file's deepest level one over-zoomed tile may fill a small map
+    assert page.locator(".qz-basemap img.leaflet-tile-loaded").count() >= 1
     page.wait_for_timeout(400)  # the tiles' fade-in
 
 

@@ -28,6 +28,7 @@ from qingzhi.kpi.records import OUTCOMES
 from qingzhi.kpi.schemas import ReformCreate, ReformRead, SchemeCreate, SchemeRead
 from qingzhi.org import service as org
 from qingzhi.params import IdPath, IdQuery
+from qingzhi.reports.enums import MEDIA_TYPES, BriefFormat
 from qingzhi.store.deps import settings_of, transaction
 
 router = APIRouter(prefix="/api/kpi", tags=["kpi"])
@@ -95,12 +96,6 @@ def scores(
     return jsonable(board)  # type: ignore[no-any-return]
 
 
-REPORT_TYPES = {
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "pdf": "application/pdf",
-}
-
-
 @router.get("/scores.{fmt}")
 def scores_report(
     request: Request,
@@ -125,7 +120,7 @@ def scores_report(
     data = report.render(jsonable(board), issuer=issuer, today=today, fmt=fmt)
     return Response(
         data,
-        media_type=REPORT_TYPES[fmt],
+        media_type=MEDIA_TYPES[BriefFormat(fmt)],
         headers={
             "Content-Disposition": f'attachment; filename="kpi-{period}.{fmt}"',
             "Cache-Control": "no-store",

@@ -30,6 +30,7 @@ from qingzhi.params import IdPath
 from qingzhi.plans import report, service, tables
 from qingzhi.plans.enums import PlanKind, PlanStatus
 from qingzhi.plans.schemas import Decision, PlanRun
+from qingzhi.reports.enums import MEDIA_TYPES, BriefFormat
 from qingzhi.store.deps import database, settings_of, transaction
 
 log = logging.getLogger(__name__)
@@ -107,12 +108,6 @@ def plan_table(
     )
 
 
-REPORT_TYPES = {
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "pdf": "application/pdf",
-}
-
-
 @router.get("/plans/{plan_id}/report.{fmt}")
 def plan_report(
     request: Request,
@@ -131,7 +126,7 @@ def plan_report(
     data = report.render(read, issuer=issuer, today=today, fmt=fmt)
     return Response(
         data,
-        media_type=REPORT_TYPES[fmt],
+        media_type=MEDIA_TYPES[BriefFormat(fmt)],
         headers={
             "Content-Disposition": f'attachment; filename="plan-{plan_id}.{fmt}"',
             "Cache-Control": "no-store",

@@ -27,6 +27,7 @@ from qingzhi.auth.scope import Scope
 from qingzhi.errors import NotFound
 from qingzhi.store.base import table_of, utcnow
 from qingzhi.store.bulk import insert_rows
+from qingzhi.store.rows import read_of
 
 log = logging.getLogger(__name__)
 
@@ -300,18 +301,7 @@ class AuditEntry:
 
 
 def _entry(row: AuditRecord) -> AuditEntry:
-    return AuditEntry(
-        seq=row.seq,
-        at=row.at,
-        actor=row.actor,
-        action=row.action,
-        entity_kind=row.entity_kind,
-        entity_id=row.entity_id,
-        unit_id=row.unit_id,
-        diff=json.loads(row.diff),
-        request_id=row.request_id,
-        hash=row.hash,
-    )
+    return read_of(AuditEntry, row, diff=json.loads(row.diff))
 
 
 def trail_of(

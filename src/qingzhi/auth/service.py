@@ -38,6 +38,7 @@ from qingzhi.errors import (
 from qingzhi.org.models import Officer, Unit
 from qingzhi.store.base import utcnow
 from qingzhi.store.db import Database
+from qingzhi.store.rows import snapshot
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +57,12 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+USER_AUDITED = ("username", "display_name", "role", "unit_id", "officer_id", "active")
+
+
 def user_snapshot(user: User) -> dict[str, object]:
     """The audited fields of a user (never the password hash)."""
-    return {
-        "username": user.username,
-        "display_name": user.display_name,
-        "role": str(user.role),
-        "unit_id": user.unit_id,
-        "officer_id": user.officer_id,
-        "active": user.active,
-    }
+    return snapshot(user, USER_AUDITED)
 
 
 def actor_for(session: Session, user: User, *, request_id: str | None, via: str) -> Actor:

@@ -38,21 +38,17 @@ from qingzhi.auth.schemas import (
 from qingzhi.errors import NotFound
 from qingzhi.params import IdPath
 from qingzhi.store.deps import database, settings_of, transaction
+from qingzhi.store.rows import read_of
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
 
 def user_read(user: User) -> UserRead:
     """The API view of a user."""
-    return UserRead(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        role=user.role,
+    return read_of(
+        UserRead,
+        user,
         role_label=user.role.label,
-        unit_id=user.unit_id,
-        officer_id=user.officer_id,
-        active=user.active,
         permissions=sorted(p.value for p in PERMISSIONS[user.role]),
     )
 
@@ -80,15 +76,7 @@ def _change(user: User, ended: Ended) -> AccountChange:
 
 def token_read(row: ApiToken) -> TokenRead:
     """The API view of a token (never the token itself)."""
-    return TokenRead(
-        id=row.id,
-        name=row.name,
-        prefix=row.prefix,
-        created_at=row.created_at,
-        last_used_at=row.last_used_at,
-        expires_at=row.expires_at,
-        revoked_at=row.revoked_at,
-    )
+    return read_of(TokenRead, row)
 
 
 def _clear_cookies(request: Request, response: Response) -> None:

@@ -37,6 +37,7 @@ from qingzhi.org import scope as org_scope
 from qingzhi.org.enums import DutyStatus
 from qingzhi.org.models import Officer, Unit
 from qingzhi.store.base import utcnow
+from qingzhi.store.rows import snapshot
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +86,21 @@ class ApplyReport:
     overtime: list[int] = field(default_factory=list)  # due off, kept on while out on a call
 
 
+_SHIFT_AUDITED = (
+    "code",
+    "name",
+    "unit_id",
+    "starts_min",
+    "ends_min",
+    "cycle_days",
+    "on_days",
+    "street",
+    "synthetic",
+)
+
+
 def _shift_snapshot(s: DutyShift) -> dict[str, object]:
-    return {
-        "code": s.code,
-        "name": s.name,
-        "unit_id": s.unit_id,
-        "starts_min": s.starts_min,
-        "ends_min": s.ends_min,
-        "cycle_days": s.cycle_days,
-        "on_days": s.on_days,
-        "street": s.street,
-        "synthetic": s.synthetic,
-    }
+    return snapshot(s, _SHIFT_AUDITED)
 
 
 def keep_roster(

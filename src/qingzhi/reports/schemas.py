@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from qingzhi.reports.enums import BriefKind
 from qingzhi.reports.models import Brief
+from qingzhi.store.rows import read_of
 
 log = logging.getLogger(__name__)
 
@@ -58,19 +59,10 @@ class BriefPage(BaseModel):
 def to_read(brief: Brief, *, with_content: bool = False) -> BriefRead:
     """A brief row as the API shows it."""
     files = json.loads(brief.files)
-    return BriefRead(
-        id=brief.id,
-        kind=brief.kind,
+    return read_of(
+        BriefRead,
+        brief,
         kind_label=brief.kind.label,
-        unit_id=brief.unit_id,
-        period_start=brief.period_start,
-        period_end=brief.period_end,
-        version=brief.version,
-        title=brief.title,
-        as_of=brief.as_of,
-        created_at=brief.created_at,
-        trigger=brief.trigger,
-        content_hash=brief.content_hash,
         formats=sorted(files),
         files={k: {"sha256": v["sha256"], "bytes": v["bytes"]} for k, v in files.items()},
         downloads={k: f"/api/briefs/{brief.id}/files/{k}" for k in sorted(files)},

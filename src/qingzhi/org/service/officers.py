@@ -16,24 +16,13 @@ from qingzhi.org.enums import DutyStatus, OfficerKind
 from qingzhi.org.models import Officer, Unit
 from qingzhi.org.schemas import OfficerCreate, OfficerPage, OfficerRead, OfficerUpdate
 from qingzhi.org.service.records import officer_snapshot, unit_in_scope, zone_by_code
+from qingzhi.store.rows import read_of
 
 log = logging.getLogger(__name__)
 
 
 def _officer_read(o: Officer) -> OfficerRead:
-    return OfficerRead(
-        id=o.id,
-        police_number=o.police_number,
-        name=o.name,
-        kind=o.kind,
-        unit_id=o.unit_id,
-        unit_name=o.unit.name,
-        team=o.team,
-        zone_id=o.zone_id,
-        duty_status=o.duty_status,
-        active=o.active,
-        synthetic=o.synthetic,
-    )
+    return read_of(OfficerRead, o, unit_name=o.unit.name)
 
 
 def list_officers(

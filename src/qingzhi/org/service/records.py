@@ -14,6 +14,7 @@ from qingzhi.auth.context import Actor
 from qingzhi.errors import NotFound, ValidationFailed
 from qingzhi.org import scope as org_scope
 from qingzhi.org.models import Bureau, Officer, Unit, Zone
+from qingzhi.store.rows import snapshot
 
 log = logging.getLogger(__name__)
 
@@ -21,57 +22,50 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------- snapshots for the audit trail
 
 
+BUREAU_AUDITED = ("code", "name", "population", "boundary", "synthetic")
+UNIT_AUDITED = (
+    "code",
+    "name",
+    "kind",
+    "central_id",
+    "population",
+    "jurisdiction",
+    "traffic_integrated",
+    "service_window",
+    "synthetic",
+)
+ZONE_AUDITED = ("code", "name", "station_id", "population", "geometry", "synthetic")
+OFFICER_AUDITED = (
+    "police_number",
+    "name",
+    "kind",
+    "unit_id",
+    "team",
+    "zone_id",
+    "duty_status",
+    "active",
+    "synthetic",
+)
+
+
 def bureau_snapshot(bureau: Bureau) -> dict[str, Any]:
     """The audited fields of the bureau (its boundary as in the store, like a zone's)."""
-    return {
-        "code": bureau.code,
-        "name": bureau.name,
-        "population": bureau.population,
-        "boundary": bureau.boundary,
-        "synthetic": bureau.synthetic,
-    }
+    return snapshot(bureau, BUREAU_AUDITED)
 
 
 def unit_snapshot(unit: Unit) -> dict[str, Any]:
     """The audited fields of a unit."""
-    return {
-        "code": unit.code,
-        "name": unit.name,
-        "kind": str(unit.kind),
-        "central_id": unit.central_id,
-        "population": unit.population,
-        "jurisdiction": unit.jurisdiction,
-        "traffic_integrated": unit.traffic_integrated,
-        "service_window": unit.service_window,
-        "synthetic": unit.synthetic,
-    }
+    return snapshot(unit, UNIT_AUDITED)
 
 
 def zone_snapshot(zone: Zone) -> dict[str, Any]:
     """The audited fields of a zone."""
-    return {
-        "code": zone.code,
-        "name": zone.name,
-        "station_id": zone.station_id,
-        "population": zone.population,
-        "geometry": zone.geometry,
-        "synthetic": zone.synthetic,
-    }
+    return snapshot(zone, ZONE_AUDITED)
 
 
 def officer_snapshot(officer: Officer) -> dict[str, Any]:
     """The audited fields of an officer."""
-    return {
-        "police_number": officer.police_number,
-        "name": officer.name,
-        "kind": str(officer.kind),
-        "unit_id": officer.unit_id,
-        "team": str(officer.team) if officer.team else None,
-        "zone_id": officer.zone_id,
-        "duty_status": str(officer.duty_status),
-        "active": officer.active,
-        "synthetic": officer.synthetic,
-    }
+    return snapshot(officer, OFFICER_AUDITED)
 
 
 # ---------------------------------------------------------------- rows by code or id, in scope

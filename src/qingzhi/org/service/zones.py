@@ -16,19 +16,13 @@ from qingzhi.org import scope as org_scope
 from qingzhi.org.models import Zone
 from qingzhi.org.schemas import ZoneCreate, ZoneRead, ZoneUpdate
 from qingzhi.org.service.records import unit_in_scope, zone_snapshot
+from qingzhi.store.rows import read_of
 
 log = logging.getLogger(__name__)
 
 
 def _zone_read(z: Zone) -> ZoneRead:
-    return ZoneRead(
-        id=z.id,
-        code=z.code,
-        name=z.name,
-        station_id=z.station_id,
-        population=z.population,
-        synthetic=z.synthetic,
-    )
+    return read_of(ZoneRead, z)
 
 
 def list_zones(

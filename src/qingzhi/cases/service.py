@@ -43,6 +43,7 @@ from qingzhi.incidents.models import Incident
 from qingzhi.incidents.scope import in_scope
 from qingzhi.org.models import Bureau, Officer, Unit
 from qingzhi.store.base import utcnow
+from qingzhi.store.rows import read_of
 
 log = logging.getLogger(__name__)
 
@@ -94,28 +95,18 @@ def to_read(session: Session, actor: Actor, case: Case, *, settings: Settings) -
         .order_by(CaseMember.role, CaseMember.id)
     ).all()
     hours = settings.fast_clear_hours
-    return CaseRead(
-        id=case.id,
-        number=case.number,
-        title=case.title,
-        category=case.category,
+    return read_of(
+        CaseRead,
+        case,
         category_label=CATEGORY_LABELS.get(case.category, case.category),
-        subtype=case.subtype,
         subtype_label=subtype_label(Category.criminal, case.subtype),
-        unit_id=case.unit_id,
         unit_name=names.get(case.unit_id, ""),
-        opened_at=case.opened_at,
         loss_yuan=float(case.loss_yuan),
-        rapid=case.rapid,
         status=CaseStatus(case.status),
         status_label=CaseStatus(case.status).label,
-        cleared_at=case.cleared_at,
-        hours_to_clear=case.hours_to_clear,
         fast=None if case.hours_to_clear is None else case.hours_to_clear <= hours,
         fast_hours=hours,
-        suspects_caught=case.suspects_caught,
         recovered_yuan=float(case.recovered_yuan),
-        suspended_at=case.suspended_at,
         incidents=[
             LinkedIncident(
                 id=i.id,
@@ -140,7 +131,6 @@ def to_read(session: Session, actor: Actor, case: Case, *, settings: Settings) -
             for m, officer_name in team
         ],
         can_edit=actor.can(Perm.case_write),
-        synthetic=case.synthetic,
     )
 
 

@@ -21,6 +21,7 @@ unmaintained since 2018–2020, and pinning one for ~40 lines of arithmetic is n
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -112,19 +113,30 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArr
     return x + dlon, y + dlat
 
 
-def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
-    """WGS-84 coordinates of GCJ-02 points, by fixed-point iteration of the forward formula."""
-    gx, gy = _arrays(lon, lat)
-    wx, wy = gx.copy(), gy.copy()
+def _invert(
+    forward: Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]],
+    tx: FloatArray,
+    ty: FloatArray,
+    x: FloatArray,
+    y: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """The points that ``forward`` maps onto (tx, ty), by fixed-point iteration from (x, y)
+    until the largest error is below ``INVERSE_TOLERANCE_DEG``."""
     for _ in range(INVERSE_MAX_ITER):
-        fx, fy = wgs84_to_gcj02(wx, wy)
-        ex, ey = fx - gx, fy - gy
-        wx, wy = wx - ex, wy - ey
+        fx, fy = forward(x, y)
+        ex, ey = fx - tx, fy - ty
+        x, y = x - ex, y - ey
         if ex.size == 0 or max(float(np.max(np.abs(ex))), float(np.max(np.abs(ey)))) < (
             INVERSE_TOLERANCE_DEG
         ):
             break
-    return wx, wy
+    return x, y
+
+
+def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """WGS-84 coordinates of GCJ-02 points, by fixed-point iteration of the forward formula."""
+    gx, gy = _arrays(lon, lat)
+    return _invert(wgs84_to_gcj02, gx, gy, gx.copy(), gy.copy())
 
 
 def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -141,16 +153,7 @@ def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArra
     x, y = bx - _BD_DLON, by - _BD_DLAT
     z = np.hypot(x, y) - 0.00002 * np.sin(y * _X_PI)
     theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
-    gx, gy = z * np.cos(theta), z * np.sin(theta)
-    for _ in range(INVERSE_MAX_ITER):
-        fx, fy = gcj02_to_bd09(gx, gy)
-        ex, ey = fx - bx, fy - by
-        gx, gy = gx - ex, gy - ey
-        if ex.size == 0 or max(float(np.max(np.abs(ex))), float(np.max(np.abs(ey)))) < (
-            INVERSE_TOLERANCE_DEG
-        ):
-            break
-    return gx, gy
+    return _invert(gcj02_to_bd09, bx, by, z * np.cos(theta), z * np.sin(theta))
 
 
 def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:

@@ -7,7 +7,6 @@ import logging
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from qingzhi.audit import service as audit
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import Conflict, NotFound, ValidationFailed
@@ -15,7 +14,7 @@ from qingzhi.org import scope as org_scope
 from qingzhi.org.enums import DutyStatus, OfficerKind
 from qingzhi.org.models import Officer, Unit
 from qingzhi.org.schemas import OfficerCreate, OfficerPage, OfficerRead, OfficerUpdate
-from qingzhi.org.service.records import officer_snapshot, unit_in_scope, zone_by_code
+from qingzhi.org.service.records import officer_snapshot, save_audited, unit_in_scope, zone_by_code
 from qingzhi.store.rows import read_of
 
 log = logging.getLogger(__name__)
@@ -104,17 +103,7 @@ def create_officer(*, session: Session, actor: Actor, data: OfficerCreate) -> Of
         zone_id=_check_zone(session, data.zone, unit),
         duty_status=data.duty_status,
     )
-    session.add(officer)
-    session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action="officer.create",
-        entity_kind="officer",
-        entity_id=officer.id,
-        unit_id=unit.id,
-        after=officer_snapshot(officer),
-    )
+    save_audited(session, actor, officer, None)
     return _officer_read(officer)
 
 
@@ -135,15 +124,5 @@ def update_officer(
         officer.zone_id = _check_zone(session, changes.pop("zone", None), unit)
     for key, value in changes.items():
         setattr(officer, key, value)
-    session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action="officer.update",
-        entity_kind="officer",
-        entity_id=officer.id,
-        unit_id=officer.unit_id,
-        before=before,
-        after=officer_snapshot(officer),
-    )
+    save_audited(session, actor, officer, before)
     return _officer_read(officer)

@@ -27,7 +27,7 @@ from qingzhi.errors import ValidationFailed
 from qingzhi.geo.places import check_crs_covers, timezone_at, utm_crs
 from qingzhi.org.enums import UnitKind
 from qingzhi.org.models import Bureau, Unit
-from qingzhi.org.service.records import unit_snapshot
+from qingzhi.org.service.records import save_audited, unit_snapshot
 from qingzhi.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -132,32 +132,13 @@ def init_place(
                 jurisdiction=_geojson(area),
                 jurisdiction_derived=derived,
             )
-            session.add(unit)
-            session.flush()
-            audit.record(
-                session=session,
-                actor=actor,
-                action="unit.create",
-                entity_kind="unit",
-                entity_id=unit.id,
-                unit_id=unit.id,
-                after=unit_snapshot(unit),
-            )
+            save_audited(session, actor, unit, None)
             report.created.append(j.code)
         else:
             old = unit_snapshot(unit)
             unit.jurisdiction = _geojson(area)
             unit.jurisdiction_derived = derived
-            audit.record(
-                session=session,
-                actor=actor,
-                action="unit.update",
-                entity_kind="unit",
-                entity_id=unit.id,
-                unit_id=unit.id,
-                before=old,
-                after=unit_snapshot(unit),
-            )
+            save_audited(session, actor, unit, old)
             report.updated.append(j.code)
     if (
         session.execute(

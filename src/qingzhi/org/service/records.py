@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from qingzhi.audit import service as audit
 from qingzhi.auth.context import Actor
 from qingzhi.errors import NotFound, ValidationFailed
 from qingzhi.org import scope as org_scope
@@ -66,6 +67,34 @@ def zone_snapshot(zone: Zone) -> dict[str, Any]:
 def officer_snapshot(officer: Officer) -> dict[str, Any]:
     """The audited fields of an officer."""
     return snapshot(officer, OFFICER_AUDITED)
+
+
+# what a unit, zone and officer are audited as: the kind, the fields, the unit it belongs to
+_AUDITED: dict[type, tuple[str, tuple[str, ...], str]] = {
+    Unit: ("unit", UNIT_AUDITED, "id"),
+    Zone: ("zone", ZONE_AUDITED, "station_id"),
+    Officer: ("officer", OFFICER_AUDITED, "unit_id"),
+}
+
+
+def save_audited(
+    session: Session, actor: Actor, row: Unit | Zone | Officer, before: dict[str, Any] | None
+) -> None:
+    """Store a new (``before`` None) or changed unit, zone or officer and audit it in the same
+    transaction: ``<kind>.create`` or ``<kind>.update`` with its snapshot before and after."""
+    kind, fields, unit_field = _AUDITED[type(row)]
+    session.add(row)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action=f"{kind}.create" if before is None else f"{kind}.update",
+        entity_kind=kind,
+        entity_id=row.id,
+        unit_id=getattr(row, unit_field),
+        before=before,
+        after=snapshot(row, fields),
+    )
 
 
 # ---------------------------------------------------------------- rows by code or id, in scope

@@ -19,7 +19,13 @@ from qingzhi.org import scope as org_scope
 from qingzhi.org.enums import UnitKind
 from qingzhi.org.models import Unit
 from qingzhi.org.schemas import BundleUpdate, UnitCreate, UnitRead, UnitUpdate
-from qingzhi.org.service.records import bureau, unit_in_scope, unit_snapshot, visible_unit
+from qingzhi.org.service.records import (
+    bureau,
+    save_audited,
+    unit_in_scope,
+    unit_snapshot,
+    visible_unit,
+)
 from qingzhi.org.service.staffing import unit_reads
 
 log = logging.getLogger(__name__)
@@ -68,17 +74,7 @@ def create_unit(*, session: Session, actor: Actor, data: UnitCreate) -> UnitRead
         traffic_integrated=data.traffic_integrated,
         service_window=data.service_window,
     )
-    session.add(unit)
-    session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action="unit.create",
-        entity_kind="unit",
-        entity_id=unit.id,
-        unit_id=unit.id,
-        after=unit_snapshot(unit),
-    )
+    save_audited(session, actor, unit, None)
     return get_unit(session=session, actor=actor, unit_id=unit.id)
 
 
@@ -94,17 +90,7 @@ def update_unit(*, session: Session, actor: Actor, unit_id: int, data: UnitUpdat
         )
     for key, value in changes.items():
         setattr(unit, key, value)
-    session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action="unit.update",
-        entity_kind="unit",
-        entity_id=unit.id,
-        unit_id=unit.id,
-        before=before,
-        after=unit_snapshot(unit),
-    )
+    save_audited(session, actor, unit, before)
     return get_unit(session=session, actor=actor, unit_id=unit.id)
 
 

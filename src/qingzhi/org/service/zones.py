@@ -7,7 +7,6 @@ import logging
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from qingzhi.audit import service as audit
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.errors import Conflict, NotFound, ValidationFailed
@@ -15,7 +14,7 @@ from qingzhi.geo.geometry import parse_area, to_geojson_text
 from qingzhi.org import scope as org_scope
 from qingzhi.org.models import Zone
 from qingzhi.org.schemas import ZoneCreate, ZoneRead, ZoneUpdate
-from qingzhi.org.service.records import unit_in_scope, zone_snapshot
+from qingzhi.org.service.records import save_audited, unit_in_scope, zone_snapshot
 from qingzhi.store.rows import read_of
 
 log = logging.getLogger(__name__)
@@ -71,17 +70,7 @@ def create_zone(*, session: Session, actor: Actor, data: ZoneCreate) -> ZoneRead
         population=data.population,
         geometry=geometry,
     )
-    session.add(zone)
-    session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action="zone.create",
-        entity_kind="zone",
-        entity_id=zone.id,
-        unit_id=station.id,
-        after=zone_snapshot(zone),
-    )
+    save_audited(session, actor, zone, None)
     return _zone_read(zone)
 
 
@@ -95,15 +84,5 @@ def update_zone(*, session: Session, actor: Actor, zone_id: int, data: ZoneUpdat
         changes["geometry"] = to_geojson_text(parse_area(changes["geometry"], "geometry"))
     for key, value in changes.items():
         setattr(zone, key, value)
-    session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action="zone.update",
-        entity_kind="zone",
-        entity_id=zone.id,
-        unit_id=zone.station_id,
-        before=before,
-        after=zone_snapshot(zone),
-    )
+    save_audited(session, actor, zone, before)
     return _zone_read(zone)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.dml import Update
 
 from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
@@ -158,20 +159,25 @@ def claim(
         return bool(taken.rowcount)  # type: ignore[attr-defined]
 
 
+def _mark(kind: BriefKind, key: str, period: Period, worker: str, **values: object) -> Update:
+    """Set ``values`` on this worker's claim of one brief."""
+    return (
+        update(BriefRun)
+        .where(
+            BriefRun.kind == kind,
+            BriefRun.scope_key == key,
+            BriefRun.period_start == period.start,
+            BriefRun.worker == worker,
+        )
+        .values(**values)
+    )
+
+
 def _finish(
     db: Database, kind: BriefKind, key: str, period: Period, worker: str, **values: object
 ) -> None:
     with db.session(write=True) as session:
-        session.execute(
-            update(BriefRun)
-            .where(
-                BriefRun.kind == kind,
-                BriefRun.scope_key == key,
-                BriefRun.period_start == period.start,
-                BriefRun.worker == worker,
-            )
-            .values(**values)
-        )
+        session.execute(_mark(kind, key, period, worker, **values))
 
 
 def run_due(
@@ -222,14 +228,7 @@ def run_due(
                         )
                         brief_id = brief.id
                         session.execute(
-                            update(BriefRun)
-                            .where(
-                                BriefRun.kind == kind,
-                                BriefRun.scope_key == key,
-                                BriefRun.period_start == period.start,
-                                BriefRun.worker == worker,
-                            )
-                            .values(status="done", brief_id=brief_id)
+                            _mark(kind, key, period, worker, status="done", brief_id=brief_id)
                         )
                     report.made.append((str(kind), key, period.start.isoformat(), brief_id))
                 except (QingzhiError, OSError) as exc:

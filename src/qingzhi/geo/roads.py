@@ -14,6 +14,7 @@ import itertools
 import logging
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -117,10 +118,22 @@ class RoadGraph:
         return np.asarray(times[nodes] + access, dtype=np.float64)
 
 
-def build_graph(path: Path) -> RoadGraph:
-    """The drivable road graph of an OSM extract."""
+def osm_ways(path: Path) -> Iterator[Any]:
+    """Every way of an OSM extract (.osm, .osm.bz2, .osm.pbf) with its nodes' locations, each
+    valid only until the next is read (pyosmium, imported when called)."""
     import osmium
 
+    for way in (
+        osmium.FileProcessor(str(path))
+        .with_locations()
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+    ):
+        if isinstance(way, osmium.osm.Way):
+            yield way
+
+
+def build_graph(path: Path) -> RoadGraph:
+    """The drivable road graph of an OSM extract."""
     froms: list[int] = []
     tos: list[int] = []
     secs: list[float] = []
@@ -137,13 +150,7 @@ def build_graph(path: Path) -> RoadGraph:
             lats.append(lat)
         return i
 
-    for way in (
-        osmium.FileProcessor(str(path))
-        .with_locations()
-        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-    ):
-        if not isinstance(way, osmium.osm.Way):
-            continue
+    for way in osm_ways(path):
         tags = way.tags
         highway = tags.get("highway")
         if highway not in SPEEDS_KMH or tags.get("area") == "yes":

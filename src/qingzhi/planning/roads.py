@@ -66,18 +66,10 @@ def classify(highway: str | None, ref: str | None) -> str:
 
 def read_osm_roads(path: Path) -> list[Road]:
     """The drivable roads of an OSM extract (.osm, .osm.bz2, .osm.pbf), classified."""
-    import osmium
-
-    from qingzhi.geo.roads import SPEEDS_KMH
+    from qingzhi.geo.roads import SPEEDS_KMH, osm_ways
 
     out: list[Road] = []
-    for way in (
-        osmium.FileProcessor(str(path))
-        .with_locations()
-        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-    ):
-        if not isinstance(way, osmium.osm.Way):
-            continue
+    for way in osm_ways(path):
         highway = way.tags.get("highway")
         if highway not in SPEEDS_KMH and highway != "track":
             continue

@@ -251,22 +251,18 @@ def clear(*, session: Session, username: str | None = None, address: str | None 
     """Forget the counters of a username (its account and every pair) and/or of an address
     (its bucket and every pair); the number of counters removed."""
     ids: set[int] = set()
-    if username is not None:
-        ids.update(
-            session.execute(
-                select(LoginThrottle.id).where(
-                    LoginThrottle.username == username, LoginThrottle.kind.in_([ACCOUNT, PAIR])
-                )
-            ).scalars()
-        )
-    if address is not None:
-        ids.update(
-            session.execute(
-                select(LoginThrottle.id).where(
-                    LoginThrottle.address == address, LoginThrottle.kind.in_([ADDRESS, PAIR])
-                )
-            ).scalars()
-        )
+    for column, value, own in (
+        (LoginThrottle.username, username, ACCOUNT),
+        (LoginThrottle.address, address, ADDRESS),
+    ):
+        if value is not None:
+            ids.update(
+                session.execute(
+                    select(LoginThrottle.id).where(
+                        column == value, LoginThrottle.kind.in_([own, PAIR])
+                    )
+                ).scalars()
+            )
     if ids:
         session.execute(delete(LoginThrottle).where(LoginThrottle.id.in_(ids)))
     return len(ids)

@@ -3,7 +3,6 @@ same service as the API (as the system, bureau-wide), with the definitions and N
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Annotated
 
@@ -13,7 +12,7 @@ from rich.table import Table
 from qingzhi.auth.context import system_actor
 from qingzhi.cases import rates
 from qingzhi.cases.schemas import Interval
-from qingzhi.cli.common import console, database, fail
+from qingzhi.cli.common import console, database, fail, parse_day
 from qingzhi.cli.tasks import unit_id_of
 from qingzhi.config import get_settings
 from qingzhi.errors import QingzhiError, ValidationFailed
@@ -21,13 +20,6 @@ from qingzhi.errors import QingzhiError, ValidationFailed
 log = logging.getLogger(__name__)
 
 case_app = typer.Typer(help="案件（快侦快办）", no_args_is_help=True)
-
-
-def _day(text: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ValidationFailed.field(option, "须为日期（如 2026-12-01）") from None
 
 
 def _pct(i: Interval) -> str:
@@ -53,8 +45,8 @@ def case_rates(
                 session=session,
                 actor=system_actor(),
                 settings=settings,
-                start=_day(start, "--from"),
-                end=_day(end, "--to"),
+                start=parse_day(start, "--from"),
+                end=parse_day(end, "--to"),
                 group_by=by,  # type: ignore[arg-type]
                 unit_id=unit_id_of(session, unit),
             )

@@ -3,6 +3,7 @@ command fails (a Chinese message and exit code 2, no traceback)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import NoReturn
 
@@ -10,7 +11,7 @@ import typer
 from rich.console import Console
 
 from qingzhi.config import get_settings
-from qingzhi.errors import QingzhiError
+from qingzhi.errors import QingzhiError, ValidationFailed
 from qingzhi.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -55,3 +56,11 @@ def fail(exc: QingzhiError) -> NoReturn:
         for item in exc.details[:50]:
             err.print(f"  - {item}")
     raise typer.Exit(code=2)
+
+
+def parse_day(text: str, option: str) -> dt.date:
+    """A date option's value (YYYY-MM-DD), or a refusal naming the option."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed.field(option, f"须为日期（如 2026-12-01），收到 {text!r}") from None

@@ -4,7 +4,6 @@ measures by zone and station for a period (the same service as ``GET /api/commun
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 
@@ -14,7 +13,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from qingzhi.auth.context import Actor, system_actor
-from qingzhi.cli.common import console, database, fail
+from qingzhi.cli.common import console, database, fail, parse_day
 from qingzhi.community import measures
 from qingzhi.config import Settings, get_settings
 from qingzhi.errors import QingzhiError, ValidationFailed
@@ -24,13 +23,6 @@ from qingzhi.store.db import Database
 log = logging.getLogger(__name__)
 
 community_app = typer.Typer(help="社区警务（两队一室）", no_args_is_help=True)
-
-
-def _day(text: str, field: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ValidationFailed.field(field, f"须为日期（如 2026-12-01），收到 {text!r}") from None
 
 
 def _pct(value: float | None) -> str:
@@ -48,7 +40,7 @@ def measures_command(
     settings = get_settings()
     db = database()
     try:
-        since, until = _day(start, "--from"), _day(end, "--to")
+        since, until = parse_day(start, "--from"), parse_day(end, "--to")
         with db.session() as session:
             unit_id = None
             if unit is not None:

@@ -18,6 +18,7 @@ from qingzhi.org.enums import UnitKind
 from qingzhi.org.models import Officer, Unit
 from qingzhi.org.schemas import OrgSummary, Staffing, UnitRead
 from qingzhi.org.service.records import bureau
+from qingzhi.store.rows import read_of
 
 log = logging.getLogger(__name__)
 
@@ -82,18 +83,12 @@ def unit_reads(session: Session, units: Sequence[Unit]) -> list[UnitRead]:
     for u in units:
         population, sworn, aux = _effective(u, members[u.id], counts)
         out.append(
-            UnitRead(
-                id=u.id,
-                code=u.code,
-                name=u.name,
-                kind=u.kind,
+            read_of(
+                UnitRead,
+                u,
                 kind_label=u.kind.label,
-                central_id=u.central_id,
                 member_ids=[m.id for m in members[u.id]],
                 population=population,
-                traffic_integrated=u.traffic_integrated,
-                service_window=u.service_window,
-                synthetic=u.synthetic,
                 sworn=sworn,
                 auxiliary=aux,
                 officers_per_10k=per_10k(sworn, population),

@@ -76,8 +76,7 @@ def to_metres(
 ) -> tuple[FloatArray, FloatArray]:
     """Projected x, y in metres of WGS-84 lon/lat points."""
     forward, _ = _transformers(_epsg_code(epsg))
-    x, y = forward.transform(np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64))
-    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return _transform(forward, lon, lat)
 
 
 def to_lonlat(
@@ -85,8 +84,17 @@ def to_lonlat(
 ) -> tuple[FloatArray, FloatArray]:
     """WGS-84 lon/lat of projected x, y points in metres."""
     _, inverse = _transformers(_epsg_code(epsg))
-    lon, lat = inverse.transform(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
-    return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+    return _transform(inverse, x, y)
+
+
+def _transform(
+    transformer: Transformer, a: ArrayLike, b: ArrayLike
+) -> tuple[FloatArray, FloatArray]:
+    """Both coordinates of points through a pyproj transformer, as float arrays."""
+    out_a, out_b = transformer.transform(
+        np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    )
+    return np.asarray(out_a, dtype=np.float64), np.asarray(out_b, dtype=np.float64)
 
 
 def _apply(geom: G, fn: Any) -> G:

@@ -33,7 +33,13 @@ from qingzhi.auth.context import Actor
 from qingzhi.auth.models import ApiToken, User, WebSession
 from qingzhi.auth.passwords import check_new_password, check_password
 from qingzhi.auth.permissions import Perm
-from qingzhi.auth.service import checked_password, manages, set_password, user_snapshot
+from qingzhi.auth.service import (
+    checked_password,
+    manages,
+    record_user,
+    set_password,
+    user_snapshot,
+)
 from qingzhi.config import Settings
 from qingzhi.errors import NotFound, ValidationFailed
 from qingzhi.store.base import utcnow
@@ -150,15 +156,7 @@ def _affected(result: Result[Any]) -> int:
 
 
 def _record(session: Session, actor: Actor, action: str, user: User, **diff: object) -> None:
-    audit.record(
-        session=session,
-        actor=actor,
-        action=action,
-        entity_kind="user",
-        entity_id=user.id,
-        unit_id=user.unit_id,
-        diff={"username": user.username, **diff},
-    )
+    record_user(session, actor, action, user, diff={"username": user.username, **diff})
 
 
 def set_active(*, session: Session, actor: Actor, user: User, active: bool) -> Ended:
@@ -171,13 +169,11 @@ def set_active(*, session: Session, actor: Actor, user: User, active: bool) -> E
     before = user_snapshot(user)
     user.active = active
     ended = Ended() if active else _end_all(session, user.id, tokens=True)
-    audit.record(
-        session=session,
-        actor=actor,
-        action="user.enable" if active else "user.disable",
-        entity_kind="user",
-        entity_id=user.id,
-        unit_id=user.unit_id,
+    record_user(
+        session,
+        actor,
+        "user.enable" if active else "user.disable",
+        user,
         diff={
             **audit.diff_of(before, user_snapshot(user)),
             "sessions_ended": ended.sessions,

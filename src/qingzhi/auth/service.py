@@ -16,6 +16,7 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -58,6 +59,29 @@ def token_digest(token: str) -> str:
 
 
 USER_AUDITED = ("username", "display_name", "role", "unit_id", "officer_id", "active")
+
+
+def record_user(
+    session: Session,
+    actor: Actor,
+    action: str,
+    user: User,
+    *,
+    after: dict[str, Any] | None = None,
+    diff: dict[str, Any] | None = None,
+) -> None:
+    """An event of an account in the audit trail, in the caller's transaction: the entity is
+    the user, the unit theirs."""
+    audit.record(
+        session=session,
+        actor=actor,
+        action=action,
+        entity_kind="user",
+        entity_id=user.id,
+        unit_id=user.unit_id,
+        after=after,
+        diff=diff,
+    )
 
 
 def user_snapshot(user: User) -> dict[str, object]:
@@ -133,15 +157,7 @@ def create_user(
     set_password(user, password, vetted=password_policy)
     session.add(user)
     session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action="user.create",
-        entity_kind="user",
-        entity_id=user.id,
-        unit_id=unit_id,
-        after=user_snapshot(user),
-    )
+    record_user(session, actor, "user.create", user, after=user_snapshot(user))
     return user
 
 
@@ -279,15 +295,7 @@ def start_session(
     )
     session.add(row)
     session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action="auth.login",
-        entity_kind="user",
-        entity_id=user.id,
-        unit_id=user.unit_id,
-        diff={"session": row.id, "address": address},
-    )
+    record_user(session, actor, "auth.login", user, diff={"session": row.id, "address": address})
     return token, row
 
 

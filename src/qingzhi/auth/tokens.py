@@ -16,12 +16,11 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, aliased
 
-from qingzhi.audit import service as audit
 from qingzhi.auth.context import Actor
 from qingzhi.auth.models import ApiToken, User, WebSession
 from qingzhi.auth.permissions import Perm
 from qingzhi.auth.scope import Scope
-from qingzhi.auth.service import manages, token_digest
+from qingzhi.auth.service import manages, record_user, token_digest
 from qingzhi.config import Settings, get_settings
 from qingzhi.errors import NotFound, Unauthenticated, ValidationFailed
 from qingzhi.org.models import Unit
@@ -70,13 +69,11 @@ def create_token(
     )
     session.add(row)
     session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action="token.create",
-        entity_kind="user",
-        entity_id=user.id,
-        unit_id=user.unit_id,
+    record_user(
+        session,
+        actor,
+        "token.create",
+        user,
         diff={
             "token": row.id,
             "prefix": row.prefix,
@@ -180,13 +177,11 @@ def revoke_token(*, session: Session, actor: Actor, token_id: int) -> ApiToken:
         raise NotFound()
     if row.revoked_at is None:
         row.revoked_at = utcnow()
-        audit.record(
-            session=session,
-            actor=actor,
-            action="token.revoke",
-            entity_kind="user",
-            entity_id=row.user_id,
-            unit_id=row.user.unit_id,
+        record_user(
+            session,
+            actor,
+            "token.revoke",
+            row.user,
             diff={"token": row.id, "prefix": row.prefix},
         )
     return row

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -251,6 +252,31 @@ def _taken(number: str) -> Conflict:
     )
 
 
+def _record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    case: Case,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    diff: dict[str, Any] | None = None,
+) -> None:
+    """An event of a case in the audit trail (its unit the case's), in the caller's
+    transaction."""
+    audit.record(
+        session=session,
+        actor=actor,
+        action=action,
+        entity_kind="case",
+        entity_id=case.id,
+        unit_id=case.unit_id,
+        before=before,
+        after=after,
+        diff=diff,
+    )
+
+
 def open_case(
     *,
     session: Session,
@@ -311,13 +337,11 @@ def open_case(
         raise _taken(number) from None
     session.add_all(CaseIncident(case_id=case.id, incident_id=i.id) for i in incidents)
     session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action="case.opened",
-        entity_kind="case",
-        entity_id=case.id,
-        unit_id=unit_id,
+    _record(
+        session,
+        actor,
+        "case.opened",
+        case,
         after={
             "number": number,
             "category": category,
@@ -337,13 +361,11 @@ def link(*, session: Session, actor: Actor, case_id: int, incident_ids: Sequence
     incidents = _criminal_incidents(session, actor, incident_ids, case.id)
     session.add_all(CaseIncident(case_id=case.id, incident_id=i.id) for i in incidents)
     session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action="case.linked",
-        entity_kind="case",
-        entity_id=case.id,
-        unit_id=case.unit_id,
+    _record(
+        session,
+        actor,
+        "case.linked",
+        case,
         diff={"incident_ids": [i.id for i in incidents]},
     )
     return case
@@ -382,13 +404,11 @@ def set_team(*, session: Session, actor: Actor, case_id: int, members: Sequence[
     )
     case.rapid = True
     session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action="case.team",
-        entity_kind="case",
-        entity_id=case.id,
-        unit_id=case.unit_id,
+    _record(
+        session,
+        actor,
+        "case.team",
+        case,
         before={"team": before},
         after={"team": [[m.unit_id, m.officer_id, str(m.role)] for m in members]},
     )
@@ -409,13 +429,11 @@ def add_note(
     )
     session.add(note)
     session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action="case.note",
-        entity_kind="case",
-        entity_id=case.id,
-        unit_id=case.unit_id,
+    _record(
+        session,
+        actor,
+        "case.note",
+        case,
         diff={"note_id": note.id, "chars": len(note.text)},
     )
     return note

@@ -4,16 +4,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from pathlib import Path
 
 import typer
 
 from qingzhi.auth.context import system_actor
-from qingzhi.cli.common import console, database, fail
+from qingzhi.cli.common import console, database, fail, parse_day
 from qingzhi.config import get_settings
-from qingzhi.errors import QingzhiError, ValidationFailed
+from qingzhi.errors import QingzhiError
 from qingzhi.reports import schedule, service
 from qingzhi.reports.enums import parse_formats
 
@@ -37,10 +36,7 @@ def make(
     try:
         chosen = service.parse_kind(kind)
         fmts = parse_formats(formats, "format")
-        try:
-            day = dt.date.fromisoformat(date)
-        except ValueError:
-            raise ValidationFailed.field("date", "须为 YYYY-MM-DD") from None
+        day = parse_day(date, "date")
         with db.session() as session:
             unit_id = service.resolve_unit(session, actor, unit)
             prepared = service.prepare(

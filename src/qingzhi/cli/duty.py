@@ -12,7 +12,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from qingzhi.auth.context import system_actor
-from qingzhi.cli.common import console, database, err, fail
+from qingzhi.cli.common import console, database, err, fail, parse_day
 from qingzhi.config import get_settings
 from qingzhi.duty import service as duty
 from qingzhi.errors import QingzhiError
@@ -61,10 +61,9 @@ def duty_show(
     settings = get_settings()
     tz = ZoneInfo(settings.timezone)
     try:
-        when = dt.date.fromisoformat(day) if day else dt.datetime.now(tz).date()
-    except ValueError:
-        err.print(f"[red]错误[/red]：--date 不是有效日期：{day}")
-        raise typer.Exit(code=2) from None
+        when = parse_day(day, "--date") if day else dt.datetime.now(tz).date()
+    except QingzhiError as exc:
+        fail(exc)
     actor = system_actor("duty")
     with database().session() as session:
         street = duty.on_duty_by_hour(

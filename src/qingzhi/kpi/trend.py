@@ -41,6 +41,14 @@ _SCORE_FIELDS = (
 )
 
 
+def default_periods(period: str) -> int:
+    """How many periods a trend shows by default: 12 months, 8 quarters, 6 halves, 5 years."""
+    part = period.strip().partition("-")[2]
+    if not part:
+        return 5
+    return {"Q": 8, "H": 6}.get(part[0], 12)
+
+
 def periods_ending(period: str, count: int) -> list[str]:
     """``count`` consecutive periods of ``period``'s kind ending with it, oldest first:
     ``2026-Q1`` and 3 → ``2025-Q3``, ``2025-Q4``, ``2026-Q1``."""
@@ -69,12 +77,13 @@ def station_trend(
     settings: Settings,
     unit_id: int,
     period: str,
-    periods: int = 8,
+    periods: int | None = None,
     scheme_id: int | None = None,
     draws: int = 500,
 ) -> dict[str, Any]:
     """The station's score and rank range in each of ``periods`` periods ending with
-    ``period`` (which must be over), under one scheme version; ranks only with ``kpi.rank``."""
+    ``period`` (which must be over; default ``default_periods``), under one scheme version;
+    ranks only with ``kpi.rank``."""
     actor.require(Perm.kpi_read)
     if not 1 <= draws <= service.MAX_DRAWS_API:
         raise ValidationFailed.field("draws", f"抽样次数须在 1 到 {service.MAX_DRAWS_API} 之间")
@@ -82,7 +91,7 @@ def station_trend(
     station = next((s for s in found if s.id == unit_id), None)
     if station is None or not scope.sees_station(actor, unit_id):
         raise NotFound("派出所不存在或不在您的权限范围内", details={"unit_id": unit_id})
-    labels = periods_ending(period, periods)
+    labels = periods_ending(period, periods or default_periods(period))
     _, end = service.period_bounds(labels[-1], settings.timezone)
     if end > dt.datetime.now(dt.UTC):
         raise ValidationFailed.field("period", "考核期尚未结束")

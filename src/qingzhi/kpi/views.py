@@ -116,8 +116,21 @@ def scores_report(
             draws=draws,
         )
         issuer = org.bureau(session).name
+        station_trend = None
+        if len(board["stations"]) == 1:  # one station's report: its trend too
+            station_trend = trend.station_trend(
+                session=session,
+                actor=actor,
+                settings=settings_of(request),
+                unit_id=board["stations"][0]["unit_id"],
+                period=period,
+                scheme_id=board["scheme"]["id"],
+                draws=draws,
+            )
     today = dt.datetime.now(ZoneInfo(settings_of(request).timezone)).date()
-    data = report.render(jsonable(board), issuer=issuer, today=today, fmt=fmt)
+    data = report.render(
+        jsonable(board), issuer=issuer, today=today, fmt=fmt, trend=jsonable(station_trend)
+    )
     return Response(
         data,
         media_type=MEDIA_TYPES[BriefFormat(fmt)],
@@ -135,7 +148,9 @@ def station_trend(
     period: str | None = Query(
         default=None, max_length=10, description="the last period (default: the last quarter)"
     ),
-    periods: int = Query(default=8, ge=1, le=trend.MAX_PERIODS),
+    periods: int | None = Query(
+        default=None, ge=1, le=trend.MAX_PERIODS, description="default: 12 months, 8 quarters…"
+    ),
     scheme_id: IdQuery = None,
     draws: int = Query(default=500, ge=1, le=service.MAX_DRAWS_API),
     actor: Actor = Depends(require(Perm.kpi_read)),

@@ -57,6 +57,18 @@ FAMILY_NAMES: dict[str, str] = {
     "follow_up": "督办",
 }
 
+# The record sources in words, for the reason an indicator is left out.
+SOURCE_NAMES: dict[str, str] = {
+    "incidents": "警情",
+    "incidents_last_year": "上年同期警情",
+    "disputes": "矛盾纠纷",
+    "households": "走访",
+    "operations": "专项行动",
+    "operations_baseline": "专项行动前警情",
+    "cases": "案件",
+    "tasks": "督办",
+}
+
 
 @dataclass(frozen=True)
 class Measure:

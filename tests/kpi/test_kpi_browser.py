@@ -1,6 +1,7 @@
 """The scorecard and the impact page in Debian's Chromium: an analyst sees every station with
-intervals and a station's breakdown with its trend over quarters, evaluates the reform and reads its caveats; a station chief
-sees the station's own breakdown only, and no impact section."""
+intervals and a station's breakdown with its trend over quarters, evaluates the reform and reads
+its caveats; a station chief sees the station's own breakdown and trend only (no ranks), and no
+impact section."""
 
 from __future__ import annotations
 

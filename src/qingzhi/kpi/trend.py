@@ -119,7 +119,7 @@ def station_trend(
             {
                 **point,
                 **{k: row[k] for k in _SCORE_FIELDS if k in row},
-                "stations": len(board["stations"]) if board else 0,
+                **({"stations": len(seen["stations"])} if seen["ranking"] else {}),
                 "excluded": seen["excluded"],
                 "note": "",
             }

@@ -129,7 +129,7 @@ def test_community_and_task_records_feed_their_indicators(
       at 2 addresses and a business → 2 of 7,692; B-Z1 (15,000 → 5,769) one → 1 of 5,769;
     - 督办: due 20 Oct verified the 18th (on time), due 10 Nov verified the 12th (late), due
       5 Dec still in progress, due 10 Dec cancelled (not counted) → 1 of 3; R1's one on time.
-    A quarter of another station kind with no community records leaves the indicators out."""
+    A quarter with calls but no community or task records (2024-Q4) leaves them out."""
     _take(db, [incident_item(at=OCT, category="criminal", unit=u) for u in ("A", "B")])
     admin = as_user("admin")
     a_zone, b_zone = org.zones["A-Z1"].id, org.zones["B-Z1"].id
@@ -234,9 +234,10 @@ def test_a_station_trend_over_three_months(
     """Scheme: 3-minute dispatch share against a target of 0.5, so score = 100 × (1 + (v −
     0.5) / 0.5) = 200·v. October: A 1 of 2 calls dispatched within 3 minutes (score 100), B 3
     of 4 (150). November: no calls anywhere (a gap). December: A 4 of 4 (200), B 0 of 1 (0).
-    The trend of A over 2025-10…2025-12 is 100, gap, 200, each month as the scorecard has it;
-    A ranks 2nd (after B) in October and 1st in December; A's chief sees the scores without
-    ranks, and not B's trend."""
+    The three other stations have no calls: their share is undefined and scored on the target
+    (100). The trend of A over 2025-10…2025-12 is 100, gap, 200, each month as the scorecard
+    has it; A ranks 2nd in October (after B, level with the three) and 1st in December; A's
+    chief sees the scores without ranks, and not B's trend."""
     plan = {
         ("A", dt.datetime(2025, 10, 6, 9, tzinfo=LOCAL)): [2, 4],
         ("B", dt.datetime(2025, 10, 7, 9, tzinfo=LOCAL)): [1, 2, 2.5, 5],

@@ -111,7 +111,7 @@ def neighbours(found: Sequence[Station]) -> dict[str, tuple[str, ...]]:
 
 
 @dataclass(frozen=True)
-class _Rows:
+class IncidentRows:
     """The valid incidents of a time range, one array a column."""
 
     station: NDArray[np.int64]
@@ -121,6 +121,18 @@ class _Rows:
     dispatch_s: NDArray[np.float64]  # seconds reception → dispatch (nan: never)
     arrive_s: NDArray[np.float64]
 
+    def between(self, start: dt.datetime, end: dt.datetime) -> IncidentRows:
+        """The rows received in [start, end)."""
+        pick = (self.received >= start.timestamp()) & (self.received < end.timestamp())
+        return IncidentRows(
+            self.station[pick],
+            self.received[pick],
+            self.category[pick],
+            self.repeat[pick],
+            self.dispatch_s[pick],
+            self.arrive_s[pick],
+        )
+
 
 def _seconds(later: dt.datetime | None, earlier: dt.datetime | None) -> float:
     if later is None or earlier is None:
@@ -128,9 +140,10 @@ def _seconds(later: dt.datetime | None, earlier: dt.datetime | None) -> float:
     return (later - earlier).total_seconds()
 
 
-def _rows(
+def incident_rows(
     session: Session, station_ids: Iterable[int], start: dt.datetime, end: dt.datetime
-) -> _Rows:
+) -> IncidentRows:
+    """The valid incidents received in [start, end) in the stations' jurisdictions."""
     ids = list(station_ids)
     result = session.execute(
         select(
@@ -155,7 +168,7 @@ def _rows(
         rep.append(r.repeat_of_id is not None)
         dsp.append(_seconds(r.dispatched_at, r.received_at))
         arr.append(_seconds(r.arrived_at, r.received_at))
-    return _Rows(
+    return IncidentRows(
         np.array(st, dtype=np.int64),
         np.array(rec, dtype=np.float64),
         np.array(cat, dtype=np.str_),
@@ -165,7 +178,7 @@ def _rows(
     )
 
 
-def _flags(rows: _Rows, pick: NDArray[np.bool_], town: bool) -> dict[str, NDArray[np.bool_]]:
+def _flags(rows: IncidentRows, pick: NDArray[np.bool_], town: bool) -> dict[str, NDArray[np.bool_]]:
     """The ``incidents`` columns of ``analysis.indicators`` for the picked rows."""
     category = rows.category[pick]
     repeat = rows.repeat[pick]
@@ -183,7 +196,7 @@ def _flags(rows: _Rows, pick: NDArray[np.bool_], town: bool) -> dict[str, NDArra
         }
 
 
-def _year_earlier(moment: dt.datetime) -> dt.datetime:
+def year_earlier(moment: dt.datetime) -> dt.datetime:
     try:
         return moment.replace(year=moment.year - 1)
     except ValueError:  # 29 February
@@ -198,17 +211,23 @@ def station_records(
     *,
     fast_hours: float = 72.0,
     household_size: float = 2.6,
+    incidents: IncidentRows | None = None,
 ) -> list[StationRecords]:
     """Each station's records in [start, end) and the same months a year earlier, with the
     other domains' records (``kpi.sources``) where any station has some in the period.
 
     "In towns" (城镇, for the 5-minute arrival) is taken as the urban stations' territory: the
-    store does not mark which rural places are market towns."""
+    store does not mark which rural places are market towns. ``incidents``: the stations'
+    rows of a span covering [start, end) and a year earlier, read once for many periods."""
     if (end - start).days > MAX_PERIOD_DAYS:
         raise ValidationFailed.field("period", "考核期不得超过 3 年")
     ids = [s.id for s in found]
-    now = _rows(session, ids, start, end)
-    before = _rows(session, ids, _year_earlier(start), _year_earlier(end))
+    earlier = year_earlier(start), year_earlier(end)
+    if incidents is None:
+        now = incident_rows(session, ids, start, end)
+        before = incident_rows(session, ids, *earlier)
+    else:
+        now, before = incidents.between(start, end), incidents.between(*earlier)
     domains = {
         "cases": sources.cases(session, start, end, fast_hours),
         "tasks": sources.tasks(session, start, end),
@@ -283,7 +302,7 @@ def panel(
     name, kind = OUTCOMES[outcome]
     months = np.arange(first, last + 1, dtype="datetime64[M]")
     start, end = month_start(months[0], tz), month_start(months[-1] + 1, tz)
-    rows = _rows(session, [s.id for s in found], start, end)
+    rows = incident_rows(session, [s.id for s in found], start, end)
     zone = ZoneInfo(tz)
     local = (dt.datetime.fromtimestamp(t, zone) for t in rows.received)
     origin = months[0].astype(np.int64)  # months since 1970-01
@@ -316,7 +335,7 @@ def panel(
     )
 
 
-def _outcome_rows(rows: _Rows, outcome: str) -> NDArray[np.bool_]:
+def _outcome_rows(rows: IncidentRows, outcome: str) -> NDArray[np.bool_]:
     if outcome == "repeat":
         return rows.repeat
     counted = ~rows.repeat

@@ -195,8 +195,10 @@ def score_board(
     period: str,
     *,
     draws: int,
+    incidents: records.IncidentRows | None = None,
 ) -> dict[str, Any] | None:
-    """Every station's scores for one period, before disclosure (None: no incidents in it)."""
+    """Every station's scores for one period, before disclosure (None: no incidents in it);
+    ``incidents`` as ``records.station_records`` takes them."""
     start, end = period_bounds(period, settings.timezone)
     recs = records.station_records(
         session,
@@ -205,6 +207,7 @@ def score_board(
         end,
         fast_hours=settings.fast_clear_hours,
         household_size=settings.community_household_size,
+        incidents=incidents,
     )
     if not any(r.records["incidents"]["prevention"].size for r in recs):
         return None

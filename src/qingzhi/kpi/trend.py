@@ -96,11 +96,14 @@ def station_trend(
     if end > dt.datetime.now(dt.UTC):
         raise ValidationFailed.field("period", "考核期尚未结束")
     scheme, stored_id = service.scheme_of(session, scheme_id)
+    first, _ = service.period_bounds(labels[0], settings.timezone)
+    # The calls of the whole span and the year before it, read once for every period.
+    rows = records.incident_rows(session, [s.id for s in found], records.year_earlier(first), end)
     points = []
     for label in labels:
         try:
             board = service.score_board(
-                session, settings, found, scheme, stored_id, label, draws=draws
+                session, settings, found, scheme, stored_id, label, draws=draws, incidents=rows
             )
         except ValidationFailed as err:  # e.g. a scheme whose every indicator lacks data
             board, reason = None, err.reason

@@ -146,29 +146,18 @@ def test_community_and_task_records_feed_their_indicators(
     ):
         _visit(admin, a_zone, OCT + dt.timedelta(days=day), address, target)
     _visit(admin, b_zone, OCT, "三号", "household")
-    _task(
-        db,
-        org,
-        "A",
-        dt.datetime(2025, 10, 20, 18, tzinfo=LOCAL),
-        dt.datetime(2025, 10, 18, 12, tzinfo=LOCAL),
-    )
-    _task(
-        db,
-        org,
-        "A",
-        dt.datetime(2025, 11, 10, 18, tzinfo=LOCAL),
-        dt.datetime(2025, 11, 12, 12, tzinfo=LOCAL),
-    )
-    _task(db, org, "A", dt.datetime(2025, 12, 5, 18, tzinfo=LOCAL), None)
-    _task(db, org, "A", dt.datetime(2025, 12, 10, 18, tzinfo=LOCAL), None, cancel=True)
-    _task(
-        db,
-        org,
-        "R1",
-        dt.datetime(2025, 11, 1, 18, tzinfo=LOCAL),
-        dt.datetime(2025, 10, 30, 12, tzinfo=LOCAL),
-    )
+
+    def day(month: int, d: int, hour: int) -> dt.datetime:
+        return dt.datetime(2025, month, d, hour, tzinfo=LOCAL)
+
+    for unit, due, done, cancel in (
+        ("A", day(10, 20, 18), day(10, 18, 12), False),
+        ("A", day(11, 10, 18), day(11, 12, 12), False),
+        ("A", day(12, 5, 18), None, False),
+        ("A", day(12, 10, 18), None, True),
+        ("R1", day(11, 1, 18), day(10, 30, 12), False),
+    ):
+        _task(db, org, unit, due, done, cancel=cancel)
 
     analyst = as_user("analyst")
     r = analyst.post("/api/kpi/schemes", json={"toml": COMMUNITY_SCHEME})

@@ -8,7 +8,8 @@ true rate ratio of the bundled stations against the others is 1 − fall for tho
 and 1 for traffic. The script loads the two-year demo into ``--database`` when it is empty
 (the calls only: no cases, community or plans), then prints for each outcome the treated and
 control stations' year-on-year change, the DiD rate ratio with its 95 % interval, the truth, and
-whether the interval holds it.
+whether the interval holds it. Then it times one station's trend (``kpi.trend``: every station
+scored in each of 8 quarters, ``--draws`` bootstrap draws each) against scoring one quarter.
 
     PYTHONPATH=src .venv/bin/python bench/kpi_demo.py --database sqlite:////tmp/demo2.db
 """
@@ -25,7 +26,7 @@ from qingzhi.config import Settings
 from qingzhi.demo.reform import FALL_IN_BUNDLED
 from qingzhi.demo.years import load_two_years
 from qingzhi.incidents.models import Incident
-from qingzhi.kpi import service
+from qingzhi.kpi import records, service, trend
 from qingzhi.kpi.models import Reform
 from qingzhi.store.db import Database, migrate
 
@@ -74,6 +75,30 @@ def main() -> None:
                 f"{time.perf_counter() - t:.1f} s, "
                 f"{rep.n_treated} treated / {rep.n_controls} controls)"
             )
+
+        found = records.stations(s)
+        last = service.last_quarter(settings.timezone)
+        t = time.perf_counter()
+        service.scores(
+            session=s, actor=system_actor(), settings=settings, period=last, draws=args.draws
+        )
+        one = time.perf_counter() - t
+        t = time.perf_counter()
+        out = trend.station_trend(
+            session=s,
+            actor=system_actor(),
+            settings=settings,
+            unit_id=found[0].id,
+            period=last,
+            periods=8,
+            draws=args.draws,
+        )
+        scored = sum(1 for p in out["periods"] if p["score"] is not None)
+        print(
+            f"trend of {found[0].code} over 8 quarters to {last} ({scored} with calls, "
+            f"{len(found)} stations, {args.draws} draws): {time.perf_counter() - t:.2f} s; "
+            f"one quarter's scores: {one:.2f} s"
+        )
 
 
 if __name__ == "__main__":

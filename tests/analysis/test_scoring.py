@@ -116,7 +116,7 @@ def test_missing_source_is_excluded_and_weights_rescaled() -> None:
     text = SCHEME.replace('weight = 0.5\nnormalise = "group"', 'weight = 0.25\nnormalise = "group"')
     text += '[indicators.prevention_change]\nweight = 0.25\nnormalise = "group"\n'
     board = score_stations(hand_stations(), parse_scheme(text), draws=50, seed=1)
-    assert board.excluded == (("prevention_change", "本期没有 incidents_last_year 数据，不计权重"),)
+    assert board.excluded == (("prevention_change", "本期没有上年同期警情记录，不计权重"),)
     assert board.weights == pytest.approx({"prevention_rate": 1 / 3, "dispatch_3min": 2 / 3})
 
 

@@ -39,8 +39,10 @@ class Study:
     def __init__(self, scheme_text: str | None, seed: int) -> None:
         self.truth = scoring_truth(11)
         self.scheme = default_scheme() if scheme_text is None else parse_scheme(scheme_text)
-        items = [it for it in self.scheme.items if it.weight > 0]
         true_values = self.truth.values()
+        # The simulation draws incidents only: the scorer leaves the other sources' indicators
+        # out and rescales the weights, and so does the true score (score_values rescales).
+        items = [it for it in self.scheme.items if it.weight > 0 and it.indicator in true_values]
         values = np.column_stack([true_values[it.indicator] for it in items])
         self.true_score = score_values(values, list(self.truth.groups), items)
         self.rng = np.random.default_rng(seed)

@@ -53,6 +53,13 @@ def test_score_and_impact_from_the_command_line(org_db: str, tmp_path: Path) -> 
     assert r.exit_code == 0, r.output
     did = json.loads(r.output)["did"]
     assert did["low"] < 0.5 < did["high"]
+    r = runner.invoke(
+        app, ["kpi", "trend", "--station", "A", "--period", "2025-Q4", "--periods", "2"]
+    )
+    assert r.exit_code == 0, r.output
+    assert "2025-Q3" in r.output and "2025-Q4" in r.output and "城一派出所" in r.output
+    r = runner.invoke(app, ["kpi", "trend", "--station", "NOPE", "--period", "2025-Q4"])
+    assert r.exit_code == 2 and "station" in r.output
     r = runner.invoke(app, ["kpi", "reforms"])
     assert "R1、R2" in r.output
 

@@ -327,7 +327,8 @@ def test_the_scorecard_as_a_word_report(
     as_user: Callable[[str], TestClient], db: Database, org: Org
 ) -> None:
     """The scorecard in the briefs' Word layout: every station for the analyst with ranks, the
-    station alone with its indicators for its chief; an unknown format is not a report."""
+    station alone with its indicators and its trend over 8 quarters (2024 without calls) for
+    its chief; an unknown format is not a report."""
     import io
 
     import docx
@@ -344,5 +345,10 @@ def test_the_scorecard_as_a_word_report(
     r = as_user("chief_a").get("/api/kpi/scores.docx", params=params)
     word = docx.Document(io.BytesIO(r.content))
     assert len(word.tables[0].rows) == 2 and "排名" not in word.tables[0].rows[0].cells[-1].text
-    assert len(word.tables) == 2  # the station's own indicators
+    assert len(word.tables) == 3  # the station's own indicators and its trend
+    trend = word.tables[2]
+    assert [c.text for c in trend.rows[0].cells] == ["考核期", "得分", "区间", "说明"]
+    periods = [r.cells[0].text for r in trend.rows[1:]]
+    assert periods == [f"{y}-Q{q}" for y in (2024, 2025) for q in (1, 2, 3, 4)]
+    assert trend.rows[1].cells[1].text == "—" and trend.rows[8].cells[1].text != "—"
     assert as_user("analyst").get("/api/kpi/scores.odt", params=params).status_code in (404, 422)

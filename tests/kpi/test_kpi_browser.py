@@ -1,6 +1,7 @@
 """The scorecard and the impact page in Debian's Chromium: an analyst sees every station with
-intervals and a station's breakdown, evaluates the reform and reads its caveats; a station chief
-sees the station's own breakdown only, and no impact section."""
+intervals and a station's breakdown with its trend over quarters, evaluates the reform and reads
+its caveats; a station chief sees the station's own breakdown and trend only (no ranks), and no
+impact section."""
 
 from __future__ import annotations
 
@@ -58,6 +59,14 @@ def test_the_analyst_scores_and_evaluates(site: Any, browser: Any) -> None:
     page.click("#scores tbody tr:first-child")
     page.wait_for_selector("#breakdown:not([hidden])")
     assert "刑事治安警情万人比" in page.inner_text("#breakdown")
+    ARTIFACTS.mkdir(exist_ok=True)
+    # The station's trend: the four quarters of 2025 with data, the four before it empty.
+    page.wait_for_selector("#trend tbody tr:nth-child(8)")
+    page.wait_for_selector("#trend-chart canvas")
+    trend = page.locator("#trend tbody tr")
+    assert trend.nth(7).inner_text().startswith("2025-Q4")
+    assert "没有警情数据" in trend.nth(0).inner_text() and "–" in trend.nth(7).inner_text()
+    page.locator("#breakdown").screenshot(path=str(ARTIFACTS / "kpi-trend.png"))
     page.select_option("#outcome", "public_order")
     page.click("#impact-form button")
     page.wait_for_selector("#impact:not([hidden])", timeout=60_000)
@@ -65,7 +74,6 @@ def test_the_analyst_scores_and_evaluates(site: Any, browser: Any) -> None:
     assert "双重差分率比" in text and "95% 区间" in text
     assert page.locator("#caveats li").count() >= 1
     page.wait_for_selector("#event-study canvas")
-    ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "kpi-analyst.png"), full_page=True)
     assert page.errors == []
     page.context.close()
@@ -79,6 +87,8 @@ def test_a_station_chief_sees_the_station_alone(site: Any, browser: Any) -> None
     page.wait_for_selector("#breakdown:not([hidden])")
     rows = page.locator("#scores tbody tr")
     assert rows.count() == 1 and "城一派出所" in rows.inner_text()
+    page.wait_for_selector("#trend tbody tr:nth-child(8)")  # the own station's trend, no ranks
+    assert page.locator("#trend tbody tr").nth(7).locator("td").nth(3).inner_text() == "—"
     assert page.locator("#impact-form").count() == 0
     page.screenshot(path=str(ARTIFACTS / "kpi-chief.png"), full_page=True)
     assert page.errors == []

@@ -19,11 +19,15 @@ source                 columns (bool, one per record)
                        public order), ``repeat`` (a repeat call: ``repeat_of`` set),
                        ``dispatched``, ``dispatched_3min`` (dispatched ≤ 180 s after reception),
                        ``town_arrived`` (arrived, at a place in the town: 城区/集镇),
-                       ``town_arrived_5min`` (of those, arrived ≤ 300 s after reception),
-                       ``mediated``, ``mediated_30min`` (disputes mediated, within 30 minutes)
+                       ``town_arrived_5min`` (of those, arrived ≤ 300 s after reception)
 ``incidents_last_year`` the same columns for the same months a year earlier
-``disputes``           矛盾纠纷 records: ``settled_in_community`` (就地化解, not escalated)
-``households``         households of the station's zones: ``visited`` (走访 in the period)
+``disputes``           矛盾纠纷 reported in the period: ``concluded`` (reached an outcome:
+                       settled, partially settled, not settled, referred),
+                       ``settled_in_community`` (settled or partially settled: 就地化解),
+                       ``mediated`` (a first session and a settlement time),
+                       ``mediated_30min`` (of those, settled ≤ 30 min after the first session)
+``households``         estimated households of the station's zones (registered population ÷
+                       household size): ``visited`` (a distinct household visited, 走访)
 ``operations``         incidents targeted by a special operation (专项行动): ``targeted``
 ``operations_baseline`` the same, in the period before the operation
 ``cases``              criminal cases: ``cleared`` (破案), ``fast_cleared`` (快破)
@@ -51,6 +55,18 @@ FAMILY_NAMES: dict[str, str] = {
     "service": "服务",
     "case": "办案",
     "follow_up": "督办",
+}
+
+# The record sources in words, for the reason an indicator is left out.
+SOURCE_NAMES: dict[str, str] = {
+    "incidents": "警情",
+    "incidents_last_year": "上年同期警情",
+    "disputes": "矛盾纠纷",
+    "households": "走访",
+    "operations": "专项行动",
+    "operations_baseline": "专项行动前警情",
+    "cases": "案件",
+    "tasks": "督办",
 }
 
 
@@ -87,7 +103,11 @@ class Indicator:
 
 _INCIDENTS = "数据来源：警情库（有效警情）"
 _CASES = "数据来源：案件库（立案、破案时间；快破时限为设置 fast_clear_hours）"
-_PENDING_COMMUNITY = "社区警务（两队一室）模块尚未建成，暂无数据，不计权重"
+_DISPUTES = "数据来源：社区警务矛盾纠纷登记与调解记录（本期登记的纠纷）"
+_VISITS = (
+    "数据来源：社区警务走访记录；户数为片区户籍人口 ÷ 户均人口"
+    "（QINGZHI_COMMUNITY_HOUSEHOLD_SIZE）的估计"
+)
 _TASKS = "数据来源：督办事项（截止时间、核验办结时间）"
 _PENDING_OPS = "专项行动尚未登记，暂无数据，不计权重"
 
@@ -128,23 +148,23 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "disputes_settled",
         "矛盾纠纷就地化解率",
-        "本期登记的矛盾纠纷中在社区（村）就地化解、未上交升级的比例",
+        "本期登记并已有调处结果的矛盾纠纷中，调解成功或部分调解（未移交、未调解不成）的比例",
         "prevention",
         "higher",
-        Measure("share", "disputes", "settled_in_community"),
-        False,
-        _PENDING_COMMUNITY,
+        Measure("share", "disputes", "settled_in_community", "concluded"),
+        True,
+        _DISPUTES,
         "%",
     ),
     Indicator(
         "visit_coverage",
         "走访覆盖率",
-        "本期辖区片区户数中民警、辅警走访到户的比例",
+        "本期辖区片区估计户数中民警、辅警走访到户（不同住户地址）的比例，最高 100%",
         "prevention",
         "higher",
         Measure("share", "households", "visited"),
-        False,
-        _PENDING_COMMUNITY,
+        True,
+        _VISITS,
         "%",
     ),
     Indicator(
@@ -183,12 +203,12 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "mediation_30min",
         "纠纷 30 分钟调处率",
-        "本期调处的纠纷类警情中，30 分钟内调处完毕的比例",
+        "本期登记并已调处的矛盾纠纷中，自首次调解开始 30 分钟内调处完毕的比例",
         "service",
         "higher",
-        Measure("share", "incidents", "mediated_30min", "mediated"),
-        False,
-        _PENDING_COMMUNITY,
+        Measure("share", "disputes", "mediated_30min", "mediated"),
+        True,
+        _DISPUTES,
         "%",
     ),
     Indicator(

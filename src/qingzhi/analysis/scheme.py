@@ -215,47 +215,47 @@ def _item(ind_id: str, raw: Any, errors: list[tuple[str, str]]) -> SchemeItem | 
 
 DEFAULT_SCHEME_TOML = """\
 # 主防导向派出所绩效考核（默认方案）：主防类指标权重最高（合计 0.60）。
-# 暂无数据的指标（案件、社区警务、督办、专项行动）列出但权重为 0，数据接入后再调整。
+# 案件类指标列出但权重为 0（不以办案数量论主防）；专项行动暂无数据，权重为 0。
+# 某考核期没有某类记录（如尚无纠纷、走访）时，该指标不计权重，其余权重按比例放大。
 name = "主防导向派出所绩效考核"
 description = "以防为主：看警情是否减少、是否反复，而非办了多少案件"
 
 [indicators.prevention_rate]
-weight = 0.30
+weight = 0.25
 normalise = "group"
 
 [indicators.prevention_change]
-weight = 0.15
+weight = 0.10
 normalise = "group"
 
 [indicators.repeat_share]
-weight = 0.15
+weight = 0.10
 normalise = "group"
 
 [indicators.disputes_settled]
-weight = 0
+weight = 0.10
 normalise = "group"
 
 [indicators.visit_coverage]
-weight = 0
-normalise = "target"
-target = 0.9
+weight = 0.05
+normalise = "group"
 
 [indicators.operation_effect]
 weight = 0
 normalise = "group"
 
 [indicators.dispatch_3min]
-weight = 0.20
+weight = 0.15
 normalise = "target"
 target = 0.95
 
 [indicators.arrival_5min_town]
-weight = 0.20
+weight = 0.15
 normalise = "target"
 target = 0.90
 
 [indicators.mediation_30min]
-weight = 0
+weight = 0.05
 normalise = "target"
 target = 0.8
 
@@ -268,7 +268,7 @@ weight = 0
 normalise = "group"
 
 [indicators.supervision_on_time]
-weight = 0
+weight = 0.05
 normalise = "target"
 target = 0.95
 """

@@ -44,7 +44,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from qingzhi.analysis.indicators import INDICATOR_BY_ID, Indicator, Measure
+from qingzhi.analysis.indicators import INDICATOR_BY_ID, SOURCE_NAMES, Indicator, Measure
 from qingzhi.analysis.rates import PER_10K, poisson_bounds, rate_ratio_bounds, wilson_bounds
 from qingzhi.analysis.scheme import Scheme, SchemeItem
 from qingzhi.errors import ValidationFailed
@@ -213,7 +213,8 @@ def score_stations(
             src for src in INDICATOR_BY_ID[it.indicator].measure.sources if src not in provided
         ]
         if missing:
-            excluded.append((it.indicator, f"本期没有 {'、'.join(missing)} 数据，不计权重"))
+            words = "、".join(SOURCE_NAMES.get(src, src) for src in missing)
+            excluded.append((it.indicator, f"本期没有{words}记录，不计权重"))
         else:
             active.append(it)
     if not active:

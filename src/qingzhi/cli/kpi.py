@@ -1,4 +1,5 @@
-"""``qingzhi kpi``: station scores for a period and a reform's impact, from the command line."""
+"""``qingzhi kpi``: station scores for a period, a station's trend and a reform's impact, from the
+command line."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from qingzhi.auth.context import system_actor
 from qingzhi.cli.common import console, database, fail
 from qingzhi.config import get_settings
 from qingzhi.errors import QingzhiError, ValidationFailed
-from qingzhi.kpi import service
+from qingzhi.kpi import records, service, trend
 from qingzhi.kpi.records import OUTCOMES
 from qingzhi.kpi.views import jsonable
 
@@ -75,6 +76,53 @@ def score(
     console.print(table)
     for item in board["excluded"]:
         console.print(f"未计权重：{item['name']}（{item['reason']}）")
+
+
+@kpi_app.command("trend")
+def trend_of(
+    station: Annotated[str, typer.Option(help="派出所代码")],
+    period: Annotated[str | None, typer.Option(help="最后一个考核期；缺省为上一个完整季度")] = None,
+    periods: Annotated[int | None, typer.Option(min=1, max=trend.MAX_PERIODS)] = None,
+    draws: Annotated[int, typer.Option(min=1, max=service.MAX_DRAWS_API)] = 500,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+) -> None:
+    """One station's score and rank range over consecutive periods (the newest scheme)."""
+    settings = get_settings()
+    try:
+        with database().session() as session:
+            unit = next((s for s in records.stations(session) if s.code == station), None)
+            if unit is None:
+                raise ValidationFailed.field("station", f"没有代码为 {station} 的派出所")
+            found = trend.station_trend(
+                session=session,
+                actor=system_actor("cli"),
+                settings=settings,
+                unit_id=unit.id,
+                period=period or service.last_quarter(settings.timezone),
+                periods=periods,
+                draws=draws,
+            )
+    except QingzhiError as exc:
+        fail(exc)
+    if as_json:
+        console.print_json(json.dumps(jsonable(found), ensure_ascii=False, default=str))
+        return
+    table = Table(title=f"{found['name']} 考核趋势（方案 {found['scheme']['version']}）")
+    for column in ("考核期", "得分", "95% 区间", "排名", "排名区间", "说明"):
+        table.add_column(column)
+    for p in found["periods"]:
+        if p["score"] is None:
+            table.add_row(p["period"], "—", "—", "—", "—", p["note"])
+            continue
+        table.add_row(
+            p["period"],
+            _fmt(p["score"], 1),
+            f"{_fmt(p['score_low'], 1)}–{_fmt(p['score_high'], 1)}",
+            f"{p['rank']}/{p['stations']}",
+            f"{p['rank_best']}–{p['rank_worst']}",
+            "、".join(e["name"] for e in p["excluded"]),
+        )
+    console.print(table)
 
 
 @kpi_app.command("impact")

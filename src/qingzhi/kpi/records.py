@@ -7,12 +7,10 @@ stays the same across a reform that changes who handles the calls, so before and
 like with like. Only valid incidents count (有效警情); a repeat call is flagged, not dropped, so
 the repeat share can be measured, and the prevention count leaves repeats out (``counted``).
 
-Cases (``cases``: opened in the period, flagged cleared and cleared within the fast-clearance
-hours) are placed at the station whose jurisdiction holds their first linked incident, so a
-central station's cases count at its members; supervised tasks (``tasks``: due in the period,
-flagged verified by their deadline) at their owner station, and a central station's own tasks
-at none. Sources the store does not hold yet (disputes, visits, operations) are not given to the
-scorer, which then gives their indicators no weight and says why.
+The other domains' records (cases, supervised tasks, disputes, visited households) come from
+``kpi.sources``, each where any station has some in the period; special operations are not
+recorded yet, so their indicator is not given to the scorer, which then gives it no weight and
+says why.
 """
 
 from __future__ import annotations
@@ -31,17 +29,14 @@ from sqlalchemy.orm import Session
 
 from qingzhi.analysis.panel import Panel
 from qingzhi.analysis.scoring import StationRecords
-from qingzhi.cases.lifecycle import CaseStatus
-from qingzhi.cases.models import Case, CaseIncident
 from qingzhi.errors import ValidationFailed
 from qingzhi.geo.geometry import load_geometry
 from qingzhi.incidents.enums import Category
 from qingzhi.incidents.models import Incident
+from qingzhi.kpi import sources
 from qingzhi.org.enums import UnitKind
 from qingzhi.org.models import Unit
 from qingzhi.planning.geometry import adjacency
-from qingzhi.tasks.lifecycle import TaskStatus
-from qingzhi.tasks.models import Task
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +44,6 @@ STATION_KINDS = (UnitKind.urban_station, UnitKind.rural_station)
 PREVENTION = (Category.criminal, Category.public_order)
 DISPATCH_TARGET_S = 180  # 3 minutes from reception to dispatch
 ARRIVAL_TARGET_S = 300  # 5 minutes from reception to arrival, in towns
-MEDIATION_TARGET_S = 1800  # 30 minutes on scene for a dispute
 MAX_PERIOD_DAYS = 3 * 366  # a scoring period (a quarter, a month, a year) is never longer
 
 OUTCOMES: dict[str, tuple[str, str]] = {
@@ -117,7 +111,7 @@ def neighbours(found: Sequence[Station]) -> dict[str, tuple[str, ...]]:
 
 
 @dataclass(frozen=True)
-class _Rows:
+class IncidentRows:
     """The valid incidents of a time range, one array a column."""
 
     station: NDArray[np.int64]
@@ -126,7 +120,18 @@ class _Rows:
     repeat: NDArray[np.bool_]
     dispatch_s: NDArray[np.float64]  # seconds reception → dispatch (nan: never)
     arrive_s: NDArray[np.float64]
-    scene_s: NDArray[np.float64]  # seconds arrival → resolution
+
+    def between(self, start: dt.datetime, end: dt.datetime) -> IncidentRows:
+        """The rows received in [start, end)."""
+        pick = (self.received >= start.timestamp()) & (self.received < end.timestamp())
+        return IncidentRows(
+            self.station[pick],
+            self.received[pick],
+            self.category[pick],
+            self.repeat[pick],
+            self.dispatch_s[pick],
+            self.arrive_s[pick],
+        )
 
 
 def _seconds(later: dt.datetime | None, earlier: dt.datetime | None) -> float:
@@ -135,9 +140,10 @@ def _seconds(later: dt.datetime | None, earlier: dt.datetime | None) -> float:
     return (later - earlier).total_seconds()
 
 
-def _rows(
+def incident_rows(
     session: Session, station_ids: Iterable[int], start: dt.datetime, end: dt.datetime
-) -> _Rows:
+) -> IncidentRows:
+    """The valid incidents received in [start, end) in the stations' jurisdictions."""
     ids = list(station_ids)
     result = session.execute(
         select(
@@ -147,7 +153,6 @@ def _rows(
             Incident.repeat_of_id,
             Incident.dispatched_at,
             Incident.arrived_at,
-            Incident.resolved_at,
         ).where(
             Incident.valid.is_(True),
             Incident.station_id.in_(ids),
@@ -155,7 +160,7 @@ def _rows(
             Incident.received_at < end,
         )
     )
-    st, rec, cat, rep, dsp, arr, scn = [], [], [], [], [], [], []
+    st, rec, cat, rep, dsp, arr = [], [], [], [], [], []
     for r in result:
         st.append(r.station_id)
         rec.append(r.received_at.timestamp())
@@ -163,28 +168,24 @@ def _rows(
         rep.append(r.repeat_of_id is not None)
         dsp.append(_seconds(r.dispatched_at, r.received_at))
         arr.append(_seconds(r.arrived_at, r.received_at))
-        scn.append(_seconds(r.resolved_at, r.arrived_at))
-    return _Rows(
+    return IncidentRows(
         np.array(st, dtype=np.int64),
         np.array(rec, dtype=np.float64),
         np.array(cat, dtype=np.str_),
         np.array(rep, dtype=np.bool_),
         np.array(dsp, dtype=np.float64),
         np.array(arr, dtype=np.float64),
-        np.array(scn, dtype=np.float64),
     )
 
 
-def _flags(rows: _Rows, pick: NDArray[np.bool_], town: bool) -> dict[str, NDArray[np.bool_]]:
+def _flags(rows: IncidentRows, pick: NDArray[np.bool_], town: bool) -> dict[str, NDArray[np.bool_]]:
     """The ``incidents`` columns of ``analysis.indicators`` for the picked rows."""
     category = rows.category[pick]
     repeat = rows.repeat[pick]
     dispatch = rows.dispatch_s[pick]
     arrive = rows.arrive_s[pick]
-    scene = rows.scene_s[pick]
     with np.errstate(invalid="ignore"):
         arrived = ~np.isnan(arrive)
-        disputes = (category == Category.dispute.value) & ~np.isnan(scene)
         return {
             "prevention": np.isin(category, [c.value for c in PREVENTION]) & ~repeat,
             "repeat": repeat,
@@ -192,64 +193,14 @@ def _flags(rows: _Rows, pick: NDArray[np.bool_], town: bool) -> dict[str, NDArra
             "dispatched_3min": dispatch <= DISPATCH_TARGET_S,
             "town_arrived": arrived & town,
             "town_arrived_5min": (arrive <= ARRIVAL_TARGET_S) & town,
-            "mediated": disputes,
-            "mediated_30min": disputes & (scene <= MEDIATION_TARGET_S),
         }
 
 
-def _year_earlier(moment: dt.datetime) -> dt.datetime:
+def year_earlier(moment: dt.datetime) -> dt.datetime:
     try:
         return moment.replace(year=moment.year - 1)
     except ValueError:  # 29 February
         return moment.replace(year=moment.year - 1, day=28)
-
-
-def _case_flags(
-    session: Session, start: dt.datetime, end: dt.datetime, fast_hours: float
-) -> dict[int, dict[str, list[bool]]]:
-    """Cases opened in [start, end), by the station of their first linked incident."""
-    first_station = (
-        select(CaseIncident.case_id, func.min(Incident.station_id).label("station_id"))
-        .join(Incident, Incident.id == CaseIncident.incident_id)
-        .group_by(CaseIncident.case_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(first_station.c.station_id, Case.status, Case.hours_to_clear)
-        .join(Case, Case.id == first_station.c.case_id)
-        .where(Case.opened_at >= start, Case.opened_at < end)
-    )
-    out: dict[int, dict[str, list[bool]]] = defaultdict(lambda: {"cleared": [], "fast_cleared": []})
-    for station_id, status, hours in rows:
-        cleared = status == CaseStatus.cleared
-        out[station_id]["cleared"].append(cleared)
-        out[station_id]["fast_cleared"].append(
-            cleared and hours is not None and hours <= fast_hours
-        )
-    return out
-
-
-def _task_flags(
-    session: Session, start: dt.datetime, end: dt.datetime
-) -> dict[int, dict[str, list[bool]]]:
-    """Supervised tasks due in [start, end) (issued, not cancelled), by owner unit."""
-    rows = session.execute(
-        select(Task.owner_unit_id, Task.status, Task.closed_at, Task.deadline).where(
-            Task.deadline >= start,
-            Task.deadline < end,
-            Task.status.not_in([TaskStatus.draft, TaskStatus.cancelled]),
-        )
-    )
-    out: dict[int, dict[str, list[bool]]] = defaultdict(lambda: {"due": [], "on_time": []})
-    for unit_id, status, closed_at, deadline in rows:
-        on_time = status == TaskStatus.verified and closed_at is not None and closed_at <= deadline
-        out[unit_id]["due"].append(True)
-        out[unit_id]["on_time"].append(on_time)
-    return out
-
-
-def _arrays(flags: dict[str, list[bool]], columns: Sequence[str]) -> dict[str, NDArray[np.bool_]]:
-    return {c: np.array(flags.get(c, []), dtype=np.bool_) for c in columns}
 
 
 def station_records(
@@ -259,18 +210,31 @@ def station_records(
     end: dt.datetime,
     *,
     fast_hours: float = 72.0,
+    household_size: float = 2.6,
+    incidents: IncidentRows | None = None,
 ) -> list[StationRecords]:
-    """Each station's records in [start, end) and the same months a year earlier.
+    """Each station's records in [start, end) and the same months a year earlier, with the
+    other domains' records (``kpi.sources``) where any station has some in the period.
 
     "In towns" (城镇, for the 5-minute arrival) is taken as the urban stations' territory: the
-    store does not mark which rural places are market towns."""
+    store does not mark which rural places are market towns. ``incidents``: the stations'
+    rows of a span covering [start, end) and a year earlier, read once for many periods."""
     if (end - start).days > MAX_PERIOD_DAYS:
         raise ValidationFailed.field("period", "考核期不得超过 3 年")
     ids = [s.id for s in found]
-    now = _rows(session, ids, start, end)
-    before = _rows(session, ids, _year_earlier(start), _year_earlier(end))
-    cases = _case_flags(session, start, end, fast_hours)
-    tasks = _task_flags(session, start, end)
+    earlier = year_earlier(start), year_earlier(end)
+    if incidents is None:
+        now = incident_rows(session, ids, start, end)
+        before = incident_rows(session, ids, *earlier)
+    else:
+        now, before = incidents.between(start, end), incidents.between(*earlier)
+    domains = {
+        "cases": sources.cases(session, start, end, fast_hours),
+        "tasks": sources.tasks(session, start, end),
+        "disputes": sources.disputes(session, start, end),
+        "households": sources.visited_households(session, ids, start, end, household_size),
+    }
+    given = {name: flags for name, flags in domains.items() if sources.present(flags)}
     out = []
     for s in found:
         town = s.group == "urban"
@@ -282,8 +246,7 @@ def station_records(
                 records={
                     "incidents": _flags(now, now.station == s.id, town),
                     "incidents_last_year": _flags(before, before.station == s.id, town),
-                    "cases": _arrays(cases.get(s.id, {}), ("cleared", "fast_cleared")),
-                    "tasks": _arrays(tasks.get(s.id, {}), ("due", "on_time")),
+                    **{name: sources.arrays(flags, s.id, name) for name, flags in given.items()},
                 },
             )
         )
@@ -339,7 +302,7 @@ def panel(
     name, kind = OUTCOMES[outcome]
     months = np.arange(first, last + 1, dtype="datetime64[M]")
     start, end = month_start(months[0], tz), month_start(months[-1] + 1, tz)
-    rows = _rows(session, [s.id for s in found], start, end)
+    rows = incident_rows(session, [s.id for s in found], start, end)
     zone = ZoneInfo(tz)
     local = (dt.datetime.fromtimestamp(t, zone) for t in rows.received)
     origin = months[0].astype(np.int64)  # months since 1970-01
@@ -372,7 +335,7 @@ def panel(
     )
 
 
-def _outcome_rows(rows: _Rows, outcome: str) -> NDArray[np.bool_]:
+def _outcome_rows(rows: IncidentRows, outcome: str) -> NDArray[np.bool_]:
     if outcome == "repeat":
         return rows.repeat
     counted = ~rows.repeat

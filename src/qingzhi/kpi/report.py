@@ -19,8 +19,35 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def document(board: dict[str, Any], *, issuer: str, today: dt.date) -> Document:
-    """The report of a score board as ``kpi.service.scores`` discloses it to the caller."""
+def _trend_rows(trend: dict[str, Any]) -> tuple[list[str], list[list[str | int]]]:
+    ranked = trend["ranking"]
+    header = ["考核期", "得分", "区间"] + (["排名", "排名区间"] if ranked else []) + ["说明"]
+    rows: list[list[str | int]] = []
+    for p in trend["periods"]:
+        if p["score"] is None:
+            rows.append([p["period"], "—", "—", *(["—", "—"] if ranked else []), p["note"]])
+            continue
+        row: list[str | int] = [
+            p["period"],
+            _num(p["score"], 1),
+            f"{_num(p['score_low'], 1)}–{_num(p['score_high'], 1)}",
+        ]
+        if ranked:
+            row += [f"{p['rank']}/{p['stations']}", f"{p['rank_best']}–{p['rank_worst']}"]
+        left_out = "、".join(e["name"] for e in p["excluded"])
+        rows.append([*row, f"未计权重：{left_out}" if left_out else ""])
+    return header, rows
+
+
+def document(
+    board: dict[str, Any],
+    *,
+    issuer: str,
+    today: dt.date,
+    trend: dict[str, Any] | None = None,
+) -> Document:
+    """The report of a score board as ``kpi.service.scores`` discloses it to the caller, with
+    one station's trend over periods (``kpi.trend``) when given."""
     scheme = board["scheme"]
     ranked = board["ranking"]
     blocks: list[Any] = [
@@ -66,6 +93,12 @@ def document(board: dict[str, Any], *, issuer: str, today: dt.date) -> Document:
                 caption="指标明细",
             )
         )
+    if trend is not None:
+        blocks.append(Heading(f"{trend['name']}考核趋势", level=2))
+        blocks.append(Table(*_trend_rows(trend), caption="各期得分（同一考核方案版本）"))
+        blocks.append(
+            Note("注：各期得分相对当期目标或同组均值，100 为持平；无警情数据的考核期记为“—”。")
+        )
     if board["excluded"]:
         text = "；".join(f"{e['name']}（{e['reason']}）" for e in board["excluded"])
         blocks.append(Paragraph(text, lead="未计权重的指标："))
@@ -78,7 +111,14 @@ def document(board: dict[str, Any], *, issuer: str, today: dt.date) -> Document:
     )
 
 
-def render(board: dict[str, Any], *, issuer: str, today: dt.date, fmt: str) -> bytes:
+def render(
+    board: dict[str, Any],
+    *,
+    issuer: str,
+    today: dt.date,
+    fmt: str,
+    trend: dict[str, Any] | None = None,
+) -> bytes:
     """The scorecard as .docx or as PDF made from it."""
-    docx = to_docx(document(board, issuer=issuer, today=today))
+    docx = to_docx(document(board, issuer=issuer, today=today, trend=trend))
     return docx if fmt == "docx" else to_pdf(docx)

@@ -22,6 +22,12 @@ def sees_ranking(actor: Actor) -> bool:
     return actor.can(Perm.kpi_rank)
 
 
+def sees_station(actor: Actor, unit_id: int) -> bool:
+    """Whether the caller sees a station's score and breakdown (its own scope, or the
+    ranking)."""
+    return sees_ranking(actor) or actor.scope.admits(unit_id)
+
+
 def disclose(actor: Actor, board: dict[str, Any]) -> dict[str, Any]:
     """The board as the caller may see it: every station with ``kpi.rank``, else the stations in
     scope without ranks."""
@@ -29,6 +35,6 @@ def disclose(actor: Actor, board: dict[str, Any]) -> dict[str, Any]:
         return {**board, "ranking": True}
     own = []
     for station in board["stations"]:
-        if actor.scope.admits(station["unit_id"]):
+        if sees_station(actor, station["unit_id"]):
             own.append({k: v for k, v in station.items() if k not in _RANK_FIELDS})
     return {**board, "stations": own, "ranking": False}

@@ -170,21 +170,49 @@ def scores(
     actor.require(Perm.kpi_read)
     if not 1 <= draws <= MAX_DRAWS_API:
         raise ValidationFailed.field("draws", f"抽样次数须在 1 到 {MAX_DRAWS_API} 之间")
-    start, end = period_bounds(period, settings.timezone)
+    _, end = period_bounds(period, settings.timezone)
     if end > dt.datetime.now(dt.UTC):
         raise ValidationFailed.field("period", "考核期尚未结束")
     found = records.stations(session)
     if not found:
         raise ValidationFailed.field("period", "尚无派出所辖区，无法考核")
-    recs = records.station_records(session, found, start, end, fast_hours=settings.fast_clear_hours)
-    if not any(r.records["incidents"]["prevention"].size for r in recs):
-        raise ValidationFailed.field("period", f"考核期 {period} 内没有警情数据")
     if scheme_text is not None:
         scheme, stored_id = parse_scheme(scheme_text), None
     else:
         scheme, stored_id = scheme_of(session, scheme_id)
+    board = score_board(session, settings, found, scheme, stored_id, period, draws=draws)
+    if board is None:
+        raise ValidationFailed.field("period", f"考核期 {period} 内没有警情数据")
+    return scope.disclose(actor, board)
+
+
+def score_board(
+    session: Session,
+    settings: Settings,
+    found: list[records.Station],
+    scheme: Scheme,
+    stored_id: int | None,
+    period: str,
+    *,
+    draws: int,
+    incidents: records.IncidentRows | None = None,
+) -> dict[str, Any] | None:
+    """Every station's scores for one period, before disclosure (None: no incidents in it);
+    ``incidents`` as ``records.station_records`` takes them."""
+    start, end = period_bounds(period, settings.timezone)
+    recs = records.station_records(
+        session,
+        found,
+        start,
+        end,
+        fast_hours=settings.fast_clear_hours,
+        household_size=settings.community_household_size,
+        incidents=incidents,
+    )
+    if not any(r.records["incidents"]["prevention"].size for r in recs):
+        return None
     board = score_stations(recs, scheme, draws=draws)
-    return scope.disclose(actor, _board_dict(board, found, scheme, stored_id, period))
+    return _board_dict(board, found, scheme, stored_id, period)
 
 
 def _board_dict(

@@ -23,7 +23,7 @@ from qingzhi.analysis.indicators import INDICATORS
 from qingzhi.auth.context import Actor
 from qingzhi.auth.deps import require
 from qingzhi.auth.permissions import Perm
-from qingzhi.kpi import report, service
+from qingzhi.kpi import report, service, trend
 from qingzhi.kpi.records import OUTCOMES
 from qingzhi.kpi.schemas import ReformCreate, ReformRead, SchemeCreate, SchemeRead
 from qingzhi.org import service as org
@@ -116,8 +116,21 @@ def scores_report(
             draws=draws,
         )
         issuer = org.bureau(session).name
+        station_trend = None
+        if len(board["stations"]) == 1:  # one station's report: its trend too
+            station_trend = trend.station_trend(
+                session=session,
+                actor=actor,
+                settings=settings_of(request),
+                unit_id=board["stations"][0]["unit_id"],
+                period=period,
+                scheme_id=board["scheme"]["id"],
+                draws=draws,
+            )
     today = dt.datetime.now(ZoneInfo(settings_of(request).timezone)).date()
-    data = report.render(jsonable(board), issuer=issuer, today=today, fmt=fmt)
+    data = report.render(
+        jsonable(board), issuer=issuer, today=today, fmt=fmt, trend=jsonable(station_trend)
+    )
     return Response(
         data,
         media_type=MEDIA_TYPES[BriefFormat(fmt)],
@@ -126,6 +139,36 @@ def scores_report(
             "Cache-Control": "no-store",
         },
     )
+
+
+@router.get("/stations/{unit_id}/trend")
+def station_trend(
+    unit_id: IdPath,
+    request: Request,
+    period: str | None = Query(
+        default=None, max_length=10, description="the last period (default: the last quarter)"
+    ),
+    periods: int | None = Query(
+        default=None, ge=1, le=trend.MAX_PERIODS, description="default: 12 months, 8 quarters…"
+    ),
+    scheme_id: IdQuery = None,
+    draws: int = Query(default=500, ge=1, le=service.MAX_DRAWS_API),
+    actor: Actor = Depends(require(Perm.kpi_read)),
+) -> dict[str, Any]:
+    """One station's score, interval and rank range over consecutive periods (one scheme)."""
+    settings = settings_of(request)
+    with transaction(request, write=False) as session:
+        found = trend.station_trend(
+            session=session,
+            actor=actor,
+            settings=settings,
+            unit_id=unit_id,
+            period=period or service.last_quarter(settings.timezone),
+            periods=periods,
+            scheme_id=scheme_id,
+            draws=draws,
+        )
+    return jsonable(found)  # type: ignore[no-any-return]
 
 
 @router.get("/reforms", response_model=list[ReformRead])

@@ -12,10 +12,74 @@
     el.hidden = false;
   }
 
+  var trendChart = null, shownPeriod = "";
+  function trend(s, period) {
+    document.getElementById("trend-error").hidden = true;
+    document.getElementById("trend-title").textContent = s.name + " · 考核趋势";
+    var url = "/api/kpi/stations/" + s.unit_id + "/trend?draws=300&period=" +
+      encodeURIComponent(period);
+    return QZ.api(url).then(function (t) {
+      var ps = t.periods, labels = ps.map(function (p) { return p.period; });
+      document.querySelector("#trend tbody").innerHTML = ps.map(function (p) {
+        var has = p.score !== null && p.score !== undefined;
+        var left = (p.excluded || []).map(function (e) { return e.name; }).join("、");
+        var notes = p.note || (left ? "未计权重：" + left : "");
+        return "<tr><td>" + esc(p.period) + "</td><td>" + (has ? num(p.score, 1) : "—") + "</td><td>" +
+          (has ? num(p.score_low, 1) + "–" + num(p.score_high, 1) : "—") + "</td><td>" +
+          (t.ranking && has ? p.rank + " / " + p.stations : "—") + "</td><td>" +
+          (t.ranking && has ? p.rank_best + "–" + p.rank_worst : "—") + "</td><td>" + esc(notes) + "</td></tr>";
+      }).join("");
+      var el = document.getElementById("trend-chart");
+      if (!trendChart) trendChart = echarts.init(el);
+      var bars = ps.map(function (p, k) {
+        return p.score === null || p.score === undefined ? [k, null, null] : [k, p.score_low, p.score_high];
+      });
+      trendChart.setOption({
+        animation: false,
+        grid: { left: 50, right: 70, top: 30, bottom: 40 },
+        tooltip: {
+          trigger: "axis",
+          formatter: function (items) {
+            var p = ps[items[0].dataIndex];
+            if (p.score === null || p.score === undefined) return esc(p.period) + "：" + esc(p.note || "无数据");
+            return esc(p.period) + "<br>得分 " + num(p.score, 1) + "（95% 区间 " + num(p.score_low, 1) + "–" +
+              num(p.score_high, 1) + "）" + (t.ranking ? "<br>排名 " + p.rank + "，区间 " + p.rank_best + "–" + p.rank_worst : "");
+          }
+        },
+        xAxis: { type: "category", data: labels, name: "考核期" },
+        yAxis: { type: "value", name: "得分", scale: true },
+        series: [
+          {
+            name: "95% 区间", type: "custom", data: bars, z: 2,
+            renderItem: function (params, api) {
+              if (api.value(1) === null || isNaN(api.value(1))) return null;
+              var lo = api.coord([api.value(0), api.value(1)]), hi = api.coord([api.value(0), api.value(2)]);
+              var w = 8, style = { stroke: "#5470c6", lineWidth: 1.5 };
+              return { type: "group", children: [
+                { type: "line", shape: { x1: lo[0], y1: lo[1], x2: hi[0], y2: hi[1] }, style: style },
+                { type: "line", shape: { x1: lo[0] - w, y1: lo[1], x2: lo[0] + w, y2: lo[1] }, style: style },
+                { type: "line", shape: { x1: hi[0] - w, y1: hi[1], x2: hi[0] + w, y2: hi[1] }, style: style }
+              ] };
+            },
+            encode: { x: 0, y: [1, 2] }
+          },
+          {
+            name: "得分", type: "line", smooth: false, connectNulls: false, symbolSize: 8, z: 3,
+            data: ps.map(function (p) { return p.score === undefined ? null : p.score; }),
+            markLine: { silent: true, symbol: "none", lineStyle: { type: "dashed", color: "#999" },
+              data: [{ yAxis: 100, label: { formatter: "持平 100" } }] }
+          }
+        ]
+      }, true);
+    }).catch(function (e) { showError("trend-error", e); });
+  }
+
   function breakdown(s) {
     var box = document.getElementById("breakdown");
     document.getElementById("breakdown-title").textContent = s.name + " · 指标明细";
-    box.querySelector("tbody").innerHTML = s.indicators.map(function (i) {
+    box.hidden = false;
+    trend(s, shownPeriod);
+    box.querySelector("#breakdown-table tbody").innerHTML = s.indicators.map(function (i) {
       return "<tr><td>" + esc(i.name) + "</td><td>" + num(i.value, 3) + "</td><td>" +
         num(i.low, 3) + "–" + num(i.high, 3) + "</td><td>" + i.numerator + " / " + num(i.denominator, 0) +
         "</td><td>" + num(i.normalised, 3) + "</td><td>" + num(i.weight, 2) + "</td></tr>";
@@ -27,6 +91,7 @@
     document.getElementById("score-error").hidden = true;
     return QZ.api("/api/kpi/scores?draws=500&period=" + encodeURIComponent(period)).then(function (b) {
       var rows = b.stations;
+      shownPeriod = b.period;
       document.querySelector("#scores tbody").innerHTML = rows.map(function (s, k) {
         var ranked = b.ranking;
         return "<tr tabindex=\"0\" data-k=\"" + k + "\"><td>" + (ranked ? s.rank : "—") + "</td><td>" +

@@ -14,7 +14,7 @@ from qingzhi.audit.service import AuditEntry
 from qingzhi.auth.context import Actor
 from qingzhi.auth.deps import require
 from qingzhi.auth.permissions import Perm
-from qingzhi.community import board, disputes, measures, people, visits
+from qingzhi.community import board, disputes, measures, mediation, people, visits
 from qingzhi.community.enums import DisputeKind, DisputeStatus, Risk, VisitStatus
 from qingzhi.community.schemas import (
     DisputeCreate,
@@ -266,7 +266,7 @@ def add_session(
 ) -> DisputeRead:
     """Record a mediation session (the dispute moves to mediating)."""
     with transaction(request, write=True) as session:
-        return disputes.add_session(
+        return mediation.add_session(
             session=session,
             actor=actor,
             settings=settings_of(request),
@@ -284,7 +284,7 @@ def move_dispute(
 ) -> DisputeRead:
     """A step of the dispute's lifecycle (409 naming both states when not allowed)."""
     with transaction(request, write=True) as session:
-        return disputes.transition(
+        return mediation.transition(
             session=session,
             actor=actor,
             settings=settings_of(request),

@@ -34,6 +34,7 @@ from qingzhi.community.schemas import (
     VisitCreate,
     VisitDone,
     VisitRead,
+    VisitTask,
 )
 from qingzhi.params import Day, IdPath, IdQuery, OffsetQuery
 from qingzhi.store.deps import database, settings_of, transaction
@@ -169,6 +170,18 @@ def finish_visit(
     """A planned visit made or cancelled."""
     with transaction(request, write=True) as session:
         return visits.finish(session=session, actor=actor, visit_id=visit_id, data=body)
+
+
+@router.post("/visits/{visit_id}/task", response_model=VisitRead, status_code=201)
+def open_visit_task(
+    visit_id: IdPath,
+    body: VisitTask,
+    request: Request,
+    actor: Actor = Depends(require(Perm.task_issue)),
+) -> VisitRead:
+    """Open a task (督办任务) from the visit's finding; the visit with its tasks."""
+    with transaction(request, write=True) as session:
+        return visits.open_task(session=session, actor=actor, visit_id=visit_id, data=body)
 
 
 @router.get("/disputes", response_model=DisputePage)

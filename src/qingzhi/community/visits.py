@@ -1,6 +1,7 @@
 """Household and business visits (入户走访): planned and done, by zone, with purpose, notes and
-findings (a finding opens a dispute: ``disputes.create`` with ``visit_id``). A visit outside the
-officer's own zone is allowed with a reason, and answered with a warning.
+findings (a finding opens a dispute: ``disputes.create`` with ``visit_id``; or a task:
+``open_task``, through the tasks domain's ``create`` with the visit as its source). A visit
+outside the officer's own zone is allowed with a reason, and answered with a warning.
 
 Coverage of a zone over a period = households visited (done visits to households) / the zone's
 households, an estimate: registered population / ``community_household_size``.
@@ -22,18 +23,30 @@ from qingzhi.auth.models import User
 from qingzhi.auth.permissions import Perm
 from qingzhi.community.enums import VISIT, VisitStatus, label
 from qingzhi.community.models import Dispute, Visit
-from qingzhi.community.schemas import VisitCreate, VisitDone, VisitRead
+from qingzhi.community.schemas import VisitCreate, VisitDone, VisitRead, VisitTask
 from qingzhi.community.scope import View, view_of
 from qingzhi.errors import NotFound, ValidationFailed
 from qingzhi.org.models import Officer, Zone
 from qingzhi.store.base import utcnow
+from qingzhi.tasks import scope as tasks_scope
+from qingzhi.tasks import service as tasks
+from qingzhi.tasks.lifecycle import SourceKind
+from qingzhi.tasks.models import Task
+from qingzhi.tasks.schemas import TaskCreate
 
 log = logging.getLogger(__name__)
 
 OUTSIDE_WARNING = "该走访不在民警本人片区"
+VISIT_TASK_DAYS = 3  # a task opened from a visit's finding is due this many days later
 
 
-def _read(v: Visit, zone_name: str, officer_name: str | None, disputes: list[int]) -> VisitRead:
+def _read(
+    v: Visit,
+    zone_name: str,
+    officer_name: str | None,
+    disputes: list[int],
+    task_ids: list[int] | None = None,
+) -> VisitRead:
     return VisitRead(
         id=v.id,
         station_id=v.station_id,
@@ -55,6 +68,7 @@ def _read(v: Visit, zone_name: str, officer_name: str | None, disputes: list[int
         outside_zone=v.outside_zone,
         outside_reason=v.outside_reason,
         dispute_ids=disputes,
+        task_ids=task_ids or [],
         warning=OUTSIDE_WARNING if v.outside_zone else None,
     )
 
@@ -146,16 +160,87 @@ def visible(session: Session, view: View, visit_id: int) -> Visit:
 
 
 def get(*, session: Session, actor: Actor, visit_id: int) -> VisitRead:
-    """One visit in scope, with the disputes its findings opened."""
+    """One visit in scope, with the disputes and tasks its findings opened."""
     v = visible(session, view_of(session, actor), visit_id)
-    return _detail(session, v)
+    return _detail(session, actor, v)
 
 
-def _detail(session: Session, v: Visit) -> VisitRead:
+def _tasks_of(session: Session, actor: Actor, visit_ids: list[int]) -> dict[int, list[int]]:
+    """The tasks opened from these visits that the caller may see, by visit."""
+    found: dict[int, list[int]] = defaultdict(list)
+    if not visit_ids or not actor.can(Perm.task_read):
+        return found
+    for tid, ref in session.execute(
+        select(Task.id, Task.source_ref)
+        .where(
+            Task.source_kind == SourceKind.visit,
+            Task.source_ref.in_([str(i) for i in visit_ids]),
+            tasks_scope.where(actor),
+        )
+        .order_by(Task.id)
+    ):
+        found[int(ref or 0)].append(tid)
+    return found
+
+
+def _detail(session: Session, actor: Actor, v: Visit) -> VisitRead:
     zone = session.get(Zone, v.zone_id)
     officer = session.get(Officer, v.officer_id) if v.officer_id else None
     disputes = list(session.scalars(select(Dispute.id).where(Dispute.visit_id == v.id)))
-    return _read(v, zone.name if zone else "", officer.name if officer else None, disputes)
+    return _read(
+        v,
+        zone.name if zone else "",
+        officer.name if officer else None,
+        disputes,
+        _tasks_of(session, actor, [v.id])[v.id],
+    )
+
+
+def open_task(*, session: Session, actor: Actor, visit_id: int, data: VisitTask) -> VisitRead:
+    """Open a task (督办任务) from a visit's finding through the tasks domain's ``create``
+    (which checks the caller may issue it to the owner, audits ``task.created`` and issues
+    it): the visit is its source; the owner is the visit's station unless named, and its
+    officer the visit's officer when of the owner unit. Audited on the visit (``visit.task``)."""
+    actor.require(Perm.community_write)
+    v = visible(session, view_of(session, actor), visit_id)
+    title = data.title or (f"走访发现：{v.findings.strip()[:60]}" if v.findings.strip() else "")
+    if not title:
+        raise ValidationFailed.field("title", "该走访没有发现问题：请填写任务标题")
+    owner_unit = data.owner_unit_id or v.station_id
+    owner_officer = data.owner_officer_id
+    if owner_officer is None and v.officer_id is not None:
+        officer = session.get(Officer, v.officer_id)
+        owner_officer = officer.id if officer and officer.unit_id == owner_unit else None
+    zone = session.get(Zone, v.zone_id)
+    where = "、".join(x for x in ((zone.name if zone else ""), v.address) if x)
+    now = utcnow()
+    task = tasks.create(
+        session=session,
+        actor=actor,
+        body=TaskCreate(
+            title=title,
+            instructions=data.instructions
+            if data.instructions is not None
+            else f"{v.findings}\n（来源：走访 #{v.id}，{where}）",
+            source_kind=SourceKind.visit,
+            source_ref=str(v.id),
+            owner_unit_id=owner_unit,
+            owner_officer_id=owner_officer,
+            deadline=data.deadline or now + dt.timedelta(days=VISIT_TASK_DAYS),
+            priority=data.priority,
+        ),
+        now=now,
+    )
+    audit.record(
+        session=session,
+        actor=actor,
+        action="visit.task",
+        entity_kind="visit",
+        entity_id=v.id,
+        unit_id=v.station_id,
+        after={"task_id": task.id, "owner_unit_id": owner_unit, "title": title},
+    )
+    return _detail(session, actor, v)
 
 
 def finish(*, session: Session, actor: Actor, visit_id: int, data: VisitDone) -> VisitRead:
@@ -182,7 +267,7 @@ def finish(*, session: Session, actor: Actor, visit_id: int, data: VisitDone) ->
         if data.findings is not None:
             v.findings = data.findings
     session.flush()
-    return _detail(session, v)
+    return _detail(session, actor, v)
 
 
 def list_visits(
@@ -223,7 +308,9 @@ def list_visits(
         select(Dispute.id, Dispute.visit_id).where(Dispute.visit_id.in_([v.id for v in rows]))
     ):
         found[vid].append(did)
+    opened = _tasks_of(session, actor, [v.id for v in rows])
     items = [
-        _read(v, zones.get(v.zone_id, ""), names.get(v.officer_id or 0), found[v.id]) for v in rows
+        _read(v, zones.get(v.zone_id, ""), names.get(v.officer_id or 0), found[v.id], opened[v.id])
+        for v in rows
     ]
     return items, total

@@ -34,7 +34,7 @@ PRE_REFORM_MEDIATED = 0.72
 PRE_REFORM_OUTCOMES = (("settled", 0.70), ("partial", 0.10), ("unresolved", 0.20))
 PRE_REFORM_REPEAT = 0.22  # settled disputes called about again within 30 days
 REFORM_REPEAT = 0.07
-BATCH = 400
+BATCH = 4000  # disputes mediated a transaction
 OUTCOME_OF = {
     "settled": (SessionOutcome.agreed, DisputeStatus.settled),
     "partial": (SessionOutcome.partial, DisputeStatus.partially_settled),
@@ -102,80 +102,56 @@ def mediate(
     follow_days = rng.integers(2, 10, n)
     repeat_after_days = rng.uniform(1.0, settings.community_watch_days - 1.0, n)
     repeats: list[tuple[int, dt.datetime]] = []
-    for start in range(0, n, BATCH):
+    plans: list[mediation.Plan] = []
+    for k in range(n):
+        did, reported_at, incident_id = rows[k]
+        begin = (arrived.get(incident_id) if incident_id else None) or (
+            reported_at + dt.timedelta(minutes=15)
+        )
+        if not mediated[k]:
+            plans.append(mediation.Plan(did, steps=[_to(DisputeStatus.referred, begin, "司法所")]))
+            r.referred += 1
+            continue
+        end = begin + dt.timedelta(minutes=float(minutes[k]))
+        if end > now:
+            continue
+        session_outcome, status = OUTCOME_OF[str(outcome[k])]
+        plan = mediation.Plan(
+            did,
+            SessionCreate(
+                package=packages[int(rng.integers(len(packages)))] if after[k] else None,
+                participants=["社区民警"] + (["社区书记"] if after[k] else []),
+                started_at=begin,
+                ended_at=end,
+                outcome=session_outcome,
+                agreement="（模拟）双方达成调解协议" if status != DisputeStatus.not_settled else "",
+            ),
+            [_to(status, end)],
+        )
+        plans.append(plan)
+        r.mediated += 1
+        follow = end + dt.timedelta(days=int(follow_days[k]))
+        if follow < now:
+            plan.steps.append(_to(DisputeStatus.followed_up, follow))
+            if follow + dt.timedelta(days=1) < now:
+                plan.steps.append(_to(DisputeStatus.closed, follow + dt.timedelta(days=1)))
+        if repeat[k] and status != DisputeStatus.not_settled:
+            again = end + dt.timedelta(days=float(repeat_after_days[k]))
+            if again < now and incident_id is not None:
+                repeats.append((incident_id, again))
+    for start in range(0, len(plans), BATCH):
         with db.session(write=True) as session:
-            for k in range(start, min(n, start + BATCH)):
-                did, reported_at, incident_id = rows[k]
-                begin = (arrived.get(incident_id) if incident_id else None) or (
-                    reported_at + dt.timedelta(minutes=15)
-                )
-                if not mediated[k]:
-                    _step(session, actor, settings, did, DisputeStatus.referred, begin, "司法所")
-                    r.referred += 1
-                    continue
-                end = begin + dt.timedelta(minutes=float(minutes[k]))
-                if end > now:
-                    continue
-                session_outcome, status = OUTCOME_OF[str(outcome[k])]
-                mediation.add_session(
-                    session=session,
-                    actor=actor,
-                    settings=settings,
-                    dispute_id=did,
-                    data=SessionCreate(
-                        package=packages[int(rng.integers(len(packages)))] if after[k] else None,
-                        participants=["社区民警"] + (["社区书记"] if after[k] else []),
-                        started_at=begin,
-                        ended_at=end,
-                        outcome=session_outcome,
-                        agreement="（模拟）双方达成调解协议"
-                        if status != DisputeStatus.not_settled
-                        else "",
-                    ),
-                )
-                _step(session, actor, settings, did, status, end)
-                r.mediated += 1
-                follow = end + dt.timedelta(days=int(follow_days[k]))
-                if follow < now:
-                    _step(session, actor, settings, did, DisputeStatus.followed_up, follow)
-                    if follow + dt.timedelta(days=1) < now:
-                        _step(
-                            session,
-                            actor,
-                            settings,
-                            did,
-                            DisputeStatus.closed,
-                            follow + dt.timedelta(days=1),
-                        )
-                if repeat[k] and status != DisputeStatus.not_settled:
-                    again = end + dt.timedelta(days=float(repeat_after_days[k]))
-                    if again < now and incident_id is not None:
-                        repeats.append((incident_id, again))
+            mediation.record_many(
+                session=session, actor=actor, settings=settings, plans=plans[start : start + BATCH]
+            )
     r.repeat_calls = _repeat_calls(db, actor, settings, repeats)
     first = min(at for _, at, _ in rows)
     r.linked_existing = _link_stored(db, actor, settings, first, now)
     return r
 
 
-def _step(
-    session: object,
-    actor: Actor,
-    settings: Settings,
-    did: int,
-    to: DisputeStatus,
-    at: dt.datetime,
-    referred_to: str = "",
-) -> None:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(session, Session)
-    mediation.transition(
-        session=session,
-        actor=actor,
-        settings=settings,
-        dispute_id=did,
-        data=DisputeTransition(to=to, at=at, referred_to=referred_to),
-    )
+def _to(status: DisputeStatus, at: dt.datetime, referred_to: str = "") -> DisputeTransition:
+    return DisputeTransition(to=status, at=at, referred_to=referred_to)
 
 
 def _repeat_calls(

@@ -26,18 +26,7 @@ from tests.helpers import rows
 T0 = dt.datetime(2026, 11, 1, 2, 0, tzinfo=dt.UTC)
 SETTINGS = Settings(database_url="sqlite://")
 ACTOR = system_actor("bulk")
-FIELDS = (
-    "status",
-    "first_session_at",
-    "settled_at",
-    "watch_until",
-    "follow_up_due",
-    "outcome",
-    "referred_to",
-    "followed_up_at",
-    "closed_at",
-    "attention",
-)
+FIELDS = mediation.FIELDS
 
 
 def _dispute(db: Database, day: int) -> int:

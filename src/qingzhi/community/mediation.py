@@ -40,7 +40,7 @@ from qingzhi.store.bulk import allocate_ids, insert_rows
 _DISPUTES = table_of(Dispute)
 _SESSIONS = table_of(MediationSession)
 # What mediation reads and writes of a dispute (``_Row`` holds them for ``record_many``).
-_FIELDS = (
+FIELDS = (
     "status",
     "first_session_at",
     "settled_at",
@@ -255,7 +255,7 @@ class _Row:
 
 
 _READ = (
-    select(*(_DISPUTES.c[n] for n in ("id", "station_id", "zone_id", "reported_at", *_FIELDS)))
+    select(*(_DISPUTES.c[n] for n in ("id", "station_id", "zone_id", "reported_at", *FIELDS)))
     .where(_DISPUTES.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_DISPUTES.c.id)
     .with_for_update(key_share=True)
@@ -263,7 +263,7 @@ _READ = (
 _WRITE = (
     update(_DISPUTES)
     .where(_DISPUTES.c.id == bindparam("_id"))
-    .values({n: bindparam(f"_{n}") for n in (*_FIELDS, "updated_at")})
+    .values({n: bindparam(f"_{n}") for n in (*FIELDS, "updated_at")})
 )
 
 
@@ -309,7 +309,7 @@ def record_many(
     connection.execute(
         _WRITE,
         [
-            {"_id": i, "_updated_at": now, **{f"_{n}": getattr(rows[i], n) for n in _FIELDS}}
+            {"_id": i, "_updated_at": now, **{f"_{n}": getattr(rows[i], n) for n in FIELDS}}
             for i in touched
         ],
     )

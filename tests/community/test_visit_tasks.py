@@ -55,7 +55,8 @@ def test_a_finding_opens_a_task_owned_by_the_visits_station(
     # audited on the task and on the visit; the visit names its task, for its officer too
     assert rows(db, AuditRecord, AuditRecord.action == "task.created") == 1
     assert (
-        rows(db, AuditRecord, AuditRecord.action == "visit.task", AuditRecord.entity_id == vid) == 1
+        rows(db, AuditRecord, AuditRecord.action == "visit.task", AuditRecord.entity_id == str(vid))
+        == 1
     )
     assert as_user("cop_a1").get(f"/api/community/visits/{vid}").json()["task_ids"] == [tid]
     listed = as_user("chief_a").get("/api/community/visits").json()["items"]

@@ -12,15 +12,22 @@
     .at_intake``): the same ``--intake N`` demo calls through ``intake_batches`` into fresh SQLite
     files with the hook and with it replaced by a no-op, alternating A/B for ``--rounds``
     rounds in this one run; the ratio of the median times.
+(c) step (``--step DIR``): the community step of ``qingzhi demo load`` alone — the one-year demo's
+    org and calls loaded once into ``DIR/base.db`` (at a fixed ``now``, so every run loads the
+    same data), copied to a fresh file, then ``load_community`` timed (wall and CPU), with the
+    rows it made per table and a digest of their contents (ids and creation times left out):
+    two runs of different code that print the same digest made the same data.
 
     .venv/bin/python bench/community.py [--database URL] [--intake 40000] [--rounds 3]
-        [--skip demo,intake]
+        [--skip demo,intake] [--step DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
+import shutil
 import statistics
 import sys
 import tempfile
@@ -29,16 +36,28 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
 from incident_intake import ACTOR, BATCH, fresh_db, spec_chunks, table  # bench/ beside this
+from qingzhi.audit.models import AuditRecord
 from qingzhi.community import links
 from qingzhi.community import measures as community_measures
-from qingzhi.community.models import Dispute
+from qingzhi.community.models import (
+    Dispute,
+    DisputeCall,
+    DisputeParty,
+    MediationSession,
+    Partner,
+    Post,
+    Visit,
+)
 from qingzhi.config import Settings
 from qingzhi.demo.community import load_community, reform_date_of
 from qingzhi.demo.loader import load_demo, load_incidents, to_import
 from qingzhi.incidents import intake as incident_intake
 from qingzhi.incidents.schemas import IncidentCreate
 from qingzhi.runtime import tune_gc
+from qingzhi.store.base import table_of
 from qingzhi.store.db import Database, migrate
 
 _CREATE_FIELDS = tuple(IncidentCreate.model_fields)
@@ -203,6 +222,103 @@ def bench_intake(settings: Settings, total: int, rounds: int) -> None:
     )
 
 
+STEP_NOW = dt.datetime(2026, 12, 1, 4, 0, tzinfo=dt.UTC)
+# What the digest reads of each table: its contents, not its ids nor when the rows were written.
+_DIGEST: dict[type, tuple[str, ...]] = {
+    Post: ("zone_id", "name", "address", "phone", "lon", "lat"),
+    Partner: ("zone_id", "kind", "name", "organisation", "phone"),
+    Visit: (
+        "zone_id",
+        "officer_id",
+        "status",
+        "target",
+        "purpose",
+        "visited_at",
+        "address",
+        "notes",
+        "findings",
+        "outside_zone",
+    ),
+    Dispute: (
+        "zone_id",
+        "incident_id",
+        "kind",
+        "status",
+        "summary",
+        "reported_at",
+        "first_session_at",
+        "settled_at",
+        "outcome",
+        "referred_to",
+        "follow_up_due",
+        "followed_up_at",
+        "closed_at",
+        "watch_until",
+        "attention",
+        "repeat_calls",
+    ),
+    DisputeParty: ("name", "id_number", "phone", "role"),
+    MediationSession: (
+        "package",
+        "participants",
+        "officer_id",
+        "started_at",
+        "ended_at",
+        "outcome",
+        "agreement",
+    ),
+    DisputeCall: ("received_at", "reason", "after_settlement"),
+}
+
+
+def _digest(db: Database) -> list[list[Any]]:
+    rows = []
+    with db.session() as session:
+        connection = session.connection()
+        for model, names in _DIGEST.items():
+            t = table_of(model)
+            found = sorted(
+                repr(tuple(r)) for r in connection.execute(select(*(t.c[n] for n in names)))
+            )
+            h = hashlib.sha256("\n".join(found).encode()).hexdigest()[:16]
+            rows.append([t.name, len(found), h])
+        audits = connection.execute(
+            select(AuditRecord.action, func.count())
+            .group_by(AuditRecord.action)
+            .order_by(AuditRecord.action)
+        ).all()
+        rows += [[f"audit {a}", n, ""] for a, n in audits]
+    return rows
+
+
+def bench_step(settings: Settings, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    base = folder / "base.db"
+    if not base.exists():
+        migrate(f"sqlite:///{base}")
+        db = Database(f"sqlite:///{base}")
+        with db.session(write=True) as session:
+            load_demo(session=session, actor=ACTOR)
+        load_incidents(db=db, actor=ACTOR, settings=settings, now=STEP_NOW)
+        db.dispose()
+    run = folder / "run.db"
+    shutil.copyfile(base, run)
+    migrate(f"sqlite:///{run}")  # a snapshot made before a later migration is brought up to it
+    db = Database(f"sqlite:///{run}")
+    t0, c0 = time.perf_counter(), time.process_time()
+    r = load_community(db=db, actor=ACTOR, settings=settings, now=STEP_NOW)
+    wall, proc = time.perf_counter() - t0, time.process_time() - c0
+    table(
+        f"(c) the community step alone: {wall:.1f} s wall, {proc:.1f} s CPU (reform "
+        f"{r.reform_date}: {r.visits:,} visits, {r.disputes_from_visits:,} disputes from visits, "
+        f"{r.mediated:,} mediated, {r.referred:,} referred, {r.repeat_calls:,} repeat calls, "
+        f"{r.linked_existing:,} stored calls linked)",
+        ["table", "rows", "digest"],
+        _digest(db),
+    )
+    db.dispose()
+
+
 def main() -> None:
     """Run the benchmarks."""
     parser = argparse.ArgumentParser(
@@ -212,10 +328,14 @@ def main() -> None:
     parser.add_argument("--intake", type=int, default=40_000, help="calls for (b)")
     parser.add_argument("--rounds", type=int, default=3, help="A/B rounds for (b)")
     parser.add_argument("--skip", default="", help="comma-separated: demo, intake")
+    parser.add_argument("--step", type=Path, help="(c) alone, its snapshot kept in this folder")
     args = parser.parse_args()
     tune_gc()
     skip = set(filter(None, args.skip.split(",")))
     settings = Settings()
+    if args.step is not None:
+        bench_step(settings, args.step)
+        return
     if "intake" not in skip:
         bench_intake(settings, args.intake, args.rounds)
     if "demo" not in skip:

@@ -103,6 +103,35 @@ def locked(session: Session, model: type[M], row_id: int) -> M | None:
     return session.execute(statement).scalar_one_or_none()
 
 
+def step(
+    *,
+    lifecycle: Lifecycle[S],
+    row: Any,
+    target: S,
+    entity_kind: str,
+    unit_id: int | None,
+    detail: Mapping[str, Any] | None = None,
+) -> audit.Change:
+    """What :func:`move` does to ``row`` without writing: the step checked against the table,
+    the status set, and the audit change ``<entity_kind>.<target>`` returned for the caller to
+    record in the same transaction (``audit.record_many``: many steps of a bulk load at once)."""
+    current = type(target)(row.status)
+    lifecycle.check(current, target)
+    row.status = target
+    log.debug("%s %s: %s → %s", entity_kind, row.id, current, target)
+    return audit.Change(
+        f"{entity_kind}.{target.value}",
+        entity_kind,
+        row.id,
+        unit_id,
+        diff={
+            "before": {"status": current.value},
+            "after": {"status": target.value},
+            **(detail or {}),
+        },
+    )
+
+
 def move(
     *,
     session: Session,
@@ -118,21 +147,14 @@ def move(
     allows it, and append the audit record ``<entity_kind>.<target>`` (status before and after,
     plus ``detail``) in the same transaction. Returns the state it left."""
     current = type(target)(row.status)
-    lifecycle.check(current, target)
-    row.status = target
-    session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action=f"{entity_kind}.{target.value}",
+    change = step(
+        lifecycle=lifecycle,
+        row=row,
+        target=target,
         entity_kind=entity_kind,
-        entity_id=row.id,
         unit_id=unit_id,
-        diff={
-            "before": {"status": current.value},
-            "after": {"status": target.value},
-            **(detail or {}),
-        },
+        detail=detail,
     )
-    log.debug("%s %s: %s → %s", entity_kind, row.id, current, target)
+    session.flush()
+    audit.record_many(session=session, changes=[change], actor=actor)
     return current

@@ -36,6 +36,25 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
+def test_a_visit_finding_opens_a_task_on_a_phone(site, browser) -> None:
+    url, _ = site
+    page = login(browser, url, "chief_a", "/community/visit", size=PHONE)
+    page.click(".cm-choices[data-name=zone_id] .cm-choice:has-text('城一二片区')")
+    page.click(".cm-choices[data-name=purpose] .cm-choice:has-text('宣传防范')")
+    page.fill("textarea[name=findings]", "小区东门监控损坏，夜间无照明")
+    page.click("button.cm-submit")
+    page.wait_for_selector("#visit-done:not([hidden])")
+    page.click("#open-task")
+    page.wait_for_selector("#v-task:not([hidden])")
+    assert "3 天内" in page.inner_text("#v-task")
+    _shot(page, "community-visit-task-phone.png")
+    page.click("#v-task-link")
+    page.wait_for_url("**/tasks/*")
+    page.wait_for_selector("text=走访发现：小区东门监控损坏")
+    _shot(page, "community-visit-task-page.png")
+    assert page.errors == []
+
+
 def test_visit_dispute_mediation_settlement_follow_up_on_a_phone(site, browser) -> None:
     url, _ = site
     page = login(browser, url, "cop_a1", "/community/visit", size=PHONE)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from qingzhi.audit.models import AuditRecord
 from qingzhi.auth.context import system_actor
-from qingzhi.community import disputes
+from qingzhi.community import mediation
 from qingzhi.community.enums import (
     DISPUTE,
     SETTLEMENTS,
@@ -96,7 +96,7 @@ def test_every_pair_through_the_service(db: Database, org: Any) -> None:
                 )
             try:
                 with db.session(write=True) as session:
-                    shown = disputes.transition(
+                    shown = mediation.transition(
                         session=session,
                         actor=system_actor(),
                         settings=settings,
@@ -132,7 +132,7 @@ def _race(db: Database, settings: Settings, did: int) -> list[str]:
         barrier.wait()
         try:
             with db.session(write=True) as session:
-                disputes.transition(
+                mediation.transition(
                     session=session,
                     actor=system_actor(f"t-{target}"),
                     settings=settings,

@@ -123,6 +123,12 @@ ENDPOINTS = [
         (WRITE,),
         lambda c: (f"/api/community/visits/{c.visit}/transitions", {"json": {"to": "done"}}),
     ),
+    Endpoint(
+        "POST",
+        "/api/community/visits/{visit_id}/task",
+        (WRITE, Perm.task_issue),
+        lambda c: (f"/api/community/visits/{c.visit}/task", {"json": {"title": "排查"}}),
+    ),
     Endpoint("GET", "/api/community/disputes", (READ,), _get("/api/community/disputes")),
     Endpoint(
         "POST",

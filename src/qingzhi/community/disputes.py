@@ -1,7 +1,7 @@
-"""Disputes (矛盾纠纷): opened from a dispute call, a visit's finding or the desk; their parties
-(ID numbers and phones masked on screen; a full read is audited like a caller's phone); mediation
-sessions with a package (调解套餐); the one lifecycle (``enums.DISPUTE``) moved on the locked
-row; settlement sets the follow-up date and the watch window for later calls (``links``).
+"""Disputes (矛盾纠纷): opened from a dispute call, a visit's finding or the desk; read in scope
+with their parties (``parties``: ID numbers and phones masked on screen; a full read is audited
+like a caller's phone), sessions, linked calls and timeline. Their mediation and steps along the
+lifecycle: ``mediation``.
 
 Duration of a dispute's mediation = first session's start to settlement.
 """
@@ -12,7 +12,6 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -22,7 +21,6 @@ from qingzhi import lifecycle
 from qingzhi.audit import service as audit
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
-from qingzhi.community import idnumber
 from qingzhi.community.enums import (
     DISPUTE,
     SETTLEMENTS,
@@ -36,19 +34,15 @@ from qingzhi.community.models import (
     DisputeCall,
     DisputeParty,
     MediationSession,
-    Partner,
     Visit,
 )
+from qingzhi.community.parties import add_parties, caller_party, parties_audit, party_read
 from qingzhi.community.schemas import (
     DisputeCreate,
     DisputePage,
     DisputeRead,
-    DisputeTransition,
     DisputeUpdate,
     LinkedCall,
-    PartyIn,
-    PartyRead,
-    SessionCreate,
     SessionRead,
 )
 from qingzhi.community.scope import View, view_of
@@ -57,10 +51,9 @@ from qingzhi.errors import Conflict, NotFound, PermissionDenied, ValidationFaile
 from qingzhi.incidents import reads as incidents
 from qingzhi.incidents.enums import Category
 from qingzhi.incidents.models import Incident
-from qingzhi.incidents.reads import mask_phone
 from qingzhi.incidents.repeats import ids_in_scope as incidents_scope_ids
 from qingzhi.incidents.repeats import linked_ids, scoped_links
-from qingzhi.org.models import Officer, Zone
+from qingzhi.org.models import Zone
 from qingzhi.store.base import utcnow
 from qingzhi.store.db import Database
 
@@ -68,7 +61,6 @@ log = logging.getLogger(__name__)
 
 LOCAL = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 NO_PACKAGE = "民警单独调解"
-CALLER = "报警人"
 
 
 def local_today() -> dt.date:
@@ -95,17 +87,6 @@ def overdue(d: Dispute, today: dt.date | None = None) -> bool:
         d.follow_up_due is not None
         and DisputeStatus(d.status) in SETTLEMENTS
         and d.follow_up_due < (today or local_today())
-    )
-
-
-def _party(p: DisputeParty, unmask: bool) -> PartyRead:
-    return PartyRead(
-        id=p.id,
-        name=p.name,
-        id_number=p.id_number if unmask else idnumber.mask(p.id_number),
-        phone=p.phone if unmask else mask_phone(p.phone),
-        role=p.role,
-        masked=not unmask,
     )
 
 
@@ -179,24 +160,14 @@ def to_read(
         parties = session.scalars(
             select(DisputeParty).where(DisputeParty.dispute_id == d.id).order_by(DisputeParty.id)
         )
-        out.parties = [_party(p, unmask) for p in parties]
+        out.parties = [party_read(p, unmask) for p in parties]
         caller = (
             session.scalar(select(Incident.caller_phone).where(Incident.id == d.incident_id))
             if d.incident_id is not None
             else None
         )
         if caller:  # the caller of the call that opened it is a party (phone read from the call)
-            out.parties.insert(
-                0,
-                PartyRead(
-                    id=0,
-                    name=CALLER,
-                    id_number=None,
-                    phone=caller if unmask else mask_phone(caller),
-                    role=CALLER,
-                    masked=not unmask,
-                ),
-            )
+            out.parties.insert(0, caller_party(caller, unmask))
         sessions = session.scalars(
             select(MediationSession)
             .where(MediationSession.dispute_id == d.id)
@@ -279,26 +250,6 @@ def _zone(session: Session, view: View, zone_id: int, field: str = "zone_id") ->
     return zone
 
 
-def _add_parties(session: Session, dispute_id: int, parties: Sequence[PartyIn]) -> None:
-    for p in parties:
-        session.add(
-            DisputeParty(
-                dispute_id=dispute_id,
-                name=p.name,
-                id_number=p.id_number,
-                phone=p.phone,
-                role=p.role,
-            )
-        )
-
-
-def _parties_audit(parties: Sequence[PartyIn]) -> list[dict[str, Any]]:
-    return [
-        {"name": p.name, "id_number": idnumber.mask(p.id_number), "phone": mask_phone(p.phone)}
-        for p in parties
-    ]
-
-
 def create(
     *, session: Session, actor: Actor, settings: Settings, data: DisputeCreate
 ) -> DisputeRead:
@@ -357,7 +308,7 @@ def create(
     )
     session.add(d)
     session.flush()
-    _add_parties(session, d.id, data.parties)
+    add_parties(session, d.id, data.parties)
     session.flush()
     audit.record(
         session=session,
@@ -372,7 +323,7 @@ def create(
             "zone_id": zone_id,
             "kind": str(d.kind),
             "risk": str(d.risk),
-            "parties": _parties_audit(data.parties),
+            "parties": parties_audit(data.parties),
         },
     )
     return to_read(session, d, settings, actor=actor, detail=True)
@@ -394,9 +345,9 @@ def update(
         if value is not None and value != getattr(d, name):
             before[name], after[name] = getattr(d, name), value
             setattr(d, name, value)
-    _add_parties(session, d.id, data.add_parties)
+    add_parties(session, d.id, data.add_parties)
     if data.add_parties:
-        after["parties_added"] = _parties_audit(data.add_parties)
+        after["parties_added"] = parties_audit(data.add_parties)
     session.flush()
     if after:
         audit.record(
@@ -464,141 +415,6 @@ def list_disputes(
         items=[to_read(session, d, settings, actor=actor, zone_names=names) for d in rows],
         total=total,
     )
-
-
-def add_session(
-    *, session: Session, actor: Actor, settings: Settings, dispute_id: int, data: SessionCreate
-) -> DisputeRead:
-    """Record a mediation session; a dispute not yet mediating moves to mediating with it."""
-    actor.require(Perm.community_write)
-    view = view_of(session, actor)
-    visible(session, view, dispute_id)
-    if data.ended_at < data.started_at:
-        raise ValidationFailed.field("ended_at", "结束时间不能早于开始时间")
-    if data.package is not None and data.package not in settings.community_packages:
-        names = "、".join(f"{k}（{v}）" for k, v in settings.community_packages.items())
-        raise ValidationFailed.field("package", f"未知调解套餐；可选：{names}")
-    d = lifecycle.locked(session, Dispute, dispute_id)
-    assert d is not None
-    if data.started_at < d.reported_at - dt.timedelta(minutes=5):
-        raise ValidationFailed.field("started_at", "调解开始时间不能早于纠纷登记时间")
-    if data.partner_ids:
-        found = session.execute(
-            select(Partner.id, Partner.station_id).where(Partner.id.in_(data.partner_ids))
-        ).all()
-        ok = {pid for pid, station in found if actor.scope.admits(station)}
-        missing = [p for p in data.partner_ids if p not in ok]
-        if missing:
-            raise ValidationFailed.field("partner_ids", f"调解人员不存在或不在本所：{missing}")
-    if data.officer_id is not None:
-        officer = session.get(Officer, data.officer_id)
-        if officer is None or not actor.scope.admits(officer.unit_id):
-            raise ValidationFailed.field("officer_id", "民警不存在或不在您的权限范围内")
-    if DisputeStatus(d.status) != DisputeStatus.mediating:
-        lifecycle.move(
-            session=session,
-            actor=actor,
-            lifecycle=DISPUTE,
-            row=d,
-            target=DisputeStatus.mediating,
-            entity_kind="dispute",
-            unit_id=d.station_id,
-        )
-        d.settled_at = d.watch_until = None
-        d.follow_up_due = d.outcome = None
-    s = MediationSession(
-        dispute_id=d.id,
-        package=data.package,
-        participants=json.dumps(data.participants, ensure_ascii=False),
-        partner_ids=json.dumps(data.partner_ids),
-        officer_id=data.officer_id,
-        started_at=data.started_at,
-        ended_at=data.ended_at,
-        outcome=data.outcome,
-        agreement=data.agreement,
-    )
-    session.add(s)
-    if d.first_session_at is None or data.started_at < d.first_session_at:
-        d.first_session_at = data.started_at
-    session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action="dispute.session",
-        entity_kind="dispute",
-        entity_id=d.id,
-        unit_id=d.station_id,
-        after={
-            "session_id": s.id,
-            "package": data.package,
-            "participants": data.participants,
-            "partner_ids": data.partner_ids,
-            "started_at": data.started_at.isoformat(),
-            "ended_at": data.ended_at.isoformat(),
-            "outcome": str(data.outcome),
-        },
-    )
-    return to_read(session, d, settings, actor=actor, detail=True)
-
-
-def transition(
-    *,
-    session: Session,
-    actor: Actor,
-    settings: Settings,
-    dispute_id: int,
-    data: DisputeTransition,
-) -> DisputeRead:
-    """Move a dispute along its lifecycle (decided on its locked row): a settlement sets the
-    follow-up date (default ``community_follow_up_days`` later) and the watch window; a
-    follow-up may not come before the settlement."""
-    actor.require(Perm.community_write)
-    view = view_of(session, actor)
-    visible(session, view, dispute_id)
-    d = lifecycle.locked(session, Dispute, dispute_id)
-    assert d is not None
-    at = data.at or utcnow()
-    target = data.to
-    DISPUTE.check(DisputeStatus(d.status), target)
-    if data.follow_up_due is not None and target not in SETTLEMENTS:
-        raise ValidationFailed.field(
-            "follow_up_due", "回访日期在调解结束（成功、部分、未成、移交）时设定"
-        )
-    detail: dict[str, Any] = {"at": at.isoformat()}
-    if target in SETTLEMENTS:
-        if target == DisputeStatus.referred and not data.referred_to:
-            raise ValidationFailed.field(
-                "referred_to", "移交须写明移交单位（如法院、司法所、劳动部门）"
-            )
-        if d.first_session_at is not None and at < d.first_session_at:
-            raise ValidationFailed.field("at", "调解结束时间不能早于首次调解开始")
-        day = at.astimezone(LOCAL).date()
-        due = data.follow_up_due or day + dt.timedelta(days=settings.community_follow_up_days)
-        if due < day:
-            raise ValidationFailed.field("follow_up_due", "回访日期不能早于调解结束日期")
-        d.settled_at, d.follow_up_due, d.outcome = at, due, target
-        d.watch_until = at + dt.timedelta(days=settings.community_watch_days)
-        d.referred_to = data.referred_to
-        detail.update(follow_up_due=due.isoformat(), referred_to=data.referred_to)
-    elif target == DisputeStatus.followed_up:
-        if d.settled_at is not None and at < d.settled_at:
-            raise ValidationFailed.field("at", "回访时间不能早于调解结束")
-        d.followed_up_at = at
-    elif target == DisputeStatus.closed:
-        d.closed_at, d.attention = at, False
-    if data.note:
-        detail["note"] = data.note
-    lifecycle.move(
-        session=session,
-        actor=actor,
-        lifecycle=DISPUTE,
-        row=d,
-        target=target,
-        entity_kind="dispute",
-        unit_id=d.station_id,
-        detail=detail,
-    )
-    return to_read(session, d, settings, actor=actor, detail=True)
 
 
 def timeline(*, session: Session, actor: Actor, dispute_id: int) -> list[audit.AuditEntry]:

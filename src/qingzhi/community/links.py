@@ -343,7 +343,11 @@ def _link(
             for did, n in sorted(counts.items())
         ],
     )
-    session.expire_all()
+    # Only the bumped disputes loaded in this session (if any) are read again: no expire_all,
+    # which would make intake reload every object it holds.
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Dispute) and obj.id in counts:
+            session.expire(obj, ["repeat_calls", "attention"])
     changes = []
     for did, n in sorted(counts.items()):
         station, before, _ = current[did]

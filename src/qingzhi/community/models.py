@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -108,16 +109,29 @@ class Dispute(Base):
     """A dispute (矛盾纠纷): from a dispute call (linked at intake) or a visit's finding."""
 
     __tablename__ = "dispute"
+    # The watch window and a visit are NULL for the disputes intake opens: partial indexes
+    # (0019) skip those rows, so intake does not write an index entry for them.
     __table_args__ = (
         Index("ix_dispute_station_reported", "station_id", "reported_at"),
-        Index("ix_dispute_watch_until", "watch_until"),
+        Index(
+            "ix_dispute_watch_until",
+            "watch_until",
+            sqlite_where=text("watch_until IS NOT NULL"),
+            postgresql_where=text("watch_until IS NOT NULL"),
+        ),
+        Index(
+            "ix_dispute_visit_id",
+            "visit_id",
+            sqlite_where=text("visit_id IS NOT NULL"),
+            postgresql_where=text("visit_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     station_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id"), index=True)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"), unique=True)
-    visit_id: Mapped[int | None] = mapped_column(ForeignKey("community_visit.id"), index=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("community_visit.id"))
     kind: Mapped[DisputeKind] = mapped_column(str_enum(DisputeKind))
     risk: Mapped[Risk] = mapped_column(str_enum(Risk), default=Risk.low)
     status: Mapped[DisputeStatus] = mapped_column(str_enum(DisputeStatus))

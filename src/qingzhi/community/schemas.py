@@ -215,6 +215,18 @@ class VisitDone(_Strict):
     findings: Words | None = None
 
 
+class VisitTask(_Strict):
+    """A task (督办任务) opened from a visit's finding: everything but the visit may be left out
+    (title from the findings, owner the visit's station, deadline ``VISIT_TASK_DAYS`` ahead)."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    instructions: Words | None = None
+    owner_unit_id: DbId | None = None
+    owner_officer_id: DbId | None = None
+    deadline: Instant | None = None
+    priority: int = Field(default=3, ge=1, le=4)
+
+
 class VisitRead(BaseModel):
     """A visit as shown."""
 
@@ -238,6 +250,7 @@ class VisitRead(BaseModel):
     outside_zone: bool
     outside_reason: str
     dispute_ids: list[int] = Field(default_factory=list)
+    task_ids: list[int] = Field(default_factory=list)
     warning: str | None = None
 
 

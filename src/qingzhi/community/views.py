@@ -14,7 +14,7 @@ from qingzhi.audit.service import AuditEntry
 from qingzhi.auth.context import Actor
 from qingzhi.auth.deps import require
 from qingzhi.auth.permissions import Perm
-from qingzhi.community import board, disputes, measures, people, visits
+from qingzhi.community import board, disputes, measures, mediation, people, visits
 from qingzhi.community.enums import DisputeKind, DisputeStatus, Risk, VisitStatus
 from qingzhi.community.schemas import (
     DisputeCreate,
@@ -34,6 +34,7 @@ from qingzhi.community.schemas import (
     VisitCreate,
     VisitDone,
     VisitRead,
+    VisitTask,
 )
 from qingzhi.params import Day, IdPath, IdQuery, OffsetQuery
 from qingzhi.store.deps import database, settings_of, transaction
@@ -171,6 +172,18 @@ def finish_visit(
         return visits.finish(session=session, actor=actor, visit_id=visit_id, data=body)
 
 
+@router.post("/visits/{visit_id}/task", response_model=VisitRead, status_code=201)
+def open_visit_task(
+    visit_id: IdPath,
+    body: VisitTask,
+    request: Request,
+    actor: Actor = Depends(require(Perm.task_issue)),
+) -> VisitRead:
+    """Open a task (督办任务) from the visit's finding; the visit with its tasks."""
+    with transaction(request, write=True) as session:
+        return visits.open_task(session=session, actor=actor, visit_id=visit_id, data=body)
+
+
 @router.get("/disputes", response_model=DisputePage)
 def list_disputes(
     request: Request,
@@ -266,7 +279,7 @@ def add_session(
 ) -> DisputeRead:
     """Record a mediation session (the dispute moves to mediating)."""
     with transaction(request, write=True) as session:
-        return disputes.add_session(
+        return mediation.add_session(
             session=session,
             actor=actor,
             settings=settings_of(request),
@@ -284,7 +297,7 @@ def move_dispute(
 ) -> DisputeRead:
     """A step of the dispute's lifecycle (409 naming both states when not allowed)."""
     with transaction(request, write=True) as session:
-        return disputes.transition(
+        return mediation.transition(
             session=session,
             actor=actor,
             settings=settings_of(request),

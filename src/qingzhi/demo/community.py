@@ -3,16 +3,9 @@ community team in its 8 zones (posts, partners, officers' community roles, out o
 rota), a year of household visits, and the mediation of every dispute the intake opened from
 the generator's dispute calls (clearly synthetic).
 
-Mediation follows the reform date: a dispute reported before it is mediated the pre-reform way
-(the officer alone, median ``PRE_REFORM_MEDIAN_MIN`` ≈ 75 minutes: "disputes that took over an
-hour"), one after it with a mediation package (民警+社区书记 / 网格员 / 律师; the generator's
-``outcomes.draw_mediation``: median 30 minutes). Outcomes: the generator's (``outcomes``) after
-the reform; before it fewer settled and more referred. Settled disputes are called about again
-within 30 days at the pre-reform rate ``PRE_REFORM_REPEAT`` or the reformed ``REFORM_REPEAT``
-(the seed's "fewer repeat calls"): those calls go through intake, which links them to the
-dispute; calls already stored in a dispute's window are linked afterwards
-(``links.link_existing``). The measures (``community.measures``) are computed from these records;
-nothing here states a figure.
+Mediation follows the reform date (``demo.community_mediation``): the officer alone before it,
+a mediation package after it; the repeat calls go through intake, which links them. The
+measures (``community.measures``) are computed from these records; nothing here states a figure.
 
 The reform date: given, or — the incidents spanning 540 days or more (the two-year demo) — 365
 days before the last stored call, else the middle of the stored calls (the one-year demo: half
@@ -30,33 +23,27 @@ import numpy as np
 from sqlalchemy import func, select
 
 from qingzhi.auth.context import Actor
-from qingzhi.community import disputes, links, people, visits
+from qingzhi.community import disputes, people, visits
 from qingzhi.community.enums import (
-    DisputeStatus,
     PartnerKind,
-    SessionOutcome,
     VisitPurpose,
     VisitStatus,
     VisitTarget,
 )
-from qingzhi.community.models import Dispute, Post
+from qingzhi.community.models import Post
 from qingzhi.community.schemas import (
     DisputeCreate,
-    DisputeTransition,
     OfficerSetting,
     PartnerCreate,
     PostCreate,
-    SessionCreate,
     VisitCreate,
 )
 from qingzhi.config import Settings
-from qingzhi.demo.outcomes import draw_mediation, draw_mediation_outcomes
+from qingzhi.demo.community_mediation import mediate
 from qingzhi.demo.reference import GUIYANG_CODE, LOCAL_TZ
 from qingzhi.demo.roster import GIVEN, SURNAMES
 from qingzhi.geo.geometry import load_geometry
-from qingzhi.incidents import intake
 from qingzhi.incidents.models import Incident
-from qingzhi.incidents.schemas import IncidentImport
 from qingzhi.org.enums import OfficerKind, Team
 from qingzhi.org.models import Officer, Unit, Zone
 from qingzhi.store.base import utcnow
@@ -64,15 +51,9 @@ from qingzhi.store.db import Database
 
 log = logging.getLogger(__name__)
 
-PRE_REFORM_MEDIAN_MIN = 75.0
-PRE_REFORM_SIGMA = 0.5
-PRE_REFORM_MEDIATED = 0.72
-PRE_REFORM_OUTCOMES = (("settled", 0.70), ("partial", 0.10), ("unresolved", 0.20))
-PRE_REFORM_REPEAT = 0.22  # settled disputes called about again within 30 days
-REFORM_REPEAT = 0.07
 VISITS_PER_OFFICER_DAY = 1.2  # working days
 FINDS_DISPUTE = 0.03  # of dispute-screening visits
-BATCH = 400
+BATCH = 5000  # visits a transaction
 ROLES = ("村居组织副书记", "社区党委副书记", "社区警务室负责人")
 PURPOSES = (
     (VisitPurpose.prevention, 0.45),
@@ -95,11 +76,6 @@ STREETS = [
     "滨湖路",
     "西环路",
 ]
-OUTCOME_OF = {
-    "settled": (SessionOutcome.agreed, DisputeStatus.settled),
-    "partial": (SessionOutcome.partial, DisputeStatus.partially_settled),
-    "unresolved": (SessionOutcome.failed, DisputeStatus.not_settled),
-}
 
 
 @dataclass
@@ -168,7 +144,9 @@ def load_community(
     if not report.skipped:
         _visits(db, actor, settings, station_id, rng, report, now)
     if report.reform_date is not None:
-        _mediate(db, actor, settings, rng, report, now)
+        done = mediate(db, actor, settings, rng, report.reform_date, now)
+        report.mediated, report.referred = done.mediated, done.referred
+        report.repeat_calls, report.linked_existing = done.repeat_calls, done.linked_existing
     return report
 
 
@@ -297,208 +275,21 @@ def _visits(
                     )
                 )
     for start in range(0, len(pending), BATCH):
+        part = pending[start : start + BATCH]
         with db.session(write=True) as session:
-            for data, finds in pending[start : start + BATCH]:
-                v = visits.create(session=session, actor=actor, data=data)
-                r.visits += 1
+            ids = visits.create_many(session=session, actor=actor, items=[d for d, _ in part])
+            r.visits += len(ids)
+            for vid, (data, finds) in zip(ids, part, strict=True):
                 if finds:
                     disputes.create(
                         session=session,
                         actor=actor,
                         settings=settings,
                         data=DisputeCreate(
-                            visit_id=v.id,
+                            visit_id=vid,
                             kind="neighbour",
                             summary=data.findings,
                             reported_at=data.visited_at,
                         ),
                     )
                     r.disputes_from_visits += 1
-
-
-def _mediate(
-    db: Database,
-    actor: Actor,
-    settings: Settings,
-    rng: np.random.Generator,
-    r: CommunityReport,
-    now: dt.datetime,
-) -> None:
-    """Mediate every dispute still reported, the way of its era; then the repeat calls."""
-    assert r.reform_date is not None
-    reform_at = dt.datetime.combine(r.reform_date, dt.time(), tzinfo=LOCAL_TZ)
-    with db.session() as session:
-        rows = session.execute(
-            select(Dispute.id, Dispute.reported_at, Dispute.incident_id)
-            .where(
-                Dispute.status == DisputeStatus.reported,
-                Dispute.synthetic.is_(True) | Dispute.visit_id.is_not(None),
-            )
-            .order_by(Dispute.id)
-        ).all()
-        arrived = (
-            dict(
-                session.execute(
-                    select(Incident.id, Incident.arrived_at).where(
-                        Incident.id.in_([i for _, _, i in rows if i is not None])
-                    )
-                ).all()
-            )
-            if rows
-            else {}
-        )
-    n = len(rows)
-    if not n:
-        return
-    after = np.array([at >= reform_at for _, at, _ in rows])
-    reformed = draw_mediation(rng, np.ones(n, dtype=bool))
-    pre_minutes = PRE_REFORM_MEDIAN_MIN * rng.lognormal(0.0, PRE_REFORM_SIGMA, n)
-    mediated = np.where(after, reformed.mediated, rng.random(n) < PRE_REFORM_MEDIATED)
-    minutes = np.where(after, reformed.minutes, pre_minutes)
-    outcome_after = draw_mediation_outcomes(rng, n)
-    pre_p = [p for _, p in PRE_REFORM_OUTCOMES]
-    outcome_before = np.array([o for o, _ in PRE_REFORM_OUTCOMES], dtype=object)[
-        rng.choice(len(pre_p), size=n, p=np.array(pre_p))
-    ]
-    outcome = np.where(after, outcome_after, outcome_before)
-    repeat = rng.random(n) < np.where(after, REFORM_REPEAT, PRE_REFORM_REPEAT)
-    packages = list(settings.community_packages)
-    follow_days = rng.integers(2, 10, n)
-    repeat_after_days = rng.uniform(1.0, settings.community_watch_days - 1.0, n)
-    repeats: list[tuple[int, dt.datetime]] = []
-    for start in range(0, n, BATCH):
-        with db.session(write=True) as session:
-            for k in range(start, min(n, start + BATCH)):
-                did, reported_at, incident_id = rows[k]
-                begin = (arrived.get(incident_id) if incident_id else None) or (
-                    reported_at + dt.timedelta(minutes=15)
-                )
-                if not mediated[k]:
-                    _step(session, actor, settings, did, DisputeStatus.referred, begin, "司法所")
-                    r.referred += 1
-                    continue
-                end = begin + dt.timedelta(minutes=float(minutes[k]))
-                if end > now:
-                    continue
-                session_outcome, status = OUTCOME_OF[str(outcome[k])]
-                disputes.add_session(
-                    session=session,
-                    actor=actor,
-                    settings=settings,
-                    dispute_id=did,
-                    data=SessionCreate(
-                        package=packages[int(rng.integers(len(packages)))] if after[k] else None,
-                        participants=["社区民警"] + (["社区书记"] if after[k] else []),
-                        started_at=begin,
-                        ended_at=end,
-                        outcome=session_outcome,
-                        agreement="（模拟）双方达成调解协议"
-                        if status != DisputeStatus.not_settled
-                        else "",
-                    ),
-                )
-                _step(session, actor, settings, did, status, end)
-                r.mediated += 1
-                follow = end + dt.timedelta(days=int(follow_days[k]))
-                if follow < now:
-                    _step(session, actor, settings, did, DisputeStatus.followed_up, follow)
-                    if follow + dt.timedelta(days=1) < now:
-                        _step(
-                            session,
-                            actor,
-                            settings,
-                            did,
-                            DisputeStatus.closed,
-                            follow + dt.timedelta(days=1),
-                        )
-                if repeat[k] and status != DisputeStatus.not_settled:
-                    again = end + dt.timedelta(days=float(repeat_after_days[k]))
-                    if again < now and incident_id is not None:
-                        repeats.append((incident_id, again))
-    r.repeat_calls = _repeat_calls(db, actor, settings, repeats)
-    first = min(at for _, at, _ in rows)
-    r.linked_existing = _link_stored(db, actor, settings, first, now)
-
-
-def _step(
-    session: object,
-    actor: Actor,
-    settings: Settings,
-    did: int,
-    to: DisputeStatus,
-    at: dt.datetime,
-    referred_to: str = "",
-) -> None:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(session, Session)
-    disputes.transition(
-        session=session,
-        actor=actor,
-        settings=settings,
-        dispute_id=did,
-        data=DisputeTransition(to=to, at=at, referred_to=referred_to),
-    )
-
-
-def _repeat_calls(
-    db: Database, actor: Actor, settings: Settings, repeats: list[tuple[int, dt.datetime]]
-) -> int:
-    """The calls made again about settled disputes, through intake (which links them)."""
-    if not repeats:
-        return 0
-    with db.session() as session:
-        first_calls = {
-            inc.id: inc
-            for inc in session.scalars(
-                select(Incident).where(Incident.id.in_([i for i, _ in repeats]))
-            )
-        }
-        items = []
-        for iid, at in sorted(repeats, key=lambda x: x[1]):
-            inc = first_calls[iid]
-            items.append(
-                IncidentImport.model_validate(
-                    {
-                        "source_id": f"CMTY-R-{iid}",
-                        "received_at": at,
-                        "category": "dispute",
-                        "subtype": inc.subtype,
-                        "description": "（模拟）调解后再次报警：" + (inc.description or "")[:100],
-                        "address": inc.address,
-                        "caller_phone": inc.caller_phone,
-                        "location": {"lon": inc.lon, "lat": inc.lat}
-                        if inc.lon is not None
-                        else None,
-                        "priority": 3,
-                        "dispatched_at": at + dt.timedelta(minutes=2),
-                        "arrived_at": at + dt.timedelta(minutes=12),
-                        "resolved_at": at + dt.timedelta(minutes=40),
-                        "closed_at": at + dt.timedelta(minutes=45),
-                        "synthetic": True,
-                    }
-                )
-            )
-    created = 0
-    batches = [items[i : i + 2000] for i in range(0, len(items), 2000)]
-    for results in intake.intake_batches(
-        db=db, actor=actor, settings=settings, batches=batches, action="incident.import"
-    ):
-        created += sum(1 for x in results if x.created)
-    return created
-
-
-def _link_stored(
-    db: Database, actor: Actor, settings: Settings, first: dt.datetime, now: dt.datetime
-) -> int:
-    """Link the stored calls that fell in settled disputes' windows (a month at a time)."""
-    total = 0
-    start = first
-    while start < now:
-        end = min(now, start + dt.timedelta(days=30))
-        with db.session(write=True) as session:
-            total += links.link_existing(
-                session=session, actor=actor, settings=settings, since=start, until=end
-            )
-        start = end
-    return total

@@ -79,6 +79,7 @@ class SourceKind(StrEnum):
     hotspot = "hotspot"
     incident = "incident"
     case = "case"
+    visit = "visit"  # a community visit's finding (community.visits.open_task)
 
     @property
     def label(self) -> str:
@@ -93,6 +94,7 @@ SOURCE_LABELS = {
     SourceKind.hotspot: "治安乱点",
     SourceKind.incident: "警情",
     SourceKind.case: "案件",
+    SourceKind.visit: "走访发现",
 }
 
 PRIORITY_LABELS = {1: "特急", 2: "紧急", 3: "一般", 4: "常规"}

@@ -159,6 +159,7 @@ def visit_form(request: Request, who: Principal = Depends(principal)) -> Respons
         zones=zones,
         own_zone=own_zone,
         purposes=[(p, LABELS[p]) for p in VisitPurpose],
+        task_days=visits.VISIT_TASK_DAYS,
     )
     if not zones:
         raise NotFound("您的权限范围内没有片区")

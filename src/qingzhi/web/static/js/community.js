@@ -141,6 +141,22 @@
               .catch(function (e) { showError($("v-summary"), e); });
           });
         }
+        var task = $("open-task");
+        if (task && v.findings) {
+          task.hidden = false;
+          task.addEventListener("click", function () {
+            task.disabled = true;
+            QZ.api("/api/community/visits/" + v.id + "/task", { method: "POST", body: {} })
+              .then(function (w) {
+                var id = w.task_ids[w.task_ids.length - 1];
+                task.hidden = true;
+                $("v-task").hidden = false;
+                $("v-task-link").textContent = "#" + id;
+                $("v-task-link").href = "/tasks/" + id;
+              })
+              .catch(function (e) { task.disabled = false; showError($("v-summary"), e); });
+          });
+        }
       }).catch(function (e) { showError($("v-error"), e); });
     });
     refresh();

@@ -33,7 +33,7 @@ from qingzhi.store.base import utcnow
 from qingzhi.tasks import scope
 from qingzhi.tasks.lifecycle import TASK, TaskStatus
 from qingzhi.tasks.models import TaskAttachment, TaskReport
-from qingzhi.tasks.service import _helpers, visible
+from qingzhi.tasks.reading import helpers_of, visible
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ def add(
     issuer's side, on the locked task; audited with its hash."""
     now = now or utcnow()
     task = visible(session, actor, task_id, lock=True)
-    helpers = tuple(_helpers(session, [task.id])[task.id])
+    helpers = tuple(helpers_of(session, [task.id])[task.id])
     if not (actor.can(Perm.task_report) and scope.owns(actor, task, helpers)) and not (
         actor.can(Perm.task_issue) and scope.issues(actor, task)
     ):

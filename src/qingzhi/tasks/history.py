@@ -14,8 +14,8 @@ from qingzhi.org.models import Unit
 from qingzhi.tasks import attachments
 from qingzhi.tasks.lifecycle import TaskStatus
 from qingzhi.tasks.models import TaskAttachment, TaskReport
+from qingzhi.tasks.reading import visible
 from qingzhi.tasks.schemas import AttachmentRead, ReportRead, TimelineEntry
-from qingzhi.tasks.service import visible
 
 log = logging.getLogger(__name__)
 

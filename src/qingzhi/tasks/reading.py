@@ -28,7 +28,7 @@ from qingzhi.tasks.lifecycle import (
     SourceKind,
     TaskStatus,
 )
-from qingzhi.tasks.models import Task, TaskUnit
+from qingzhi.tasks.models import Task, TaskOperation, TaskUnit
 from qingzhi.tasks.schemas import TaskRead, UnitRef
 
 BUREAU_BOARD = "县局"
@@ -109,6 +109,12 @@ def to_read(
         else []
     )
     centrals = _units(session, {u.central_id for u in units.values() if u.central_id})
+    task_ids = [t.id for t in tasks]
+    operations = set(
+        session.scalars(select(TaskOperation.task_id).where(TaskOperation.task_id.in_(task_ids)))
+        if task_ids
+        else []
+    )
     out = []
     for t in tasks:
         owner = units[t.owner_unit_id]
@@ -154,6 +160,7 @@ def to_read(
                 can_report=actor.can(Perm.task_report)
                 and scope.owns(actor, t, tuple(helpers[t.id]))
                 and TaskStatus(t.status) in REPORTING,
+                operation=t.id in operations,
                 synthetic=t.synthetic,
             )
         )

@@ -184,3 +184,78 @@ def test_open_a_case_from_an_incident_and_build_its_team(
     rates.screenshot(path=str(ARTIFACTS / "browser-case-rates.png"), full_page=True)
     rates.context.close()
     page.context.close()
+
+
+def test_a_special_operation_from_a_hotspot_and_its_page(
+    site: tuple[str, Database], browser: object
+) -> None:
+    """The board's form opened from a hot cell (as the map's popup opens it: source and the
+    hotspot's cells) issues a special operation; its page shows the area and its ring on the
+    map and the counts before and during with the test."""
+    url, db = site
+    today = (_now() + dt.timedelta(hours=8)).date()  # Beijing
+    noon = dt.datetime.combine(today, dt.time(4, 0), tzinfo=dt.UTC)  # 12:00 Beijing
+    spots = [
+        (107.023, 30.023),
+        (107.027, 30.027),
+        (107.031, 30.023),
+        (107.035, 30.027),
+        (107.023, 30.031),
+    ]
+    for i, where in enumerate(spots):  # before: 5 in the area
+        add_incident(
+            db, at=noon - dt.timedelta(days=9 + i), location=where, category="public_order"
+        )
+    add_incident(
+        db, at=noon - dt.timedelta(days=2), location=(107.03, 30.03), category="public_order"
+    )
+    for i in range(2):  # during: 2 in the ring (about 330 m north of the area)
+        add_incident(
+            db,
+            at=noon - dt.timedelta(days=1 + 2 * i),
+            location=(107.03 + 0.004 * i, 30.043),
+            category="public_order",
+        )
+    cells = [
+        {
+            "type": "Polygon",
+            "coordinates": [
+                [[x, 30.02], [x + 0.01, 30.02], [x + 0.01, 30.04], [x, 30.04], [x, 30.02]]
+            ],
+        }
+        for x in (107.02, 107.03)
+    ]
+    page = login(browser, url, "commander", "/tasks", (1600, 1000))
+    page.evaluate(
+        "(a) => sessionStorage.setItem('qz.task.area', JSON.stringify(a))", {"cells": cells}
+    )
+    ref = f"{today.isoformat()}/300/4242"
+    page.goto(
+        f"{url}/tasks?source_kind=hotspot&source_ref={ref}&title=人民路治安乱点查处专项行动&operation=1"
+    )
+    page.wait_for_selector("body[data-ready]")
+    assert page.locator('#issue-form [name="operation"]').is_checked()
+    assert "治安乱点 2 个网格" in page.locator("#operation-area").inner_text()
+    assert ref in page.locator("#issue-source").inner_text()
+    page.fill('#issue-form [name="starts_on"]', (today - dt.timedelta(days=6)).isoformat())
+    page.fill('#issue-form [name="ends_on"]', (today + dt.timedelta(days=7)).isoformat())
+    page.click("#issue-form button[type=submit]")
+    page.wait_for_url("**/tasks/*")
+    page.wait_for_selector("body[data-ready]")
+    assert (
+        "治安乱点" in page.locator(".facts").inner_text()
+        and ref in page.locator(".facts").inner_text()
+    )
+    periods = page.locator("#op-periods tbody tr")
+    assert periods.count() == 3
+    before = page.locator('#op-periods tr[data-period="before"] td').all_inner_texts()
+    during = page.locator('#op-periods tr[data-period="during"] td').all_inner_texts()
+    assert (before[3], before[5]) == ("5", "0")  # area, ring
+    assert (during[3], during[5]) == ("1", "2")
+    assert page.locator('#op-tests tr[data-test="area_during"]').count() == 1
+    assert "转移检验" in page.locator("#op-displacement").inner_text()
+    assert "划定专项行动区域与行动期" in page.locator("#timeline").inner_text()
+    assert page.errors == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-task-operation.png"), full_page=True)
+    page.context.close()

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 REPORT_KINDS = {"progress": "进展反馈", **{s.value: s.label for s in TaskStatus}}
 _ACTIONS = {
     "task.created": "创建督办任务",
+    "task.operation": "划定专项行动区域与行动期",
     "task.report": "反馈进展",
     "task.attachment": "上传附件",
     **{f"task.{s.value}": s.label for s in TaskStatus},

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -83,6 +84,18 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 200
+# The references of the map's analysis layers (qz.js makes them): a hot cell of the Gi* map
+# ending on a day, and the space-time scan's cluster or a station's control-chart alarm.
+MAP_REFS = {
+    SourceKind.hotspot: (
+        re.compile(r"\d{4}-\d{2}-\d{2}/\d{2,5}/\d{1,9}"),
+        "截止日期/网格米数/网格号",
+    ),
+    SourceKind.warning: (
+        re.compile(r"\d{4}-\d{2}-\d{2}/(scan|unit/\d{1,9})"),
+        "日期/scan 或 日期/unit/单位号",
+    ),
+}
 _TIME_OF = {
     TaskStatus.issued: "issued_at",
     TaskStatus.accepted: "accepted_at",
@@ -251,6 +264,11 @@ def _check_source(session: Session, actor: Actor, kind: SourceKind, ref: str | N
         raise ValidationFailed.field("source_ref", f"须填写{kind.label}的编号")
     if kind == SourceKind.brief_finding:
         _check_brief_finding(session, actor, ref)
+        return
+    if kind in MAP_REFS:
+        pattern, form = MAP_REFS[kind]
+        if not pattern.fullmatch(ref):
+            raise ValidationFailed.field("source_ref", f"{kind.label}的编号须为“{form}”")
         return
     if kind in (SourceKind.incident, SourceKind.case):
         if not ref.isdigit() or not 0 < int(ref) < 2**31:

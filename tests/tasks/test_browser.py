@@ -259,3 +259,31 @@ def test_a_special_operation_from_a_hotspot_and_its_page(
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser-task-operation.png"), full_page=True)
     page.context.close()
+
+
+def test_a_special_operation_over_a_polygon_drawn_on_the_map(
+    site: tuple[str, Database], browser: object
+) -> None:
+    """On the board, 专项行动 shows a small map: four clicks draw the area, one is undone and
+    drawn again; the operation's page shows it."""
+    url, _ = site
+    page = login(browser, url, "commander", "/tasks", (1600, 1000))
+    page.fill('#issue-form [name="title"]', "城一辖区夜市专项整治")
+    page.check('#issue-form [name="operation"]')
+    page.wait_for_selector("#draw-map.leaflet-container")
+    box = page.locator("#draw-map").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    corners = [(-60, -40), (60, -40), (60, 40), (-60, 40)]
+    for dx, dy in corners:
+        page.mouse.click(cx + dx, cy + dy)
+    page.click("#draw-undo")
+    assert "已绘制 3 个顶点" in page.locator("#operation-area").inner_text()
+    page.mouse.click(cx - 60, cy + 40)
+    assert "已绘制 4 个顶点" in page.locator("#operation-area").inner_text()
+    page.click("#issue-form button[type=submit]")
+    page.wait_for_url("**/tasks/*")
+    page.wait_for_selector("body[data-ready]")
+    assert page.locator("#op-periods tbody tr").count() == 3
+    assert "区域面积" in page.locator("#op-summary").inner_text()
+    assert page.errors == []
+    page.context.close()

@@ -77,7 +77,8 @@
           url = "/api/tasks/operations";
           body.starts_on = f.get("starts_on"); body.ends_on = f.get("ends_on");
           body.ring_m = Number(f.get("ring_m"));
-          if (area && area.cells) body.cells = area.cells; else body.area = area ? area.area : null;
+          var a = area.area;
+          if (a && a.cells) body.cells = a.cells; else body.area = a ? a.area : null;
         }
         QZ.api(url, { method: "POST", body: body }).then(function (t) {
           window.location.href = "/tasks/" + t.id;
@@ -97,7 +98,8 @@
     form.querySelector('[name="starts_on"]').value = day(0);
     form.querySelector('[name="ends_on"]').value = day(13);
     var area = null;
-    try { area = JSON.parse(window.sessionStorage.getItem("qz.task.area") || "null"); } catch (e) { area = null; }
+    // only when opened from a map layer (a stale area of an earlier popup is not taken along)
+    try { area = p.get("source_kind") ? JSON.parse(window.sessionStorage.getItem("qz.task.area") || "null") : null; } catch (e) { area = null; }
     if (area) {
       document.getElementById("operation-area").textContent = area.cells ? "区域：治安乱点 " + area.cells.length + " 个网格" : "区域：地图所选范围";
     }
@@ -110,7 +112,45 @@
       if (p.get("title")) form.querySelector('[name="title"]').value = p.get("title");
     }
     if (p.get("operation") && area) { box.checked = true; fields.hidden = false; }
-    return area;
+    var holder = { area: area };
+    var drawn = false;
+    function showDraw() {
+      if (fields.hidden || drawn) return;
+      drawn = true;
+      drawArea(document.getElementById("draw-map"), area, function (a, n) {
+        holder.area = a;
+        document.getElementById("operation-area").textContent = a ? "区域：已绘制 " + n + " 个顶点" : "区域：请至少点击 3 个顶点";
+      });
+    }
+    box.addEventListener("change", showDraw);
+    showDraw();
+    return holder;
+  }
+
+  // A polygon drawn by clicking its corners on a small map (Leaflet only); ``given`` (an area
+  // brought from the map's layers) is shown until the first click starts a new one.
+  function drawArea(el, given, changed) {
+    var base = QZ.baseMap(el, {});
+    var map = base.map, pts = [], shape = null, shown = null;
+    map.doubleClickZoom.disable();
+    base.ready.then(function () {
+      if (!given) return;
+      var g = given.cells ? { type: "FeatureCollection", features: given.cells.map(function (c) { return { type: "Feature", geometry: c, properties: {} }; }) } : given.area;
+      shown = L.geoJSON(g, { style: { color: "#ff4d5e", weight: 2, fillOpacity: 0.15 } }).addTo(map);
+      map.fitBounds(shown.getBounds(), { padding: [24, 24] });
+    });
+    function redraw() {
+      if (shape) map.removeLayer(shape);
+      shape = pts.length ? L.polygon(pts.map(function (q) { return [q[1], q[0]]; }), { color: "#ff4d5e", weight: 2, fillOpacity: 0.15 }).addTo(map) : null;
+      changed(pts.length >= 3 ? { area: { type: "Polygon", coordinates: [pts.concat([pts[0]])] } } : null, pts.length);
+    }
+    map.on("click", function (e) {
+      if (shown) { map.removeLayer(shown); shown = null; }
+      pts.push([Number(e.latlng.lng.toFixed(6)), Number(e.latlng.lat.toFixed(6))]);
+      redraw();
+    });
+    document.getElementById("draw-undo").addEventListener("click", function () { pts.pop(); redraw(); });
+    document.getElementById("draw-clear").addEventListener("click", function () { pts = []; redraw(); });
   }
 
   // ---------------------------------------------------------------- one task

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from qingzhi import lifecycle
 from qingzhi.auth.context import Actor
@@ -28,7 +28,7 @@ from qingzhi.tasks.lifecycle import (
     SourceKind,
     TaskStatus,
 )
-from qingzhi.tasks.models import Task, TaskOperation, TaskUnit
+from qingzhi.tasks.models import Task, TaskUnit
 from qingzhi.tasks.schemas import TaskRead, UnitRef
 
 BUREAU_BOARD = "县局"
@@ -39,16 +39,21 @@ class _Unit:
     id: int
     name: str
     central_id: int | None
+    central_name: str | None
 
 
 def _units(session: Session, ids: set[int]) -> dict[int, _Unit]:
-    """The units' names and central stations (not their jurisdictions' geometry)."""
+    """The units' names and their central stations' (not their jurisdictions' geometry), in
+    one query."""
     if not ids:
         return {}
+    central = aliased(Unit)
     rows = session.execute(
-        select(Unit.id, Unit.name, Unit.central_id).where(Unit.id.in_(sorted(ids)))
+        select(Unit.id, Unit.name, Unit.central_id, central.name.label("central_name"))
+        .outerjoin(central, central.id == Unit.central_id)
+        .where(Unit.id.in_(sorted(ids)))
     )
-    return {r.id: _Unit(r.id, r.name, r.central_id) for r in rows}
+    return {r.id: _Unit(r.id, r.name, r.central_id, r.central_name) for r in rows}
 
 
 def helpers_of(session: Session, task_ids: Sequence[int]) -> dict[int, list[int]]:
@@ -108,20 +113,13 @@ def to_read(
         if officer_ids
         else []
     )
-    centrals = _units(session, {u.central_id for u in units.values() if u.central_id})
-    task_ids = [t.id for t in tasks]
-    operations = set(
-        session.scalars(select(TaskOperation.task_id).where(TaskOperation.task_id.in_(task_ids)))
-        if task_ids
-        else []
-    )
     out = []
     for t in tasks:
         owner = units[t.owner_unit_id]
         f = flags(t, now, bureau_hours=bureau_hours, has_central=owner.central_id is not None)
         escalated: list[str] = []
         if f.overdue and owner.central_id is not None:
-            escalated.append(centrals[owner.central_id].name)
+            escalated.append(owner.central_name or "")
         if f.bureau_level:
             escalated.append(BUREAU_BOARD)
         issuer = units.get(t.issuer_unit_id) if t.issuer_unit_id else None
@@ -160,7 +158,7 @@ def to_read(
                 can_report=actor.can(Perm.task_report)
                 and scope.owns(actor, t, tuple(helpers[t.id]))
                 and TaskStatus(t.status) in REPORTING,
-                operation=t.id in operations,
+                operation=t.is_operation,
                 synthetic=t.synthetic,
             )
         )

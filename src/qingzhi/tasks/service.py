@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from qingzhi import lifecycle
@@ -66,6 +66,7 @@ __all__ = [
     "actions",
     "add_report",
     "board",
+    "board_queries",
     "check_authority",
     "create",
     "due_soon_sql",
@@ -149,6 +150,42 @@ def _selection(
     return terms
 
 
+@dataclass(frozen=True)
+class BoardQueries:
+    """A board's two statements: the page's tasks (in board order) and the counts by state."""
+
+    page: Select[Task]
+    counts: Select[TaskStatus, int, int, int]
+
+
+def board_queries(
+    actor: Actor, flt: BoardFilter, now: dt.datetime, bureau_hours: float, limit: int, offset: int
+) -> BoardQueries:
+    """The statements of a board (``bench/tasks.py`` explains them)."""
+    terms = _selection(actor, flt, now, bureau_hours)
+    late = overdue_sql(now)
+    # One statement for the page (a top-N sort keeps only its rows; a round trip less than
+    # sorting ids and reading the rows after).
+    page = (
+        select(Task)
+        .where(*terms)
+        .order_by(late.desc(), Task.deadline, Task.id)
+        .limit(min(limit, MAX_PAGE))
+        .offset(offset)
+    )
+    counts = (
+        select(
+            Task.status,
+            func.count(),
+            func.count().filter(late),
+            func.count().filter(due_soon_sql(now)),
+        )
+        .where(*terms)
+        .group_by(Task.status)
+    )
+    return BoardQueries(page, counts)
+
+
 def board(
     *,
     session: Session,
@@ -164,32 +201,11 @@ def board(
     actor.require(Perm.task_read)
     now = now or utcnow()
     hours = settings.task_escalate_bureau_hours
-    terms = _selection(actor, flt, now, hours)
-    late = overdue_sql(now)
-    # The page's ids first (the sort carries three columns, not whole rows), then its rows.
-    page_ids = list(
-        session.scalars(
-            select(Task.id)
-            .where(*terms)
-            .order_by(late.desc(), Task.deadline, Task.id)
-            .limit(min(limit, MAX_PAGE))
-            .offset(offset)
-        )
-    )
-    found = {t.id: t for t in session.scalars(select(Task).where(Task.id.in_(page_ids)))}
-    rows = [found[i] for i in page_ids]
+    queries = board_queries(actor, flt, now, hours, limit, offset)
+    rows = list(session.scalars(queries.page))
     by_status: dict[str, int] = {}
     total = overdue = due_soon = 0
-    for status, n, n_late, n_soon in session.execute(
-        select(
-            Task.status,
-            func.count(),
-            func.count().filter(late),
-            func.count().filter(due_soon_sql(now)),
-        )
-        .where(*terms)
-        .group_by(Task.status)
-    ):
+    for status, n, n_late, n_soon in session.execute(queries.counts):
         by_status[str(status)] = int(n)
         total, overdue, due_soon = total + n, overdue + n_late, due_soon + n_soon
     return TaskPage(

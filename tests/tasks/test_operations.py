@@ -13,7 +13,7 @@ from qingzhi.config import Settings
 from qingzhi.store.db import Database
 from qingzhi.tasks import operations
 from qingzhi.tasks.models import Task, TaskOperation
-from qingzhi.tasks.schemas import OperationCreate
+from qingzhi.tasks.schemas import OperationCreate, OperationRead
 from tests.factories import Org, make_incident
 from tests.helpers import audit_count, bearer, rows, user_actor
 
@@ -43,6 +43,11 @@ def _body(org: Org, **fields: Any) -> OperationCreate:
             **fields,
         }
     )
+
+
+def _counts(got: OperationRead) -> dict[str, tuple[int, int, float, str]]:
+    """Each period's (area, ring, days observed, state)."""
+    return {p.name: (p.area, p.ring, p.days, p.state) for p in got.periods}
 
 
 def _calls(session: Any, where: tuple[float, float], days: list[str], **fields: Any) -> None:
@@ -86,8 +91,7 @@ def test_before_during_after_and_the_ring_counted_by_hand(
         got = operations.report(
             session=session, actor=actor, settings=settings, task_id=task.id, now=NOW
         )
-    counts = {p.name: (p.area, p.ring, p.days, p.state) for p in got.periods}
-    assert counts == {
+    assert _counts(got) == {
         "before": (6, 1, 10.0, "complete"),
         "during": (3, 4, 10.0, "complete"),
         "after": (1, 0, 10.0, "complete"),
@@ -129,8 +133,7 @@ def test_a_running_operation_counts_the_days_observed_and_the_ring_shows_displac
         got = operations.report(
             session=session, actor=actor, settings=settings, task_id=task.id, now=now
         )
-    counts = {p.name: (p.area, p.ring, p.days, p.state) for p in got.periods}
-    assert counts == {
+    assert _counts(got) == {
         "before": (12, 0, 10.0, "complete"),
         "during": (0, 9, 4.0, "partial"),
         "after": (0, 0, 0.0, "future"),

@@ -13,8 +13,9 @@ from qingzhi.config import Settings
 from qingzhi.store.db import Database
 from qingzhi.tasks import attachments
 from qingzhi.tasks.lifecycle import TaskStatus
+from qingzhi.tasks.models import TaskAttachment
 from tests.factories import Org
-from tests.helpers import user_actor
+from tests.helpers import rows, user_actor
 from tests.tasks.helpers import issue
 
 TWO_HOURS = 2 * 3600
@@ -29,7 +30,10 @@ def _age(path: os.PathLike[str], seconds: float) -> None:
     os.utime(path, (then, then))
 
 
-def _upload(db: Database, settings: Settings, task_id: int, data: bytes) -> None:
+def _upload(
+    db: Database, settings: Settings, task_id: int, data: bytes, *, abort: bool = False
+) -> None:
+    """An upload in a transaction of its own; ``abort``: rolled back once the file is written."""
     with db.session(write=True) as session:
         attachments.add(
             session=session,
@@ -39,6 +43,8 @@ def _upload(db: Database, settings: Settings, task_id: int, data: bytes) -> None
             filename="记录.txt",
             data=data,
         )
+        if abort:
+            raise Abort
 
 
 def test_a_rolled_back_uploads_file_is_swept_and_a_kept_one_stays(
@@ -48,19 +54,12 @@ def test_a_rolled_back_uploads_file_is_swept_and_a_kept_one_stays(
         task = issue(session, org, owner="A", status=TaskStatus.in_progress).id
     kept, lost = "已走访商户 12 家\n".encode(), "此次上传随事务回滚\n".encode()
     _upload(db, settings, task, kept)
-    with pytest.raises(Abort), db.session(write=True) as session:
-        attachments.add(
-            session=session,
-            actor=user_actor(session, "chief_a"),
-            settings=settings,
-            task_id=task,
-            filename="回滚.txt",
-            data=lost,
-        )
-        raise Abort
+    with pytest.raises(Abort):
+        _upload(db, settings, task, lost, abort=True)
     kept_path = attachments.path_of(settings, attachments.hashlib.sha256(kept).hexdigest())
     lost_path = attachments.path_of(settings, attachments.hashlib.sha256(lost).hexdigest())
     assert kept_path.is_file() and lost_path.is_file()  # the rollback left the file behind
+    assert rows(db, TaskAttachment) == 1  # … and no row for it
     stray = kept_path.parent / ".upload-crashed"
     stray.write_bytes(b"half a file")
 
@@ -80,16 +79,8 @@ def test_a_reused_old_file_is_young_again_until_its_upload_commits(
     with db.session(write=True) as session:
         task = issue(session, org, owner="A", status=TaskStatus.in_progress).id
     data = "同一份材料\n".encode()
-    with pytest.raises(Abort), db.session(write=True) as session:
-        attachments.add(
-            session=session,
-            actor=user_actor(session, "chief_a"),
-            settings=settings,
-            task_id=task,
-            filename="a.txt",
-            data=data,
-        )
-        raise Abort
+    with pytest.raises(Abort):
+        _upload(db, settings, task, data, abort=True)
     path = attachments.path_of(settings, attachments.hashlib.sha256(data).hexdigest())
     _age(path, TWO_HOURS)  # an old orphan …
     assert attachments.store(settings, data) == path.name  # … an upload stores it again, no row yet

@@ -16,9 +16,13 @@ from qingzhi.auth.context import system_actor
 from qingzhi.auth.permissions import Role
 from qingzhi.config import Settings
 from qingzhi.store.db import Database
+from qingzhi.tasks import notices, service
 from qingzhi.tasks.models import Task
+from qingzhi.tasks.schemas import TaskCreate
 from tests.browser import ARTIFACTS, MARKS, login, served_site
 from tests.factories import PASSWORD, add_incident
+from tests.helpers import user_actor
+from tests.tasks.helpers import Units
 
 pytestmark = MARKS
 
@@ -287,3 +291,41 @@ def test_a_special_operation_over_a_polygon_drawn_on_the_map(
     assert "区域面积" in page.locator("#op-summary").inner_text()
     assert page.errors == []
     page.context.close()
+
+
+def test_the_owners_count_updates_without_a_reload_when_a_task_falls_due(
+    site: tuple[str, Database], browser: object
+) -> None:
+    """The deadline comes within 24 h while the owner's board is open: the scheduler's notice
+    (``tasks.notices.run``) reaches the page over the live stream and the navigation counts it
+    — the page's own minute timer has not run."""
+    url, db = site
+    notices.run(db)  # earlier tests' tasks: announced now, not during this test
+    owner = login(browser, url, "chief_r1", "/tasks", (1600, 1000))
+    owner.wait_for_selector("body[data-ready]")
+    before = owner.evaluate("() => document.getElementById('task-count').textContent")
+    with db.session(write=True) as session:
+        body = TaskCreate.model_validate(
+            {
+                "title": "老街夜巡",
+                "owner_unit_id": Units(session).id("R1"),
+                "deadline": (_now() + dt.timedelta(hours=30)).isoformat(),
+            }
+        )
+        task = service.create(session=session, actor=user_actor(session, "commander"), body=body)
+        task_id = task.id
+    owner.wait_for_selector(f'#tasks tr[data-id="{task_id}"]')  # the issue event reloads the board
+    with db.session(write=True) as session:  # the clock moves on (no event of its own)
+        row = session.get(Task, task_id)
+        assert row is not None
+        row.deadline = _now() + dt.timedelta(hours=20)
+    assert owner.evaluate("() => document.getElementById('task-count').textContent") == before
+    assert notices.run(db) == [(task_id, "due_soon")]
+    expected = str(int(before or "0") + 1)
+    owner.wait_for_function(
+        "(n) => document.getElementById('task-count').textContent === n",
+        arg=expected,
+        timeout=10_000,
+    )
+    assert owner.errors == []
+    owner.context.close()

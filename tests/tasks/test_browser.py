@@ -284,6 +284,8 @@ def test_a_special_operation_over_a_polygon_drawn_on_the_map(
     assert "已绘制 3 个顶点" in page.locator("#operation-area").inner_text()
     page.mouse.click(cx - 60, cy + 40)
     assert "已绘制 4 个顶点" in page.locator("#operation-area").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#issue-panel").screenshot(path=str(ARTIFACTS / "browser-task-draw-area.png"))
     page.click("#issue-form button[type=submit]")
     page.wait_for_url("**/tasks/*")
     page.wait_for_selector("body[data-ready]")

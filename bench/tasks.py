@@ -17,7 +17,7 @@ rates < 1 s. SQLite file always; PostgreSQL too with ``--pg URL`` (or QINGZHI_BE
 / QINGZHI_TEST_DATABASE_URL), in a schema of its own, dropped afterwards.
 
     PYTHONPATH=src .venv/bin/python bench/tasks.py [--tasks 10000] [--years 5] [--reps 200]
-        [--pg URL] [--skip sqlite,postgresql]
+        [--pg URL] [--skip sqlite,postgresql] [--explain]
 """
 
 from __future__ import annotations
@@ -314,6 +314,29 @@ def _chief_rates(db: Database, actor: Any, settings: Settings, years: int) -> No
         )
 
 
+def explain(db: Database) -> None:
+    """PostgreSQL's plans (EXPLAIN ANALYZE, BUFFERS) of the bureau's board: the page's ids and
+    the counts by state (``tasks.service.board_queries``, the statements ``board`` runs)."""
+    settings = Settings(database_url="sqlite://")
+    with db.session() as session:
+        user = session.scalars(select(User).where(User.username == "commander")).one()
+        actor = actor_for(session, user, request_id=None, via="bench")
+        queries = tasks.board_queries(
+            actor, tasks.BoardFilter(), NOW, settings.task_escalate_bureau_hours, 50, 0
+        )
+        conn = session.connection()
+        for name, stmt in (("page ids", queries.page), ("counts by state", queries.counts)):
+            compiled = stmt.compile(
+                dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+            )
+            plan = conn.exec_driver_sql(
+                "EXPLAIN (ANALYZE, BUFFERS) " + compiled.string, compiled.params
+            ).scalars()
+            print(f"\n-- plan of the bureau's board, {name}:")
+            for line in plan:
+                print("   ", line)
+
+
 def report(
     name: str, built: dict[str, Any], rows: list[tuple[str, list[float], list[float]]]
 ) -> None:
@@ -346,6 +369,7 @@ def main() -> None:
         or os.environ.get("QINGZHI_TEST_DATABASE_URL"),
     )
     ap.add_argument("--skip", default="")
+    ap.add_argument("--explain", action="store_true", help="print the board's plans (PostgreSQL)")
     args = ap.parse_args()
     skip = set(args.skip.split(","))
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", file=sys.stderr)
@@ -371,6 +395,8 @@ def main() -> None:
             migrate(url)
             db = Database(url)
             built = build(db, args.tasks, args.years)
+            if args.explain:
+                explain(db)
             report("PostgreSQL", built, measure(db, args.reps, args.years))
             db.dispose()
         finally:

@@ -28,7 +28,13 @@ from qingzhi.org.models import Bureau, Officer, Unit, Zone
 from qingzhi.plans.models import Plan
 from qingzhi.reports.models import Brief, BriefRun  # briefs
 from qingzhi.store.base import Base
-from qingzhi.tasks.models import Task, TaskAttachment, TaskReport, TaskUnit  # tasks (督办)
+from qingzhi.tasks.models import (  # tasks (督办)
+    Task,
+    TaskAttachment,
+    TaskOperation,
+    TaskReport,
+    TaskUnit,
+)
 
 __all__ = [
     "ApiToken",
@@ -65,6 +71,7 @@ __all__ = [
     "ReformUnit",
     "Task",
     "TaskAttachment",
+    "TaskOperation",
     "TaskReport",
     "TaskUnit",
     "Unit",

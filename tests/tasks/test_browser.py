@@ -16,9 +16,13 @@ from qingzhi.auth.context import system_actor
 from qingzhi.auth.permissions import Role
 from qingzhi.config import Settings
 from qingzhi.store.db import Database
+from qingzhi.tasks import notices, service
 from qingzhi.tasks.models import Task
+from qingzhi.tasks.schemas import TaskCreate
 from tests.browser import ARTIFACTS, MARKS, login, served_site
 from tests.factories import PASSWORD, add_incident
+from tests.helpers import user_actor
+from tests.tasks.helpers import Units
 
 pytestmark = MARKS
 
@@ -184,3 +188,146 @@ def test_open_a_case_from_an_incident_and_build_its_team(
     rates.screenshot(path=str(ARTIFACTS / "browser-case-rates.png"), full_page=True)
     rates.context.close()
     page.context.close()
+
+
+def test_a_special_operation_from_a_hotspot_and_its_page(
+    site: tuple[str, Database], browser: object
+) -> None:
+    """The board's form opened from a hot cell (as the map's popup opens it: source and the
+    hotspot's cells) issues a special operation; its page shows the area and its ring on the
+    map and the counts before and during with the test."""
+    url, db = site
+    today = (_now() + dt.timedelta(hours=8)).date()  # Beijing
+    noon = dt.datetime.combine(today, dt.time(4, 0), tzinfo=dt.UTC)  # 12:00 Beijing
+    spots = [
+        (107.023, 30.023),
+        (107.027, 30.027),
+        (107.031, 30.023),
+        (107.035, 30.027),
+        (107.023, 30.031),
+    ]
+    for i, where in enumerate(spots):  # before: 5 in the area
+        add_incident(
+            db, at=noon - dt.timedelta(days=9 + i), location=where, category="public_order"
+        )
+    add_incident(
+        db, at=noon - dt.timedelta(days=2), location=(107.03, 30.03), category="public_order"
+    )
+    for i in range(2):  # during: 2 in the ring (about 330 m north of the area)
+        add_incident(
+            db,
+            at=noon - dt.timedelta(days=1 + 2 * i),
+            location=(107.03 + 0.004 * i, 30.043),
+            category="public_order",
+        )
+    cells = [
+        {
+            "type": "Polygon",
+            "coordinates": [
+                [[x, 30.02], [x + 0.01, 30.02], [x + 0.01, 30.04], [x, 30.04], [x, 30.02]]
+            ],
+        }
+        for x in (107.02, 107.03)
+    ]
+    page = login(browser, url, "commander", "/tasks", (1600, 1000))
+    page.evaluate(
+        "(a) => sessionStorage.setItem('qz.task.area', JSON.stringify(a))", {"cells": cells}
+    )
+    ref = f"{today.isoformat()}/300/4242"
+    page.goto(
+        f"{url}/tasks?source_kind=hotspot&source_ref={ref}&title=人民路治安乱点查处专项行动&operation=1"
+    )
+    page.wait_for_selector("body[data-ready]")
+    assert page.locator('#issue-form [name="operation"]').is_checked()
+    assert "治安乱点 2 个网格" in page.locator("#operation-area").inner_text()
+    assert ref in page.locator("#issue-source").inner_text()
+    page.fill('#issue-form [name="starts_on"]', (today - dt.timedelta(days=6)).isoformat())
+    page.fill('#issue-form [name="ends_on"]', (today + dt.timedelta(days=7)).isoformat())
+    page.click("#issue-form button[type=submit]")
+    page.wait_for_url("**/tasks/*")
+    page.wait_for_selector("body[data-ready]")
+    assert (
+        "治安乱点" in page.locator(".facts").inner_text()
+        and ref in page.locator(".facts").inner_text()
+    )
+    periods = page.locator("#op-periods tbody tr")
+    assert periods.count() == 3
+    before = page.locator('#op-periods tr[data-period="before"] td').all_inner_texts()
+    during = page.locator('#op-periods tr[data-period="during"] td').all_inner_texts()
+    assert (before[3], before[5]) == ("5", "0")  # area, ring
+    assert (during[3], during[5]) == ("1", "2")
+    assert page.locator('#op-tests tr[data-test="area_during"]').count() == 1
+    assert "转移检验" in page.locator("#op-displacement").inner_text()
+    assert "划定专项行动区域与行动期" in page.locator("#timeline").inner_text()
+    assert page.errors == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-task-operation.png"), full_page=True)
+    page.context.close()
+
+
+def test_a_special_operation_over_a_polygon_drawn_on_the_map(
+    site: tuple[str, Database], browser: object
+) -> None:
+    """On the board, 专项行动 shows a small map: four clicks draw the area, one is undone and
+    drawn again; the operation's page shows it."""
+    url, _ = site
+    page = login(browser, url, "commander", "/tasks", (1600, 1000))
+    page.fill('#issue-form [name="title"]', "城一辖区夜市专项整治")
+    page.check('#issue-form [name="operation"]')
+    page.wait_for_selector("#draw-map.leaflet-container")
+    box = page.locator("#draw-map").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    corners = [(-60, -40), (60, -40), (60, 40), (-60, 40)]
+    for dx, dy in corners:
+        page.mouse.click(cx + dx, cy + dy)
+    page.click("#draw-undo")
+    assert "已绘制 3 个顶点" in page.locator("#operation-area").inner_text()
+    page.mouse.click(cx - 60, cy + 40)
+    assert "已绘制 4 个顶点" in page.locator("#operation-area").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#issue-panel").screenshot(path=str(ARTIFACTS / "browser-task-draw-area.png"))
+    page.click("#issue-form button[type=submit]")
+    page.wait_for_url("**/tasks/*")
+    page.wait_for_selector("body[data-ready]")
+    assert page.locator("#op-periods tbody tr").count() == 3
+    assert "区域面积" in page.locator("#op-summary").inner_text()
+    assert page.errors == []
+    page.context.close()
+
+
+def test_the_owners_count_updates_without_a_reload_when_a_task_falls_due(
+    site: tuple[str, Database], browser: object
+) -> None:
+    """The deadline comes within 24 h while the owner's board is open: the scheduler's notice
+    (``tasks.notices.run``) reaches the page over the live stream and the navigation counts it
+    — the page's own minute timer has not run."""
+    url, db = site
+    notices.run(db)  # earlier tests' tasks: announced now, not during this test
+    owner = login(browser, url, "chief_r1", "/tasks", (1600, 1000))
+    owner.wait_for_selector("body[data-ready]")
+    before = owner.evaluate("() => document.getElementById('task-count').textContent")
+    with db.session(write=True) as session:
+        body = TaskCreate.model_validate(
+            {
+                "title": "老街夜巡",
+                "owner_unit_id": Units(session).id("R1"),
+                "deadline": (_now() + dt.timedelta(hours=30)).isoformat(),
+            }
+        )
+        task = service.create(session=session, actor=user_actor(session, "commander"), body=body)
+        task_id = task.id
+    owner.wait_for_selector(f'#tasks tr[data-id="{task_id}"]')  # the issue event reloads the board
+    with db.session(write=True) as session:  # the clock moves on (no event of its own)
+        row = session.get(Task, task_id)
+        assert row is not None
+        row.deadline = _now() + dt.timedelta(hours=20)
+    assert owner.evaluate("() => document.getElementById('task-count').textContent") == before
+    assert notices.run(db) == [(task_id, "due_soon")]
+    expected = str(int(before or "0") + 1)
+    owner.wait_for_function(
+        "(n) => document.getElementById('task-count').textContent === n",
+        arg=expected,
+        timeout=10_000,
+    )
+    assert owner.errors == []
+    owner.context.close()

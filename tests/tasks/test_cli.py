@@ -4,6 +4,7 @@ refusals (a Chinese message, exit code 2, no traceback)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,6 +71,9 @@ def test_task_list_show_and_case_rates(cli_db: Database) -> None:
     r = runner.invoke(app, ["task", "show", str(task.id)])
     assert r.exit_code == 0, r.output
     assert "创建督办任务" in r.output and "甲镇派出所" in r.output
+    # Due within the hour: one deadline notice, then none (each is given once).
+    assert "已推送到期提醒 1 条" in runner.invoke(app, ["task", "notices"]).output
+    assert "已推送到期提醒 0 条" in runner.invoke(app, ["task", "notices"]).output
     today = dt.date.today()
     span = ["--from", str(today - dt.timedelta(days=10)), "--to", str(today)]
     r = runner.invoke(app, ["case", "rates", *span, "--unit", "A"])
@@ -77,6 +81,20 @@ def test_task_list_show_and_case_rates(cli_db: Database) -> None:
     assert "快破时限 N = 72 小时" in r.output
     assert "100.0%" in r.output and "5,000.00" in r.output
     assert "72 小时内破案" in r.output
+
+
+def test_sweep_attachments_removes_an_old_unreferenced_file(
+    cli_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QINGZHI_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    orphan = tmp_path / "data" / "attachments" / "ab" / ("ab" + "0" * 62)
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"rolled back")
+    os.utime(orphan, (0, 0))
+    r = runner.invoke(app, ["task", "sweep-attachments"])
+    assert r.exit_code == 0, r.output
+    assert "已清理无引用的附件文件 1 个" in r.output and not orphan.exists()
 
 
 @pytest.mark.parametrize(

@@ -59,6 +59,30 @@ ROWS = [
             {"json": {"title": "t", "owner_unit_id": c.org.id("A"), "deadline": _later()}},
         ),
     ),
+    Row(
+        "POST",
+        "/api/tasks/operations",
+        (Perm.task_issue,),
+        lambda c: (
+            "/api/tasks/operations",
+            {
+                "json": {
+                    "title": "t",
+                    "owner_unit_id": c.org.id("A"),
+                    "deadline": _later(),
+                    "starts_on": "2026-11-01",
+                    "ends_on": "2026-11-14",
+                    "area": "POLYGON ((107.02 30.02, 107.04 30.02, 107.04 30.04, 107.02 30.02))",
+                }
+            },
+        ),
+    ),
+    Row(
+        "GET",
+        "/api/tasks/{task_id}/operation",
+        (Perm.task_read,),
+        lambda c: (f"/api/tasks/{c.task}/operation", {}),
+    ),
     Row("GET", "/api/tasks/reminders", (Perm.task_read,), lambda c: ("/api/tasks/reminders", {})),
     Row("GET", "/api/tasks/{task_id}", (Perm.task_read,), lambda c: (f"/api/tasks/{c.task}", {})),
     Row(

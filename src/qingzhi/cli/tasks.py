@@ -1,5 +1,5 @@
-"""``qingzhi task list|show``: the bureau's supervised tasks (督办) from the command line, through
-the same services as the API (as the system, bureau-wide)."""
+"""``qingzhi task list|show|notices|sweep-attachments``: the bureau's supervised tasks (督办)
+from the command line, through the same services as the API (as the system, bureau-wide)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from qingzhi.cli.common import console, database, fail
 from qingzhi.config import get_settings
 from qingzhi.errors import QingzhiError, ValidationFailed
 from qingzhi.org.models import Unit
-from qingzhi.tasks import history, service
+from qingzhi.tasks import attachments, history, notices, service
 from qingzhi.tasks.lifecycle import TaskStatus
 
 log = logging.getLogger(__name__)
@@ -102,3 +102,24 @@ def task_show(task_id: int) -> None:
         )
     for e in timeline:
         console.print(f"  {e.at.astimezone(tz):%m-%d %H:%M} {e.title} · {e.actor}")
+
+
+@task_app.command("notices")
+def task_notices() -> None:
+    """Publish the deadline notices owed now (due within 24 h, overdue); ``qingzhi scheduler``
+    does this every minute, this is for cron."""
+    try:
+        sent = notices.run(database())
+    except QingzhiError as exc:
+        fail(exc)
+    console.print(f"已推送到期提醒 {len(sent)} 条")
+
+
+@task_app.command("sweep-attachments")
+def sweep_attachments() -> None:
+    """Remove attachment files no attachment references (rolled-back uploads) older than an
+    hour; ``qingzhi scheduler`` does this hourly."""
+    settings = get_settings()
+    with database().session() as session:
+        removed = attachments.sweep(session, settings)
+    console.print(f"已清理无引用的附件文件 {len(removed)} 个")

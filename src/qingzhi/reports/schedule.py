@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.sql.dml import Update
 
 from qingzhi.auth.context import system_actor
@@ -45,6 +45,8 @@ from qingzhi.reports.render import pdf_available
 from qingzhi.reports.scope import scope_key
 from qingzhi.store.base import utcnow
 from qingzhi.store.db import Database
+from qingzhi.tasks import attachments as task_attachments
+from qingzhi.tasks import notices as task_notices
 
 log = logging.getLogger(__name__)
 
@@ -259,11 +261,22 @@ def serve(
     stop: Callable[[], bool] = lambda: False,
     poll_seconds: float = 60.0,
 ) -> None:
-    """The scheduler process: catch up at start, then run whenever a kind falls due."""
+    """The scheduler process: catch up at start, then run whenever a kind falls due; every
+    ``poll_seconds`` at most it also publishes the tasks' deadline notices (``tasks.notices``),
+    and hourly removes the files of rolled-back uploads (``tasks.attachments.sweep``)."""
     worker = worker_name()
+    next_sweep = clock()
     while not stop():
         report = run_due(db=db, settings=settings, now=clock(), worker=worker)
         if report.made or report.failed:
             log.info("scheduler: %d made, %d failed", len(report.made), len(report.failed))
+        try:  # tasks becoming due within 24 h or overdue: a live event each (督办到期提醒)
+            task_notices.run(db, clock())
+            if clock() >= next_sweep:  # files of rolled-back uploads, hourly
+                with db.session() as session:
+                    task_attachments.sweep(session, settings)
+                next_sweep = clock() + task_attachments.SWEEP_AFTER
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("scheduler: task housekeeping failed: %s", exc)
         wait = (next_due(settings, clock()) - clock()).total_seconds()
         sleep(max(1.0, min(wait, poll_seconds)))

@@ -5,9 +5,15 @@ not its name — is one of the allowed types (``ALLOWED``, sniffed by ``filetype
 bytes; plain UTF-8 text without control characters besides tab and line breaks is text/plain);
 anything else is 415. It is stored once as ``<data_dir>/attachments/<aa>/<sha256>`` (written to
 a temporary name, then renamed: a reader never sees half a file) and recorded with its hash in
-the audit trail (``task.attachment``). A file written by a transaction that then rolls back stays
-on disk unreferenced; it is the same bytes under the same name when uploaded again. Downloads go
-through the task's scope: a task the caller cannot see is a 404, as is its attachment.
+the audit trail (``task.attachment``). Downloads go through the task's scope: a task the caller
+cannot see is a 404, as is its attachment.
+
+A file is written before its row commits; when the transaction then rolls back, the file is left
+unreferenced. ``sweep`` (run hourly by the scheduler, or ``qingzhi task sweep-attachments``)
+removes files no attachment row references, and temporary files, once older than
+``SWEEP_AFTER``; ``store`` touches a file it finds already there, so a transaction that reuses
+an old unreferenced file keeps it young until it commits. (Deleting on rollback instead would
+race: another transaction may be committing a row for the same bytes.)
 """
 
 from __future__ import annotations
@@ -33,10 +39,12 @@ from qingzhi.store.base import utcnow
 from qingzhi.tasks import scope
 from qingzhi.tasks.lifecycle import TASK, TaskStatus
 from qingzhi.tasks.models import TaskAttachment, TaskReport
-from qingzhi.tasks.service import _helpers, visible
+from qingzhi.tasks.reading import helpers_of, visible
 
 log = logging.getLogger(__name__)
 
+SWEEP_AFTER = dt.timedelta(hours=1)  # far longer than any upload's transaction
+_HASH = re.compile(r"[0-9a-f]{64}")
 ALLOWED = {
     "application/pdf": "PDF",
     "image/jpeg": "JPEG 图片",
@@ -105,6 +113,7 @@ def store(settings: Settings, data: bytes) -> str:
     digest = hashlib.sha256(data).hexdigest()
     target = path_of(settings, digest)
     if target.exists():
+        os.utime(target)  # young again: ``sweep`` leaves it to this transaction
         return digest
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
@@ -142,7 +151,7 @@ def add(
     issuer's side, on the locked task; audited with its hash."""
     now = now or utcnow()
     task = visible(session, actor, task_id, lock=True)
-    helpers = tuple(_helpers(session, [task.id])[task.id])
+    helpers = tuple(helpers_of(session, [task.id])[task.id])
     if not (actor.can(Perm.task_report) and scope.owns(actor, task, helpers)) and not (
         actor.can(Perm.task_issue) and scope.issues(actor, task)
     ):
@@ -210,3 +219,41 @@ def get(
         log.error("attachment %s of task %s: file %s missing", row.id, task_id, path)
         raise NotFound("附件文件缺失")
     return row, path
+
+
+def sweep(
+    session: Session, settings: Settings, *, older_than: dt.timedelta = SWEEP_AFTER
+) -> list[Path]:
+    """Remove the files under the attachments directory that no attachment references (a
+    rolled-back upload's) and left-over temporary files, last written more than ``older_than``
+    ago; the paths removed."""
+    root = settings.data_dir / "attachments"
+    if not root.is_dir():
+        return []
+    cutoff = (utcnow() - older_than).timestamp()
+    old: dict[str, Path] = {}
+    removed: list[Path] = []
+    for path in root.glob("*/*"):
+        try:
+            if not path.is_file() or path.stat().st_mtime >= cutoff:
+                continue
+        except FileNotFoundError:
+            continue
+        if path.name.startswith(".upload-"):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        elif _HASH.fullmatch(path.name):
+            old[path.name] = path
+    names = sorted(old)
+    for i in range(0, len(names), 500):
+        batch = names[i : i + 500]
+        used = set(
+            session.scalars(select(TaskAttachment.sha256).where(TaskAttachment.sha256.in_(batch)))
+        )
+        for name in batch:
+            if name not in used:
+                old[name].unlink(missing_ok=True)
+                removed.append(old[name])
+    if removed:
+        log.info("attachments: removed %d unreferenced files", len(removed))
+    return removed

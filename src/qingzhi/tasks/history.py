@@ -14,14 +14,15 @@ from qingzhi.org.models import Unit
 from qingzhi.tasks import attachments
 from qingzhi.tasks.lifecycle import TaskStatus
 from qingzhi.tasks.models import TaskAttachment, TaskReport
+from qingzhi.tasks.reading import visible
 from qingzhi.tasks.schemas import AttachmentRead, ReportRead, TimelineEntry
-from qingzhi.tasks.service import visible
 
 log = logging.getLogger(__name__)
 
 REPORT_KINDS = {"progress": "进展反馈", **{s.value: s.label for s in TaskStatus}}
 _ACTIONS = {
     "task.created": "创建督办任务",
+    "task.operation": "划定专项行动区域与行动期",
     "task.report": "反馈进展",
     "task.attachment": "上传附件",
     **{f"task.{s.value}": s.label for s in TaskStatus},

@@ -1,15 +1,31 @@
 """ORM models of supervised tasks: the task, its co-operating units, progress reports and their
-attachments (files stored content-addressed under the data directory)."""
+attachments (files stored content-addressed under the data directory), and the area and period
+of a special operation (专项行动)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, exists
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from qingzhi.store.base import Base, UTCDateTime, str_enum, utcnow
 from qingzhi.tasks.lifecycle import SourceKind, TaskStatus
+
+
+class TaskOperation(Base):
+    """A special operation (专项行动): the task's area (WGS-84 GeoJSON, valid), its period (local
+    days, inclusive) and the width of the ring around it checked for displacement."""
+
+    __tablename__ = "task_operation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), unique=True)
+    area: Mapped[str] = mapped_column(Text)
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date] = mapped_column(Date)
+    ring_m: Mapped[int] = mapped_column(Integer)
+    categories: Mapped[str] = mapped_column(String(200), default="")  # comma-separated, or all
 
 
 class Task(Base):
@@ -44,9 +60,15 @@ class Task(Base):
     # When the next progress report is due on the feedback cadence (set at each step and
     # report while one is expected; a missed cadence is this time passed).
     feedback_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The last deadline notice published on the live stream (due_soon, overdue; tasks.notices),
+    # so that the scheduler announces each once. Overdue itself stays derived from the clock.
+    deadline_notice: Mapped[str | None] = mapped_column(String(16))
     synthetic: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Whether the task is a special operation: a correlated EXISTS in every select of tasks (no
+    # query of its own when a board reads them; task_operation.task_id is unique, so indexed).
+    is_operation: Mapped[bool] = column_property(exists().where(TaskOperation.task_id == id))
 
 
 class TaskUnit(Base):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from pydantic import BaseModel, Field
 
+from qingzhi.incidents.enums import Category
 from qingzhi.params import DbId, Input, Instant, Text
 from qingzhi.tasks.lifecycle import SourceKind, TaskStatus
 
@@ -109,6 +111,7 @@ class TaskRead(BaseModel):
     escalated_to: list[str] = Field(description="boards the overdue task is escalated to")
     actions: list[TaskStatus] = Field(description="the steps the caller may take now")
     can_report: bool
+    operation: bool = Field(default=False, description="a special operation (专项行动)")
     synthetic: bool
 
 
@@ -141,3 +144,65 @@ class TimelineEntry(BaseModel):
     title: str
     actor: str
     detail: dict[str, object] = Field(default_factory=dict)
+
+
+class OperationCreate(TaskCreate):
+    """A special operation (专项行动): a task over an area and a period. The area is ``area``
+    (a GeoJSON Polygon/MultiPolygon, or WKT text) or ``cells`` (a hotspot's cells, GeoJSON
+    polygons, joined into one area); the period is local days ``starts_on`` to ``ends_on``
+    inclusive; ``ring_m`` is the width of the ring around the area checked for displacement."""
+
+    area: Any = None
+    cells: list[Any] | None = Field(default=None, max_length=400)
+    starts_on: dt.date
+    ends_on: dt.date
+    ring_m: int = Field(default=500, ge=50, le=5000)
+    categories: list[Category] = Field(default_factory=list, max_length=5)
+
+
+class PeriodCount(BaseModel):
+    """Incidents in the area and in the ring over one period (before, during or after)."""
+
+    name: str
+    label: str
+    start: dt.date
+    end: dt.date = Field(description="exclusive")
+    days: float = Field(description="days of the period observed so far")
+    state: str = Field(description="complete, partial (still running) or future")
+    area: int
+    ring: int
+
+
+class Comparison(BaseModel):
+    """Two periods' counts compared by the trends module's exact Poisson test (rates per day)."""
+
+    name: str
+    label: str
+    current: int
+    previous: int
+    change: float | None = Field(
+        description="relative change of the daily rate; null if none before"
+    )
+    p_value: float
+    verdict: str
+
+
+class OperationRead(BaseModel):
+    """A special operation's page: the area and ring, counts before/during/after, the tests
+    and what they say of displacement."""
+
+    task_id: int
+    area: dict[str, Any]
+    ring: dict[str, Any]
+    ring_m: int
+    area_km2: float
+    starts_on: dt.date
+    ends_on: dt.date
+    categories: list[Category]
+    periods: list[PeriodCount]
+    comparisons: list[Comparison]
+    displacement: str
+    points: list[tuple[float, float, str, str]] = Field(
+        description="located incidents: lon, lat, period (before/during/after), where (area/ring)"
+    )
+    points_truncated: bool

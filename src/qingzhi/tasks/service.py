@@ -1,10 +1,7 @@
-"""Supervised tasks (督办): issue, move along the lifecycle, read, and the boards.
+"""Supervised tasks (督办): issue, move along the lifecycle, and the boards.
 
-Overdue, due soon (within ``DUE_SOON``), a missed feedback cadence and escalation are derived from
-the clock (``now``, which every function takes so that tests can move it), never stored. An
-overdue task escalates to its owner's superior's board: a bundled member station's to its
-central station's, any other unit's to the bureau's; after ``task_escalate_bureau_hours`` more
-it is on the bureau's board too.
+The clock's rules are in ``tasks.deadlines``, reading in ``tasks.reading``, progress reports in
+``tasks.progress``; their public names are importable from here too.
 
 Authority to issue (``check_authority``): the whole bureau (commanders, the command centre's
 bureau-wide users) and users of the command centre unit issue to any unit; anybody else with
@@ -19,11 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from qingzhi import lifecycle
@@ -31,29 +29,74 @@ from qingzhi.audit import service as audit
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
-from qingzhi.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from qingzhi.live import bus
+from qingzhi.errors import NotFound, PermissionDenied, ValidationFailed
 from qingzhi.org.enums import UnitKind
 from qingzhi.org.models import Officer, Unit
 from qingzhi.store.base import utcnow
 from qingzhi.tasks import scope
-from qingzhi.tasks.lifecycle import (
-    BY_ISSUER,
-    OWNER_OPEN,
-    PRIORITY_LABELS,
-    REPORTING,
-    TASK,
-    SourceKind,
-    TaskStatus,
+from qingzhi.tasks.deadlines import (
+    DUE_SOON,
+    Flags,
+    due_soon_sql,
+    escalated_sql,
+    feedback_missed_sql,
+    flags,
+    overdue_sql,
 )
+from qingzhi.tasks.lifecycle import BY_ISSUER, OWNER_OPEN, TASK, SourceKind, TaskStatus
 from qingzhi.tasks.models import Task, TaskReport, TaskUnit
-from qingzhi.tasks.schemas import TaskCreate, TaskPage, TaskRead, UnitRef
+from qingzhi.tasks.progress import add_report, next_feedback, publish
+from qingzhi.tasks.reading import (
+    BUREAU_BOARD,
+    actions,
+    get,
+    helpers_of,
+    source_url,
+    to_read,
+    visible,
+)
+from qingzhi.tasks.schemas import TaskCreate, TaskPage
+
+__all__ = [
+    "BUREAU_BOARD",
+    "DUE_SOON",
+    "MAX_PAGE",
+    "BoardFilter",
+    "Flags",
+    "actions",
+    "add_report",
+    "board",
+    "board_queries",
+    "check_authority",
+    "create",
+    "due_soon_sql",
+    "escalated_sql",
+    "feedback_missed_sql",
+    "flags",
+    "get",
+    "move",
+    "overdue_sql",
+    "reminders",
+    "source_url",
+    "to_read",
+    "visible",
+]
 
 log = logging.getLogger(__name__)
 
-DUE_SOON = dt.timedelta(hours=24)
-BUREAU_BOARD = "县局"
 MAX_PAGE = 200
+# The references of the map's analysis layers (qz.js makes them): a hot cell of the Gi* map
+# ending on a day, and the space-time scan's cluster or a station's control-chart alarm.
+MAP_REFS = {
+    SourceKind.hotspot: (
+        re.compile(r"\d{4}-\d{2}-\d{2}/\d{2,5}/\d{1,9}"),
+        "截止日期/网格米数/网格号",
+    ),
+    SourceKind.warning: (
+        re.compile(r"\d{4}-\d{2}-\d{2}/(scan|unit/\d{1,9})"),
+        "日期/scan 或 日期/unit/单位号",
+    ),
+}
 _TIME_OF = {
     TaskStatus.issued: "issued_at",
     TaskStatus.accepted: "accepted_at",
@@ -63,215 +106,7 @@ _TIME_OF = {
 }
 
 
-# ---------------------------------------------------------------- derived from the clock
-
-
-@dataclass(frozen=True)
-class Flags:
-    """What the clock says of a task."""
-
-    overdue: bool
-    due_soon: bool
-    hours_left: float
-    feedback_missed: bool
-    bureau_level: bool  # overdue long enough (or with no central station) for the bureau
-
-
-def flags(task: Any, now: dt.datetime, *, bureau_hours: float, has_central: bool) -> Flags:
-    """Overdue, due soon, missed feedback and escalation of ``task`` at ``now`` (pure)."""
-    status = TaskStatus(task.status)
-    owner_open = status in OWNER_OPEN
-    left = (task.deadline - now).total_seconds() / 3600.0
-    overdue = owner_open and task.deadline < now
-    due_soon = owner_open and not overdue and task.deadline - now <= DUE_SOON
-    due = task.feedback_due_at
-    missed = status in REPORTING and due is not None and due < now
-    bureau = overdue and (not has_central or now - task.deadline > dt.timedelta(hours=bureau_hours))
-    return Flags(overdue, due_soon, round(left, 2), missed, bureau)
-
-
-def overdue_sql(now: dt.datetime) -> ColumnElement[bool]:
-    """Overdue tasks, as a SQL condition (the same rule as ``flags``)."""
-    return and_(Task.status.in_(OWNER_OPEN), Task.deadline < now)
-
-
-def due_soon_sql(now: dt.datetime) -> ColumnElement[bool]:
-    """Tasks due within ``DUE_SOON``, as a SQL condition."""
-    return and_(Task.status.in_(OWNER_OPEN), Task.deadline >= now, Task.deadline <= now + DUE_SOON)
-
-
-def feedback_missed_sql(now: dt.datetime) -> ColumnElement[bool]:
-    """Tasks whose feedback cadence is missed, as a SQL condition (the same rule as ``flags``)."""
-    return and_(Task.status.in_(REPORTING), Task.feedback_due_at < now)
-
-
-def escalated_sql(actor: Actor, now: dt.datetime, bureau_hours: float) -> ColumnElement[bool]:
-    """Overdue tasks escalated to the caller's board: owned by a member station of the
-    caller's central station; for the bureau, owned by a unit with no central station or
-    overdue for more than ``bureau_hours``."""
-    if actor.scope.whole_bureau:
-        late = Task.deadline < now - dt.timedelta(hours=bureau_hours)
-        unbundled = select(Unit.id).where(Unit.central_id.is_(None))
-        return and_(overdue_sql(now), or_(Task.owner_unit_id.in_(unbundled), late))
-    if actor.unit_id is None:
-        return and_(overdue_sql(now), Task.id < 0)
-    members = select(Unit.id).where(Unit.central_id == actor.unit_id)
-    return and_(overdue_sql(now), Task.owner_unit_id.in_(members))
-
-
-# ---------------------------------------------------------------- reading
-
-
-@dataclass(frozen=True)
-class _Unit:
-    id: int
-    name: str
-    central_id: int | None
-
-
-def _units(session: Session, ids: set[int]) -> dict[int, _Unit]:
-    """The units' names and central stations (not their jurisdictions' geometry)."""
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(Unit.id, Unit.name, Unit.central_id).where(Unit.id.in_(sorted(ids)))
-    )
-    return {r.id: _Unit(r.id, r.name, r.central_id) for r in rows}
-
-
-def _helpers(session: Session, task_ids: Sequence[int]) -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {t: [] for t in task_ids}
-    if task_ids:
-        rows = session.execute(
-            select(TaskUnit.task_id, TaskUnit.unit_id)
-            .where(TaskUnit.task_id.in_(list(task_ids)))
-            .order_by(TaskUnit.id)
-        )
-        for task_id, unit_id in rows:
-            out[task_id].append(unit_id)
-    return out
-
-
-def source_url(kind: SourceKind, ref: str | None) -> str | None:
-    """The page of a task's source, where it has one."""
-    if ref is None:
-        return None
-    if kind == SourceKind.incident:
-        return f"/incidents/{ref}"
-    if kind == SourceKind.case:
-        return f"/cases/{ref}"
-    if kind == SourceKind.brief_finding:
-        return f"/briefs/{ref.partition(':')[0]}"
-    return None
-
-
-def actions(actor: Actor, task: Any, helpers: Sequence[int]) -> list[TaskStatus]:
-    """The steps the caller may take on ``task`` now (by the table and their side)."""
-    out = []
-    for target in sorted(TASK.allowed(TaskStatus(task.status))):
-        if target in BY_ISSUER:
-            if actor.can(Perm.task_issue) and scope.issues(actor, task):
-                out.append(target)
-        elif actor.can(Perm.task_report) and scope.owns(actor, task, tuple(helpers)):
-            out.append(target)
-    return out
-
-
-def to_read(
-    session: Session,
-    actor: Actor,
-    tasks: Sequence[Task],
-    *,
-    now: dt.datetime,
-    bureau_hours: float,
-) -> list[TaskRead]:
-    """Tasks as the caller sees them (one look-up of units, officers and helpers for all)."""
-    helpers = _helpers(session, [t.id for t in tasks])
-    ids = {t.owner_unit_id for t in tasks} | {t.issuer_unit_id for t in tasks if t.issuer_unit_id}
-    ids |= {u for hs in helpers.values() for u in hs}
-    units = _units(session, ids)
-    officer_ids = sorted({t.owner_officer_id for t in tasks if t.owner_officer_id})
-    officers = dict(
-        session.execute(select(Officer.id, Officer.name).where(Officer.id.in_(officer_ids))).all()
-        if officer_ids
-        else []
-    )
-    centrals = _units(session, {u.central_id for u in units.values() if u.central_id})
-    out = []
-    for t in tasks:
-        owner = units[t.owner_unit_id]
-        f = flags(t, now, bureau_hours=bureau_hours, has_central=owner.central_id is not None)
-        escalated: list[str] = []
-        if f.overdue and owner.central_id is not None:
-            escalated.append(centrals[owner.central_id].name)
-        if f.bureau_level:
-            escalated.append(BUREAU_BOARD)
-        issuer = units.get(t.issuer_unit_id) if t.issuer_unit_id else None
-        kind = SourceKind(t.source_kind)
-        out.append(
-            TaskRead(
-                id=t.id,
-                title=t.title,
-                instructions=t.instructions,
-                source_kind=kind,
-                source_label=kind.label,
-                source_ref=t.source_ref,
-                source_url=source_url(kind, t.source_ref),
-                issuer_unit=UnitRef(id=issuer.id, name=issuer.name) if issuer else None,
-                issuer_name=t.issuer_name,
-                owner_unit=UnitRef(id=owner.id, name=owner.name),
-                owner_officer_id=t.owner_officer_id,
-                owner_officer_name=officers.get(t.owner_officer_id) if t.owner_officer_id else None,
-                helper_units=[UnitRef(id=u, name=units[u].name) for u in helpers[t.id]],
-                deadline=t.deadline,
-                priority=t.priority,
-                priority_label=PRIORITY_LABELS.get(t.priority, str(t.priority)),
-                feedback_hours=t.feedback_hours,
-                status=TaskStatus(t.status),
-                status_label=TaskStatus(t.status).label,
-                issued_at=t.issued_at,
-                accepted_at=t.accepted_at,
-                submitted_at=t.submitted_at,
-                closed_at=t.closed_at,
-                last_report_at=t.last_report_at,
-                overdue=f.overdue,
-                due_soon=f.due_soon,
-                feedback_missed=f.feedback_missed,
-                escalated_to=escalated,
-                actions=actions(actor, t, helpers[t.id]),
-                can_report=actor.can(Perm.task_report)
-                and scope.owns(actor, t, tuple(helpers[t.id]))
-                and TaskStatus(t.status) in REPORTING,
-                synthetic=t.synthetic,
-            )
-        )
-    return out
-
-
-def visible(session: Session, actor: Actor, task_id: int, *, lock: bool = False) -> Task:
-    """The task if it exists and is in the caller's scope (else 404, never 403); ``lock``
-    reads it again and locks it (decisions on its state are made on that row)."""
-    actor.require(Perm.task_read)
-    task = lifecycle.locked(session, Task, task_id) if lock else session.get(Task, task_id)
-    if task is None:
-        raise NotFound()
-    if not scope.admits(actor, task, tuple(_helpers(session, [task.id])[task.id])):
-        raise NotFound()
-    return task
-
-
-def get(
-    *, session: Session, actor: Actor, settings: Settings, task_id: int, now: dt.datetime | None
-) -> TaskRead:
-    """One task, as the caller sees it."""
-    task = visible(session, actor, task_id)
-    return to_read(
-        session,
-        actor,
-        [task],
-        now=now or utcnow(),
-        bureau_hours=settings.task_escalate_bureau_hours,
-    )[0]
+# ---------------------------------------------------------------- boards
 
 
 @dataclass(frozen=True)
@@ -315,6 +150,45 @@ def _selection(
     return terms
 
 
+@dataclass(frozen=True)
+class BoardQueries:
+    """A board's two statements: the page's tasks (in board order) and the counts by state."""
+
+    page: Select[Task]
+    counts: Select[TaskStatus, int, int, int]
+
+
+def board_queries(
+    actor: Actor, flt: BoardFilter, now: dt.datetime, bureau_hours: float, limit: int, offset: int
+) -> BoardQueries:
+    """The statements of a board (``bench/tasks.py`` explains them)."""
+    terms = _selection(actor, flt, now, bureau_hours)
+    late = overdue_sql(now)
+    # One statement for the page: its ids sorted (three columns, not whole rows) in a
+    # subquery, joined to their rows (the operation flag is computed for those rows only).
+    order = (late.desc(), Task.deadline, Task.id)
+    ids = (
+        select(Task.id)
+        .where(*terms)
+        .order_by(*order)
+        .limit(min(limit, MAX_PAGE))
+        .offset(offset)
+        .subquery()
+    )
+    page = select(Task).join(ids, ids.c.id == Task.id).order_by(*order)
+    counts = (
+        select(
+            Task.status,
+            func.count(),
+            func.count().filter(late),
+            func.count().filter(due_soon_sql(now)),
+        )
+        .where(*terms)
+        .group_by(Task.status)
+    )
+    return BoardQueries(page, counts)
+
+
 def board(
     *,
     session: Session,
@@ -330,32 +204,11 @@ def board(
     actor.require(Perm.task_read)
     now = now or utcnow()
     hours = settings.task_escalate_bureau_hours
-    terms = _selection(actor, flt, now, hours)
-    late = overdue_sql(now)
-    # The page's ids first (the sort carries three columns, not whole rows), then its rows.
-    page_ids = list(
-        session.scalars(
-            select(Task.id)
-            .where(*terms)
-            .order_by(late.desc(), Task.deadline, Task.id)
-            .limit(min(limit, MAX_PAGE))
-            .offset(offset)
-        )
-    )
-    found = {t.id: t for t in session.scalars(select(Task).where(Task.id.in_(page_ids)))}
-    rows = [found[i] for i in page_ids]
+    queries = board_queries(actor, flt, now, hours, limit, offset)
+    rows = list(session.scalars(queries.page))
     by_status: dict[str, int] = {}
     total = overdue = due_soon = 0
-    for status, n, n_late, n_soon in session.execute(
-        select(
-            Task.status,
-            func.count(),
-            func.count().filter(late),
-            func.count().filter(due_soon_sql(now)),
-        )
-        .where(*terms)
-        .group_by(Task.status)
-    ):
+    for status, n, n_late, n_soon in session.execute(queries.counts):
         by_status[str(status)] = int(n)
         total, overdue, due_soon = total + n, overdue + n_late, due_soon + n_soon
     return TaskPage(
@@ -431,6 +284,11 @@ def _check_source(session: Session, actor: Actor, kind: SourceKind, ref: str | N
     if kind == SourceKind.brief_finding:
         _check_brief_finding(session, actor, ref)
         return
+    if kind in MAP_REFS:
+        pattern, form = MAP_REFS[kind]
+        if not pattern.fullmatch(ref):
+            raise ValidationFailed.field("source_ref", f"{kind.label}的编号须为“{form}”")
+        return
     if kind in (SourceKind.incident, SourceKind.case):
         if not ref.isdigit() or not 0 < int(ref) < 2**31:
             raise ValidationFailed.field("source_ref", f"{kind.label}编号须为正整数")
@@ -463,20 +321,6 @@ def _check_brief_finding(session: Session, actor: Actor, ref: str) -> None:
     actions = json.loads(brief.content).get("actions") or []
     if not 1 <= int(number) <= len(actions):
         raise ValidationFailed.field("source_ref", f"该简报只有 {len(actions)} 条建议措施")
-
-
-def _publish(session: Session, task: Task, what: str) -> None:
-    payload = {
-        "id": task.id,
-        "what": what,
-        "status": str(task.status),
-        "owner_unit_id": task.owner_unit_id,
-        "deadline": task.deadline.isoformat(),
-    }
-    unit = task.owner_unit_id
-    bus.publish(
-        session, [bus.EventIn("task", payload, unit_id=unit, station_id=task.issuer_unit_id)]
-    )
 
 
 def create(
@@ -545,12 +389,6 @@ def create(
     return task
 
 
-def _next_feedback(task: Task, now: dt.datetime) -> None:
-    """The time the next progress report is due (its cadence from now), while one is expected."""
-    reporting = TaskStatus(task.status) in REPORTING and task.feedback_hours
-    task.feedback_due_at = now + dt.timedelta(hours=task.feedback_hours or 0) if reporting else None
-
-
 def _step(
     session: Session, actor: Actor, task: Task, target: TaskStatus, note: str, now: dt.datetime
 ) -> None:
@@ -569,7 +407,7 @@ def _step(
         setattr(task, stamp, now)
     if target == TaskStatus.in_progress and task.accepted_at is None:
         task.accepted_at = now
-    _next_feedback(task, now)
+    next_feedback(task, now)
     task.updated_at = now
     if note:
         session.add(
@@ -584,7 +422,7 @@ def _step(
             )
         )
     session.flush()
-    _publish(session, task, target.value)
+    publish(session, task, target.value)
 
 
 def move(
@@ -601,7 +439,7 @@ def move(
     not in the table is a 409 naming both states."""
     now = now or utcnow()
     task = visible(session, actor, task_id, lock=True)
-    helpers = tuple(_helpers(session, [task.id])[task.id])
+    helpers = tuple(helpers_of(session, [task.id])[task.id])
     if target in BY_ISSUER:
         actor.require(Perm.task_issue)
         if not scope.issues(actor, task):
@@ -616,46 +454,3 @@ def move(
         raise ValidationFailed.field("deadline", "截止时间已过，不能下发")
     _step(session, actor, task, target, note.strip(), now)
     return task
-
-
-def add_report(
-    *, session: Session, actor: Actor, task_id: int, text: str, now: dt.datetime | None = None
-) -> TaskReport:
-    """A progress report from the owner's side, on the locked task (audited ``task.report``);
-    a task not accepted yet, or closed, is a 409 naming its state."""
-    now = now or utcnow()
-    task = visible(session, actor, task_id, lock=True)
-    actor.require(Perm.task_report)
-    if not scope.owns(actor, task, tuple(_helpers(session, [task.id])[task.id])):
-        raise PermissionDenied("只有承办或协办单位可以反馈进展")
-    status = TaskStatus(task.status)
-    if status not in REPORTING:
-        raise Conflict(
-            f"督办任务状态为“{status.label}”，不能反馈进展",
-            details={"field": "status", "status": status.value},
-        )
-    report = TaskReport(
-        task_id=task.id,
-        at=now,
-        kind="progress",
-        text=text.strip(),
-        unit_id=actor.unit_id,
-        author_user_id=actor.user_id,
-        author_name=actor.name,
-    )
-    session.add(report)
-    task.last_report_at = now
-    task.updated_at = now
-    _next_feedback(task, now)
-    session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action="task.report",
-        entity_kind="task",
-        entity_id=task.id,
-        unit_id=task.owner_unit_id,
-        diff={"report_id": report.id, "chars": len(report.text)},
-    )
-    _publish(session, task, "report")
-    return report

@@ -16,10 +16,12 @@ from qingzhi.auth.permissions import Perm
 from qingzhi.errors import ValidationFailed
 from qingzhi.params import IdPath, IdQuery, OffsetQuery, Text
 from qingzhi.store.deps import settings_of, transaction
-from qingzhi.tasks import attachments, history, service
+from qingzhi.tasks import attachments, history, operations, service
 from qingzhi.tasks.lifecycle import SourceKind, TaskStatus
 from qingzhi.tasks.schemas import (
     AttachmentRead,
+    OperationCreate,
+    OperationRead,
     Reminders,
     ReportCreate,
     ReportRead,
@@ -96,6 +98,18 @@ def create(
     return _read(request, actor, task_id)
 
 
+@router.post("/operations", status_code=201)
+def create_operation(
+    body: OperationCreate, request: Request, actor: Actor = Depends(require(Perm.task_issue))
+) -> TaskRead:
+    """Issue a special operation (专项行动): a task over an area (a drawn polygon or a
+    hotspot's cells) and a period; a bad area is a 422 naming the field."""
+    with transaction(request, write=True) as session:
+        task = operations.create_operation(session=session, actor=actor, body=body)
+        task_id = task.id
+    return _read(request, actor, task_id)
+
+
 @router.get("/reminders")
 def reminders(request: Request, actor: Actor = Depends(require(Perm.task_read))) -> Reminders:
     """The navigation's counts: due within 24 h, overdue, missed feedback, escalated to me."""
@@ -110,6 +124,18 @@ def get(
 ) -> TaskRead:
     """One task."""
     return _read(request, actor, task_id)
+
+
+@router.get("/{task_id}/operation")
+def operation(
+    task_id: IdPath, request: Request, actor: Actor = Depends(require(Perm.task_read))
+) -> OperationRead:
+    """A special operation's incidents in its area and ring before, during and after, with the
+    trends module's test and the displacement check."""
+    with transaction(request, write=False) as session:
+        return operations.report(
+            session=session, actor=actor, settings=settings_of(request), task_id=task_id
+        )
 
 
 @router.post("/{task_id}/transitions")

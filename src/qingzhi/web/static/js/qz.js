@@ -171,6 +171,31 @@
     if (legend) legend.hidden = false;
   }
 
+  // Issuing from an analysis layer (督办, tasks.js): a popup's links open the board's form with
+  // the source (kind and reference) filled in; a special operation takes the area along
+  // (sessionStorage "qz.task.area": { area } or { cells }).
+  function issuePopup(layer, kind, ref, title, area) {
+    var q = "/tasks?source_kind=" + kind + "&source_ref=" + encodeURIComponent(ref) + "&title=" + encodeURIComponent(title);
+    layer.bindPopup('<div class="issue-links"><b>' + esc(title) + '</b><br><a class="issue-task" href="' + q + '#issue-panel">下发督办</a> · ' +
+      '<a class="issue-operation" href="' + q + '&operation=1#issue-panel">发起专项行动</a></div>');
+    layer.on("popupopen", function () {
+      try { window.sessionStorage.setItem("qz.task.area", JSON.stringify(area())); } catch (e) { /* private mode */ }
+    });
+  }
+  function today() { return new Date(Date.now() + 8 * 3600000).toISOString().slice(0, 10); }  // Beijing date
+
+  // A hot cell and the hot cells touching it, transitively (one hotspot's cells).
+  function hotCluster(all, start) {
+    var seen = [start], queue = [start];
+    while (queue.length) {
+      var b = queue.shift().getBounds();
+      all.forEach(function (l) {
+        if (seen.indexOf(l) < 0 && l.getBounds().intersects(b)) { seen.push(l); queue.push(l); }
+      });
+    }
+    return seen.map(function (l) { return l.feature.geometry; });
+  }
+
   // Hotspots (治安乱点): Gi* hot cells of the last 30 days, when any is significant.
   function loadHotspots(ctx) {
     return api("/api/intel/hotspots?cell=300").then(function (fc) {
@@ -187,6 +212,8 @@
           l.bindTooltip("<b>治安乱点</b>（近 30 天，" + fc.properties.cell_m + " 米格）<br>警情 " + p.count +
             " 起 · z = " + Number(p.z).toFixed(2) + " · q = " + (p.q < 0.001 ? p.q.toExponential(1) : Number(p.q).toFixed(3)),
             { sticky: true, className: "hot-tip" });
+          issuePopup(l, "hotspot", today() + "/" + fc.properties.cell_m + "/" + p.cell, "治安乱点查处（网格 " + p.cell + "）",
+            function () { return { cells: hotCluster(layers.hotspots.getLayers(), l) }; });
         }
       });
       addOverlay(ctx, layers.hotspots, "治安乱点（热点）", true);
@@ -213,6 +240,9 @@
           style: { color: "#ffb020", weight: 2, dashArray: "5 4", fillColor: "#ffb020", fillOpacity: 0.22 }
         });
         region.bindTooltip(esc(warningText(scan)), { sticky: true, className: "warn-tip" });
+        issuePopup(region, "warning", w.end + "/scan", "时空预警核查", function () {
+          return { cells: scan.feature.features.map(function (f) { return f.geometry; }) };
+        });
         group.addLayer(region);
       }
       var byUnit = {};
@@ -231,6 +261,8 @@
           });
           outline.bindTooltip("<b>" + esc(l.feature.properties.name) + " 警情上升</b><br>" +
             lines.map(esc).join("<br>"), { sticky: true, className: "warn-tip" });
+          issuePopup(outline, "warning", w.end + "/unit/" + l.feature.properties.id, l.feature.properties.name + "警情上升核查",
+            function () { return { area: l.feature.geometry }; });
           group.addLayer(outline);
         });
       }

@@ -55,14 +55,11 @@ from qingzhi.web import (
     pages,
     work_pages,
 )
+from qingzhi.web.csp import CSP, policy_of  # noqa: F401  (CSP: the default policy, for tests)
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
-CSP = (
-    "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'"
-)
 
 _HTTP_CODES = {
     404: ("not_found", "请求的地址不存在"),
@@ -145,6 +142,7 @@ class EdgeMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
+        self.csp = policy_of(settings)
 
     def limit_for(self, request: Request) -> int:
         """The body limit of this request: bulk intake and imports with a credential, or not."""
@@ -173,7 +171,7 @@ class EdgeMiddleware:
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["X-Frame-Options"] = "DENY"
                 headers["Referrer-Policy"] = "same-origin"
-                headers["Content-Security-Policy"] = CSP
+                headers["Content-Security-Policy"] = self.csp
             await send(message)
 
         query: bytes = scope.get("query_string", b"")

@@ -205,7 +205,9 @@ class Settings(BaseSettings):
         return tuple(self.camera_origins.split())
 
 
-_ORIGIN_HOST = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$")
+_ORIGIN_HOST = re.compile(
+    r"^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$"
+)
 
 
 def camera_origin(text: str) -> str:

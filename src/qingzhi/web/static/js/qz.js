@@ -397,7 +397,9 @@
       for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) prev[k] = o[k];
       o = data[o.id] = prev;
       var m = markers[o.id];
-      var show = o.lon !== null && o.lon !== undefined && (o.status !== "off_duty" || opts.showOffDuty);
+      // office staff (street: false) are not dispatchable: off the map, as off duty is
+      var show = o.lon !== null && o.lon !== undefined &&
+        ((o.status !== "off_duty" && o.street !== false) || opts.showOffDuty);
       if (!show) {
         if (m) { dots.removeLayer(m); delete markers[o.id]; }
         return;
@@ -414,10 +416,11 @@
       }
     }
     function counts() {
-      var c = { available: 0, dispatched: 0, on_scene: 0, off_duty: 0, community: 0 };
+      var c = { available: 0, dispatched: 0, on_scene: 0, off_duty: 0, community: 0, office: 0 };
       for (var id in data) {
         var o = data[id];
-        if (o.status === "available" && o.in_rota === false) c.community += 1;
+        if (o.street === false && o.status !== "off_duty") c.office += 1;  // on duty, not street
+        else if (o.status === "available" && o.in_rota === false) c.community += 1;
         else c[o.status] = (c[o.status] || 0) + 1;
       }
       return c;

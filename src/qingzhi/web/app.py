@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import mimetypes
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -321,6 +322,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(work_pages.router)  # tasks and cases (督办, 快侦快办)
     app.include_router(community_pages.router)  # community (两队一室)
     app.include_router(brief_pages.router)  # briefs
+    mimetypes.add_type("text/javascript", ".mjs")  # MapLibre GL's ES modules (vector base map)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

@@ -1,8 +1,8 @@
 """A vector base map (Mapbox Vector Tiles in MBTiles, made here with GDAL's ``ogr2ogr``) drawn in
 Chromium by the vendored MapLibre GL under the app's CSP: the road is drawn where it is, its name
-too (from the browser's own fonts), and no request leaves the server.
+too (from the browser's own fonts), on WGS-84 and GCJ-02 tiles, and no request leaves the server.
 
-The screenshot goes to test-artifacts/map-vector-basemap.png; a person should look at it.
+The screenshots go to test-artifacts/map-vector-basemap-{wgs84,gcj02}.png; look at them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from PIL import Image
 
 from qingzhi.basemap.styles import BACKGROUND, ROAD_STYLES
 from qingzhi.config import Settings
+from qingzhi.geo.datum import wgs84_to_gcj02
 from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, MARKS, login, served_site
 
 pytestmark = [
@@ -33,35 +34,59 @@ pytestmark = [
 # OSM highway class) at 30.05 N, a lake north of it and a village point south of it.
 ROAD_LAT = 30.05
 FEATURES = [
-    {"highway": "trunk", "name": "测试国道"}, [[107.01, ROAD_LAT], [107.09, ROAD_LAT]],
+    {"highway": "trunk", "name": "测试国道"},
+    [[107.01, ROAD_LAT], [107.09, ROAD_LAT]],
     {"natural": "water", "name": "测试湖"},
     [[[107.03, 30.065], [107.06, 30.065], [107.06, 30.085], [107.03, 30.085], [107.03, 30.065]]],
-    {"place": "village", "name": "张家湾"}, [107.05, 30.035],
-]  # fmt: skip
+    {"place": "village", "name": "张家湾"},
+    [107.05, 30.035],
+]
 
 
-def _geojson(path: Path) -> None:
+def _shift(coords: Any) -> Any:
+    """Coordinates moved onto GCJ-02, as a Chinese commercial map draws them."""
+    if isinstance(coords[0], (int, float)):
+        lon, lat = wgs84_to_gcj02(coords[0], coords[1])
+        return [float(lon), float(lat)]
+    return [_shift(c) for c in coords]
+
+
+def _geojson(path: Path, datum: str) -> None:
     kinds = ["LineString", "Polygon", "Point"]
     feats = [
-        {"type": "Feature", "properties": FEATURES[2 * i], "geometry": {"type": k, "coordinates": FEATURES[2 * i + 1]}}
+        {
+            "type": "Feature",
+            "properties": FEATURES[2 * i],
+            "geometry": {
+                "type": k,
+                "coordinates": FEATURES[2 * i + 1]
+                if datum == "wgs84"
+                else _shift(FEATURES[2 * i + 1]),
+            },
+        }
         for i, k in enumerate(kinds)
-    ]  # fmt: skip
+    ]
     path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), "utf-8")
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@pytest.fixture(scope="module", params=["wgs84", "gcj02"])
+def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The test org served with a vector MBTiles made by ogr2ogr: on WGS-84, or on GCJ-02 (the
+    features moved ~300-500 m as Amap's would be, and QINGZHI_BASEMAP_DATUM=gcj02)."""
+    datum = request.param
     tmp = tmp_path_factory.mktemp("vector")
-    _geojson(tmp / "osm.geojson")
+    _geojson(tmp / "osm.geojson", datum)
     mbtiles = tmp / "vector.mbtiles"
     subprocess.run(
         ["ogr2ogr", "-f", "MBTILES", str(mbtiles), str(tmp / "osm.geojson"), "-nln", "osm",
          "-dsco", "MINZOOM=8", "-dsco", "MAXZOOM=14", "-dsco", "NAME=测试矢量底图"],
         check=True, capture_output=True,
     )  # fmt: skip
-    settings = Settings(database_url="sqlite://", live_poll_seconds=0.2, basemap=mbtiles)
+    settings = Settings(
+        database_url="sqlite://", live_poll_seconds=0.2, basemap=mbtiles, basemap_datum=datum
+    )
     with served_site(tmp, settings) as (url, _db):
-        yield url
+        yield url, datum
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +111,13 @@ def _near(a: tuple[int, ...], b: tuple[int, int, int], tol: int) -> bool:
     return all(abs(int(x) - y) <= tol for x, y in zip(a[:3], b, strict=True))
 
 
-def test_the_vector_base_map_draws_the_road_under_the_csp(site: str, webgl_browser: Any) -> None:
-    page = login(webgl_browser, site, "commander", "/bigscreen", (1366, 768))
+def test_the_vector_base_map_draws_the_road_under_the_csp(
+    site: tuple[str, str], webgl_browser: Any
+) -> None:
+    """The trunk road is drawn where it is (on GCJ-02 tiles too: moved onto the WGS-84 data),
+    the lake in blue, under the app's CSP, with no request beyond the server."""
+    url, datum = site
+    page = login(webgl_browser, url, "commander", "/bigscreen", (1366, 768))
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     requests: list[str] = []
@@ -107,11 +137,15 @@ def test_the_vector_base_map_draws_the_road_under_the_csp(site: str, webgl_brows
           return {{x: r.left + on.x, y: r.top + on.y, lx: r.left + lake.x, ly: r.top + lake.y}};
         }}"""
     )
-    shot = page.screenshot(path=str(ARTIFACTS / "map-vector-basemap.png"))
+    shot = page.screenshot(path=str(ARTIFACTS / f"map-vector-basemap-{datum}.png"))
     img = Image.open(io.BytesIO(shot)).convert("RGB")
     # the trunk road (国道) in its class colour, where it is
     national = _rgb(ROAD_STYLES["national"].line or "")
-    on_road = [img.getpixel((int(road["x"]) + dx, int(road["y"]) + dy)) for dx in (-2, 0, 2) for dy in (-1, 0, 1)]  # fmt: skip
+    on_road = [
+        img.getpixel((int(road["x"]) + dx, int(road["y"]) + dy))
+        for dx in (-2, 0, 2)
+        for dy in (-1, 0, 1)
+    ]
     assert any(_near(p, national, 40) for p in on_road), on_road
     # 30 px north of it: not road (the base map's own background or the lake's fill)
     off = img.getpixel((int(road["x"]), int(road["y"]) - 30))
@@ -122,16 +156,19 @@ def test_the_vector_base_map_draws_the_road_under_the_csp(site: str, webgl_brows
     # MapLibre's canvas is there, and its worker came from the app's own origin
     assert page.locator(".leaflet-gl-layer canvas").count() == 1
     assert any("maplibre-gl-worker.mjs" in u for u in requests) or page.evaluate(
-        "() => performance.getEntriesByType('resource').some(e => e.name.includes('maplibre-gl-worker.mjs'))"
+        "() => performance.getEntriesByType('resource')"
+        ".some(e => e.name.includes('maplibre-gl-worker.mjs'))"
     )
-    others = [u for u in requests if not u.startswith(site) and not u.startswith(("data:", "blob:"))]
+    others = [u for u in requests if not u.startswith(url) and not u.startswith(("data:", "blob:"))]
     assert others == []
-    assert not [p for p in problems if "Content Security Policy" in p or "glyph" in p.lower()], problems
+    assert not [p for p in problems if "Content Security Policy" in p or "glyph" in p.lower()], (
+        problems
+    )
     assert page.errors == []
 
 
-def test_the_style_is_made_from_the_files_layers(site: str, webgl_browser: Any) -> None:
-    page = login(webgl_browser, site, "commander", "/bigscreen", (1366, 768))
+def test_the_style_is_made_from_the_files_layers(site: tuple[str, str], webgl_browser: Any) -> None:
+    page = login(webgl_browser, site[0], "commander", "/bigscreen", (1366, 768))
     style = page.evaluate("() => fetch('/api/basemap/style').then(r => r.json())")
     ids = [layer["id"] for layer in style["layers"]]
     assert ids[0] == "background"

@@ -165,10 +165,7 @@ def test_the_vector_base_map_draws_the_road_under_the_csp(
         problems
     )
     assert page.errors == []
-
-
-def test_the_style_is_made_from_the_files_layers(site: tuple[str, str], webgl_browser: Any) -> None:
-    page = login(webgl_browser, site[0], "commander", "/bigscreen", (1366, 768))
+    # the style it drew: made from the layer ogr2ogr wrote (lines, polygons and points in one)
     style = page.evaluate("() => fetch('/api/basemap/style').then(r => r.json())")
     ids = [layer["id"] for layer in style["layers"]]
     assert ids[0] == "background"

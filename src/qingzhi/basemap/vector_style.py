@@ -44,6 +44,8 @@ WATER_WORDS = ("water", "waterway", "river", "riverbank", "lake", "reservoir", "
 _CLASS_KEYS = ("road_class", "highway", "class")
 # GL zoom = Leaflet zoom - 1 (512 px tiles): the raster styles' widths at Leaflet zooms 10 and 14
 _GL_ZOOMS = (9, 13)
+LINE_LABEL_MINZOOM = 11  # GL zooms: Leaflet 12
+POINT_MINZOOM = 13  # Leaflet 14
 
 
 def _road_class() -> list[Any]:
@@ -120,10 +122,12 @@ def default_style(info: BasemapInfo) -> dict[str, Any]:
                 ],
             },
         })  # fmt: skip
+        # points (an OSM extract has a node for every crossing and shop): named ones only, at
+        # street zoom, so that they do not bury the map
         points.append({
-            "id": f"{lid}-point", "type": "circle", **common,
-            "filter": ["==", "$type", "Point"],
-            "paint": {"circle-radius": 3, "circle-color": POINT_COLOR,
+            "id": f"{lid}-point", "type": "circle", **common, "minzoom": POINT_MINZOOM,
+            "filter": ["all", ["==", "$type", "Point"], *([["has", "name"]] if named else [])],
+            "paint": {"circle-radius": 2.5, "circle-color": POINT_COLOR,
                       "circle-stroke-color": BACKGROUND, "circle-stroke-width": 1},
         })  # fmt: skip
         if named:
@@ -142,14 +146,14 @@ def default_style(info: BasemapInfo) -> dict[str, Any]:
 
 
 def _label(lid: str, placement: str) -> dict[str, Any]:
-    """Names along lines, or at points and polygons (from GL zoom 10: Leaflet's street zooms)."""
+    """Names along lines, or under points and at polygons (from street zooms)."""
     kinds = ["LineString"] if placement == "line" else ["Point", "Polygon"]
     return {
         "id": f"{lid}-label-{placement}",
         "type": "symbol",
         "source": SOURCE,
         "source-layer": lid,
-        "minzoom": 10,
+        "minzoom": LINE_LABEL_MINZOOM if placement == "line" else POINT_MINZOOM,
         "filter": ["in", "$type", *kinds],
         "layout": {
             "text-field": ["coalesce", ["get", "name:zh"], ["get", "name"]],

@@ -172,7 +172,8 @@
     return QZ.api("/api/live/incidents").then(function (snap) {
       incidents.clear();
       feed = [];
-      snap.items.forEach(function (f) { incidents.upsert(f); upsertFeed(f); });
+      incidents.upsertMany(snap.items);
+      snap.items.forEach(function (f) { upsertFeed(f); });
       renderFeed();
       return snap.event_id;
     });

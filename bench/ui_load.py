@@ -25,7 +25,10 @@ The tests only check that a new call arrives at all (``tests/live/test_stream.py
 ``tests/web/test_browser.py``); how soon is measured here.
 
     .venv/bin/python bench/ui_load.py [--renders 5] [--calls 20] [--seconds 10] [--clients 20]
-        [--rate 100] [--no-basemap]
+        [--rate 100] [--no-basemap] [--before OTHER_CHECKOUT/src]
+
+``--before`` serves another checkout's sources too (same database, same base map) and measures
+both first renders in turns, in the same run: a before/after figure under the same load.
 """
 
 from __future__ import annotations
@@ -146,12 +149,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(url: str, port: int, basemap: Path | None = None) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str, port: int, basemap: Path | None = None, src: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """``qingzhi serve`` on ``url``; from the sources at ``src`` (another checkout's ``src/``)
+    when given."""
     env = {
         **os.environ,
         "QINGZHI_DATABASE_URL": url,
         "QINGZHI_LIVE_POLL_SECONDS": str(POLL_SECONDS),
     }
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
     if basemap is not None:
         env["QINGZHI_BASEMAP"] = str(basemap)
     proc = subprocess.Popen(
@@ -163,7 +172,7 @@ def start_server(url: str, port: int, basemap: Path | None = None) -> subprocess
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine starts the server slowly
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
@@ -174,30 +183,39 @@ def start_server(url: str, port: int, basemap: Path | None = None) -> subprocess
     raise RuntimeError("server did not start")
 
 
-def first_render(base: str, renders: int, basemap: bool = False) -> list[float]:
+def first_render(bases: list[str], renders: int, basemap: bool = False) -> list[list[float]]:
+    """Seconds from navigation to ready of ``renders`` loads of /bigscreen on each server of
+    ``bases`` (one page each, the loads taken in turns so that the machine's load falls on all
+    alike); the first load of each warms the server's caches and is not counted."""
     from playwright.sync_api import sync_playwright
 
-    times: list[float] = []
+    times: list[list[float]] = [[] for _ in bases]
     tiles: list[float] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
-        page = context.new_page()
-        page.goto(f"{base}/login?next=/")
-        page.fill("input[name=username]", "commander")
-        page.fill("input[name=password]", DEMO_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state("load")
+        pages = []
+        for base in bases:
+            context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+            page = context.new_page()
+            page.goto(f"{base}/login?next=/")
+            page.fill("input[name=username]", "commander")
+            page.fill("input[name=password]", DEMO_PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_load_state("load")
+            pages.append(page)
         for k in range(renders + 1):
-            t0 = time.perf_counter()
-            page.goto(f"{base}/bigscreen")
-            page.wait_for_selector("body[data-ready]", timeout=30_000)
-            elapsed = time.perf_counter() - t0
-            if basemap:
-                page.wait_for_selector("body[data-basemap-loaded]", state="attached")
-            if k:  # the first load warms the server's caches
-                times.append(elapsed)
-                tiles.append(time.perf_counter() - t0)
+            for i, (base, page) in enumerate(zip(bases, pages, strict=True)):
+                t0 = time.perf_counter()
+                page.goto(f"{base}/bigscreen")
+                page.wait_for_selector("body[data-ready]", timeout=30_000)
+                elapsed = time.perf_counter() - t0
+                if basemap:
+                    page.wait_for_selector("body[data-basemap-loaded]", state="attached")
+                if k:  # the first load warms the server's caches
+                    times[i].append(elapsed)
+                    if i == len(bases) - 1:
+                        tiles.append(time.perf_counter() - t0)
+        page = pages[-1]
         counts = page.evaluate(
             "() => [Object.keys(window.__qz.incidents.markers()).length,"
             " Object.keys(window.__qz.officers.markers).length]"
@@ -432,6 +450,13 @@ def main() -> None:
     parser.add_argument(
         "--no-basemap", action="store_true", help="without the demo's synthetic base map tiles"
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="another checkout's src/ (e.g. from `git archive`): its server's first render is"
+        " measured in the same run, in turns with this one's, for a before/after figure",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -451,14 +476,22 @@ def main() -> None:
         port = free_port()
         server = start_server(url, port, basemap)
         base = f"http://127.0.0.1:{port}"
+        before = None
         try:
+            bases = [base]
+            if args.before is not None:
+                before_port = free_port()
+                before = start_server(url, before_port, basemap, src=args.before.resolve())
+                bases.insert(0, f"http://127.0.0.1:{before_port}")
             if Path(CHROMIUM).exists():
-                times = first_render(base, args.renders, basemap is not None)
-                print(
-                    f"first render of /bigscreen (1920x1080, to ready), {len(times)} runs:"
-                    f" median {statistics.median(times) * 1000:.0f} ms,"
-                    f" max {max(times) * 1000:.0f} ms"
-                )
+                runs = first_render(bases, args.renders, basemap is not None)
+                for name, times in zip(["before", "this"][-len(bases) :], runs, strict=True):
+                    label = f" ({name}: {args.before})" if name == "before" else ""
+                    print(
+                        f"first render of /bigscreen (1920x1080, to ready){label},"
+                        f" {len(times)} runs: median {statistics.median(times) * 1000:.0f} ms,"
+                        f" max {max(times) * 1000:.0f} ms"
+                    )
             else:
                 print("first render: skipped (no /usr/bin/chromium)")
             print("a new call reaches the screens:")
@@ -466,6 +499,8 @@ def main() -> None:
             print(f"fan-out: {args.rate} position updates/s to {args.clients} SSE clients")
             fan_out(base, token, ids, args.clients, args.rate, args.seconds)
         finally:
+            if before is not None:
+                before.terminate()
             server.terminate()
             try:
                 server.wait(timeout=10)

@@ -6,9 +6,11 @@ import datetime as dt
 import ipaddress
 import logging
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -65,6 +67,13 @@ class Settings(BaseSettings):
     # archive's own `datum` metadata or wgs84.
     basemap: Path | None = None
     basemap_datum: Literal["wgs84", "gcj02"] | None = None
+    # A local MapLibre style (JSON) for a vector base map; unset, one is made from the file's
+    # `vector_layers` (qingzhi.basemap.style). Its vector sources are pointed at the served tiles.
+    basemap_style: Path | None = None
+    # Body-camera streams on other hosts (the camera platform's HLS server): their origins
+    # (scheme://host[:port], comma- or space-separated), added to the CSP's media-src and
+    # connect-src (qingzhi.web.csp). Default none: streams only from the server's own origin.
+    camera_origins: str = ""
     # Dispatch: estimated arrival = straight-line distance x detour factor / speed, or travel
     # time on the road graph of an OpenStreetMap extract (.osm, .osm.bz2 or .pbf) when set.
     dispatch_detour_factor: float = 1.4
@@ -183,6 +192,44 @@ class Settings(BaseSettings):
             if part.strip():
                 ipaddress.ip_network(part.strip(), strict=False)
         return value
+
+    @field_validator("camera_origins")
+    @classmethod
+    def _valid_camera_origins(cls, value: str) -> str:
+        """Every entry must be an origin (scheme://host[:port]); kept normalised."""
+        return " ".join(camera_origin(part) for part in value.replace(",", " ").split())
+
+    @property
+    def camera_origin_list(self) -> tuple[str, ...]:
+        """The body-camera origins, as the CSP lists them."""
+        return tuple(self.camera_origins.split())
+
+
+_ORIGIN_HOST = re.compile(
+    r"^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$"
+)
+
+
+def camera_origin(text: str) -> str:
+    """``text`` as an origin (``https://host:port``, lower case, no path), or ValueError."""
+    parts = urlsplit(text.strip().lower().rstrip("/"))
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if (
+        parts.scheme not in ("http", "https")
+        or not _ORIGIN_HOST.match(parts.hostname or "")
+        or parts.username is not None
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or port == -1
+    ):
+        raise ValueError(
+            f"camera_origins：{text!r} 不是有效的来源（应为 http(s)://主机[:端口]，不带路径）"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 # The project's shared data folder (real data used by the demos, tests and benchmarks: the

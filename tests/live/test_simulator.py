@@ -17,7 +17,8 @@ from qingzhi.demo.loader import generate_demo_incidents
 from qingzhi.demo.reference import LOCAL_TZ
 from qingzhi.dispatch import service as dispatch
 from qingzhi.geo.distance import haversine_m
-from qingzhi.incidents.models import Incident
+from qingzhi.incidents import reads
+from qingzhi.incidents.models import Incident, IncidentAssignment
 from qingzhi.live.models import LiveEvent, OfficerLive
 from qingzhi.store.db import Database
 from tests.factories import Org, make_incident
@@ -177,3 +178,68 @@ def test_the_call_clock_runs_at_speed_and_releases_the_days_calls(
             select(Incident.received_at).where(Incident.received_at > start)
         ).scalars()
         assert max(times) <= clock.wall()
+
+
+def test_each_officer_arrives_on_their_own_assignment_named_on_the_timeline(
+    db: Database, org: Org, settings
+) -> None:
+    """Two officers sent to one call, 1 km and 5 km away: the near one arrives first on their own
+    assignment (named on the timeline, as a real arrival is), the incident arrives with them, and
+    the far one is still on the way until they arrive themselves."""
+    clock = FakeClock(BASE + dt.timedelta(days=9))
+    sim = _sim(db, settings, clock, 1.0, auto_dispatch=False)
+    sim.setup(catch_up=False)
+    near, far = list(sim.officers.values())[:2]
+    kx = 111_320 * math.cos(math.radians(near.lat))
+    lon, lat = near.lon + 1000 / kx, near.lat
+    far.lon, far.lat = lon + 5000 / kx, lat  # the simulator's own state: 5 km east of the call
+    with db.session(write=True) as session:
+        inc = make_incident(
+            session, source_id="SIM-ARRIVE-1", at=clock.wall(), location=(lon, lat), priority=3
+        )
+        dispatch.dispatch(
+            session=session,
+            actor=system_actor(),
+            incident_id=inc.id,
+            officer_ids=[near.id, far.id],
+            at=clock.wall(),
+        )
+    sent_at = clock.wall()
+    sim.tick()
+
+    def state() -> tuple[dict[int, IncidentAssignment], list[str], Incident]:
+        with db.session() as session:
+            rows = session.execute(
+                select(IncidentAssignment).where(IncidentAssignment.incident_id == inc.id)
+            ).scalars()
+            by_officer = {a.officer_id: a for a in rows}
+            titles = [
+                e.title
+                for e in reads.timeline(session=session, actor=system_actor(), incident_id=inc.id)
+            ]
+            return by_officer, titles, _incident(session, inc.id)
+
+    while True:  # 1 km at 35-55 km/h: 65-103 s
+        clock.t += 2
+        sim.tick()
+        rows, titles, row = state()
+        if row.arrived_at is not None:
+            break
+    officer = {o.id: o for o in org.officers.values()}
+    near_name = f"到场：{officer[near.id].name}（{officer[near.id].police_number}）"
+    far_name = f"到场：{officer[far.id].name}（{officer[far.id].police_number}）"
+    assert row.status == "arrived"
+    assert rows[near.id].status == "arrived" and rows[near.id].arrived_at == row.arrived_at
+    assert 60 <= (row.arrived_at - sent_at).total_seconds() <= 110
+    assert rows[far.id].status == "dispatched" and rows[far.id].arrived_at is None
+    assert near_name in titles and far_name not in titles
+    assert sim.stats.arrived == 1
+
+    while rows[far.id].arrived_at is None:  # 5 km at 35-55 km/h: 5.5-8.6 minutes
+        clock.t += 2
+        sim.tick()
+        rows, titles, row = state()
+    assert 320 <= (rows[far.id].arrived_at - sent_at).total_seconds() <= 530
+    assert far_name in titles
+    assert row.arrived_at == rows[near.id].arrived_at  # the incident's time is its first unit's
+    assert sim.stats.arrived == 1  # one incident arrived, twice an officer

@@ -20,6 +20,7 @@ from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
 from qingzhi.demo.basemap import write_demo_basemap
 from qingzhi.demo.loader import DEMO_PASSWORD, load_demo, load_incidents
+from qingzhi.duty.service import dispatchable
 from qingzhi.geo.datum import gcj02_to_wgs84
 from qingzhi.live import service as live
 from qingzhi.live.schemas import PositionIn
@@ -36,7 +37,7 @@ N_ON_DUTY = 120
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Database, Path]]:
-    """The demo county (org, accounts, 30 days of calls, 120 officers on duty with positions)
+    """The demo county (org, accounts, 30 days of calls, 120 street officers on duty with positions)
     served with its synthetic base map (zooms 8-12, to keep the test short)."""
     tmp = tmp_path_factory.mktemp("map")
     basemap = write_demo_basemap(tmp / "demo-basemap.mbtiles", maxzoom=12).path
@@ -50,7 +51,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Databa
             rows = session.execute(
                 select(Officer.id, Unit.jurisdiction)
                 .join(Unit, Unit.id == Officer.unit_id)
-                .where(Officer.active.is_(True), Unit.jurisdiction.is_not(None))
+                # on street duty (office staff carry no GPS and are not counted on the map)
+                .where(Officer.active.is_(True), Unit.jurisdiction.is_not(None), dispatchable())
                 .order_by(Officer.id)
             ).all()
             rng = np.random.default_rng(3)

@@ -2,7 +2,8 @@
 
 ``GET /api/basemap`` says whether a base map is configured (``QINGZHI_BASEMAP``) and what it is
 (format, bounds, zooms, datum, attribution, whether it is synthetic); ``GET
-/tiles/{z}/{x}/{y}.{ext}`` serves one tile. Both need a signed-in user who may read the
+/tiles/{z}/{x}/{y}.{ext}`` serves one tile; ``GET /api/basemap/style`` is a vector base map's
+MapLibre style (``qingzhi.basemap.vector_style``). All need a signed-in user who may read the
 organisation's map layers (the tiles are no police data, but the map is not public); a missing
 tile, an extension other than the archive's format and a tile outside the pyramid are 404. Tiles
 carry a private cache lifetime and an ETag (a repeated request with ``If-None-Match`` is 304).
@@ -21,6 +22,7 @@ from qingzhi.auth.context import Actor
 from qingzhi.auth.deps import require
 from qingzhi.auth.permissions import Perm
 from qingzhi.basemap.tiles import MAX_ZOOM, TileSource, open_basemap
+from qingzhi.basemap.vector_style import style_of
 from qingzhi.errors import NotFound
 from qingzhi.store.deps import settings_of
 
@@ -46,7 +48,22 @@ def basemap_info(
     source = configured_source(request)
     if source is None:
         return {"configured": False}
-    return source.info.as_dict()
+    out = source.info.as_dict()
+    if source.info.vector:
+        out["style_url"] = "/api/basemap/style"
+    return out
+
+
+@router.get("/api/basemap/style", summary="矢量底图样式")
+def basemap_style(
+    request: Request, actor: Actor = Depends(require(Perm.org_read))
+) -> dict[str, Any]:
+    """The MapLibre style of a vector base map (the local ``QINGZHI_BASEMAP_STYLE``, else one
+    made from the file's layers); 404 without a vector base map."""
+    source = configured_source(request)
+    if source is None or not source.info.vector:
+        raise NotFound("未配置矢量底图（QINGZHI_BASEMAP 为矢量 MBTiles/PMTiles 时才有样式）")
+    return style_of(source.info, settings_of(request).basemap_style)
 
 
 @router.get("/tiles/{z}/{x}/{y}.{ext}", include_in_schema=False)

@@ -56,9 +56,9 @@ from qingzhi.errors import QingzhiError
 from qingzhi.geo.distance import METRES_PER_DEGREE, offset
 from qingzhi.geo.geometry import load_geometry
 from qingzhi.incidents import intake, transitions
-from qingzhi.incidents.lifecycle import Status
-from qingzhi.incidents.models import Incident
-from qingzhi.incidents.schemas import IncidentCreate, IncidentImport, Transition
+from qingzhi.incidents.lifecycle import AssignmentStatus, Status
+from qingzhi.incidents.models import Incident, IncidentAssignment
+from qingzhi.incidents.schemas import AssignmentStep, IncidentCreate, IncidentImport, Transition
 from qingzhi.live import bus
 from qingzhi.live import service as live
 from qingzhi.live.enums import LiveStatus
@@ -376,21 +376,26 @@ class Simulator:
         self._finish_scenes()
 
     def _arrive(self, o: SimOfficer) -> None:
+        """``o`` arrives on their own assignment, as a real arrival; the incident with its first."""
         assert o.incident_id is not None
         o.mode, o.target = "scene", None
         with self.db.session(write=True) as session:
             inc = session.get(Incident, o.incident_id)
             if inc is None:
                 return
-            if inc.status == Status.dispatched:
-                transitions.transition(
-                    session=session,
-                    actor=self.actor,
-                    incident_id=inc.id,
-                    data=Transition(to=Status.arrived, reason="到达现场（模拟）"),
-                    at=self.wall(),
+            first = inc.status == Status.dispatched
+            assignment = session.scalar(
+                select(IncidentAssignment.id).filter_by(
+                    incident_id=inc.id, officer_id=o.id, status=AssignmentStatus.dispatched
                 )
-                self.stats.arrived += 1
+            )
+            if assignment is not None:
+                step = AssignmentStep(to=AssignmentStatus.arrived, reason="到达现场（模拟）")
+                transitions.assignment_step(
+                    session=session, actor=self.actor, incident_id=inc.id,
+                    assignment_id=assignment, data=step, at=self.wall(),
+                )  # fmt: skip
+                self.stats.arrived += first
             median = HANDLING_MEDIAN_MIN.get(str(inc.category), 40.0) * 60.0
             handling = float(self.rng.lognormal(math.log(median), 0.4))
             self._scene_tasks.setdefault(inc.id, self.clock() + handling)  # real seconds

@@ -21,6 +21,7 @@ from qingzhi.analysis.trends import change_test
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
+from qingzhi.duty import service as duty
 from qingzhi.incidents.enums import Category
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.scope import counted, open_only, scope_filter
@@ -91,12 +92,20 @@ def figures(
     seconds = [s for s in seconds if s >= 0]
 
     officer_query = (
-        select(Officer, OfficerLive)
+        select(Officer, OfficerLive, duty.dispatchable())
         .outerjoin(OfficerLive, OfficerLive.officer_id == Officer.id)
         .where(Officer.active.is_(True))
     )
     officer_query = org_scope.officers(officer_query, actor)
-    statuses = Counter(effective_status(o, live) for o, live in session.execute(officer_query))
+    # 在岗警力 counts street duty only (whom dispatch may send); office staff on duty apart.
+    statuses: Counter[LiveStatus] = Counter()
+    office = 0
+    for o, live, street in session.execute(officer_query):
+        status = effective_status(o, live)
+        if street or status == LiveStatus.off_duty:
+            statuses[status] += 1
+        else:
+            office += 1
     on_duty = sum(n for s, n in statuses.items() if s != LiveStatus.off_duty)
     today_total = sum(by_category["today"].values())
     week_total = sum(by_category["last_week"].values())
@@ -121,6 +130,7 @@ def figures(
         "responses": len(seconds),
         "officers": {
             "on_duty": on_duty,
+            "office": office,
             "by_status": {str(s): statuses.get(s, 0) for s in LiveStatus},
             "labels": {str(s): s.label for s in LiveStatus},
         },

@@ -23,6 +23,7 @@ from qingzhi.audit import service as audit
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.community import people as community_people
+from qingzhi.duty import service as duty
 from qingzhi.errors import Conflict, NotFound, ValidationFailed
 from qingzhi.geo.datum import Datum, convert
 from qingzhi.incidents.enums import Category, subtype_label
@@ -62,11 +63,15 @@ def effective_status(officer: Officer, live: OfficerLive | None) -> LiveStatus:
 
 
 def officer_feature(
-    officer: Officer, live: OfficerLive | None, unit_names: dict[int, str]
+    officer: Officer,
+    live: OfficerLive | None,
+    unit_names: dict[int, str],
+    street: bool | None = None,
 ) -> dict[str, Any]:
-    """An officer as the map and the stream show it."""
+    """An officer as the map and the stream show it; ``street``: whether they are on street
+    duty (``duty.service.dispatchable``; the snapshot says it, updates keep it)."""
     status = effective_status(officer, live)
-    return {
+    feature: dict[str, Any] = {
         "id": officer.id,
         "name": officer.name,
         "no": officer.police_number,
@@ -81,6 +86,9 @@ def officer_feature(
         "incident_id": live.incident_id if live else None,
         "camera_url": live.camera_url if live else None,
     }
+    if street is not None:
+        feature["street"] = street
+    return feature
 
 
 def incident_feature(
@@ -166,7 +174,10 @@ def officers(
         query = query.where(Officer.duty_status == DutyStatus.on_duty)
     names = unit_names(session)
     rows = session.execute(query.order_by(Officer.police_number)).all()
-    features = [officer_feature(o, live, names) for o, live in rows]
+    # Street duty (patrol, traffic, community: whom dispatch may send) against office staff,
+    # who are on duty but neither dispatchable nor counted as 在岗警力 on the map.
+    street = duty.street_officers(session, (o.id for o, _ in rows))
+    features = [officer_feature(o, live, names, o.id in street) for o, live in rows]
     # community (两队一室): community-team officers out of the dispatch rota, shown as such
     off_rota = community_people.rota_excluded(session, [o for o, _ in rows], None)
     for feature in features:
@@ -362,6 +373,7 @@ def set_officer_states(
     }
     rows = live_rows(session, officers_by_id, lock=True)
     names = unit_names(session)
+    street = duty.street_officers(session, officers_by_id)
     events: list[bus.EventIn] = []
     audits: list[audit.Change] = []
     for oid, status, incident_id in changes:
@@ -385,7 +397,9 @@ def set_officer_states(
             )
         )
         events.append(
-            bus.EventIn(EventKind.officer, officer_feature(o, row, names), unit_id=o.unit_id)
+            bus.EventIn(
+                EventKind.officer, officer_feature(o, row, names, oid in street), unit_id=o.unit_id
+            )
         )
     session.flush()
     if audits:

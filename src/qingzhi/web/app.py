@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import mimetypes
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -55,14 +56,11 @@ from qingzhi.web import (
     pages,
     work_pages,
 )
+from qingzhi.web.csp import CSP, policy_of  # noqa: F401  (CSP: the default policy, for tests)
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
-CSP = (
-    "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'"
-)
 
 _HTTP_CODES = {
     404: ("not_found", "请求的地址不存在"),
@@ -145,6 +143,7 @@ class EdgeMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
+        self.csp = policy_of(settings)
 
     def limit_for(self, request: Request) -> int:
         """The body limit of this request: bulk intake and imports with a credential, or not."""
@@ -173,7 +172,7 @@ class EdgeMiddleware:
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["X-Frame-Options"] = "DENY"
                 headers["Referrer-Policy"] = "same-origin"
-                headers["Content-Security-Policy"] = CSP
+                headers["Content-Security-Policy"] = self.csp
             await send(message)
 
         query: bytes = scope.get("query_string", b"")
@@ -323,6 +322,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(work_pages.router)  # tasks and cases (督办, 快侦快办)
     app.include_router(community_pages.router)  # community (两队一室)
     app.include_router(brief_pages.router)  # briefs
+    mimetypes.add_type("text/javascript", ".mjs")  # MapLibre GL's ES modules (vector base map)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

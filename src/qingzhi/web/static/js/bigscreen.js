@@ -133,10 +133,13 @@
   function renderOfficerTiles() {
     // Those who may not see officers (the viewer) get the counts of the figures, no positions.
     var c = canOfficers ? officers.counts() : (dash ? dash.officers.by_status : { available: 0, dispatched: 0, on_scene: 0 });
+    var office = canOfficers ? c.office : (dash ? dash.officers.office : 0);
+    // 在岗警力: street duty only (whom dispatch may send); office staff on duty said apart
     var onDuty = c.available + c.dispatched + c.on_scene + (c.community || 0);
     $("t-duty").textContent = onDuty;
     $("t-duty-split").textContent = "空闲 " + c.available + " · 出警 " + c.dispatched + " · 处警 " + c.on_scene +
-      (c.community ? " · 社区警务 " + c.community : "");
+      (c.community ? " · 社区警务 " + c.community : "") + (office ? " · 内勤另计 " + office : "");
+    $("t-duty-split").title = office ? "另有内勤在岗 " + office + " 人（不上街面，不计入在岗警力）" : "";
     chart("chart-officers").setOption({
       animation: false,
       tooltip: { trigger: "item" },
@@ -169,7 +172,8 @@
     return QZ.api("/api/live/incidents").then(function (snap) {
       incidents.clear();
       feed = [];
-      snap.items.forEach(function (f) { incidents.upsert(f); upsertFeed(f); });
+      incidents.upsertMany(snap.items);
+      snap.items.forEach(function (f) { upsertFeed(f); });
       renderFeed();
       return snap.event_id;
     });

@@ -77,21 +77,8 @@
     document.body.setAttribute("data-basemap", info.configured ? (info.vector ? "vector" : info.format) : "none");
     if (!info.configured) return null;
     var note = L.control.attribution({ prefix: false, position: "bottomright" }).addTo(map);
-    if (info.vector) {
-      // Vector tiles need a WebGL renderer (MapLibre GL), which this build does not ship.
-      note.addAttribution("底图为矢量瓦片（pbf），本版本未内置矢量渲染器，未显示；请使用栅格 MBTiles");
-      return null;
-    }
-    var b = info.bounds;
-    var layer = new DatumTileLayer(info.tile_url, {
-      minZoom: 0, maxZoom: 18,
-      minNativeZoom: info.minzoom, maxNativeZoom: info.maxzoom,
-      bounds: L.latLngBounds([b[1], b[0]], [b[3], b[2]]),
-      datum: info.datum, keepBuffer: 1, className: "qz-basemap"
-    });
+    var layer = info.vector ? vectorLayer(info, note) : rasterLayer(info);
     afterPageData(function () { layer.addTo(map); });
-    layer.on("loading", function () { document.body.removeAttribute("data-basemap-loaded"); });
-    layer.on("load", function () { document.body.setAttribute("data-basemap-loaded", "1"); });
     note.addAttribution(QZ.esc(info.synthetic ? "模拟底图（合成数据，非真实地理）" : ("底图：" + (info.attribution || info.name))) +
       (info.datum === "gcj02" ? " · GCJ-02 已校正" : ""));
     var name = info.synthetic ? "底图（模拟）" : "底图";
@@ -99,6 +86,58 @@
     if (handle.layers.control) handle.layers.control.addOverlay(layer, name);  // made already
     else handle.overlays[name] = layer;
     return layer;
+  }
+
+  function loaded(yes) {
+    if (yes) document.body.setAttribute("data-basemap-loaded", "1");
+    else document.body.removeAttribute("data-basemap-loaded");
+  }
+
+  function rasterLayer(info) {
+    var b = info.bounds;
+    var layer = new DatumTileLayer(info.tile_url, {
+      minZoom: 0, maxZoom: 18,
+      minNativeZoom: info.minzoom, maxNativeZoom: info.maxzoom,
+      bounds: L.latLngBounds([b[1], b[0]], [b[3], b[2]]),
+      datum: info.datum, keepBuffer: 1, className: "qz-basemap"
+    });
+    layer.on("loading", function () { loaded(false); });
+    layer.on("load", function () { loaded(true); });
+    return layer;
+  }
+
+  // Vector tiles: drawn by the vendored MapLibre GL (map_vector.js, loaded only for them) in a
+  // layer group that takes the GL layer once the renderer and the style are in.
+  function vectorLayer(info, note) {
+    var group = L.layerGroup();
+    var vendor = window.QZVector ? Promise.resolve() : new Promise(function (ok, fail) {
+      var s = document.createElement("script");
+      s.src = "/static/js/map_vector.js";
+      s.onload = ok;
+      s.onerror = function () { fail(new Error("无法加载矢量渲染器")); };
+      document.head.appendChild(s);
+    });
+    function failed(message) {
+      document.body.setAttribute("data-basemap-error", message);
+      note.addAttribution(QZ.esc("矢量底图无法显示：" + message));
+    }
+    function watch(gl) {
+      var m = gl.getMaplibreMap && gl.getMaplibreMap();
+      if (!m || m._qzWatched) return;
+      m._qzWatched = true;
+      m.on("dataloading", function () { loaded(false); });
+      m.on("idle", function () { loaded(true); });
+      m.on("error", function (e) { if (e && e.error) document.body.setAttribute("data-basemap-error", String(e.error.message || e.error)); });
+    }
+    vendor.then(function () {
+      var shift = info.datum === "gcj02" ? wgsToGcj : null;
+      var inner = window.QZVector.layer(info, shift, function (gl) {
+        gl.on("add", function () { watch(gl); });
+        watch(gl);
+      }, failed);
+      group.addLayer(inner);
+    }, function (e) { failed(e.message); });
+    return group;
   }
 
   // The tiles are asked for once the page has drawn its own data (every page marks itself
@@ -280,7 +319,7 @@
       var at = anchors(), per = {};
       Object.keys(h.data).forEach(function (id) {
         var o = h.data[id];
-        if (o.lon === null || o.lon === undefined || o.status === "off_duty" || !(o.status in QZ.OFFICER)) return;
+        if (o.lon === null || o.lon === undefined || o.status === "off_duty" || o.street === false || !(o.status in QZ.OFFICER)) return;
         var key = at[o.unit_id] ? o.unit_id : "u" + o.unit_id;
         var c = per[key] = per[key] || { available: 0, dispatched: 0, on_scene: 0, lat: 0, lon: 0, n: 0, name: o.unit };
         c[o.status]++;

@@ -377,26 +377,46 @@
     });
     group.addTo(map);
     var markers = {};
-    function upsert(f, flash) {
+    // The marker of f (made, not yet in the group), or the existing one updated; the popup is
+    // written when it opens (500 popups written up front cost the first render ~40 ms).
+    function place(f) {
       if (f.lon === null || f.lat === null || f.valid === false) return null;
       var m = markers[f.id];
       if (m) {
         m.feature = f;
         m.setStyle(incidentStyle(f));
-        m.setPopupContent(incidentPopup(f));
+        if (m.isPopupOpen()) m.getPopup().update();  // its content function reads m.feature
         return m;
       }
       m = L.circleMarker([f.lat, f.lon], incidentStyle(f));
       m.feature = f;
-      m.bindPopup(incidentPopup(f));
+      m.bindPopup(function () { return incidentPopup(m.feature); });
       if (opts.onClick) m.on("click", function () { opts.onClick(f.id); });
       markers[f.id] = m;
-      group.addLayer(m);
-      if (flash) pulse(map, [f.lat, f.lon], (CATEGORY[f.cat] || CATEGORY.assistance).color);
+      m._qzNew = true;
       return m;
     }
+    function upsert(f, flash) {
+      var m = place(f);
+      if (m && m._qzNew) {
+        delete m._qzNew;
+        group.addLayer(m);
+        if (flash) pulse(map, [f.lat, f.lon], (CATEGORY[f.cat] || CATEGORY.assistance).color);
+      }
+      return m;
+    }
+    // A snapshot: the new markers join the cluster group in one addLayers (clustered once,
+    // not once per marker: the first render's longest task).
+    function upsertMany(list) {
+      var fresh = [];
+      list.forEach(function (f) {
+        var m = place(f);
+        if (m && m._qzNew) { delete m._qzNew; fresh.push(m); }
+      });
+      group.addLayers(fresh);
+    }
     function clear() { group.clearLayers(); markers = {}; }
-    return { group: group, markers: function () { return markers; }, upsert: upsert, clear: clear };
+    return { group: group, markers: function () { return markers; }, upsert: upsert, upsertMany: upsertMany, clear: clear };
   }
 
   function pulse(map, latlng, color) {
@@ -429,7 +449,9 @@
       for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) prev[k] = o[k];
       o = data[o.id] = prev;
       var m = markers[o.id];
-      var show = o.lon !== null && o.lon !== undefined && (o.status !== "off_duty" || opts.showOffDuty);
+      // office staff (street: false) are not dispatchable: off the map, as off duty is
+      var show = o.lon !== null && o.lon !== undefined &&
+        ((o.status !== "off_duty" && o.street !== false) || opts.showOffDuty);
       if (!show) {
         if (m) { dots.removeLayer(m); delete markers[o.id]; }
         return;
@@ -446,10 +468,11 @@
       }
     }
     function counts() {
-      var c = { available: 0, dispatched: 0, on_scene: 0, off_duty: 0, community: 0 };
+      var c = { available: 0, dispatched: 0, on_scene: 0, off_duty: 0, community: 0, office: 0 };
       for (var id in data) {
         var o = data[id];
-        if (o.status === "available" && o.in_rota === false) c.community += 1;
+        if (o.street === false && o.status !== "off_duty") c.office += 1;  // on duty, not street
+        else if (o.status === "available" && o.in_rota === false) c.community += 1;
         else c[o.status] = (c[o.status] || 0) + 1;
       }
       return c;

@@ -32,23 +32,13 @@ from qingzhi.auth.context import Actor
 from qingzhi.config import Settings
 from qingzhi.geo.distance import METRES_PER_DEGREE, haversine_m
 from qingzhi.incidents.models import Incident
-from qingzhi.incidents.repeats import PRIMARIES_LOCKED, NewCall, matter
+from qingzhi.incidents.repeats import LINK_COLUMNS, PRIMARIES_LOCKED, NewCall, matter
 from qingzhi.store.base import table_of
 
 _TABLE = table_of(Incident)
 Key = tuple[str, int]  # ("db", incident id) or ("new", position in the batch's new calls)
 
-_LATER = select(
-    _TABLE.c.id,
-    _TABLE.c.repeat_of_id,
-    _TABLE.c.received_at,
-    _TABLE.c.caller_phone,
-    _TABLE.c.category,
-    _TABLE.c.lon,
-    _TABLE.c.lat,
-    _TABLE.c.source_type,
-    _TABLE.c.unit_id,
-).where(_TABLE.c.valid.is_(True))
+_LATER = select(*LINK_COLUMNS, _TABLE.c.unit_id).where(_TABLE.c.valid.is_(True))
 _LATER_ANY = union_all(
     _LATER.where(
         _TABLE.c.caller_phone.in_(bindparam("phones", expanding=True)),

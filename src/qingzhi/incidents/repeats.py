@@ -110,7 +110,8 @@ def count_repeats(
     return changes
 
 
-_EARLIER = select(
+# What linking reads of a stored call (``relinks`` too).
+LINK_COLUMNS = (
     _TABLE.c.id,
     _TABLE.c.repeat_of_id,
     _TABLE.c.received_at,
@@ -119,7 +120,8 @@ _EARLIER = select(
     _TABLE.c.lon,
     _TABLE.c.lat,
     _TABLE.c.source_type,
-).where(_TABLE.c.valid.is_(True))
+)
+_EARLIER = select(*LINK_COLUMNS).where(_TABLE.c.valid.is_(True))
 _EARLIER_BY_PHONE = _EARLIER.where(
     _TABLE.c.caller_phone.in_(bindparam("phones", expanding=True)),
     _TABLE.c.received_at.between(bindparam("phone_since"), bindparam("until")),

@@ -45,6 +45,7 @@ ACTION_LABELS = {
     "incident.transferred": "移交",
     "incident.cancelled": "撤销",
     "incident.repeat_linked": "关联重复报警",
+    "incident.repeat_relinked": "重新关联重复报警（更早的报警导入后）",
     # the operator's loop (several units per incident)
     "incident.reinforced": "增援派警",
     "incident_assignment.arrived": "警力到场",

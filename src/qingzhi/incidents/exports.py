@@ -12,6 +12,13 @@ batch is rendered and sent: an export holds no lock, session or snapshot while i
 client, so a client that reads slowly or goes away mid-way costs the other requests nothing. An
 .xlsx is built the same way into an anonymous temporary file (no name on disk: nothing is left
 behind however the request ends) and then streamed from it.
+
+Times are stated in the place's zone (``settings.timezone``: the bureau's, from ``qingzhi place
+init``) as ISO 8601 with their offset (``2026-10-01T08:00:00+08:00``), so a reader needs no
+other word on the zone. The header row is the Chinese labels (``header=zh``, the default) or
+the machine-readable column keys (``header=keys``: ``source_id``, ``received_at``, …), which the
+shipped mapping ``qingzhi_export.toml`` reads back: an export imported into another store
+reproduces its incidents (``docs/county.md``).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import tempfile
 from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from sqlalchemy import select
@@ -34,6 +42,7 @@ from qingzhi.auth.context import Actor
 from qingzhi.errors import ValidationFailed
 from qingzhi.incidents import disclosure
 from qingzhi.incidents.enums import subtype_label
+from qingzhi.incidents.lifecycle import STATUS_TIME, TIME_LABELS
 from qingzhi.incidents.models import Incident
 from qingzhi.incidents.query import IncidentQuery, Keyset, filtered, matching_ids, next_ids
 from qingzhi.incidents.reads import mask_phone, unit_names
@@ -73,8 +82,12 @@ COLUMNS = [
     ("source_type", "原始警情类型"),
     ("source_district", "原始辖区"),
     ("source_beat", "原始巡区"),
+    # its lifecycle times (``lifecycle.STATUS_TIME``), in the place's zone like received_at
+    *((STATUS_TIME[status], label) for status, label in TIME_LABELS.items()),
 ]
 _KEYS = [key for key, _ in COLUMNS]
+HEADERS = ("zh", "keys")  # the header row: Chinese labels, or the column keys
+_UTC = ZoneInfo("UTC")
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,12 @@ class Export:
     actor: Actor
     query: IncidentQuery
     ids: list[int] | None = None
+    tz: ZoneInfo = _UTC  # the zone its times are stated in
+    header: str = "zh"
+
+    def header_row(self) -> list[str]:
+        """The first row of a CSV or Excel export: the Chinese labels or the column keys."""
+        return list(_KEYS) if self.header == "keys" else [label for _, label in COLUMNS]
 
     @property
     def unmask(self) -> bool:
@@ -119,6 +138,9 @@ _COLUMNS = (
     Incident.source_type,
     Incident.source_district,
     Incident.source_beat,
+    Incident.dispatched_at,
+    Incident.resolved_at,
+    Incident.closed_at,
 )
 
 
@@ -162,11 +184,17 @@ def prepare(
     fmt: str,
     unmask: bool,
     max_rows: int,
+    timezone: str = "UTC",
+    header: str = "zh",
 ) -> Export:
     """Check the query (a 4xx before the answer starts); for an unmasked export resolve and
-    audit the incidents it will show, refusing more than ``max_rows`` (naming ``unmask``)."""
+    audit the incidents it will show, refusing more than ``max_rows`` (naming ``unmask``).
+    Times are stated in ``timezone`` (the place's), the header row as ``header`` says."""
     if fmt not in FORMATS:
         raise ValidationFailed.field("format", f"可选：{', '.join(FORMATS)}")
+    if header not in HEADERS:
+        raise ValidationFailed.field("header", f"可选：{', '.join(HEADERS)}")
+    tz = ZoneInfo(timezone)
     if unmask:
         disclosure.require(actor)
     limit = min(max_rows, XLSX_MAX_ROWS) if fmt == "xlsx" else max_rows
@@ -174,7 +202,7 @@ def prepare(
         filtered(session, actor, query)  # validates the filters
         ids = matching_ids(session, actor, query, limit=limit + 1) if unmask else None
     if ids is None:
-        return Export(db, actor, query)
+        return Export(db, actor, query, tz=tz, header=header)
     if len(ids) > limit:
         raise ValidationFailed.field(
             "unmask",
@@ -183,7 +211,7 @@ def prepare(
         )
     disclosure.record(db, actor, ids, "export", filters=query.describe())
     log.info("unmasked export of %d incidents by %s", len(ids), actor.name)
-    return Export(db, actor, query, ids)
+    return Export(db, actor, query, ids, tz=tz, header=header)
 
 
 def _records(export: Export, *, sheet: bool) -> Iterator[list[Any]]:
@@ -194,6 +222,7 @@ def _records(export: Export, *, sheet: bool) -> Iterator[list[Any]]:
     text = _text if sheet else _plain
     yes, no = ("是", "否") if sheet else (True, False)
     make_way = export.db.make_way
+    tz = export.tz
     for rows, primaries in _row_batches(export):
         if names is None:
             with export.db.session() as session:
@@ -219,13 +248,16 @@ def _records(export: Export, *, sheet: bool) -> Iterator[list[Any]]:
             source_type,
             source_district,
             source_beat,
+            dispatched_at,
+            resolved_at,
+            closed_at,
         ) in enumerate(rows):
             if k % YIELD_EVERY == 0:
                 make_way()  # single writes first (no session is open here)
             yield [
                 iid,
                 text(source_id),
-                received_at.isoformat(),
+                received_at.astimezone(tz).isoformat(),
                 category.label,
                 subtype_label(category, subtype),
                 priority,
@@ -243,6 +275,10 @@ def _records(export: Export, *, sheet: bool) -> Iterator[list[Any]]:
                 text(source_type),
                 text(source_district),
                 text(source_beat),
+                *(
+                    None if at is None else at.astimezone(tz).isoformat()
+                    for at in (dispatched_at, arrived_at, resolved_at, closed_at)
+                ),
             ]
 
 
@@ -261,7 +297,7 @@ def csv_chunks(export: Export) -> Iterator[str]:
     buf = io.StringIO()
     writer = csv.writer(buf)
     buf.write("\ufeff")
-    writer.writerow([label for _, label in COLUMNS])
+    writer.writerow(export.header_row())
     for n, values in enumerate(_records(export, sheet=True), start=1):
         writer.writerow(values)
         if n % 1000 == 0:
@@ -299,7 +335,7 @@ def xlsx_file(export: Export) -> IO[bytes]:
     ws = wb.create_sheet("警情")
     out = tempfile.TemporaryFile(prefix="qingzhi-export-", suffix=".xlsx")  # noqa: SIM115
     try:
-        ws.append([label for _, label in COLUMNS])
+        ws.append(export.header_row())
         for n, values in enumerate(_records(export, sheet=True), start=1):
             if n > XLSX_MAX_ROWS:
                 raise ValidationFailed.field(

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import shapely
+from pydantic import ValidationError
+from pydantic_core import InitErrorDetails
 from shapely.geometry.base import BaseGeometry
 
 from qingzhi.incidents.import_mapping import Mapping
 from qingzhi.incidents.import_times import TimeError
-from qingzhi.incidents.schemas import IncidentImport
+from qingzhi.incidents.schemas import IncidentImport, Location
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +142,25 @@ def _priority(text: str | None, mapping: Mapping) -> Any:
     return text or 3  # validated by the schema (a bad cell names the field)
 
 
+def _validated(point: dict[str, Any]) -> Location:
+    """The point as the schema's ``Location`` (given to ``IncidentImport`` validated, its text
+    is not searched for control characters a second time); an error names ``location.…`` as
+    the record's own validation would."""
+    try:
+        return Location.model_validate(point)
+    except ValidationError as exc:
+        errors = [
+            InitErrorDetails(
+                type=e["type"], loc=("location", *e["loc"]), input=e["input"], ctx=e.get("ctx", {})
+            )
+            for e in exc.errors(include_url=False)
+        ]
+        raise ValidationError.from_exception_data(IncidentImport.__name__, errors) from None
+
+
 def _location(
     row: dict[str, Any], mapping: Mapping, place: Place | None, flag: Callable[[str], None]
-) -> dict[str, Any] | None:
+) -> Location | None:
     g = mapping.get
     xs, ys = (g["x"](row) or "").strip(), (g["y"](row) or "").strip()
     if not xs or not ys:
@@ -173,4 +191,4 @@ def _location(
             raise _FieldError("x/y", reason, code)
         flag("point_dropped")
         return None
-    return out
+    return _validated(out)

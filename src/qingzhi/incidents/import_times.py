@@ -267,6 +267,9 @@ class TimeRule:
 
     def _folds(self, naive: dt.datetime) -> list[dt.datetime]:
         """Both readings of a naive local time (one unless the clocks went back)."""
+        steady = _steady(self.timezone, naive)
+        if steady is not None:
+            return [naive.replace(tzinfo=steady)]
         a = naive.replace(tzinfo=self.timezone, fold=0)
         b = naive.replace(tzinfo=self.timezone, fold=1)
         return [a] if a.utcoffset() == b.utcoffset() else [a, b]
@@ -276,6 +279,9 @@ class TimeRule:
     ) -> dt.datetime:
         if naive.tzinfo is not None:
             return naive
+        steady = _steady(self.timezone, naive)
+        if steady is not None:
+            return naive.replace(tzinfo=steady)
         a = naive.replace(tzinfo=self.timezone, fold=0)
         b = naive.replace(tzinfo=self.timezone, fold=1)
         if a.utcoffset() == b.utcoffset():
@@ -365,6 +371,33 @@ def _parse(text: str, fmt: str) -> dt.datetime:
         int(g.get("M") or 0),
         int(g.get("S") or 0),
     )
+
+
+_STEADY: dict[tuple[ZoneInfo, int, int, int, int], dt.timezone | None] = {}
+_STEADY_MAX = 200_000  # naive hours remembered (23 years of one zone)
+
+
+def _steady(zone: ZoneInfo, naive: dt.datetime) -> dt.timezone | None:
+    """The zone's one UTC offset throughout the naive hour holding ``naive``, as a fixed zone
+    (the same instant as reading it in ``zone``, at a fraction of the cost), or None when the
+    clocks change in that hour (the readings at its start and at the next hour's, both folds,
+    then differ: no zone changes its clocks twice within an hour)."""
+    key = (zone, naive.year, naive.month, naive.day, naive.hour)
+    try:
+        return _STEADY[key]
+    except KeyError:
+        pass
+    start = naive.replace(minute=0, second=0, microsecond=0)
+    ends = (start, start + dt.timedelta(hours=1))
+    offsets = {t.replace(tzinfo=zone, fold=f).utcoffset() for t in ends for f in (0, 1)}
+    found = None
+    if len(offsets) == 1:
+        offset = offsets.pop()
+        found = None if offset is None else dt.timezone(offset)
+    if len(_STEADY) >= _STEADY_MAX:
+        _STEADY.clear()
+    _STEADY[key] = found
+    return found
 
 
 def _nearest(candidates: list[dt.datetime], ref: dt.datetime) -> dt.datetime:

@@ -29,7 +29,7 @@ from qingzhi.community import links as community_links
 from qingzhi.config import Settings
 from qingzhi.errors import NotFound
 from qingzhi.geo.datum import convert
-from qingzhi.incidents import repeats
+from qingzhi.incidents import relinks, repeats
 from qingzhi.incidents.lifecycle import TIME_FIELDS, Status, Step
 from qingzhi.incidents.models import Incident, IncidentEvent
 from qingzhi.incidents.reads import get, mask_phone, to_read
@@ -338,8 +338,10 @@ def _intake(
     if index is not prepared.index:  # routed ahead with an index that has since changed
         _route(new, index)
 
+    moves = relinks.Plan()
     if new and link_repeats:
         repeats.link_repeats(session, settings, new)
+        moves = relinks.plan(session, settings, new)  # stored later calls these precede
 
     # Bulk insert the new incidents, with ids drawn first: a repeat of an incident of this same
     # batch points at it directly, and nothing is read back. They go in in time order (a batch
@@ -361,6 +363,7 @@ def _intake(
     insert_rows(session.connection(), _TABLE, rows)
     index_at_commit(session, new_ids)
     bumped = repeats.count_repeats(session, actors, new, new_ids)
+    bumped += relinks.apply(session, actors, new, new_ids, moves)
 
     # Lifecycle events: received, then the steps of an import's history (``lifecycle.history``).
     events = []

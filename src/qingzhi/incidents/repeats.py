@@ -47,7 +47,7 @@ class NewCall(Protocol):
     repeat_count: int  # calls of the batch that repeat it
 
 
-_PRIMARIES_LOCKED = (
+PRIMARIES_LOCKED = (
     select(_TABLE.c.id, _TABLE.c.unit_id, _TABLE.c.repeat_count)
     .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_TABLE.c.id)
@@ -80,7 +80,7 @@ def count_repeats(
     current: dict[int, tuple[int | None, int]] = {}
     for start in range(0, len(ids), 500):
         for pid, unit_id, count in connection.execute(
-            _PRIMARIES_LOCKED, {"ids": ids[start : start + 500]}
+            PRIMARIES_LOCKED, {"ids": ids[start : start + 500]}
         ):
             current[pid] = (unit_id, count)
     connection.execute(
@@ -110,7 +110,8 @@ def count_repeats(
     return changes
 
 
-_EARLIER = select(
+# What linking reads of a stored call (``relinks`` too).
+LINK_COLUMNS = (
     _TABLE.c.id,
     _TABLE.c.repeat_of_id,
     _TABLE.c.received_at,
@@ -119,7 +120,8 @@ _EARLIER = select(
     _TABLE.c.lon,
     _TABLE.c.lat,
     _TABLE.c.source_type,
-).where(_TABLE.c.valid.is_(True))
+)
+_EARLIER = select(*LINK_COLUMNS).where(_TABLE.c.valid.is_(True))
 _EARLIER_BY_PHONE = _EARLIER.where(
     _TABLE.c.caller_phone.in_(bindparam("phones", expanding=True)),
     _TABLE.c.received_at.between(bindparam("phone_since"), bindparam("until")),
@@ -204,7 +206,7 @@ def link_repeats(session: Session, settings: Settings, new: Sequence[NewCall]) -
         seen.add(iid)
         key = ("db", iid)
         primary_of[key] = ("db", rep) if rep else key
-        remember(at, key, phone, _matter(source_type, cat), lon, lat)
+        remember(at, key, phone, matter(source_type, cat), lon, lat)
 
     for k in sorted(range(len(new)), key=lambda k: new[k].item.received_at):
         n = new[k]
@@ -216,13 +218,13 @@ def link_repeats(session: Session, settings: Settings, new: Sequence[NewCall]) -
             for at, key in by_phone.get(item.caller_phone, ()):
                 if since <= at <= t and (best is None or at > best[0]):
                     best = (at, key)
-        matter = _matter(getattr(item, "source_type", None), item.category)
+        what = matter(getattr(item, "source_type", None), item.category)
         if n.lon is not None and n.lat is not None:
             since = t - place_window
             cx, cy = math.floor(n.lon / cell_lon), math.floor(n.lat / cell_deg)
             for dx in (-1, 0, 1):
                 for dy in (-1, 0, 1):
-                    for at, key, lon, lat in by_cell.get((cx + dx, cy + dy, matter), ()):
+                    for at, key, lon, lat in by_cell.get((cx + dx, cy + dy, what), ()):
                         if (
                             since <= at <= t
                             and (best is None or at > best[0])
@@ -238,10 +240,10 @@ def link_repeats(session: Session, settings: Settings, new: Sequence[NewCall]) -
                 new[primary[1]].repeat_count += 1
             primary_of[("new", k)] = primary
         if item.valid:
-            remember(t, ("new", k), item.caller_phone, matter, n.lon, n.lat)
+            remember(t, ("new", k), item.caller_phone, what, n.lon, n.lat)
 
 
-def _matter(source_type: str | None, category: str) -> str:
+def matter(source_type: str | None, category: str) -> str:
     """What "the same matter" compares: the source call type when there is one."""
     return f"type:{source_type}" if source_type else f"category:{category}"
 
@@ -285,9 +287,16 @@ def ids_in_scope(session: Session, actor: Actor, ids: Iterable[int | None]) -> C
 def linked_ids(diff: dict[str, Any]) -> list[int]:
     """The ids of other incidents an incident's audit record names: the first call in its
     creation record, the repeat calls in a ``incident.repeat_linked`` record."""
-    after = diff.get("after")
-    first = after.get("repeat_of_id") if isinstance(after, dict) else None
-    return [*([first] if isinstance(first, int) else []), *diff.get("repeat_ids", [])]
+    firsts = [
+        side.get("repeat_of_id")
+        for side in (diff.get("before"), diff.get("after"))
+        if isinstance(side, dict)
+    ]
+    return [
+        *(i for i in firsts if isinstance(i, int)),
+        *diff.get("repeat_ids", []),
+        *diff.get("moved_ids", []),
+    ]
 
 
 def scoped_links(diff: dict[str, Any], shown: Container[int]) -> dict[str, Any]:
@@ -295,13 +304,15 @@ def scoped_links(diff: dict[str, Any], shown: Container[int]) -> dict[str, Any]:
     caller's scope are not named (the first call becomes ``repeat_elsewhere``, repeat calls a
     count ``repeats_elsewhere``)."""
     out = dict(diff)
-    after = out.get("after")
-    first = after.get("repeat_of_id") if isinstance(after, dict) else None
-    if isinstance(after, dict) and isinstance(first, int) and first not in shown:
-        out["after"] = {**after, "repeat_of_id": None, "repeat_elsewhere": True}
-    if "repeat_ids" in out:
-        ids = out["repeat_ids"]
-        out["repeat_ids"] = [i for i in ids if i in shown]
-        if len(out["repeat_ids"]) < len(ids):
-            out["repeats_elsewhere"] = len(ids) - len(out["repeat_ids"])
+    for name in ("before", "after"):  # a relinked call's first call before and after
+        side = out.get(name)
+        first = side.get("repeat_of_id") if isinstance(side, dict) else None
+        if isinstance(side, dict) and isinstance(first, int) and first not in shown:
+            out[name] = {**side, "repeat_of_id": None, "repeat_elsewhere": True}
+    for name, hidden in (("repeat_ids", "repeats_elsewhere"), ("moved_ids", "moved_elsewhere")):
+        if name in out:
+            ids = out[name]
+            out[name] = [i for i in ids if i in shown]
+            if len(out[name]) < len(ids):
+                out[hidden] = len(ids) - len(out[name])
     return out

@@ -2,16 +2,21 @@
 
 The station whose jurisdiction holds the point handles it; a bundled member's incidents go to its
 central station. A point outside every jurisdiction goes to the nearest station and is flagged
-for review. Without coordinates the address is matched against township, zone and station names;
-failing that the incident is queued for the command centre. Points are routed in bulk with an
-STRtree and vectorised point-in-polygon tests; the index is rebuilt when the organisation changes.
+for review. Without coordinates the address is matched against township, zone and station names,
+both sides normalised (``match_text``: NFKC, so full-width ``１２号`` is ``12号``; case folded;
+runs of whitespace as one space), a Latin name only as a whole word ("North" is not in
+"Northampton Rd"); failing that the incident is queued for the command centre. Points are
+routed in bulk with an STRtree and vectorised point-in-polygon tests; the index is rebuilt when
+the organisation changes.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
+import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -53,6 +58,26 @@ class Route:
             "needs_review": self.needs_review,
             "review_reason": self.review_reason,
         }
+
+
+def match_text(text: str) -> str:
+    """Text as address matching compares it: Unicode NFKC (full-width letters, digits and
+    spaces become their half-width forms), case folded, whitespace runs as one space."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+_WORD = re.compile(r"[0-9a-z]")
+
+
+def _alias_pattern(alias: str) -> re.Pattern[str] | None:
+    """For a name that begins or ends with a Latin letter or digit, a pattern matching it only
+    as a whole word there; None for the others (Chinese has no word breaks: a substring)."""
+    head = r"(?<![0-9a-z])" if _WORD.match(alias[0]) else ""
+    tail = r"(?![0-9a-z])" if _WORD.match(alias[-1]) else ""
+    return re.compile(head + re.escape(alias) + tail) if head or tail else None
+
+
+_ADDRESS_CACHE = 50_000  # addresses whose route an index remembers (calls repeat addresses)
 
 
 def _aliases(name: str) -> list[str]:
@@ -100,8 +125,13 @@ class RegionIndex:
             z = session.get(Zone, int(zid))
             if z is not None:
                 alias.extend((a, sid, zid) for a in _aliases(z.name))
-        # Longest names first, so 桂阳一片区 wins over 桂阳.
-        self.aliases = sorted(alias, key=lambda a: -len(a[0]))
+        # Normalised (``match_text``), longest names first, so 桂阳一片区 wins over 桂阳.
+        normalised = dict.fromkeys((match_text(a), sid, zid) for a, sid, zid in alias)
+        self.aliases = sorted(
+            ((a, _alias_pattern(a), sid, zid) for a, sid, zid in normalised if a),
+            key=lambda a: -len(a[0]),
+        )
+        self._by_address: dict[str, Route] = {}
 
     def route_points(self, lon: np.ndarray, lat: np.ndarray) -> list[Route]:
         """Routes for many located points at once."""
@@ -160,9 +190,19 @@ class RegionIndex:
         )
 
     def route_address(self, address: str) -> Route:
-        """A route from the address text alone."""
-        for alias, sid, zid in self.aliases:
-            if alias in address:
+        """A route from the address text alone: the longest station or zone name in it, both
+        normalised (``match_text``); remembered by address."""
+        route = self._by_address.get(address)
+        if route is None:
+            route = self._address_route(match_text(address or ""))
+            if len(self._by_address) >= _ADDRESS_CACHE:
+                self._by_address.clear()
+            self._by_address[address] = route
+        return route
+
+    def _address_route(self, text: str) -> Route:
+        for alias, pattern, sid, zid in self.aliases:
+            if alias in text and (pattern is None or pattern.search(text)):
                 return Route(self.handler[sid], sid, zid, RoutedBy.address, False)
         return self._queue("无坐标且地址无法匹配辖区，待情指中心分派")
 

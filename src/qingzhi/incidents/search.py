@@ -13,6 +13,7 @@ import json
 import operator
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session
@@ -35,9 +36,16 @@ def tokens(text: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=65_536)
+def _token_text(text: str) -> str:
+    """``text``'s tokens joined (remembered: an export's call types, districts and beats and
+    many of its addresses repeat from row to row)."""
+    return " ".join(tokens(text))
+
+
 def search_text(*parts: str | None) -> str:
     """The stored token text of an incident's description and address."""
-    return " ".join([t for p in parts if p for t in tokens(p)])
+    return " ".join([joined for p in parts if p and (joined := _token_text(p))])
 
 
 def query_tokens(query: str) -> list[list[str]]:

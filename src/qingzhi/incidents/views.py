@@ -349,17 +349,23 @@ def export(
     request: Request,
     filters: query.IncidentQuery = Depends(incident_query),
     unmask: bool = False,
+    header: Literal["zh", "keys"] = "zh",
     actor: Actor = Depends(require(Perm.incident_read)),
 ) -> Any:
     """Export the query to CSV, Excel or GeoJSON (streamed; phone masked unless unmasked, and
-    then audited, at most ``QINGZHI_EXPORT_UNMASKED_MAX_ROWS`` rows)."""
+    then audited, at most ``QINGZHI_EXPORT_UNMASKED_MAX_ROWS`` rows). Times are in the place's
+    zone with their offset; ``header=keys`` heads the columns with their keys (what the
+    mapping ``qingzhi_export.toml`` imports) instead of the Chinese labels."""
+    settings = settings_of(request)
     job = exports.prepare(
         database(request),
         actor,
         filters,
         fmt=fmt,
         unmask=unmask,
-        max_rows=settings_of(request).export_unmasked_max_rows,
+        max_rows=settings.export_unmasked_max_rows,
+        timezone=settings.timezone,
+        header=header,
     )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
     headers = {"Content-Disposition": f'attachment; filename="incidents-{stamp}.{fmt}"', **NO_STORE}

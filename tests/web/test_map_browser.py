@@ -322,3 +322,41 @@ def test_the_other_maps_draw_the_base_map_too(site, browser, target: str) -> Non
     page.screenshot(path=str(ARTIFACTS / f"map-{name}-1366x768.png"))
     assert page.errors == []
     page.context.close()
+
+
+def test_a_units_page_counts_office_staff_apart_as_the_big_screen_does(site, browser) -> None:
+    """An office hand on duty (a shift off the street) is not 在岗警力 on a unit's page either."""
+    url, db, _ = site
+    from sqlalchemy import not_
+
+    with db.session() as session:
+        unit_id, office_id = session.execute(
+            select(Officer.unit_id, Officer.id)
+            .where(Officer.active.is_(True), not_(dispatchable()))
+            .order_by(Officer.id)
+            .limit(1)
+        ).one()
+        street = session.execute(
+            select(Officer.id).where(
+                Officer.unit_id == unit_id,
+                Officer.duty_status == DutyStatus.on_duty,
+                dispatchable(),
+            )
+        ).all()
+    with db.session(write=True) as session:
+        session.execute(
+            update(Officer).where(Officer.id == office_id).values(duty_status=DutyStatus.on_duty)
+        )
+    try:
+        page = _login(browser, url, "commander", f"/units/{unit_id}", (1366, 768))
+        assert page.inner_text("#u-on") == f"{len(street)}（内勤另计 1）"
+        page.screenshot(path=str(ARTIFACTS / "map-unit-office-staff.png"))
+        assert page.errors == []
+        page.context.close()
+    finally:
+        with db.session(write=True) as session:
+            session.execute(
+                update(Officer)
+                .where(Officer.id == office_id)
+                .values(duty_status=DutyStatus.off_duty)
+            )

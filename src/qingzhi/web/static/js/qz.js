@@ -70,6 +70,7 @@
     return p.year + "年" + Number(p.month) + "月" + Number(p.day) + "日 " + p.hour + ":" + p.minute + ":" + p.second;
   }
   function beijingHour(d) { return Number(parts(d).hour); }
+  function localDate(d) { var p = parts(d); return p.year + "-" + p.month + "-" + p.day; }  // the place's date
   function fmtDuration(s) {
     if (s === null || s === undefined) return "—";
     s = Math.round(s);
@@ -324,7 +325,7 @@
 
   window.QZ = {
     CATEGORY: CATEGORY, OFFICER: OFFICER, api: api, csrf: csrf, esc: esc,
-    fmtTime: fmtTime, fmtDateTime: fmtDateTime, beijingHour: beijingHour, fmtDuration: fmtDuration, baseMap: baseMap,
+    fmtTime: fmtTime, fmtDateTime: fmtDateTime, beijingHour: beijingHour, localDate: localDate, fmtDuration: fmtDuration, baseMap: baseMap,
     incidentLayer: incidentLayer, officerLayer: officerLayer, stream: stream, pulse: pulse
   };
 })();

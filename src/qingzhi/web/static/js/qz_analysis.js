@@ -29,7 +29,7 @@
       try { window.sessionStorage.setItem("qz.task.area", JSON.stringify(area())); } catch (e) { /* private mode */ }
     });
   }
-  function today() { return new Date(Date.now() + 8 * 3600000).toISOString().slice(0, 10); }  // Beijing date
+  function today() { return QZ.localDate(new Date()); }  // the place's date (the hot cells' last day)
 
   // A hot cell and the hot cells touching it, transitively (one hotspot's cells).
   function hotCluster(all, start) {

@@ -78,10 +78,13 @@ def test_record_many_writes_what_the_single_calls_write(db: Database, org: Any) 
     plan = _plan(one)
     with db.session(write=True) as session:
         assert plan.session is not None
-        kw = {"session": session, "actor": ACTOR, "settings": SETTINGS, "dispute_id": one}
-        mediation.add_session(**kw, data=plan.session)
+        mediation.add_session(
+            session=session, actor=ACTOR, settings=SETTINGS, dispute_id=one, data=plan.session
+        )
         for step in plan.steps:
-            mediation.transition(**kw, data=step)
+            mediation.transition(
+                session=session, actor=ACTOR, settings=SETTINGS, dispute_id=one, data=step
+            )
     with db.session(write=True) as session:
         n = mediation.record_many(
             session=session, actor=ACTOR, settings=SETTINGS, plans=[_plan(many, 10)]

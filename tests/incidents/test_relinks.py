@@ -78,7 +78,9 @@ def test_a_chain_moves_whole_to_the_earlier_call(db: Database, org: Org) -> None
     }
     [old_first] = [d for d in _relinked(db, "L1030") if "moved_ids" in d]
     assert old_first["before"] == {"repeat_count": 3} and old_first["after"] == {"repeat_count": 0}
-    assert sorted(old_first["moved_ids"]) == sorted(_id(db, s) for s in ("L1040", "L1225", "L1400"))
+    moved = old_first["moved_ids"]
+    assert isinstance(moved, list)
+    assert sorted(moved) == sorted(_id(db, s) for s in ("L1040", "L1225", "L1400"))
 
 
 def test_new_calls_of_the_batch_follow_the_moved_chain(db: Database, org: Org) -> None:
@@ -112,9 +114,11 @@ def test_importing_the_earlier_file_after_the_later_one(
 
     def export(name: str, sid: str, clock: str) -> Path:
         path = tmp_path / name
-        cells = ("10/21/2026", clock, "100 MAIN ST", "78201", "Property Crime", "Theft")
-        cells += ("NORTH", "N1", sid, str(lat), str(lon), "1792596000000")
-        cad_export.write(path, [list(cells)])
+        cells = [
+            *("10/21/2026", clock, "100 MAIN ST", "78201", "Property Crime", "Theft"),
+            *("NORTH", "N1", sid, str(lat), str(lon), "1792596000000"),
+        ]
+        cad_export.write(path, [cells])
         return path
 
     later = export("later.csv", "LATE", "10:30:00 AM")

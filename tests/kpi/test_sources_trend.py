@@ -138,13 +138,13 @@ def test_community_and_task_records_feed_their_indicators(
     _dispute(admin, a_zone, OCT + dt.timedelta(days=2), None, "referred")
     _dispute(admin, a_zone, OCT + dt.timedelta(days=3), None, "reported")
     _dispute(admin, b_zone, OCT, 10, "settled")
-    for day, address, target in (
+    for offset, address, target in (
         (1, "一号", "household"),
         (2, "一号", "household"),
         (3, "二号", "household"),
         (4, "商铺", "business"),
     ):
-        _visit(admin, a_zone, OCT + dt.timedelta(days=day), address, target)
+        _visit(admin, a_zone, OCT + dt.timedelta(days=offset), address, target)
     _visit(admin, b_zone, OCT, "三号", "household")
 
     def day(month: int, d: int, hour: int) -> dt.datetime:
@@ -227,7 +227,7 @@ def test_a_station_trend_over_three_months(
     (100). The trend of A over 2025-10…2025-12 is 100, gap, 200, each month as the scorecard
     has it; A ranks 2nd in October (after B, level with the three) and 1st in December; A's
     chief sees the scores without ranks, and not B's trend."""
-    plan = {
+    plan: dict[tuple[str, dt.datetime], list[float]] = {
         ("A", dt.datetime(2025, 10, 6, 9, tzinfo=LOCAL)): [2, 4],
         ("B", dt.datetime(2025, 10, 7, 9, tzinfo=LOCAL)): [1, 2, 2.5, 5],
         ("A", dt.datetime(2025, 12, 8, 9, tzinfo=LOCAL)): [1, 1, 2, 2.9],

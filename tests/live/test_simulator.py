@@ -239,7 +239,9 @@ def test_each_officer_arrives_on_their_own_assignment_named_on_the_timeline(
         clock.t += 2
         sim.tick()
         rows, titles, row = state()
-    assert 320 <= (rows[far.id].arrived_at - sent_at).total_seconds() <= 530
+    far_at = rows[far.id].arrived_at
+    assert far_at is not None
+    assert 320 <= (far_at - sent_at).total_seconds() <= 530
     assert far_name in titles
     assert row.arrived_at == rows[near.id].arrived_at  # the incident's time is its first unit's
     assert sim.stats.arrived == 1  # one incident arrived, twice an officer

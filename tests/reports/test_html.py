@@ -101,7 +101,7 @@ def test_figures_can_be_referenced_by_url() -> None:
 def test_chart_drawn_under_the_app_csp_and_print_shows_the_png(page_html: str) -> None:
     from playwright.sync_api import Route, sync_playwright
 
-    from qingzhi.web.app import CSP
+    from qingzhi.web.csp import CSP
 
     files = {
         ECHARTS_SRC: (VENDOR / "echarts-5.6.0" / "echarts.min.js", "text/javascript"),

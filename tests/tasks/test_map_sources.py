@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import httpx
 from fastapi.testclient import TestClient
 
 from qingzhi.store.db import Database
@@ -13,7 +14,9 @@ from tests.factories import Org
 from tests.helpers import bearer, rows
 
 
-def _post(client: TestClient, headers: dict[str, str], org: Org, kind: str, ref: str) -> object:
+def _post(
+    client: TestClient, headers: dict[str, str], org: Org, kind: str, ref: str
+) -> httpx.Response:
     body = {
         "title": "治安乱点查处",
         "owner_unit_id": org.id("A"),

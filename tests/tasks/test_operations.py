@@ -195,7 +195,7 @@ def test_an_operation_from_a_hotspots_cells_or_wkt_and_bad_areas_named(
             [[107.02, 30.02], [107.04, 30.04], [107.04, 30.02], [107.02, 30.04], [107.02, 30.02]]
         ],
     }
-    cases = [
+    cases: list[tuple[dict[str, object], str]] = [
         ({"area": bowtie}, "area"),
         ({"area": "POLYGON ((107 30, 108"}, "area"),
         ({"area": {"type": "Point", "coordinates": [107.03, 30.03]}}, "area"),

@@ -4,6 +4,7 @@ new upload reuses is young again until that upload commits."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 
@@ -56,8 +57,8 @@ def test_a_rolled_back_uploads_file_is_swept_and_a_kept_one_stays(
     _upload(db, settings, task, kept)
     with pytest.raises(Abort):
         _upload(db, settings, task, lost, abort=True)
-    kept_path = attachments.path_of(settings, attachments.hashlib.sha256(kept).hexdigest())
-    lost_path = attachments.path_of(settings, attachments.hashlib.sha256(lost).hexdigest())
+    kept_path = attachments.path_of(settings, hashlib.sha256(kept).hexdigest())
+    lost_path = attachments.path_of(settings, hashlib.sha256(lost).hexdigest())
     assert kept_path.is_file() and lost_path.is_file()  # the rollback left the file behind
     assert rows(db, TaskAttachment) == 1  # … and no row for it
     stray = kept_path.parent / ".upload-crashed"
@@ -81,7 +82,7 @@ def test_a_reused_old_file_is_young_again_until_its_upload_commits(
     data = "同一份材料\n".encode()
     with pytest.raises(Abort):
         _upload(db, settings, task, data, abort=True)
-    path = attachments.path_of(settings, attachments.hashlib.sha256(data).hexdigest())
+    path = attachments.path_of(settings, hashlib.sha256(data).hexdigest())
     _age(path, TWO_HOURS)  # an old orphan …
     assert attachments.store(settings, data) == path.name  # … an upload stores it again, no row yet
     with db.session() as session:  # the sweep leaves it to that upload

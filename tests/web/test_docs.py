@@ -7,7 +7,8 @@ from fastapi.testclient import TestClient
 
 from qingzhi.config import Settings
 from qingzhi.store.db import Database
-from qingzhi.web.app import CSP, STATIC_DIR, create_app
+from qingzhi.web.app import STATIC_DIR, create_app
+from qingzhi.web.csp import CSP
 from tests.factories import Org
 from tests.helpers import bearer, cookie_login
 

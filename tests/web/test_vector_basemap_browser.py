@@ -70,7 +70,9 @@ def _geojson(path: Path, datum: str) -> None:
 
 
 @pytest.fixture(scope="module", params=["wgs84", "gcj02"])
-def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
     """The test org served with a vector MBTiles made by ogr2ogr: on WGS-84, or on GCJ-02 (the
     features moved ~300-500 m as Amap's would be, and QINGZHI_BASEMAP_DATUM=gcj02)."""
     datum = request.param
@@ -105,6 +107,12 @@ def webgl_browser() -> Iterator[Any]:
 def _rgb(hex_colour: str) -> tuple[int, int, int]:
     h = hex_colour.lstrip("#")
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+
+
+def _pixel(img: Image.Image, x: int, y: int) -> tuple[int, ...]:
+    p = img.getpixel((x, y))
+    assert isinstance(p, tuple)
+    return p
 
 
 def _near(a: tuple[int, ...], b: tuple[int, int, int], tol: int) -> bool:
@@ -142,16 +150,16 @@ def test_the_vector_base_map_draws_the_road_under_the_csp(
     # the trunk road (国道) in its class colour, where it is
     national = _rgb(ROAD_STYLES["national"].line or "")
     on_road = [
-        img.getpixel((int(road["x"]) + dx, int(road["y"]) + dy))
+        _pixel(img, int(road["x"]) + dx, int(road["y"]) + dy)
         for dx in (-2, 0, 2)
         for dy in (-1, 0, 1)
     ]
     assert any(_near(p, national, 40) for p in on_road), on_road
     # 30 px north of it: not road (the base map's own background or the lake's fill)
-    off = img.getpixel((int(road["x"]), int(road["y"]) - 30))
+    off = _pixel(img, int(road["x"]), int(road["y"]) - 30)
     assert not _near(off, national, 60), off
     # the lake is filled blue (water), unlike the land
-    lake = img.getpixel((int(road["lx"]), int(road["ly"])))
+    lake = _pixel(img, int(road["lx"]), int(road["ly"]))
     assert lake[2] > lake[0] + 20 and not _near(lake, _rgb(BACKGROUND), 8), lake
     # MapLibre's canvas is there, and its worker came from the app's own origin
     assert page.locator(".leaflet-gl-layer canvas").count() == 1

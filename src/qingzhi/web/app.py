@@ -56,7 +56,7 @@ from qingzhi.web import (
     pages,
     work_pages,
 )
-from qingzhi.web.csp import CSP, policy_of  # noqa: F401  (CSP: the default policy, for tests)
+from qingzhi.web.csp import policy_of
 
 log = logging.getLogger(__name__)
 

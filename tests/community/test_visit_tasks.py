@@ -1,12 +1,15 @@
 """A visit's finding opens a task (督办任务) through the tasks domain: the visit its source, the
 visit's station the owner (its officer the owner officer), issued and audited on both sides;
 refused, naming the field and writing nothing, without a finding or title, or for an owner the
-caller may not issue to; only for those who may issue tasks and see the visit."""
+caller may not issue to; only for those who may issue tasks and see the visit. A task posted
+with a visit as its source names one that exists in the issuer's community scope (422 naming
+``source_ref`` otherwise) and links to the visit's record."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -88,3 +91,43 @@ def test_refused_naming_the_field_with_nothing_written(
         f"/api/community/visits/{bare}/task", json={"title": "复查独居老人门锁"}
     )
     assert r.status_code == 201 and len(r.json()["task_ids"]) == 1
+
+
+def _visit_task(client: TestClient, owner: int, ref: str) -> Any:
+    return client.post(
+        "/api/tasks",
+        json={
+            "title": "排水沟清淤协调",
+            "instructions": "联系城管清淤",
+            "owner_unit_id": owner,
+            "deadline": (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).isoformat(),
+            "source_kind": "visit",
+            "source_ref": ref,
+        },
+    )
+
+
+def test_a_visit_source_is_checked_like_the_others_and_links_to_the_visit(
+    as_user: Callable[[str], TestClient], db: Database, org: Org, community: Community
+) -> None:
+    vid = _visit(as_user("cop_a1"), community.zone1)  # station A's zone A-Z1
+    # unknown, not a number, and another station's visit (chief_c issues to C, sees not A's)
+    for who, owner, ref in (
+        ("chief_a", org.id("A"), "999999"),
+        ("chief_a", org.id("A"), "三号"),
+        ("chief_c", org.id("C"), str(vid)),
+    ):
+        r = _visit_task(as_user(who), owner, ref)
+        assert r.status_code == 422, (who, ref, r.text)
+        assert [d["field"] for d in r.json()["error"]["details"]] == ["source_ref"]
+    assert rows(db, Task) == 0
+    assert rows(db, AuditRecord, AuditRecord.action.like("task.%")) == 0
+    # in scope: accepted, and the task links to the visit's record, which its reader may open
+    r = _visit_task(as_user("chief_a"), org.id("A"), str(vid))
+    assert r.status_code == 201, r.text
+    task = as_user("chief_a").get(f"/api/tasks/{r.json()['id']}").json()
+    assert task["source_url"] == f"/api/community/visits/{vid}"
+    assert as_user("chief_a").get(task["source_url"]).json()["task_ids"] == [task["id"]]
+    page = as_user("chief_a").get(f"/tasks/{task['id']}")
+    assert page.status_code == 200
+    assert f'<a href="/api/community/visits/{vid}">#{vid}</a>' in page.text

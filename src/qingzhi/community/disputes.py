@@ -56,11 +56,14 @@ from qingzhi.incidents.repeats import linked_ids, scoped_links
 from qingzhi.org.models import Zone
 from qingzhi.store.base import utcnow
 from qingzhi.store.db import Database
+from qingzhi.store.rows import read_of, snapshot
 
 log = logging.getLogger(__name__)
 
 LOCAL = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 NO_PACKAGE = "民警单独调解"
+# The columns a new dispute's audit record keeps (with its parties, masked).
+DISPUTE_AUDITED = ("incident_id", "visit_id", "zone_id", "kind", "risk")
 
 
 def local_today() -> dt.date:
@@ -91,19 +94,14 @@ def overdue(d: Dispute, today: dt.date | None = None) -> bool:
 
 
 def _session(s: MediationSession, settings: Settings) -> SessionRead:
-    return SessionRead(
-        id=s.id,
-        package=s.package,
+    return read_of(
+        SessionRead,
+        s,
         package_label=package_label(settings, s.package),
         participants=json.loads(s.participants),
         partner_ids=json.loads(s.partner_ids),
-        officer_id=s.officer_id,
-        started_at=s.started_at,
-        ended_at=s.ended_at,
         minutes=_minutes(s.started_at, s.ended_at) or 0.0,
-        outcome=s.outcome,
         outcome_label=label(s.outcome),
-        agreement=s.agreement,
     )
 
 
@@ -125,36 +123,20 @@ def to_read(
             if d.zone_id is not None
             else {}
         )
-    out = DisputeRead(
-        id=d.id,
-        station_id=d.station_id,
-        zone_id=d.zone_id,
+    out = read_of(
+        DisputeRead,
+        d,
         zone_name=zone_names.get(d.zone_id) if d.zone_id is not None else None,
-        incident_id=d.incident_id,
-        visit_id=d.visit_id,
-        kind=d.kind,
         kind_label=label(DisputeKind(d.kind)),
-        risk=d.risk,
         risk_label=label(Risk(d.risk)),
         status=status,
         status_label=DISPUTE.label(status),
         allowed=sorted(DISPUTE.allowed(status)),
-        summary=d.summary,
-        address=d.address,
-        lon=d.lon,
-        lat=d.lat,
-        reported_at=d.reported_at,
-        first_session_at=d.first_session_at,
-        settled_at=d.settled_at,
         duration_minutes=_minutes(d.first_session_at, d.settled_at),
-        referred_to=d.referred_to,
-        follow_up_due=d.follow_up_due,
         follow_up_overdue=overdue(d),
-        followed_up_at=d.followed_up_at,
-        closed_at=d.closed_at,
-        attention=d.attention,
-        repeat_calls=d.repeat_calls,
-        synthetic=d.synthetic,
+        parties=[],
+        sessions=[],
+        calls=[],
     )
     if detail:
         parties = session.scalars(
@@ -317,14 +299,7 @@ def create(
         entity_kind="dispute",
         entity_id=d.id,
         unit_id=station_id,
-        after={
-            "incident_id": d.incident_id,
-            "visit_id": d.visit_id,
-            "zone_id": zone_id,
-            "kind": str(d.kind),
-            "risk": str(d.risk),
-            "parties": parties_audit(data.parties),
-        },
+        after={**snapshot(d, DISPUTE_AUDITED), "parties": parties_audit(data.parties)},
     )
     return to_read(session, d, settings, actor=actor, detail=True)
 

@@ -23,6 +23,7 @@ from qingzhi.config import Settings
 from qingzhi.errors import NotFound, ValidationFailed
 from qingzhi.org import scope as org_scope
 from qingzhi.org.models import Unit, Zone
+from qingzhi.store.rows import read_of
 
 log = logging.getLogger(__name__)
 
@@ -206,21 +207,11 @@ def compute(
 
 
 def _row(level: str, unit_id: int | None, name: str, s: Summary) -> MeasureRow:
-    return MeasureRow(
+    return read_of(
+        MeasureRow,
+        s,
         level=level,
         unit_id=unit_id,
         name=name,
-        disputes=s.disputes,
-        mediated=s.mediated,
         median_minutes=None if s.median_minutes is None else round(s.median_minutes, 1),
-        share_within_30=s.share_within_30,
-        share_in_community=s.share_in_community,
-        settled=s.settled,
-        repeat_within_30=s.repeat_within_30,
-        repeat_rate=s.repeat_rate,
-        visits=s.visits,
-        households_estimate=s.households_estimate,
-        coverage=s.coverage,
-        found_by_visits=s.found_by_visits,
-        found_before_call=s.found_before_call,
     )

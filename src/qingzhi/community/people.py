@@ -35,8 +35,13 @@ from qingzhi.org import scope as org_scope
 from qingzhi.org.enums import LABELS as ORG_LABELS
 from qingzhi.org.enums import Team
 from qingzhi.org.models import Officer, Unit, Zone
+from qingzhi.store.rows import read_of, snapshot
 
 log = logging.getLogger(__name__)
+
+# The columns a new post's and a new partner's audit record keeps.
+POST_AUDITED = ("zone_id", "name", "address")
+PARTNER_AUDITED = ("kind", "name", "organisation")
 
 
 def rota_excluded(session: Session, officers: Iterable[Officer], zone_id: int | None) -> set[int]:
@@ -65,15 +70,12 @@ def _embedded(o: Officer) -> bool:
 
 
 def _officer(o: Officer, c: CommunityOfficer | None) -> OfficerCommunity:
-    return OfficerCommunity(
+    return read_of(
+        OfficerCommunity,
+        o,
         officer_id=o.id,
-        name=o.name,
-        police_number=o.police_number,
         kind=str(o.kind),
-        unit_id=o.unit_id,
-        team=o.team,
         team_label=ORG_LABELS[o.team] if o.team else "未分队",
-        zone_id=o.zone_id,
         role=c.role if c else "",
         in_rota=c.in_rota if c else not _embedded(o),
     )
@@ -146,17 +148,7 @@ def _central(session: Session, unit_id: int) -> int | None:
 
 
 def _post(p: Post, zone_name: str) -> PostRead:
-    return PostRead(
-        id=p.id,
-        station_id=p.station_id,
-        zone_id=p.zone_id,
-        zone_name=zone_name,
-        name=p.name,
-        address=p.address,
-        phone=p.phone,
-        lon=p.lon,
-        lat=p.lat,
-    )
+    return read_of(PostRead, p, zone_name=zone_name)
 
 
 def create_post(*, session: Session, actor: Actor, data: PostCreate) -> PostRead:
@@ -184,7 +176,7 @@ def create_post(*, session: Session, actor: Actor, data: PostCreate) -> PostRead
         entity_kind="community_post",
         entity_id=p.id,
         unit_id=p.station_id,
-        after={"zone_id": zone.id, "name": p.name, "address": p.address},
+        after=snapshot(p, POST_AUDITED),
     )
     return _post(p, zone.name)
 
@@ -206,16 +198,7 @@ def list_posts(
 
 
 def _partner(p: Partner) -> PartnerRead:
-    return PartnerRead(
-        id=p.id,
-        station_id=p.station_id,
-        zone_id=p.zone_id,
-        kind=p.kind,
-        kind_label=label(p.kind),
-        name=p.name,
-        organisation=p.organisation,
-        phone=p.phone,
-    )
+    return read_of(PartnerRead, p, kind_label=label(p.kind))
 
 
 def create_partner(*, session: Session, actor: Actor, data: PartnerCreate) -> PartnerRead:
@@ -250,7 +233,7 @@ def create_partner(*, session: Session, actor: Actor, data: PartnerCreate) -> Pa
         entity_kind="community_partner",
         entity_id=p.id,
         unit_id=station_id,
-        after={"kind": str(p.kind), "name": p.name, "organisation": p.organisation},
+        after=snapshot(p, PARTNER_AUDITED),
     )
     return _partner(p)
 

@@ -31,6 +31,7 @@ from qingzhi.errors import NotFound, ValidationFailed
 from qingzhi.org.models import Officer, Zone
 from qingzhi.store.base import table_of, utcnow
 from qingzhi.store.bulk import allocate_ids, insert_rows
+from qingzhi.store.rows import read_of
 from qingzhi.tasks import scope as tasks_scope
 from qingzhi.tasks import service as tasks
 from qingzhi.tasks.lifecycle import SourceKind
@@ -51,26 +52,14 @@ def _read(
     disputes: list[int],
     task_ids: list[int] | None = None,
 ) -> VisitRead:
-    return VisitRead(
-        id=v.id,
-        station_id=v.station_id,
-        zone_id=v.zone_id,
+    return read_of(
+        VisitRead,
+        v,
         zone_name=zone_name,
-        officer_id=v.officer_id,
         officer_name=officer_name,
-        status=v.status,
         status_label=VISIT.label(VisitStatus(v.status)),
-        target=v.target,
         target_label=label(v.target),
-        purpose=v.purpose,
         purpose_label=label(v.purpose),
-        planned_for=v.planned_for,
-        visited_at=v.visited_at,
-        address=v.address,
-        notes=v.notes,
-        findings=v.findings,
-        outside_zone=v.outside_zone,
-        outside_reason=v.outside_reason,
         dispute_ids=disputes,
         task_ids=task_ids or [],
         warning=OUTSIDE_WARNING if v.outside_zone else None,

@@ -31,6 +31,7 @@ from qingzhi.incidents.routing import region_index
 from qingzhi.incidents.schemas import IncidentRead, TimelineEntry
 from qingzhi.incidents.scope import in_scope, scope_filter
 from qingzhi.org.models import Officer
+from qingzhi.store.rows import read_of
 
 log = logging.getLogger(__name__)
 
@@ -69,42 +70,22 @@ def to_read(
         response = (inc.arrived_at - inc.received_at).total_seconds()
         if inc.resolved_at is not None:
             handling = (inc.resolved_at - inc.arrived_at).total_seconds()
-    return IncidentRead(
-        id=inc.id,
-        source_id=inc.source_id,
-        received_at=inc.received_at,
-        category=inc.category,
+    return read_of(
+        IncidentRead,
+        inc,
         category_label=inc.category.label,
-        subtype=inc.subtype,
         subtype_label=subtype_label(inc.category, inc.subtype),
-        description=inc.description,
-        address=inc.address,
         caller_phone=inc.caller_phone if unmask else mask_phone(inc.caller_phone),
         location=None if inc.lon is None or inc.lat is None else {"lon": inc.lon, "lat": inc.lat},
-        priority=inc.priority,
         priority_label=Priority(inc.priority).label,
-        valid=inc.valid,
-        invalid_reason=inc.invalid_reason,
-        status=inc.status,
         status_label=inc.status.label,
-        unit_id=inc.unit_id,
         unit_name=unit_names.get(inc.unit_id) if inc.unit_id else None,
-        station_id=inc.station_id,
-        zone_id=inc.zone_id,
-        routed_by=inc.routed_by,
-        needs_review=inc.needs_review,
-        review_reason=inc.review_reason,
         repeat_of_id=None if elsewhere else inc.repeat_of_id,
         repeat_elsewhere=elsewhere,
         repeat_elsewhere_label=REPEAT_ELSEWHERE_LABEL if elsewhere else None,
-        repeat_count=inc.repeat_count,
-        dispatched_at=inc.dispatched_at,
-        arrived_at=inc.arrived_at,
-        resolved_at=inc.resolved_at,
-        closed_at=inc.closed_at,
         response_seconds=response,
         handling_seconds=handling,
-        synthetic=inc.synthetic,
+        # a row just written (attributes) may lack these
         result=getattr(inc, "result", None),
         next_steps=next_steps(Status(inc.status)),
         source_type=getattr(inc, "source_type", None),

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from qingzhi.audit.models import AuditRecord
 from qingzhi.auth.context import Actor
 from qingzhi.org.models import Unit
+from qingzhi.store.rows import read_of
 from qingzhi.tasks import attachments
 from qingzhi.tasks.lifecycle import TaskStatus
 from qingzhi.tasks.models import TaskAttachment, TaskReport
@@ -31,17 +32,7 @@ _ACTIONS = {
 
 def attachment_read(row: TaskAttachment) -> AttachmentRead:
     """An attachment as the API shows it."""
-    return AttachmentRead(
-        id=row.id,
-        report_id=row.report_id,
-        sha256=row.sha256,
-        size=row.size,
-        media_type=row.media_type,
-        filename=row.filename,
-        uploaded_at=row.uploaded_at,
-        uploader_name=row.uploader_name,
-        url=f"/api/tasks/{row.task_id}/attachments/{row.id}",
-    )
+    return read_of(AttachmentRead, row, url=f"/api/tasks/{row.task_id}/attachments/{row.id}")
 
 
 def reports(*, session: Session, actor: Actor, task_id: int) -> list[ReportRead]:
@@ -59,14 +50,11 @@ def reports(*, session: Session, actor: Actor, task_id: int) -> list[ReportRead]
         .order_by(TaskReport.at, TaskReport.id)
     ):
         out.append(
-            ReportRead(
-                id=r.id,
-                at=r.at,
-                kind=r.kind,
+            read_of(
+                ReportRead,
+                r,
                 kind_label=REPORT_KINDS.get(r.kind, r.kind),
-                text=r.text,
                 unit_name=names.get(r.unit_id) if r.unit_id else None,
-                author_name=r.author_name,
                 attachments=files.get(r.id, []),
             )
         )

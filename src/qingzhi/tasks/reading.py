@@ -79,6 +79,8 @@ def source_url(kind: SourceKind, ref: str | None) -> str | None:
         return f"/cases/{ref}"
     if kind == SourceKind.brief_finding:
         return f"/briefs/{ref.partition(':')[0]}"
+    if kind == SourceKind.visit:  # the community UI has no page of one visit: its API record
+        return f"/api/community/visits/{ref}"
     return None
 
 

@@ -289,7 +289,7 @@ def _check_source(session: Session, actor: Actor, kind: SourceKind, ref: str | N
         if not pattern.fullmatch(ref):
             raise ValidationFailed.field("source_ref", f"{kind.label}的编号须为“{form}”")
         return
-    if kind in (SourceKind.incident, SourceKind.case):
+    if kind in (SourceKind.incident, SourceKind.case, SourceKind.visit):
         if not ref.isdigit() or not 0 < int(ref) < 2**31:
             raise ValidationFailed.field("source_ref", f"{kind.label}编号须为正整数")
         if kind == SourceKind.incident:
@@ -298,12 +298,28 @@ def _check_source(session: Session, actor: Actor, kind: SourceKind, ref: str | N
 
             row: Any = session.get(Incident, int(ref))
             ok = row is not None and in_scope(actor, row)
+        elif kind == SourceKind.visit:
+            ok = _visit_visible(session, actor, int(ref))
         else:
             from qingzhi.cases import scope as case_scope
 
             ok = case_scope.visible_id(session, actor, int(ref))
         if not ok:
             raise ValidationFailed.field("source_ref", f"{kind.label}不存在或不在您的权限范围内")
+
+
+def _visit_visible(session: Session, actor: Actor, visit_id: int) -> bool:
+    """Whether the caller sees the community visit (its station in scope, and its zone for a
+    zone officer: ``community.scope``)."""
+    from qingzhi.community.models import Visit
+    from qingzhi.community.scope import view_of
+
+    row = session.get(Visit, visit_id)
+    return (
+        row is not None
+        and actor.can(Perm.community_read)
+        and view_of(session, actor).admits_row(row)
+    )
 
 
 def _check_brief_finding(session: Session, actor: Actor, ref: str) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from qingzhi.analysis.indicators import FAMILY_NAMES, INDICATORS, indicator
+from qingzhi.analysis.indicators import FAMILY_NAMES, INDICATOR_BY_ID, INDICATORS, indicator
 from qingzhi.analysis.scheme import DEFAULT_SCHEME_TOML, default_scheme, parse_scheme
 from qingzhi.errors import ValidationFailed
 
@@ -35,8 +37,8 @@ def test_catalogue_states_definitions_directions_and_availability() -> None:
         assert ind.direction in ("higher", "lower") and ind.family in FAMILY_NAMES
     # Prevention is judged on fewer calls, not on more cases; pending data says why.
     assert indicator("prevention_rate").direction == "lower"
-    assert indicator("operation_effect").available is False
-    assert "尚未" in indicator("operation_effect").data_note
+    assert indicator("operation_effect").available  # special operations are stored now
+    assert indicator("operation_effect").direction == "higher"
     assert indicator("clearance").available  # the cases domain holds its data
     families = {i.family for i in INDICATORS}
     assert families == {"prevention", "service", "case", "follow_up"}
@@ -97,7 +99,12 @@ def test_bad_schemes_name_the_field(change, field) -> None:
     assert field in fields(SMALL.replace(old, new, 1))
 
 
-def test_weights_sum_to_one_within_1e9_and_pending_indicators_refused() -> None:
+def test_weights_sum_to_one_within_1e9_and_pending_indicators_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No indicator of the catalogue lacks data today: make one pending to see it refused.
+    pending_one = replace(indicator("operation_effect"), available=False, data_note="暂无数据")
+    monkeypatch.setitem(INDICATOR_BY_ID, "operation_effect", pending_one)
     ok = SMALL.replace("weight = 0.4", "weight = 0.4000000000001")
     assert parse_scheme(ok).item("dispatch_3min").weight == 0.4000000000001
     assert fields(SMALL.replace("weight = 0.4", "weight = 0.40000001")) == ["indicators"]

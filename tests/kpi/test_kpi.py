@@ -79,7 +79,10 @@ def test_station_records_hand_counted(db: Database, org: Org) -> None:
         found = records.stations(session)
         assert [s.code for s in found] == ["A", "B", "R1", "R2", "S"]
         assert [s.group for s in found] == ["urban", "urban", "bundled", "bundled", "rural"]
-        recs = {r.station: r for r in records.station_records(session, found, start, end)}
+        recs = {
+            r.station: r
+            for r in records.station_records(session, found, start, end, settings=Settings())
+        }
     a = recs["A"].records["incidents"]
     assert len(a["prevention"]) == 3  # the three calls of the quarter
     assert a["prevention"].sum() == 1  # public order, not a repeat

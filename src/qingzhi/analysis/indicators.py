@@ -28,8 +28,10 @@ source                 columns (bool, one per record)
                        ``mediated_30min`` (of those, settled ≤ 30 min after the first session)
 ``households``         estimated households of the station's zones (registered population ÷
                        household size): ``visited`` (a distinct household visited, 走访)
-``operations``         incidents targeted by a special operation (专项行动): ``targeted``
-``operations_baseline`` the same, in the period before the operation
+``operations``         special operations (专项行动) whose last day falls in the period, at
+                       their owner unit: ``effective`` (the area's valid incidents fell
+                       significantly during the operation against the as long period before,
+                       and the ring around it did not rise significantly)
 ``cases``              criminal cases: ``cleared`` (破案), ``fast_cleared`` (快破)
 ``tasks``              supervised tasks (督办) due in the period: ``due``, ``on_time``
 =====================  ==========================================================================
@@ -64,7 +66,6 @@ SOURCE_NAMES: dict[str, str] = {
     "disputes": "矛盾纠纷",
     "households": "走访",
     "operations": "专项行动",
-    "operations_baseline": "专项行动前警情",
     "cases": "案件",
     "tasks": "督办",
 }
@@ -109,7 +110,11 @@ _VISITS = (
     "（QINGZHI_COMMUNITY_HOUSEHOLD_SIZE）的估计"
 )
 _TASKS = "数据来源：督办事项（截止时间、核验办结时间）"
-_PENDING_OPS = "专项行动尚未登记，暂无数据，不计权重"
+_OPERATIONS = (
+    "数据来源：督办专项行动（区域、行动期、周边环带），本期内结束、未取消的行动，按责任单位计；"
+    "检验为行动期间与行动前同长时段日均警情的精确泊松检验（p < 0.05）。"
+    "行动前不是对照：因警情高而选定的乱点本会回落（均值回归），成效可能偏高"
+)
 
 INDICATORS: tuple[Indicator, ...] = (
     Indicator(
@@ -170,13 +175,14 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "operation_effect",
         "专项行动成效",
-        "专项行动期间所针对警情数 ÷ 行动前同长时段数（越低越好）",
+        "本期结束的专项行动中见效的比例：行动区域内所针对的有效警情，行动期间比行动前同长时段"
+        "显著下降，且周边环带未显著上升（未转移）",
         "prevention",
-        "lower",
-        Measure("ratio", "operations", "targeted", baseline="operations_baseline"),
-        False,
-        _PENDING_OPS,
-        "倍",
+        "higher",
+        Measure("share", "operations", "effective"),
+        True,
+        _OPERATIONS,
+        "%",
     ),
     Indicator(
         "dispatch_3min",

@@ -7,10 +7,10 @@ stays the same across a reform that changes who handles the calls, so before and
 like with like. Only valid incidents count (有效警情); a repeat call is flagged, not dropped, so
 the repeat share can be measured, and the prevention count leaves repeats out (``counted``).
 
-The other domains' records (cases, supervised tasks, disputes, visited households) come from
-``kpi.sources``, each where any station has some in the period; special operations are not
-recorded yet, so their indicator is not given to the scorer, which then gives it no weight and
-says why.
+The other domains' records (cases, supervised tasks, disputes, visited households, special
+operations) come from ``kpi.sources``, each where any station has some in the period; a source
+no station has is not given to the scorer, which then gives its indicators no weight and says
+why.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from qingzhi.analysis.panel import Panel
 from qingzhi.analysis.scoring import StationRecords
+from qingzhi.config import Settings
 from qingzhi.errors import ValidationFailed
 from qingzhi.geo.geometry import load_geometry
 from qingzhi.incidents.enums import Category
@@ -209,16 +210,18 @@ def station_records(
     start: dt.datetime,
     end: dt.datetime,
     *,
-    fast_hours: float = 72.0,
-    household_size: float = 2.6,
+    settings: Settings,
     incidents: IncidentRows | None = None,
+    needed: Collection[str] | None = None,
 ) -> list[StationRecords]:
     """Each station's records in [start, end) and the same months a year earlier, with the
     other domains' records (``kpi.sources``) where any station has some in the period.
 
     "In towns" (城镇, for the 5-minute arrival) is taken as the urban stations' territory: the
     store does not mark which rural places are market towns. ``incidents``: the stations'
-    rows of a span covering [start, end) and a year earlier, read once for many periods."""
+    rows of a span covering [start, end) and a year earlier, read once for many periods.
+    ``needed``: the other domains' sources to read (default all; special operations are
+    counted one by one, so a scheme that does not weigh them skips them)."""
     if (end - start).days > MAX_PERIOD_DAYS:
         raise ValidationFailed.field("period", "考核期不得超过 3 年")
     ids = [s.id for s in found]
@@ -228,12 +231,16 @@ def station_records(
         before = incident_rows(session, ids, *earlier)
     else:
         now, before = incidents.between(start, end), incidents.between(*earlier)
-    domains = {
-        "cases": sources.cases(session, start, end, fast_hours),
-        "tasks": sources.tasks(session, start, end),
-        "disputes": sources.disputes(session, start, end),
-        "households": sources.visited_households(session, ids, start, end, household_size),
+    readers: dict[str, Callable[[], sources.Flags]] = {
+        "cases": lambda: sources.cases(session, start, end, settings.fast_clear_hours),
+        "tasks": lambda: sources.tasks(session, start, end),
+        "disputes": lambda: sources.disputes(session, start, end),
+        "households": lambda: sources.visited_households(
+            session, ids, start, end, settings.community_household_size
+        ),
+        "operations": lambda: sources.operations(session, settings, start, end),
     }
+    domains = {name: read() for name, read in readers.items() if needed is None or name in needed}
     given = {name: flags for name, flags in domains.items() if sources.present(flags)}
     out = []
     for s in found:

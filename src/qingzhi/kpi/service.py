@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qingzhi.analysis.impact import ImpactReport, evaluate_impact
-from qingzhi.analysis.indicators import INDICATORS
+from qingzhi.analysis.indicators import INDICATOR_BY_ID, INDICATORS
 from qingzhi.analysis.scheme import DEFAULT_SCHEME_TOML, Scheme, parse_scheme
 from qingzhi.analysis.scoring import ScoreBoard, score_stations
 from qingzhi.audit import service as audit
@@ -200,14 +200,15 @@ def score_board(
     """Every station's scores for one period, before disclosure (None: no incidents in it);
     ``incidents`` as ``records.station_records`` takes them."""
     start, end = period_bounds(period, settings.timezone)
+    weighed = (INDICATOR_BY_ID[it.indicator] for it in scheme.items if it.weight > 0)
     recs = records.station_records(
         session,
         found,
         start,
         end,
-        fast_hours=settings.fast_clear_hours,
-        household_size=settings.community_household_size,
+        settings=settings,
         incidents=incidents,
+        needed={src for ind in weighed for src in ind.measure.sources},
     )
     if not any(r.records["incidents"]["prevention"].size for r in recs):
         return None

@@ -1,5 +1,6 @@
 """The evaluation's records from the other domains, one flag a record, by station: cases,
-supervised tasks (督办), disputes (矛盾纠纷) and the households of the stations' zones.
+supervised tasks (督办), disputes (矛盾纠纷), the households of the stations' zones and special
+operations (专项行动).
 
 The definitions are the domains' own (``analysis.community`` for disputes and visits, the
 reports' rule for a task closed on time), made per record so the scorer can bootstrap them:
@@ -16,7 +17,12 @@ reports' rule for a task closed on time), made per record so the scorer can boot
   first session's start);
 * ``households`` — the estimated households of the station's zones (registered population ÷
   ``community_household_size``), one record each: ``visited`` for as many as distinct households
-  were visited (done household visits with an address) in the period, capped at the estimate.
+  were visited (done household visits with an address) in the period, capped at the estimate;
+* ``operations`` — special operations (专项行动, issued, not cancelled) whose last day falls in
+  the period, at their owner unit, counted by ``tasks.operations.tally`` as at their end over
+  the whole bureau (the scores are computed over all stations, then disclosed): ``effective``
+  (the area's incidents fell significantly during against before and the ring's did not rise
+  significantly: no displacement; the operation page's tests).
 
 A source no station has a record of in the period is left out (``present``), so the scorer says
 that its indicators have no data for the period instead of scoring every station on nothing.
@@ -28,6 +34,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,14 +42,18 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from qingzhi.analysis.community import OUTCOMES, SETTLED, TARGET_MINUTES, households
+from qingzhi.auth.context import system_actor
 from qingzhi.cases.lifecycle import CaseStatus
 from qingzhi.cases.models import Case, CaseIncident
 from qingzhi.community.enums import VisitStatus, VisitTarget
 from qingzhi.community.models import Dispute, Visit
+from qingzhi.config import Settings
 from qingzhi.incidents.models import Incident
+from qingzhi.intel.service import VERDICTS, local_midnight
 from qingzhi.org.models import Zone
 from qingzhi.tasks.lifecycle import TaskStatus
-from qingzhi.tasks.models import Task
+from qingzhi.tasks.models import Task, TaskOperation
+from qingzhi.tasks.operations import tally
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +64,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "tasks": ("due", "on_time"),
     "disputes": ("concluded", "settled_in_community", "mediated", "mediated_30min"),
     "households": ("visited",),
+    "operations": ("effective",),
 }
 
 
@@ -170,6 +182,38 @@ def visited_households(
             continue
         seen = min(homes.get(station_id, 0), estimate)
         out[station_id]["visited"] = [True] * seen + [False] * (estimate - seen)
+    return out
+
+
+def operations(session: Session, settings: Settings, start: dt.datetime, end: dt.datetime) -> Flags:
+    """Special operations (issued, not cancelled) whose last day is in [start, end) (local
+    days), by owner unit: ``effective`` when, counted as at the operation's end, the area's
+    incidents fell significantly during against before and the ring's did not rise
+    significantly (``tasks.operations``' tests)."""
+    zone = ZoneInfo(settings.timezone)
+    rows = session.execute(
+        select(Task.owner_unit_id, TaskOperation)
+        .join(Task, Task.id == TaskOperation.task_id)
+        .where(
+            TaskOperation.ends_on >= start.astimezone(zone).date(),
+            TaskOperation.ends_on < end.astimezone(zone).date(),
+            Task.status.not_in([TaskStatus.draft, TaskStatus.cancelled]),
+        )
+        .order_by(TaskOperation.id)
+    ).all()
+    actor = system_actor("kpi")
+    out = _flags(COLUMNS["operations"])
+    for unit_id, op in rows:
+        ended = local_midnight(op.ends_on + dt.timedelta(days=1), settings.timezone)
+        got = tally(session=session, actor=actor, settings=settings, op=op, now=ended)
+        area, ring = got.area_test, got.ring_test
+        out[unit_id]["effective"].append(
+            area is not None
+            and ring is not None
+            and area.verdict == VERDICTS["down"]
+            and ring.verdict != VERDICTS["up"]
+        )
+    log.info("kpi: %d special operations ended in %s – %s", len(rows), start, end)
     return out
 
 

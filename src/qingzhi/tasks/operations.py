@@ -20,11 +20,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
+from numpy.typing import NDArray
 from shapely.errors import GEOSException
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
@@ -159,18 +161,31 @@ def displacement_text(area: Comparison | None, ring: Comparison | None) -> str:
     return "周边环带无显著变化：未见转移"
 
 
-def report(
-    *,
-    session: Session,
-    actor: Actor,
-    settings: Settings,
-    task_id: int,
-    now: dt.datetime | None = None,
-) -> OperationRead:
-    """An operation's page: counts in the area and the ring before, during and after (days
-    observed by ``now``), the tests and the displacement check, and the incidents' points."""
-    now = now or utcnow()
-    op = operation_of(session, actor, task_id)
+@dataclass(frozen=True)
+class Tally:
+    """An operation's counts as of a moment: the periods, the tests and the incidents behind
+    them (projected x, y; the period each falls in; whether in the area or the ring)."""
+
+    area: BaseGeometry  # lon/lat
+    ring: BaseGeometry  # projected
+    area_km2: float
+    categories: list[Category]
+    periods: list[PeriodCount]
+    comparisons: list[Comparison]
+    area_test: Comparison | None  # the area during against before
+    ring_test: Comparison | None  # the ring during against before
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    which: NDArray[np.object_]
+    in_area: NDArray[np.bool_]
+    in_ring: NDArray[np.bool_]
+
+
+def tally(
+    *, session: Session, actor: Actor, settings: Settings, op: TaskOperation, now: dt.datetime
+) -> Tally:
+    """Count an operation's incidents in the caller's scope (days observed by ``now``) in the
+    area and the ring before, during and after, and test during and after against before."""
     tz, crs = settings.timezone, settings.projected_crs
     area = load_geometry(op.area)
     assert area is not None
@@ -230,24 +245,59 @@ def report(
         comparisons.append(
             _compare("area_after", "区域：行动后比行动前", after.area, before.area, span)
         )
-    keep = np.flatnonzero(in_area | in_ring)
-    lon, lat = to_lonlat(x[keep[:MAX_POINTS]], y[keep[:MAX_POINTS]], crs)
+    return Tally(
+        area,
+        ring_m,
+        round(float(area_m.area) / 1e6, 4),
+        cats,
+        rows,
+        comparisons,
+        area_test,
+        ring_test,
+        x,
+        y,
+        which,
+        in_area,
+        in_ring,
+    )
+
+
+def report(
+    *,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    task_id: int,
+    now: dt.datetime | None = None,
+) -> OperationRead:
+    """An operation's page: counts in the area and the ring before, during and after (days
+    observed by ``now``), the tests and the displacement check, and the incidents' points."""
+    op = operation_of(session, actor, task_id)
+    crs = settings.projected_crs
+    got = tally(session=session, actor=actor, settings=settings, op=op, now=now or utcnow())
+    keep = np.flatnonzero(got.in_area | got.in_ring)
+    lon, lat = to_lonlat(got.x[keep[:MAX_POINTS]], got.y[keep[:MAX_POINTS]], crs)
     points = [
-        (round(float(a), 6), round(float(b), 6), str(which[i]), "area" if in_area[i] else "ring")
+        (
+            round(float(a), 6),
+            round(float(b), 6),
+            str(got.which[i]),
+            "area" if got.in_area[i] else "ring",
+        )
         for a, b, i in zip(lon, lat, keep[:MAX_POINTS], strict=True)
     ]
     return OperationRead(
         task_id=task_id,
-        area=mapping(area),
-        ring=mapping(unproject_geometry(ring_m, crs)),
+        area=mapping(got.area),
+        ring=mapping(unproject_geometry(got.ring, crs)),
         ring_m=op.ring_m,
-        area_km2=round(float(area_m.area) / 1e6, 4),
+        area_km2=got.area_km2,
         starts_on=op.starts_on,
         ends_on=op.ends_on,
-        categories=cats,
-        periods=rows,
-        comparisons=comparisons,
-        displacement=displacement_text(area_test, ring_test),
+        categories=got.categories,
+        periods=got.periods,
+        comparisons=got.comparisons,
+        displacement=displacement_text(got.area_test, got.ring_test),
         points=points,
         points_truncated=len(keep) > MAX_POINTS,
     )

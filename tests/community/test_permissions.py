@@ -22,7 +22,12 @@ from tests.factories import Org
 from tests.helpers import bearer
 
 READ, WRITE, MANAGE = Perm.community_read, Perm.community_write, Perm.community_manage
-NOW = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+
+
+def _soon() -> str:
+    """A minute from now, taken when the request is built (the dispute is reported then; a
+    time taken at import would fall behind it in a long run)."""
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)).isoformat()
 
 
 @dataclass
@@ -163,8 +168,8 @@ ENDPOINTS = [
             {
                 "json": {
                     "package": "police_lawyer",
-                    "started_at": NOW.isoformat(),
-                    "ended_at": NOW.isoformat(),
+                    "started_at": _soon(),
+                    "ended_at": _soon(),
                     "outcome": "agreed",
                 }
             },

@@ -243,9 +243,11 @@ def test_forecast_fit_is_kept_for_the_day(
     params = {"day": "2026-10-11", "top": 5, "fit_days": 20, "category": "criminal"}
     first = as_user("chief_a").get("/api/intel/forecast", params=params).json()
     assert len(fitted) == 1
-    # a call on the eve (10-10) is scored but does not refit: the fit stops at the eve
+    # a call on the eve (10-10) is scored but does not refit: the fit stops at the eve. It
+    # comes at 20:00, outside the repeat window of the eve's 10:00 call (at 09:00 it would be
+    # the first call and the 10:00 one its repeat: the count would not change)
     _load(
-        as_user("dispatcher"), [(_at(dt.date(2026, 10, 10), 9), "criminal", "theft", *A_HOT)], "e"
+        as_user("dispatcher"), [(_at(dt.date(2026, 10, 10), 20), "criminal", "theft", *A_HOT)], "e"
     )
     again = as_user("chief_a").get("/api/intel/forecast", params=params).json()
     assert len(fitted) == 1

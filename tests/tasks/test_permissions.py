@@ -198,7 +198,7 @@ def _context(client: TestClient, db: Database, org: Org) -> Ctx:
 
 def test_rows_cover_the_routes() -> None:
     routes = {
-        (method, route.path)
+        (method, route.path_format)
         for router in (tasks_router, cases_router)
         for route in router.routes
         if isinstance(route, APIRoute)

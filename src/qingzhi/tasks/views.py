@@ -118,7 +118,7 @@ def reminders(request: Request, actor: Actor = Depends(require(Perm.task_read)))
     return Reminders(**counts)
 
 
-@router.get("/{task_id}")
+@router.get("/{task_id:int}")
 def get(
     task_id: IdPath, request: Request, actor: Actor = Depends(require(Perm.task_read))
 ) -> TaskRead:
@@ -126,7 +126,7 @@ def get(
     return _read(request, actor, task_id)
 
 
-@router.get("/{task_id}/operation")
+@router.get("/{task_id:int}/operation")
 def operation(
     task_id: IdPath, request: Request, actor: Actor = Depends(require(Perm.task_read))
 ) -> OperationRead:
@@ -138,7 +138,7 @@ def operation(
         )
 
 
-@router.post("/{task_id}/transitions")
+@router.post("/{task_id:int}/transitions")
 def transition(
     task_id: IdPath,
     body: TaskMove,
@@ -151,7 +151,7 @@ def transition(
     return _read(request, actor, task_id)
 
 
-@router.post("/{task_id}/reports", status_code=201)
+@router.post("/{task_id:int}/reports", status_code=201)
 def add_report(
     task_id: IdPath,
     body: ReportCreate,
@@ -167,7 +167,7 @@ def add_report(
     return next(r for r in found if r.id == report_id)
 
 
-@router.get("/{task_id}/reports")
+@router.get("/{task_id:int}/reports")
 def reports(
     task_id: IdPath, request: Request, actor: Actor = Depends(require(Perm.task_read))
 ) -> list[ReportRead]:
@@ -176,7 +176,7 @@ def reports(
         return history.reports(session=session, actor=actor, task_id=task_id)
 
 
-@router.get("/{task_id}/timeline")
+@router.get("/{task_id:int}/timeline")
 def timeline(
     task_id: IdPath, request: Request, actor: Actor = Depends(require(Perm.task_read))
 ) -> list[TimelineEntry]:
@@ -207,7 +207,7 @@ async def _body(request: Request, limit: int) -> bytes:
 
 
 @router.post(
-    "/{task_id}/attachments",
+    "/{task_id:int}/attachments",
     status_code=201,
     openapi_extra={
         "requestBody": {
@@ -246,7 +246,7 @@ async def upload(
     return await anyio.to_thread.run_sync(save)
 
 
-@router.get("/{task_id}/attachments")
+@router.get("/{task_id:int}/attachments")
 def list_attachments(
     task_id: IdPath, request: Request, actor: Actor = Depends(require(Perm.task_read))
 ) -> list[AttachmentRead]:
@@ -255,7 +255,7 @@ def list_attachments(
         return history.all_attachments(session=session, actor=actor, task_id=task_id)
 
 
-@router.get("/{task_id}/attachments/{attachment_id}", response_class=FileResponse)
+@router.get("/{task_id:int}/attachments/{attachment_id:int}", response_class=FileResponse)
 def download(
     task_id: IdPath,
     attachment_id: IdPath,

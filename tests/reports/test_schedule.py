@@ -204,3 +204,43 @@ def test_two_makes_at_once_get_versions_1_and_2(committed: Database, tmp_path: P
     with committed.session() as session:
         for brief in session.scalars(select(Brief)):
             assert service.verify(settings=settings, brief=brief)["ok"]
+
+
+def test_the_loop_runs_its_chores_at_their_pace_and_survives_a_failing_one(
+    committed: Database, tmp_path: Path
+) -> None:
+    """Wake-ups 20 minutes apart: a chore without a pace runs at each, an hourly one at the
+    first and then once the hour has passed; a chore that fails is tried again next time."""
+    start = local(2026, 11, 21, 9, 0)
+    wakes = [start + dt.timedelta(minutes=20 * i) for i in range(5)]  # 09:00 … 10:20
+    now = iter(wakes)
+    current = [start]
+
+    def clock() -> dt.datetime:
+        return current[0]
+
+    def sleep(_: float) -> None:
+        current[0] = next(now, current[0])
+
+    each: list[dt.datetime] = []
+    hourly: list[dt.datetime] = []
+
+    def broken(at: dt.datetime) -> None:
+        raise OSError("disk gone")
+
+    chores = (
+        schedule.Chore("broken", broken),
+        schedule.Chore("each", each.append),
+        schedule.Chore("hourly", hourly.append, every=dt.timedelta(hours=1)),
+    )
+    next(now)
+    schedule.serve(
+        db=committed,
+        settings=_settings(tmp_path),
+        chores=chores,
+        clock=clock,
+        sleep=sleep,
+        stop=lambda: len(each) >= 5,
+    )
+    assert each == wakes
+    assert hourly == [wakes[0], wakes[3]]  # 09:00, then 10:00

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 
 from qingzhi.auth.scope import scope_for_unit
+from qingzhi.cli.tasks import chores
 from qingzhi.config import Settings
 from qingzhi.live import bus
 from qingzhi.reports import schedule
@@ -70,6 +71,7 @@ def test_the_scheduler_loop_publishes_the_notices(
     schedule.serve(
         db=db,
         settings=settings,
+        chores=chores(db, settings),
         clock=lambda: next(ticks),
         sleep=lambda s: runs.append(1),
         stop=lambda: len(runs) >= 1,

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from qingzhi.auth.context import system_actor
+from qingzhi.cli import tasks as tasks_cli
 from qingzhi.cli.common import console, database, fail, parse_day
 from qingzhi.config import get_settings
 from qingzhi.errors import QingzhiError
@@ -83,5 +84,6 @@ def run_due() -> None:
 
 def scheduler() -> None:
     """Run the brief scheduler (one process; catches up at start)."""
-    console.print("研判简报调度已启动（日研判、周会商、月调度）")
-    schedule.serve(db=database(), settings=get_settings())
+    console.print("研判简报调度已启动（日研判、周会商、月调度；督办到期提醒）")
+    db, settings = database(), get_settings()
+    schedule.serve(db=db, settings=settings, chores=tasks_cli.chores(db, settings))

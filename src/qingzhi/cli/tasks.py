@@ -4,6 +4,7 @@ from the command line, through the same services as the API (as the system, bure
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -13,9 +14,11 @@ from sqlalchemy import select
 
 from qingzhi.auth.context import system_actor
 from qingzhi.cli.common import console, database, fail
-from qingzhi.config import get_settings
+from qingzhi.config import Settings, get_settings
 from qingzhi.errors import QingzhiError, ValidationFailed
 from qingzhi.org.models import Unit
+from qingzhi.reports import schedule
+from qingzhi.store.db import Database
 from qingzhi.tasks import attachments, history, notices, service
 from qingzhi.tasks.lifecycle import TaskStatus
 
@@ -119,7 +122,21 @@ def task_notices() -> None:
 def sweep_attachments() -> None:
     """Remove attachment files no attachment references (rolled-back uploads) older than an
     hour; ``qingzhi scheduler`` does this hourly."""
-    settings = get_settings()
-    with database().session() as session:
-        removed = attachments.sweep(session, settings)
+    removed = _sweep(database(), get_settings())
     console.print(f"已清理无引用的附件文件 {len(removed)} 个")
+
+
+def _sweep(db: Database, settings: Settings) -> list[Path]:
+    with db.session() as session:
+        return attachments.sweep(session, settings)
+
+
+def chores(db: Database, settings: Settings) -> tuple[schedule.Chore, ...]:
+    """What ``qingzhi scheduler`` does for the tasks beside the briefs: the deadline notices
+    at every wake-up (a minute at most), the sweep of rolled-back uploads hourly."""
+    return (
+        schedule.Chore("督办到期提醒", lambda now: notices.run(db, now)),
+        schedule.Chore(
+            "清理无引用的附件", lambda now: _sweep(db, settings), every=attachments.SWEEP_AFTER
+        ),
+    )

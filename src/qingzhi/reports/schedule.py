@@ -24,7 +24,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
@@ -45,8 +45,6 @@ from qingzhi.reports.render import pdf_available
 from qingzhi.reports.scope import scope_key
 from qingzhi.store.base import utcnow
 from qingzhi.store.db import Database
-from qingzhi.tasks import attachments as task_attachments
-from qingzhi.tasks import notices as task_notices
 
 log = logging.getLogger(__name__)
 
@@ -252,31 +250,43 @@ def next_due(settings: Settings, now: dt.datetime) -> dt.datetime:
     return min(out)
 
 
+@dataclass(frozen=True)
+class Chore:
+    """Other work the scheduler process does between briefs: ``run(now)`` at each wake-up,
+    or at most once every ``every``. A chore that fails is logged and tried again next time."""
+
+    name: str
+    run: Callable[[dt.datetime], object]
+    every: dt.timedelta = dt.timedelta(0)
+
+
 def serve(
     *,
     db: Database,
     settings: Settings,
+    chores: Sequence[Chore] = (),
     clock: Callable[[], dt.datetime] = utcnow,
     sleep: Callable[[float], None] = time.sleep,
     stop: Callable[[], bool] = lambda: False,
     poll_seconds: float = 60.0,
 ) -> None:
-    """The scheduler process: catch up at start, then run whenever a kind falls due; every
-    ``poll_seconds`` at most it also publishes the tasks' deadline notices (``tasks.notices``),
-    and hourly removes the files of rolled-back uploads (``tasks.attachments.sweep``)."""
+    """The scheduler process: catch up at start, then run whenever a kind falls due, waking
+    every ``poll_seconds`` at most for the ``chores`` (the CLI's ``qingzhi scheduler`` passes
+    the tasks' deadline notices and the sweep of rolled-back uploads)."""
     worker = worker_name()
-    next_sweep = clock()
+    next_run = {chore.name: clock() for chore in chores}
     while not stop():
         report = run_due(db=db, settings=settings, now=clock(), worker=worker)
         if report.made or report.failed:
             log.info("scheduler: %d made, %d failed", len(report.made), len(report.failed))
-        try:  # tasks becoming due within 24 h or overdue: a live event each (督办到期提醒)
-            task_notices.run(db, clock())
-            if clock() >= next_sweep:  # files of rolled-back uploads, hourly
-                with db.session() as session:
-                    task_attachments.sweep(session, settings)
-                next_sweep = clock() + task_attachments.SWEEP_AFTER
-        except (SQLAlchemyError, OSError) as exc:
-            log.warning("scheduler: task housekeeping failed: %s", exc)
+        for chore in chores:
+            now = clock()
+            if now < next_run[chore.name]:
+                continue
+            try:
+                chore.run(now)
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("scheduler: %s failed: %s", chore.name, exc)
+            next_run[chore.name] = now + chore.every
         wait = (next_due(settings, clock()) - clock()).total_seconds()
         sleep(max(1.0, min(wait, poll_seconds)))

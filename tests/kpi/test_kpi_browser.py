@@ -99,7 +99,7 @@ def test_a_figure_opens_the_calls_behind_it(site: Any, browser: Any) -> None:
     """Station A's chief clicks the prevention rate of 2025-Q4: the desk opens on A's
     jurisdiction, the quarter, valid criminal and public-order calls, and lists as many as the
     figure's numerator (the fixture has no repeats)."""
-    url, db = site
+    url, _ = site
     page = login(browser, url, "chief_a", "/kpi", size=(1366, 1200))
     page.fill("#period", "2025-Q4")
     page.click("#score-form button")

@@ -30,17 +30,22 @@ def _quarter(db: Database, org: Org) -> None:
     at = dt.datetime(2025, 8, 10, 9, 0, tzinfo=LOCAL)
     items = [
         incident_item(at=at, category="public_order", unit="A", source_id="A-po"),
-        incident_item(at=at + dt.timedelta(hours=1), category="public_order", unit="A",
-                      source_id="A-repeat"),
+        incident_item(
+            at=at + dt.timedelta(hours=1), category="public_order", unit="A", source_id="A-repeat"
+        ),
         incident_item(at=at + dt.timedelta(hours=2), category="traffic", unit="A"),
-        incident_item(at=at + dt.timedelta(hours=3), category="criminal", unit="A",
-                      source_id="A-by-B"),
-        incident_item(at=at + dt.timedelta(hours=4), category="criminal", unit="A",
-                      source_id="A-invalid"),
-        incident_item(at=dt.datetime(2025, 6, 30, 23, 59, tzinfo=LOCAL), category="criminal",
-                      unit="A"),
-        incident_item(at=dt.datetime(2025, 10, 1, 0, 0, tzinfo=LOCAL), category="criminal",
-                      unit="A"),
+        incident_item(
+            at=at + dt.timedelta(hours=3), category="criminal", unit="A", source_id="A-by-B"
+        ),
+        incident_item(
+            at=at + dt.timedelta(hours=4), category="criminal", unit="A", source_id="A-invalid"
+        ),
+        incident_item(
+            at=dt.datetime(2025, 6, 30, 23, 59, tzinfo=LOCAL), category="criminal", unit="A"
+        ),
+        incident_item(
+            at=dt.datetime(2025, 10, 1, 0, 0, tzinfo=LOCAL), category="criminal", unit="A"
+        ),
         incident_item(at=at, category="criminal", unit="B", source_id="B-by-A"),
     ]
     with db.session(write=True) as session:
@@ -105,9 +110,9 @@ def test_breakdown_links_carry_station_period_and_selection(
     assert handled == 5
 
     # The analyst sees every station's links, each on its own station.
-    board = as_user("analyst").get(
-        "/api/kpi/scores", params={"period": "2025-Q3", "draws": 50}
-    ).json()
+    board = (
+        as_user("analyst").get("/api/kpi/scores", params={"period": "2025-Q3", "draws": 50}).json()
+    )
     b = _rows(board, "B")
     assert b["repeat_share"]["records_url"] == f"/desk?station_id={org.id('B')}&{span}"
     assert listed(b["repeat_share"]["records_url"]) == b["repeat_share"]["denominator"] == 1
@@ -130,3 +135,23 @@ def test_every_indicator_has_its_records_list() -> None:
     from qingzhi.analysis.indicators import INDICATOR_BY_ID
 
     assert set(links.LINKS) == set(INDICATOR_BY_ID)
+
+
+def test_a_link_only_to_a_list_the_caller_may_read() -> None:
+    """A viewer's role reads incidents and community records but not cases or tasks: the desk
+    and dispute links stay, the case and task ones are null (and so is their note)."""
+    from qingzhi.auth.context import Actor
+    from qingzhi.auth.permissions import Role
+    from qingzhi.auth.scope import Scope
+
+    viewer = Actor(user_id=1, name="v", role=Role.viewer, scope=Scope.bureau())
+    ids = ("repeat_share", "disputes_settled", "clearance", "supervision_on_time")
+    board = {"stations": [{"unit_id": 7, "indicators": [{"indicator": i} for i in ids]}]}
+    links.attach(viewer, board, *period_bounds("2025-09", "Asia/Shanghai"))
+    got = {r["indicator"]: r for r in board["stations"][0]["indicators"]}
+    assert got["repeat_share"]["records_url"] == (
+        "/desk?station_id=7&start=2025-09-01T00%3A00&end=2025-10-01T00%3A00&valid=true"
+    )
+    assert got["disputes_settled"]["records_url"] == "/community/disputes"
+    assert got["clearance"]["records_url"] is None and got["clearance"]["records_note"] is None
+    assert got["supervision_on_time"]["records_url"] is None

@@ -87,7 +87,9 @@ def _none(w: Where) -> list[tuple[str, str]]:
 
 _PREVENTION = tuple(c.value for c in PREVENTION)
 _ALL_VALID = "警情台：本所辖区本期全部有效警情"
-_DISPUTES = "纠纷台不能按派出所、登记期筛选：列出您权限范围内的全部矛盾纠纷，本指标只计本所本期登记的"
+_DISPUTES = (
+    "纠纷台不能按派出所、登记期筛选：列出您权限范围内的全部矛盾纠纷，本指标只计本所本期登记的"
+)
 _TASKS = "督办看板不能按考核期筛选：列出您权限范围内的督办事项，本指标只计本所本期到期的"
 _CASES = (
     "案件页：本期的破案率统计（按单位）与最近案件；列表不按派出所筛选，"
@@ -123,7 +125,8 @@ LINKS: dict[str, RecordsLink] = {
         "/desk",
         Perm.incident_read,
         _desk(),
-        _ALL_VALID + "；分母为其中城区已到场的（农村所为空），分子为 5 分钟内到场的（警情台不能筛选）",
+        _ALL_VALID
+        + "；分母为其中城区已到场的（农村所为空），分子为 5 分钟内到场的（警情台不能筛选）",
     ),
     "disputes_settled": RecordsLink("/community/disputes", Perm.community_read, _none, _DISPUTES),
     "mediation_30min": RecordsLink("/community/disputes", Perm.community_read, _none, _DISPUTES),

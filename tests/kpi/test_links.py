@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 
-from qingzhi.auth.context import system_actor
-from qingzhi.config import Settings
-from qingzhi.incidents.intake import intake_many
 from qingzhi.incidents.models import Incident
 from qingzhi.kpi import links
 from qingzhi.kpi.service import period_bounds
 from qingzhi.store.db import Database
 from tests.factories import Org, incident_item
+from tests.kpi.test_kpi import _take
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 
@@ -48,14 +47,7 @@ def _quarter(db: Database, org: Org) -> None:
         ),
         incident_item(at=at, category="criminal", unit="B", source_id="B-by-A"),
     ]
-    with db.session(write=True) as session:
-        intake_many(
-            session=session,
-            actor=system_actor(),
-            settings=Settings(database_url="sqlite://"),
-            items=items,
-            link_repeats=False,
-        )
+    _take(db, items)
     with db.session(write=True) as session:
         rows = {i.source_id: i for i in session.query(Incident)}
         rows["A-repeat"].repeat_of_id = rows["A-po"].id
@@ -64,8 +56,8 @@ def _quarter(db: Database, org: Org) -> None:
         rows["B-by-A"].unit_id = org.id("A")
 
 
-def _rows(board: dict[str, object], code: str) -> dict[str, dict[str, object]]:
-    station = next(s for s in board["stations"] if s["station"] == code)  # type: ignore[attr-defined]
+def _rows(board: dict[str, Any], code: str) -> dict[str, dict[str, Any]]:
+    station = next(s for s in board["stations"] if s["station"] == code)
     return {i["indicator"]: i for i in station["indicators"]}
 
 
@@ -146,9 +138,10 @@ def test_a_link_only_to_a_list_the_caller_may_read() -> None:
 
     viewer = Actor(user_id=1, name="v", role=Role.viewer, scope=Scope.bureau())
     ids = ("repeat_share", "disputes_settled", "clearance", "supervision_on_time")
-    board = {"stations": [{"unit_id": 7, "indicators": [{"indicator": i} for i in ids]}]}
+    rows: list[dict[str, Any]] = [{"indicator": i} for i in ids]
+    board: dict[str, Any] = {"stations": [{"unit_id": 7, "indicators": rows}]}
     links.attach(viewer, board, *period_bounds("2025-09", "Asia/Shanghai"))
-    got = {r["indicator"]: r for r in board["stations"][0]["indicators"]}
+    got = {r["indicator"]: r for r in rows}
     assert got["repeat_share"]["records_url"] == (
         "/desk?station_id=7&start=2025-09-01T00%3A00&end=2025-10-01T00%3A00&valid=true"
     )

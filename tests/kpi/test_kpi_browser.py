@@ -93,3 +93,38 @@ def test_a_station_chief_sees_the_station_alone(site: Any, browser: Any) -> None
     page.screenshot(path=str(ARTIFACTS / "kpi-chief.png"), full_page=True)
     assert page.errors == []
     page.context.close()
+
+
+def test_a_figure_opens_the_calls_behind_it(site: Any, browser: Any) -> None:
+    """Station A's chief clicks the prevention rate of 2025-Q4: the desk opens on A's
+    jurisdiction, the quarter, valid criminal and public-order calls, and lists as many as the
+    figure's numerator (the fixture has no repeats)."""
+    url, _ = site
+    page = login(browser, url, "chief_a", "/kpi", size=(1366, 1200))
+    page.fill("#period", "2025-Q4")
+    page.click("#score-form button")
+    link = page.locator('#breakdown-table tr[data-indicator="prevention_rate"] a.records')
+    link.wait_for()
+    assert "重复报警" in (link.get_attribute("title") or "")
+    cells = page.locator('#breakdown-table tr[data-indicator="prevention_rate"] td')
+    numerator = int(cells.nth(3).inner_text().split("/")[0])
+    page.locator("#breakdown-table").screenshot(path=str(ARTIFACTS / "kpi-records-links.png"))
+    link.click()
+    page.wait_for_url("**/desk?**")
+    page.wait_for_selector("body[data-ready='1']")
+    form = page.locator("#filters")
+    a_id = page.evaluate(
+        "() => [...document.querySelectorAll('#filters [name=station_id] option')]"
+        ".find(o => o.textContent.includes('城一派出所')).value"
+    )
+    assert form.locator("[name=station_id]").input_value() == a_id
+    assert form.locator("[name=start]").input_value() == "2025-10-01T00:00"
+    assert form.locator("[name=end]").input_value() == "2026-01-01T00:00"
+    assert form.locator("[name=valid]").input_value() == "true"
+    assert form.locator("[name=category][value=criminal]").is_checked()
+    assert form.locator("[name=category][value=public_order]").is_checked()
+    assert not form.locator("[name=category][value=traffic]").is_checked()
+    assert page.inner_text("#count").startswith(f"共 {numerator} 起")
+    page.screenshot(path=str(ARTIFACTS / "kpi-records-desk.png"))
+    assert page.errors == []
+    page.context.close()

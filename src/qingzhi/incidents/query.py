@@ -55,6 +55,7 @@ class IncidentQuery:
     statuses: list[Status] = field(default_factory=list)
     unit_id: int | None = None
     zone_id: int | None = None
+    station_id: int | None = None  # the jurisdiction's station only (not the handling unit)
     valid: bool | None = None
     q: str | None = None
     near: tuple[float, float] | None = None
@@ -138,6 +139,8 @@ def filtered(
         )
     if query.zone_id is not None:
         conds.append(Incident.zone_id == query.zone_id)
+    if query.station_id is not None:
+        conds.append(Incident.station_id == query.station_id)
     if query.valid is not None:
         conds.append(Incident.valid.is_(query.valid))
     if query.repeat_only:

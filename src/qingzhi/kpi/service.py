@@ -29,7 +29,7 @@ from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.config import Settings
 from qingzhi.errors import Conflict, NotFound, ValidationFailed
-from qingzhi.kpi import records, scope
+from qingzhi.kpi import links, records, scope
 from qingzhi.kpi.models import KpiScheme, Reform, ReformUnit
 from qingzhi.kpi.schemas import ReformCreate, ReformRead, SchemeRead
 from qingzhi.org.models import Unit
@@ -170,7 +170,7 @@ def scores(
     actor.require(Perm.kpi_read)
     if not 1 <= draws <= MAX_DRAWS_API:
         raise ValidationFailed.field("draws", f"抽样次数须在 1 到 {MAX_DRAWS_API} 之间")
-    _, end = period_bounds(period, settings.timezone)
+    start, end = period_bounds(period, settings.timezone)
     if end > dt.datetime.now(dt.UTC):
         raise ValidationFailed.field("period", "考核期尚未结束")
     found = records.stations(session)
@@ -183,7 +183,9 @@ def scores(
     board = score_board(session, settings, found, scheme, stored_id, period, draws=draws)
     if board is None:
         raise ValidationFailed.field("period", f"考核期 {period} 内没有警情数据")
-    return scope.disclose(actor, board)
+    shown = scope.disclose(actor, board)
+    links.attach(actor, shown, start, end)  # the records behind each figure, in scope
+    return shown
 
 
 def score_board(

@@ -80,7 +80,10 @@
     box.hidden = false;
     trend(s, shownPeriod);
     box.querySelector("#breakdown-table tbody").innerHTML = s.indicators.map(function (i) {
-      return "<tr><td>" + esc(i.name) + "</td><td>" + num(i.value, 3) + "</td><td>" +
+      // The figure opens the records behind it (the link and its limits come from the API).
+      var value = i.records_url ? "<a class=\"records\" href=\"" + esc(i.records_url) + "\" title=\"" +
+        esc(i.records_note || "") + "\">" + num(i.value, 3) + "</a>" : num(i.value, 3);
+      return "<tr data-indicator=\"" + esc(i.indicator) + "\"><td>" + esc(i.name) + "</td><td>" + value + "</td><td>" +
         num(i.low, 3) + "–" + num(i.high, 3) + "</td><td>" + i.numerator + " / " + num(i.denominator, 0) +
         "</td><td>" + num(i.normalised, 3) + "</td><td>" + num(i.weight, 2) + "</td></tr>";
     }).join("");

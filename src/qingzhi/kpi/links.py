@@ -22,7 +22,6 @@ never opens more than the caller could list without it. Each link says, in ``rec
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,8 +30,6 @@ from urllib.parse import urlencode
 from qingzhi.auth.context import Actor
 from qingzhi.auth.permissions import Perm
 from qingzhi.kpi.records import PREVENTION
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -279,7 +279,11 @@ def test_a_waiting_call_turns_overdue_and_a_new_urgent_call_alerts(site, browser
     page.wait_for_function(
         f"() => document.querySelector('{cell}').classList.contains('wait-over')"
     )
+    assert page.inner_text(cell).endswith("秒")  # 3分20秒
+    page.evaluate("window.__qzClockOffset = 3 * 86400000 + 5 * 3600000")  # left for 3 days
+    page.wait_for_function(f"() => document.querySelector('{cell}').textContent === '3天5小时'")
     _shot(page, "operator-desk-1366.png")
+    page.evaluate("window.__qzClockOffset = 200000")
     # Muted, the next urgent call makes no sound; dispatched, a call leaves the unread count.
     page.click("#mute")
     _call(db, "OP-WAIT-2", caller_phone="13866667778", location=(107.05, 30.09), priority=2)

@@ -74,7 +74,9 @@
   function fmtDuration(s) {
     if (s === null || s === undefined) return "—";
     s = Math.round(s);
-    var m = Math.floor(s / 60);
+    var m = Math.floor(s / 60), h = Math.floor(m / 60), d = Math.floor(h / 24);
+    if (d > 0) return d + "天" + (h % 24) + "小时";  // a call left open for days stays short
+    if (h > 0) return h + "小时" + pad(m % 60) + "分";
     return m > 0 ? (m + "分" + pad(s % 60) + "秒") : (s + "秒");
   }
   function esc(s) {

@@ -23,12 +23,13 @@ from sqlalchemy import func, select
 
 from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
-from qingzhi.demo.reform import FALL_IN_BUNDLED
+from qingzhi.demo.kpi import bundling_impacts, injected_rate_ratio
 from qingzhi.demo.years import load_two_years
 from qingzhi.incidents.models import Incident
 from qingzhi.kpi import records, service, trend
-from qingzhi.kpi.models import Reform
 from qingzhi.store.db import Database, migrate
+
+OUTCOMES = ("criminal", "public_order", "traffic")
 
 
 def main() -> None:
@@ -47,22 +48,11 @@ def main() -> None:
         r = load_two_years(db=db, actor=system_actor("demo"), settings=settings)
         print(f"loaded the two-year demo (reform {r.reform_on}) in {time.perf_counter() - t:.0f} s")
     with db.session() as s:
-        reform = s.execute(select(Reform).where(Reform.kind == "bundling")).scalar_one()
-        truth = {
-            "criminal": 1 - FALL_IN_BUNDLED["criminal"],
-            "public_order": 1 - FALL_IN_BUNDLED["public_order"],
-            "traffic": 1.0,
-        }
-        for outcome, true_rr in truth.items():
-            t = time.perf_counter()
-            _, rep = service.impact(
-                session=s,
-                actor=system_actor(),
-                settings=settings,
-                reform_id=reform.id,
-                outcome=outcome,
-                draws=args.draws,
-            )
+        t = time.perf_counter()
+        for outcome, rep in bundling_impacts(
+            session=s, settings=settings, outcomes=OUTCOMES, draws=args.draws
+        ):
+            true_rr = injected_rate_ratio(outcome)
             d = rep.did
             held = d.low <= true_rr <= d.high
             yoy_t = f"{rep.yoy_treated.change:+.1%}" if rep.yoy_treated else "—"
@@ -75,6 +65,7 @@ def main() -> None:
                 f"{time.perf_counter() - t:.1f} s, "
                 f"{rep.n_treated} treated / {rep.n_controls} controls)"
             )
+            t = time.perf_counter()
 
         found = records.stations(s)
         last = service.last_quarter(settings.timezone)

@@ -24,13 +24,10 @@ OUTCOMES = ("criminal", "public_order")
 
 def one(day: str, folder: str) -> dict[str, tuple[float, float, float]]:
     """The demo as of ``day``, and the estimate for each outcome."""
-    from sqlalchemy import select
-
     from qingzhi.auth.context import system_actor
     from qingzhi.config import Settings
+    from qingzhi.demo.kpi import bundling_impacts
     from qingzhi.demo.years import load_two_years
-    from qingzhi.kpi import service
-    from qingzhi.kpi.models import Reform
     from qingzhi.store.db import Database, migrate
 
     url = f"sqlite:///{Path(folder) / (day + '.db')}"
@@ -39,19 +36,13 @@ def one(day: str, folder: str) -> dict[str, tuple[float, float, float]]:
     settings = Settings(database_url=url)
     now = dt.datetime.fromisoformat(day + "T04:00:00+00:00")
     load_two_years(db=db, actor=system_actor("demo"), settings=settings, now=now)
-    out = {}
     with db.session() as s:
-        reform = s.execute(select(Reform).where(Reform.kind == "bundling")).scalar_one()
-        for outcome in OUTCOMES:
-            _, rep = service.impact(
-                session=s,
-                actor=system_actor(),
-                settings=settings,
-                reform_id=reform.id,
-                outcome=outcome,
-                draws=199,
+        out = {
+            outcome: (rep.did.rate_ratio, rep.did.low, rep.did.high)
+            for outcome, rep in bundling_impacts(
+                session=s, settings=settings, outcomes=OUTCOMES, draws=199
             )
-            out[outcome] = (rep.did.rate_ratio, rep.did.low, rep.did.high)
+        }
     db.dispose()
     Path(folder, day + ".db").unlink()
     return out
@@ -59,7 +50,7 @@ def one(day: str, folder: str) -> dict[str, tuple[float, float, float]]:
 
 def main() -> None:
     """Load the demo as of each day and print the estimates."""
-    from qingzhi.demo.reform import FALL_IN_BUNDLED
+    from qingzhi.demo.kpi import injected_rate_ratio
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--last", type=dt.date.fromisoformat, default=dt.date.today())
@@ -72,7 +63,7 @@ def main() -> None:
         for day, found in zip(days, pool.map(one, days, [folder] * len(days)), strict=True):
             for outcome in OUTCOMES:
                 rr, low, high = found[outcome]
-                truth = 1 - FALL_IN_BUNDLED[outcome]
+                truth = injected_rate_ratio(outcome)
                 err = 100 * (rr - truth)
                 errors[outcome].append(err)
                 held = "held" if low <= truth <= high else "MISSED"

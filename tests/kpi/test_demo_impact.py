@@ -13,14 +13,12 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from qingzhi.auth.context import system_actor
 from qingzhi.config import Settings
+from qingzhi.demo.kpi import bundling_impacts, injected_rate_ratio
 from qingzhi.demo.reform import FALL_IN_BUNDLED
 from qingzhi.demo.years import load_two_years
-from qingzhi.kpi import service
-from qingzhi.kpi.models import Reform
 from qingzhi.store.db import Database, migrate
 
 pytestmark = pytest.mark.slow
@@ -34,29 +32,24 @@ def _impact(tmp: Path, injected: bool) -> dict[str, tuple[float, float, float]]:
     db = Database(url)
     settings = Settings(database_url=url)
     load_two_years(db=db, actor=system_actor("demo"), settings=settings, injected=injected, now=NOW)
-    out = {}
     with db.session() as s:
-        reform = s.execute(select(Reform).where(Reform.kind == "bundling")).scalar_one()
-        for outcome in ("criminal", "public_order"):
-            _, rep = service.impact(
-                session=s,
-                actor=system_actor(),
-                settings=settings,
-                reform_id=reform.id,
-                outcome=outcome,
-                draws=199,
+        out = {
+            outcome: (rep.did.rate_ratio, rep.did.low, rep.did.high)
+            for outcome, rep in bundling_impacts(
+                session=s, settings=settings, outcomes=list(FALL_IN_BUNDLED), draws=199
             )
-            out[outcome] = (rep.did.rate_ratio, rep.did.low, rep.did.high)
+        }
     db.dispose()
     return out
 
 
 def test_the_injected_effect_is_recovered_and_none_is_found_without_it(tmp_path: Path) -> None:
     found = _impact(tmp_path, injected=True)
-    for outcome, fall in FALL_IN_BUNDLED.items():
+    for outcome in FALL_IN_BUNDLED:
         rr, low, high = found[outcome]
-        assert abs(rr - (1 - fall)) <= 0.05, (outcome, rr)
-        assert low <= 1 - fall <= high
+        truth = injected_rate_ratio(outcome)
+        assert abs(rr - truth) <= 0.05, (outcome, rr)
+        assert low <= truth <= high
     none = _impact(tmp_path, injected=False)
     for outcome in FALL_IN_BUNDLED:
         _, low, high = none[outcome]

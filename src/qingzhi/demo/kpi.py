@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qingzhi.auth.context import Actor
+from qingzhi.analysis.impact import ImpactReport
+from qingzhi.auth.context import Actor, system_actor
+from qingzhi.config import Settings
+from qingzhi.demo.reform import FALL_IN_BUNDLED
 from qingzhi.kpi import service
 from qingzhi.kpi.models import Reform
 from qingzhi.kpi.schemas import ReformCreate
@@ -75,3 +79,27 @@ def record_reforms(
         )
     log.info("demo reforms recorded: %s", made)
     return made
+
+
+def injected_rate_ratio(outcome: str) -> float:
+    """The rate ratio the two-year demo injected in the bundled stations for ``outcome`` (1 −
+    the seed's fall; 1 where nothing was injected): what the evaluation should recover."""
+    return 1.0 - FALL_IN_BUNDLED.get(outcome, 0.0)
+
+
+def bundling_impacts(
+    *, session: Session, settings: Settings, outcomes: Sequence[str], draws: int
+) -> Iterator[tuple[str, ImpactReport]]:
+    """The recorded bundling reform's impact on each outcome, one evaluation at a time (so a
+    caller can time each)."""
+    reform = session.execute(select(Reform).where(Reform.kind == "bundling")).scalar_one()
+    for outcome in outcomes:
+        _, report = service.impact(
+            session=session,
+            actor=system_actor(),
+            settings=settings,
+            reform_id=reform.id,
+            outcome=outcome,
+            draws=draws,
+        )
+        yield outcome, report
